@@ -1,0 +1,130 @@
+"""When the business is open and what callers can book."""
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
+from django.db import models
+from django.db.models import Func, Q
+
+from tenants.agent.models import WEEKDAYS
+
+
+class OpeningHours(models.Model):
+    """One opening range on a weekday; a day can have several (09:00–12:00, 13:00–18:00)."""
+
+    weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS)
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(opens__lt=models.F("closes")), name="opening_opens_before_closes"),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="opening_weekday_range"),
+            models.UniqueConstraint(fields=["weekday", "opens"], name="opening_unique_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+
+class Closure(models.Model):
+    """A whole day the business is closed (holiday, vacation)."""
+
+    date = models.DateField(unique=True)
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.reason}".strip()
+
+
+class BookingPolicy(models.Model):
+    """The tenant's booking rules (one row)."""
+
+    min_notice_minutes = models.PositiveIntegerField(default=60, help_text="How soon the earliest bookable start is.")
+    horizon_days = models.PositiveIntegerField(default=60, help_text="How far ahead callers can book.")
+    slot_interval_minutes = models.PositiveIntegerField(default=15, help_text="Start times are offered on this grid.")
+
+    class Meta:
+        verbose_name_plural = "booking policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(slot_interval_minutes__gte=5), name="slot_interval_at_least_5"),
+            models.CheckConstraint(condition=Q(horizon_days__gte=1), name="horizon_at_least_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return "Booking rules"
+
+
+class Service(models.Model):
+    name = models.CharField(max_length=100)
+    aliases = ArrayField(models.CharField(max_length=100), default=list, blank=True,
+                         help_text="Other names callers use, e.g. 'trim' for 'Haircut'.")
+    description = models.CharField(max_length=300, blank=True)
+    duration_minutes = models.PositiveIntegerField()
+    buffer_minutes = models.PositiveIntegerField(default=0, help_text="Clean-up time blocked after each booking.")
+    capacity = models.PositiveIntegerField(default=1, help_text="How many bookings can run at the same time.")
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(models.functions.Lower("name"), name="service_unique_name_ci"),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=5) & Q(duration_minutes__lte=1440), name="service_duration_range"),
+            models.CheckConstraint(condition=Q(capacity__gte=1) & Q(capacity__lte=100), name="service_capacity_range"),
+            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gte=0), name="service_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TstzRange(Func):
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="bookings")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    # The service is unavailable until end + buffer; overlap is judged on this.
+    blocked_until = models.DateTimeField()
+    # Which of the service's `capacity` parallel places this booking occupies. The exclusion
+    # constraint below lets no two confirmed bookings share a lane at overlapping times, so the
+    # database itself refuses more than `capacity` overlapping bookings.
+    lane = models.PositiveSmallIntegerField(default=0)
+    customer_name = models.CharField(max_length=200)
+    customer_phone = models.CharField(max_length=20)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
+    notes = models.TextField(blank=True, max_length=2000)
+    call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [models.Index(fields=["service", "start"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="booking_start_before_end"),
+            models.CheckConstraint(condition=Q(end__lte=models.F("blocked_until")), name="booking_blocked_after_end"),
+            ExclusionConstraint(
+                name="booking_no_overlap_per_lane",
+                expressions=[
+                    ("service", RangeOperators.EQUAL),
+                    ("lane", RangeOperators.EQUAL),
+                    (TstzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(status="confirmed"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.start:%Y-%m-%d %H:%M} {self.customer_name}"

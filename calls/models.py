@@ -1,0 +1,184 @@
+"""What the calls produce: the call itself, its transcript, notes, tool calls, the callback queue
+and the SMS log."""
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Call(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "In progress"
+        ENDED = "ended", "Ended"
+
+    class Outcome(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        ORDERED = "ordered", "Ordered"
+        ANSWERED = "answered", "Answered a question"
+        TRANSFERRED = "transferred", "Transferred"
+        CALLBACK = "callback", "Callback queued"
+        OTHER = "other", "Other"
+        ABANDONED = "abandoned", "Abandoned (no log)"
+
+    # Outcomes the agent may set itself; `abandoned` is only set by the sweep.
+    AGENT_OUTCOMES = ("booked", "ordered", "answered", "transferred", "callback", "other")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    caller_number = models.CharField(max_length=32, blank=True)
+    called_number = models.CharField(max_length=20)
+    room = models.CharField(max_length=200, blank=True)
+    sip_call_id = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    max_call_seconds = models.PositiveIntegerField(default=600)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
+    end_reason = models.CharField(max_length=500, blank=True)
+    transferred_to = models.CharField(max_length=200, blank=True)
+    # Usage, filled from the end-of-call log.
+    llm_prompt_tokens = models.PositiveIntegerField(default=0)
+    llm_completion_tokens = models.PositiveIntegerField(default=0)
+    stt_seconds = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    tts_characters = models.PositiveIntegerField(default=0)
+    # Per-turn latency figures as sent by the worker, plus averages for lists and totals.
+    metrics = models.JSONField(default=dict, blank=True)
+    avg_llm_ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    avg_tts_ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
+    avg_end_of_utterance_ms = models.PositiveIntegerField(null=True, blank=True)
+    log_received_at = models.DateTimeField(null=True, blank=True)
+    log_stored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["-started_at"]),
+            models.Index(fields=["status", "started_at"]),
+            models.Index(fields=["caller_number"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(duration_seconds__isnull=True) | Q(duration_seconds__gte=0), name="call_duration_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call from {self.caller_number or 'unknown'} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class TranscriptTurn(models.Model):
+    class Role(models.TextChoices):
+        CALLER = "user", "Caller"
+        AGENT = "assistant", "Agent"
+        SYSTEM = "system", "System"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="turns")
+    sequence = models.PositiveIntegerField()
+    role = models.CharField(max_length=10, choices=Role.choices)
+    text = models.TextField()
+    offset_seconds = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    interrupted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["call", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["call", "sequence"], name="turn_unique_sequence")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.text[:60]}"
+
+
+class ToolInvocation(models.Model):
+    """A tool the agent called during the call, as reported in the end-of-call log."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="tool_invocations")
+    sequence = models.PositiveIntegerField()
+    name = models.CharField(max_length=64)
+    arguments = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    is_error = models.BooleanField(default=False)
+    offset_seconds = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["call", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["call", "sequence"], name="tool_invocation_unique_sequence")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CallNote(models.Model):
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="notes")
+    text = models.TextField(max_length=2000)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created"]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class CallbackRequest(models.Model):
+    """The callback queue: someone the business should call back."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="callback_requests")
+    caller_number = models.CharField(max_length=32)
+    caller_name = models.CharField(max_length=200, blank=True)
+    reason = models.TextField(max_length=2000)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    handled_by = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["status", "-created"]
+        indexes = [models.Index(fields=["status", "created"])]
+
+    def __str__(self) -> str:
+        return f"Call back {self.caller_number}: {self.reason[:40]}"
+
+
+class SmsMessage(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    to_number = models.CharField(max_length=20)
+    from_number = models.CharField(max_length=20, blank=True)
+    body = models.TextField(max_length=1600)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    provider_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    booking = models.ForeignKey("bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL, related_name="sms_messages")
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="sms_messages")
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="sms_messages")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "SMS message"
+
+    def __str__(self) -> str:
+        return f"SMS to {self.to_number} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a create request with an Idempotency-Key, replayed on retries."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=200)
+    action = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["call", "key"], name="idempotency_unique_key_per_call")]

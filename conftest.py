@@ -1,0 +1,63 @@
+"""Session-wide test setup: the test database gets the two demo tenants once (creating a schema
+means running every tenant migration, so tests share them rather than make their own)."""
+import pytest
+from django.core.management import call_command
+
+from soniq_site.testing import LiveServer, truncate_activity
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb,
+                    django_db_modify_db_settings):
+    """pytest-django's setup, but always for the default database (tests that use `committed_db`
+    carry no django_db mark) and with the demo tenants provisioned once."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        db_config = setup_databases(verbosity=request.config.option.verbose, interactive=False,
+                                    aliases={"default"}, serialized_aliases=set(), keepdb=keepdb)
+        call_command("seed_demo", verbosity=0)
+        truncate_activity()
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(db_config, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(autouse=True)
+def _internal_api_token(settings):
+    settings.INTERNAL_API_TOKEN = "test-internal-token"
+
+
+@pytest.fixture
+def salon(db):
+    from tenants.models import Tenant
+
+    return Tenant.objects.get(schema_name="salon")
+
+
+@pytest.fixture
+def pizzeria(db):
+    from tenants.models import Tenant
+
+    return Tenant.objects.get(schema_name="pizzeria")
+
+
+@pytest.fixture
+def committed_db(django_db_setup, django_db_blocker):
+    """Database access without a wrapping transaction: what the test writes is committed and visible
+    to servers and workers. Call activity is truncated afterwards."""
+    with django_db_blocker.unblock():
+        try:
+            yield
+        finally:
+            truncate_activity()
+
+
+@pytest.fixture(scope="session")
+def api_server(django_db_setup, django_db_blocker):
+    """The real Django app over HTTP on the test database (public host: http://127.0.0.1:<port>)."""
+    server = LiveServer()
+    yield server
+    server.stop()

@@ -1,0 +1,66 @@
+"""Test helpers shared by every app's tests: the demo tenants, a real HTTP server on the test
+database, and cleaning up what committed tests wrote.
+
+Why not pytest-django's `transactional_db` or `live_server`: both flush every table Django knows
+after a test, and in the public schema that includes the tenants themselves. Tests that must
+commit (a live server, a Celery worker, concurrent requests) use `committed_db` instead, which
+truncates only the call activity of the demo tenants afterwards.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+from django.db import connection
+from django_tenants.utils import schema_context
+
+DEMO_SCHEMAS = ("salon", "pizzeria")
+
+# Tables that calls, tools and logs fill; tenant configuration (settings, hours, services, menu,
+# users) is left alone so the demo tenants stay provisioned for the whole session.
+ACTIVITY_TABLES = (
+    "calls_call", "calls_transcriptturn", "calls_toolinvocation", "calls_callnote", "calls_callbackrequest",
+    "calls_smsmessage", "calls_idempotencyrecord", "bookings_booking", "orders_order", "orders_orderline",
+)
+
+
+def truncate_activity(schemas: tuple[str, ...] = DEMO_SCHEMAS) -> None:
+    with connection.cursor() as cursor:
+        for schema in schemas:
+            tables = ", ".join(f'"{schema}"."{table}"' for table in ACTIVITY_TABLES)
+            cursor.execute(f"TRUNCATE {tables} CASCADE")
+    connection.set_schema_to_public()
+
+
+@contextmanager
+def in_schema(schema_name: str) -> Iterator[None]:
+    with schema_context(schema_name):
+        yield
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature from the stdlib
+        pass
+
+
+class LiveServer:
+    """Django served over real HTTP from a thread, one thread (and DB connection) per request."""
+
+    def __init__(self) -> None:
+        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), _QuietRequestHandler, allow_reuse_address=False)
+        self.httpd.set_app(WSGIHandler())
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url_for_host(self, host: str) -> str:
+        """A URL whose Host is a tenant domain: `*.localhost` resolves to loopback."""
+        return f"http://{host}:{self.port}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

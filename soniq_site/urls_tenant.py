@@ -1,0 +1,12 @@
+"""URLs on a tenant's own domain: the tenant owner's admin and health."""
+from django.urls import path
+from django.views.generic import RedirectView
+
+from soniq_site.admin_sites import tenant_admin_site
+from soniq_site.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", tenant_admin_site.urls),
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+]

@@ -1,0 +1,100 @@
+"""How a tenant's phone agent behaves. One `AgentSettings` row per tenant schema."""
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from tenants.phone import InvalidPhoneNumber, is_sip_uri, normalize_phone_number
+
+WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"), (6, "Sunday")]
+
+
+def normalize_transfer_target(value: str) -> str:
+    """A transfer target is a phone number (stored as `tel:+E164`) or a SIP URI."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if is_sip_uri(value):
+        return value
+    try:
+        return "tel:" + normalize_phone_number(value)
+    except InvalidPhoneNumber as exc:
+        raise ValidationError(f"{value!r} is neither a phone number nor a SIP URI (sip:desk@example.com).") from exc
+
+
+class AgentSettings(models.Model):
+    class Fallback(models.TextChoices):
+        CALLBACK = "callback", "Queue a callback request"
+
+    business_name = models.CharField(max_length=200)
+    language = models.CharField(max_length=16, default="en", help_text="BCP 47 code the agent speaks first, e.g. en, de, es.")
+    greeting = models.TextField(max_length=1000)
+    instructions = models.TextField(max_length=20000, blank=True, help_text="The agent's system prompt.")
+    voice_id = models.CharField(max_length=100, blank=True, help_text="Cartesia voice id.")
+    voice_speed = models.DecimalField(
+        max_digits=3, decimal_places=2, default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("0.60")), MaxValueValidator(Decimal("1.50"))],
+    )
+    max_call_seconds = models.PositiveIntegerField(
+        default=600, validators=[MinValueValidator(60), MaxValueValidator(3600)]
+    )
+    first_warning_seconds = models.PositiveIntegerField(default=120, help_text="Seconds before the end for the first warning.")
+    final_warning_seconds = models.PositiveIntegerField(default=30, help_text="Seconds before the end for the final warning.")
+    transfer_to = models.CharField(max_length=200, blank=True, help_text="tel:+E164 or sip: URI of the humans who take transfers.")
+    escalation_fallback = models.CharField(max_length=20, choices=Fallback.choices, default=Fallback.CALLBACK)
+    callback_promise = models.CharField(
+        max_length=200, default="within one business day",
+        help_text="What the agent promises when it queues a callback, e.g. 'within two hours'.",
+    )
+    sms_confirmations = models.BooleanField(default=False)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "agent settings"
+        verbose_name_plural = "agent settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(final_warning_seconds__lt=models.F("first_warning_seconds"))
+                & models.Q(first_warning_seconds__lt=models.F("max_call_seconds")),
+                name="warnings_fit_inside_call",
+            ),
+            models.CheckConstraint(condition=models.Q(max_call_seconds__gte=60), name="max_call_at_least_a_minute"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Agent settings for {self.business_name}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.first_warning_seconds is not None and self.max_call_seconds is not None:
+            if self.first_warning_seconds >= self.max_call_seconds:
+                errors["first_warning_seconds"] = "The first warning must come before the call's maximum length."
+            if self.final_warning_seconds is not None and self.final_warning_seconds >= self.first_warning_seconds:
+                errors["final_warning_seconds"] = "The final warning must come after (be shorter than) the first warning."
+        try:
+            self.transfer_to = normalize_transfer_target(self.transfer_to)
+        except ValidationError as exc:
+            errors["transfer_to"] = exc.messages[0]
+        if errors:
+            raise ValidationError(errors)
+
+
+class EscalationHours(models.Model):
+    """When humans take transferred calls. Outside these, a transfer request becomes a callback."""
+
+    weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS)
+    starts = models.TimeField()
+    ends = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "starts"]
+        verbose_name_plural = "escalation hours"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(starts__lt=models.F("ends")), name="escalation_starts_before_ends"),
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="escalation_weekday_range"),
+            models.UniqueConstraint(fields=["weekday", "starts"], name="escalation_unique_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.starts:%H:%M}–{self.ends:%H:%M}"

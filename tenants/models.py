@@ -1,0 +1,90 @@
+"""Public-schema models: who the tenants are, where they are served and which numbers ring them."""
+import zoneinfo
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not a known time zone (use an IANA name such as Europe/Berlin).") from exc
+
+
+class Tenant(TenantMixin):
+    """A business. Its slug is its PostgreSQL schema name."""
+
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    created = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True
+    # Deleting a tenant must leave nothing behind: its schema goes with it.
+    auto_drop_schema = True
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def slug(self) -> str:
+        return self.schema_name
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class Domain(DomainMixin):
+    class Meta:
+        ordering = ["domain"]
+
+
+class PhoneNumber(models.Model):
+    """A number that rings a tenant's agent, stored as E.164 so every format the trunk sends finds it."""
+
+    number = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +15550100001")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="phone_numbers")
+    label = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(number__regex=r"^\+[1-9][0-9]{6,14}$"), name="phone_number_is_e164"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def clean(self) -> None:
+        try:
+            self.number = normalize_phone_number(self.number)
+        except InvalidPhoneNumber as exc:
+            raise ValidationError({"number": str(exc)}) from exc
+
+
+class IngestionDeadLetter(models.Model):
+    """A call log the ingestion task could not store after its last retry. Kept in the public schema
+    so the operator sees every tenant's failures in one list and can replay them."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="dead_letters")
+    call_id = models.UUIDField()
+    payload = models.JSONField()
+    error = models.TextField()
+    attempts = models.PositiveIntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["tenant", "call_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.tenant.slug} call {self.call_id}"
