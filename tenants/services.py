@@ -171,7 +171,7 @@ def validate_weekly_ranges(value: Any, path: str) -> dict[int, list[tuple[dt.tim
                 raise TenantSpecError(range_path, "must open before it closes.")
             parsed.append((opens, closes))
         parsed.sort()
-        for (_, previous_close), (next_open, _) in zip(parsed, parsed[1:]):
+        for (_, previous_close), (next_open, _) in zip(parsed, parsed[1:], strict=False):
             if next_open < previous_close:
                 raise TenantSpecError(day_path, "has overlapping ranges.")
         weekly[WEEKDAY_KEYS.index(day_key)] = parsed
