@@ -394,7 +394,8 @@ def _update_fields(instance, values: dict, changes: list[str], label: str) -> No
     if is_new or changed:
         for name, value in values.items():
             setattr(instance, name, value)
-        instance.save()
+        # Tenant.save() creates the schema; its migration chatter has no place in provisioning output.
+        instance.save(**({"verbosity": 0} if isinstance(instance, Tenant) else {}))
         changes.append(f"{label}: {'created' if is_new else ', '.join(changed)}")
 
 
