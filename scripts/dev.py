@@ -169,7 +169,13 @@ def run_stack(port: int) -> int:
         services.stop()
 
 
+def stop_on_sigterm(signum, frame):
+    # `docker stop`, `timeout` and service managers send SIGTERM: clean up like Ctrl-C does.
+    raise KeyboardInterrupt
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("test", help="run the whole test suite").add_argument("pytest_args", nargs=argparse.REMAINDER)
