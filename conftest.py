@@ -19,6 +19,10 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
                                     aliases={"default"}, serialized_aliases=set(), keepdb=keepdb)
         call_command("seed_demo", verbosity=0)
         truncate_activity()
+    # Failed admin logins from earlier runs (kept 15 minutes in Redis) must not lock out this one's.
+    from soniq_site.login_throttle import login_failures_reset_all
+
+    login_failures_reset_all()
     yield
     if not keepdb:
         with django_db_blocker.unblock():

@@ -176,6 +176,9 @@ class IdempotencyRecord(models.Model):
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="idempotency_records")
     key = models.CharField(max_length=200)
     action = models.CharField(max_length=64)
+    # sha256 of the action and the request body: the same key with a different request is refused
+    # rather than answered with a response to a question that was not asked.
+    request_hash = models.CharField(max_length=64, blank=True, default="")
     status_code = models.PositiveSmallIntegerField()
     response = models.JSONField()
     created = models.DateTimeField(auto_now_add=True)

@@ -135,9 +135,11 @@ def run_stack(port: int) -> int:
         manage = [PYTHON, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate_schemas", "--executor=standard", "-v", "0"], env=env, check=True)
         subprocess.run([*manage, "seed_demo"], env=env, check=True)
+        # A dashboard worth looking at: 30 days of plausible calls, bookings and orders (only once).
+        subprocess.run([*manage, "seed_demo_activity"], env=env, check=True)
         children.append(subprocess.Popen([*manage, "runserver", f"0.0.0.0:{port}", "--noreload"], env=env))
         children.append(subprocess.Popen([PYTHON, "-m", "celery", "-A", "soniq_site", "worker", "-B",
-                                          "--loglevel", "INFO", "--concurrency", "2",
+                                          "--loglevel", "INFO", "--pool", "threads", "--concurrency", "4",
                                           "--schedule", str(VAR / "celerybeat-schedule")], env=env, cwd=ROOT))
         missing = livekit_missing()
         if missing:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.db import connection
@@ -51,7 +52,9 @@ class LiveServer:
 
     def __init__(self) -> None:
         self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), _QuietRequestHandler, allow_reuse_address=False)
-        self.httpd.set_app(WSGIHandler())
+        # StaticFilesHandler serves the admin's CSS/JS (as runserver does), so browser tests and
+        # their screenshots see the real pages.
+        self.httpd.set_app(StaticFilesHandler(WSGIHandler()))
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

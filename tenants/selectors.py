@@ -10,3 +10,14 @@ def tenant_for_called_number(*, called_number: str) -> Tenant | None:
         return None
     phone_number = PhoneNumber.objects.select_related("tenant").filter(number=number).first()
     return phone_number.tenant if phone_number else None
+
+
+def current_tenant() -> Tenant:
+    """The Tenant whose schema is active. Under `schema_context(...)` django-tenants activates a
+    stand-in that only knows the schema name, so look the real one up then."""
+    from django.db import connection
+
+    tenant = connection.tenant
+    if isinstance(tenant, Tenant):
+        return tenant
+    return Tenant.objects.get(schema_name=connection.schema_name)

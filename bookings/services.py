@@ -1,0 +1,149 @@
+"""Writes for bookings: booking a service at a start time a caller asked for."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.db import IntegrityError, transaction
+
+from bookings.models import Booking, Service
+from bookings.selectors import (
+    BookingSpan,
+    a_service,
+    booking_alternatives,
+    booking_rules_load,
+    booking_start_parse,
+    confirmed_bookings_between,
+    free_lane,
+    offer_sentence,
+    service_match,
+    spoken_clock,
+    spoken_day,
+    start_refusal_sentence,
+    tenant_timezone,
+)
+from soniq_site import clock
+from soniq_site.domain import DomainError, ToolOutcome
+from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+
+if TYPE_CHECKING:
+    from calls.models import Call
+
+CUSTOMER_NAME_MAX = 200
+NOTES_MAX = 2000
+OVERLAP_CONSTRAINT = "booking_no_overlap_per_lane"
+
+
+class _SlotTaken(Exception):
+    """Raised inside the transaction to leave it (rolled back) before the alternatives are looked up."""
+
+
+def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetime, status: int = 422) -> DomainError:
+    """A refused start, said with up to three other times to offer (the same day's nearest, or the
+    next day that has any) so the agent can move the conversation on in one turn."""
+    sentence = start_refusal_sentence(code=code, service=service, start=start, now=now)
+    offer = booking_alternatives(service=service, around=start, now=now) if code != "too_far_ahead" else None
+    alternatives = [moment.isoformat() for moment in offer.starts] if offer else []
+    if offer and offer.starts:
+        sentence = f"{sentence} {offer_sentence(offer=offer, today=now.astimezone(tenant_timezone()).date(), conjunction='or')}"
+    elif code == "slot_taken":
+        sentence = f"{sentence} I'm afraid there are no other free times that day or in the days after."
+    return DomainError(code, sentence, status=status, details={"alternatives": alternatives})
+
+
+def booking_create(
+    *,
+    service_name: str,
+    start: str | dt.datetime,
+    customer_name: str,
+    customer_phone: str,
+    notes: str = "",
+    call: Call | None = None,
+    now: dt.datetime | None = None,
+) -> ToolOutcome:
+    """Book `service_name` at `start` for the caller, in the current tenant.
+
+    `start` is `YYYY-MM-DDTHH:MM` in the tenant's local time, or carries an offset (honoured). The
+    booking takes the service's duration in elapsed time, and blocks the service for its buffer after.
+
+    Result: `booking_id`, `service`, `start`, `end` (ISO 8601 with offset, the tenant's zone).
+
+    Raises `DomainError` with a sentence the agent can say, nothing written:
+    422 `unknown_service`, `invalid_date`, `invalid_time`, `invalid_name`, `invalid_phone`,
+    `invalid_notes`, `in_the_past`, `too_far_ahead`, `closed`, `outside_hours`, `too_soon`;
+    409 `slot_taken` when all of the service's places are booked at that time. Refusals about the
+    time carry `details={"alternatives": [ISO starts]}` (up to 3), also offered in the message.
+
+    Once the booking has committed, its SMS confirmation goes through `calls.sms.sms_confirmation_queue`.
+    """
+    now = now or clock.now()
+    tz = tenant_timezone()
+    service = service_match(spoken_name=service_name)
+    local_start = booking_start_parse(start=start, tz=tz)
+
+    if not isinstance(customer_name, str) or not customer_name.strip():
+        raise DomainError("invalid_name", "What name should I put the booking under?", details={"field": "customer_name"})
+    if len(customer_name.strip()) > CUSTOMER_NAME_MAX:
+        raise DomainError("invalid_name", "That name is too long for a booking; could you give a shorter one?",
+                          details={"field": "customer_name"})
+    customer_name = " ".join(customer_name.split())
+    try:
+        phone = normalize_phone_number(customer_phone if isinstance(customer_phone, str) else "")
+    except InvalidPhoneNumber:
+        raise DomainError("invalid_phone", "I didn't catch a valid phone number; could you say it again, digit by digit?",
+                          details={"field": "customer_phone"}) from None
+    notes = notes.strip() if isinstance(notes, str) else ""
+    if len(notes) > NOTES_MAX:
+        raise DomainError("invalid_notes", "That note is too long; could you say it more briefly?", details={"field": "notes"})
+
+    rules = booking_rules_load(service=service, now=now, around=local_start.date())
+    span = BookingSpan.of(service, local_start)
+    problem = rules.start_problem(span)
+    if problem:
+        raise _refusal(code=problem, service=service, start=local_start, now=now)
+
+    # calls (its services, API and SMS texts) imports bookings; importing calls.sms here, when a
+    # booking is made, keeps the two apps free of an import cycle.
+    from calls.sms import sms_confirmation_queue
+
+    try:
+        with transaction.atomic():
+            # The race: two callers (or one worker retrying) check the same free slot at the same
+            # moment, both count N-1 overlapping bookings, and both insert. Locking the service row
+            # makes bookers of this service take turns between counting and inserting; under READ
+            # COMMITTED the count below runs after the lock is granted, so it sees the booking the
+            # previous holder committed. The capacity is read from the locked row, too.
+            locked = Service.objects.select_for_update().get(pk=service.pk)
+            overlapping = [lane for _start, _blocked_until, lane in
+                           confirmed_bookings_between(locked, since=span.start, until=span.blocked_until)]
+            lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
+            if lane is None:
+                raise _SlotTaken
+            booking = Booking.objects.create(
+                service=locked, start=span.start, end=span.end, blocked_until=span.blocked_until, lane=lane,
+                customer_name=customer_name, customer_phone=phone, notes=notes, call=call,
+                status=Booking.Status.CONFIRMED,
+            )
+            # The one place a booking's confirmation fans out, once the booking is surely stored.
+            # robust: by then the booking is committed, so a failure to queue its SMS must not turn
+            # the caller's answer into an error (the agent would try again and book twice).
+            transaction.on_commit(lambda: sms_confirmation_queue(booking=booking), robust=True)
+    except _SlotTaken:
+        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, status=409) from None
+    except IntegrityError as error:
+        # The exclusion constraint is the last guard (a booking written around this function,
+        # say in the admin, without the lock). Anything else is a bug and is raised as is.
+        if OVERLAP_CONSTRAINT not in str(error):
+            raise
+        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, status=409) from None
+
+    booking_start, booking_end = booking.start.astimezone(tz), booking.end.astimezone(tz)
+    today = now.astimezone(tz).date()
+    message = (f"You're booked for {a_service(service)} {spoken_day(booking_start.date(), today=today)} at "
+               f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}, under the name {customer_name}. "
+               f"Your booking number is {booking.pk}.")
+    return ToolOutcome(
+        result={"booking_id": booking.pk, "service": service.name, "start": booking_start.isoformat(),
+                "end": booking_end.isoformat()},
+        message=message,
+    )

@@ -1,0 +1,221 @@
+"""Request and response shapes of the internal voice API.
+
+Request serializers only check *shape*: required fields, no unknown fields, types, lengths.
+Everything that needs the tenant's data (is the service offered, is the slot free,
+is the outcome allowed, is that a real date) is the services' job and comes back as a `DomainError`.
+
+They are strict on purpose. The fields come from an LLM's tool call, and DRF's defaults would turn
+`true` into the service name "True" or silently drop a misspelt field; a 400 naming the field lets
+the model correct itself on the next turn.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from calls.models import Call
+
+# Anything longer than this in a tool call is not something a caller said.
+NAME_MAX = 200
+NOTE_MAX = 2000
+PHONE_MAX = 40
+DATE_TEXT_MAX = 64
+# The biggest whole number accepted anywhere, so "10**30 pizzas" is a clean 422 from the service,
+# not an overflow somewhere below it.
+INTEGER_LIMIT = 1_000_000
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a misspelt field is an error, not a silent default."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["This field is not allowed."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class TextField(serializers.CharField):
+    """A JSON string, nothing else: numbers and booleans are refused rather than stringified, and
+    text PostgreSQL cannot store (NUL, lone surrogates) is refused here rather than failing there."""
+
+    default_error_messages = {
+        "invalid": "must be text.",
+        "blank": "must not be empty.",
+        "max_length": "must be at most {max_length} characters.",
+        "required": "is required.",
+        "null": "must not be null.",
+        "unencodable": "contains characters that are not valid text.",
+    }
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("unencodable")
+        return super().to_internal_value(data)
+
+
+class WholeNumberField(serializers.IntegerField):
+    """A JSON integer: `"3"`, `3.0` and `true` are refused."""
+
+    default_error_messages = {
+        "invalid": "must be a whole number.",
+        "required": "is required.",
+        "null": "must not be null.",
+        "max_value": "must be at most {max_value}.",
+        "min_value": "must be at least {min_value}.",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class FlagField(serializers.BooleanField):
+    default_error_messages = {"invalid": "must be true or false.", "null": "must not be null."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+# --- call start --------------------------------------------------------------------------------
+
+class CallStartRequestSerializer(StrictSerializer):
+    called_number = TextField(max_length=64, help_text="The number the caller dialled, any common format.")
+    caller_number = TextField(max_length=64, required=False, allow_blank=True, default="",
+                              help_text="The caller's number; blank or e.g. 'anonymous' when withheld.")
+    room = TextField(max_length=200, required=False, allow_blank=True, default="", help_text="LiveKit room name.")
+    sip_call_id = TextField(max_length=200, required=False, allow_blank=True, default="", help_text="SIP Call-ID.")
+
+
+class VoiceConfigSerializer(serializers.Serializer):
+    provider = serializers.CharField(help_text='"cartesia"')
+    model = serializers.CharField(help_text='"sonic-3"')
+    voice_id = serializers.CharField()
+    speed = serializers.FloatField()
+
+
+class SttConfigSerializer(serializers.Serializer):
+    provider = serializers.CharField(help_text='"deepgram"')
+    model = serializers.CharField(help_text='"nova-3"')
+    language = serializers.CharField(help_text='"multi"')
+
+
+class LlmConfigSerializer(serializers.Serializer):
+    provider = serializers.CharField(help_text='"openai"')
+    model = serializers.CharField(help_text='"gpt-4.1-mini"')
+
+
+class WarningsConfigSerializer(serializers.Serializer):
+    first_seconds = serializers.IntegerField(help_text="Seconds before max_call_seconds for the first spoken warning.")
+    final_seconds = serializers.IntegerField(help_text="Seconds before max_call_seconds for the final warning.")
+
+
+class TransferConfigSerializer(serializers.Serializer):
+    available_now = serializers.BooleanField(help_text="Inside escalation hours with a transfer target, at call start.")
+    target = serializers.CharField(allow_blank=True, help_text="tel:+E164 or sip: URI; empty when none is set.")
+
+
+class CallConfigSerializer(serializers.Serializer):
+    config_version = serializers.IntegerField(help_text="Bumped on incompatible changes of this shape.")
+    tenant = serializers.CharField(help_text="The tenant's slug (schema name).")
+    business_name = serializers.CharField()
+    timezone = serializers.CharField(help_text="IANA zone, e.g. America/New_York.")
+    local_time = serializers.CharField(help_text="Call start in the tenant's zone, ISO 8601 with offset.")
+    language = serializers.CharField(help_text="BCP 47 code the agent speaks first.")
+    greeting = serializers.CharField()
+    instructions = serializers.CharField(help_text="The system prompt: tenant prompt plus generated context.")
+    caller_number = serializers.CharField(allow_blank=True)
+    voice = VoiceConfigSerializer()
+    stt = SttConfigSerializer()
+    llm = LlmConfigSerializer()
+    max_call_seconds = serializers.IntegerField()
+    warnings = WarningsConfigSerializer()
+    transfer = TransferConfigSerializer()
+    callback_promise = serializers.CharField()
+    tools = serializers.ListField(child=serializers.CharField(), help_text="The voice tools to offer the model.")
+
+
+class CallStartResponseSerializer(serializers.Serializer):
+    call_id = serializers.UUIDField()
+    call_token = serializers.CharField()
+    config = CallConfigSerializer()
+
+
+# --- voice tools -------------------------------------------------------------------------------
+
+# Dates and times stay text here: the booking selectors parse them (and say what is wrong with
+# them: an impossible date, a wall time skipped by the clocks going forward) in one place.
+
+class CheckAvailabilityRequestSerializer(StrictSerializer):
+    service = TextField(max_length=NAME_MAX, help_text="The service as the caller said it.")
+    date = TextField(max_length=DATE_TEXT_MAX, help_text="YYYY-MM-DD in the tenant's local time (or today, tomorrow).")
+    time = TextField(max_length=DATE_TEXT_MAX, required=False, allow_null=True, allow_blank=True, default=None,
+                     help_text="HH:MM local time (an offset is honoured); omit for the whole day.")
+
+
+class CreateBookingRequestSerializer(StrictSerializer):
+    service = TextField(max_length=NAME_MAX)
+    start = TextField(max_length=DATE_TEXT_MAX, help_text="YYYY-MM-DDTHH:MM local time, or with an offset.")
+    customer_name = TextField(max_length=NAME_MAX)
+    customer_phone = TextField(max_length=PHONE_MAX)
+    notes = TextField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+
+
+class OrderItemSerializer(StrictSerializer):
+    name = TextField(max_length=NAME_MAX, help_text="The menu item as the caller said it.")
+    quantity = WholeNumberField(min_value=-INTEGER_LIMIT, max_value=INTEGER_LIMIT, help_text="1 to 99.")
+    notes = TextField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class CreateOrderRequestSerializer(StrictSerializer):
+    items = OrderItemSerializer(many=True, allow_empty=False, max_length=50)
+    customer_name = TextField(max_length=NAME_MAX)
+    customer_phone = TextField(max_length=PHONE_MAX)
+    fulfillment = serializers.ChoiceField(choices=["pickup", "delivery"], required=False, default="pickup",
+                                          error_messages={"invalid_choice": 'must be "pickup" or "delivery".'})
+    delivery_address = TextField(max_length=500, required=False, allow_blank=True, default="")
+    notes = TextField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+
+
+class TransferToHumanRequestSerializer(StrictSerializer):
+    reason = TextField(max_length=NOTE_MAX, allow_blank=True)
+    transfer_failed = FlagField(required=False, default=False,
+                                help_text="true after a SIP transfer failed: queue a callback instead.")
+    callback_number = TextField(max_length=PHONE_MAX, required=False, allow_blank=True, default="",
+                                help_text="A number to call back on, when not the caller's own.")
+    caller_name = TextField(max_length=NAME_MAX, required=False, allow_blank=True, default="")
+
+
+class EndCallRequestSerializer(StrictSerializer):
+    reason = TextField(max_length=500, allow_blank=True)
+    outcome = TextField(max_length=50, help_text=f"One of: {', '.join(Call.AGENT_OUTCOMES)}.")
+
+
+class LogNoteRequestSerializer(StrictSerializer):
+    note = TextField(max_length=NOTE_MAX)
+
+
+class ToolSuccessSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Always true.")
+    result = serializers.DictField(help_text="The tool's structured result (see docs/internal-api.md).")
+    message = serializers.CharField(help_text="One sentence the agent can say.")
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="snake_case, stable.")
+    message = serializers.CharField(help_text="A sentence the agent can say.")
+    details = serializers.DictField(required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Always false.")
+    error = ErrorDetailSerializer()

@@ -1,0 +1,153 @@
+"""Writes about calls: starting one, the transfer/callback decision, the agent's end-of-call outcome,
+notes, and the replay of idempotent tool responses.
+
+All of these run inside the call's tenant schema (`tenant_context(tenant)`); the internal API sets it
+from the call token before calling them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from bookings.selectors import tenant_timezone
+from calls.models import Call, CallbackRequest, CallNote, IdempotencyRecord
+from calls.selectors import transfer_target_at
+from soniq_site.domain import DomainError, ToolOutcome
+from tenants.agent.selectors import agent_settings_get
+from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+
+
+def caller_number_clean(raw: str) -> str:
+    """E.164 when the trunk sent a real number, otherwise what it sent (trimmed): a withheld number
+    arrives as "anonymous" or a SIP URI, and the business still wants to see that."""
+    try:
+        return normalize_phone_number(raw)
+    except InvalidPhoneNumber:
+        return (raw or "").strip()[:32]
+
+
+def call_start(*, called_number: str, caller_number: str, room: str = "", sip_call_id: str = "",
+               now: dt.datetime) -> Call:
+    """The call row, from the moment the worker asks for the config. Its `max_call_seconds` is the
+    tenant's setting at this moment, so a change mid-call does not move the call's deadline."""
+    agent_settings = agent_settings_get()
+    try:
+        called = normalize_phone_number(called_number)
+    except InvalidPhoneNumber:
+        called = called_number.strip()[:20]
+    return Call.objects.create(
+        called_number=called,
+        caller_number=caller_number_clean(caller_number),
+        room=room.strip()[:200],
+        sip_call_id=sip_call_id.strip()[:200],
+        status=Call.Status.ACTIVE,
+        started_at=now,
+        max_call_seconds=agent_settings.max_call_seconds,
+    )
+
+
+def callback_request_create(*, call: Call | None, caller_number: str, reason: str, caller_name: str = "") -> CallbackRequest:
+    return CallbackRequest.objects.create(
+        call=call, caller_number=caller_number, caller_name=caller_name.strip(), reason=reason.strip() or "Asked to speak to someone",
+    )
+
+
+def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer_failed: bool = False,
+                          callback_number: str = "", caller_name: str = "") -> ToolOutcome:
+    """A caller asked for a human. Inside the escalation hours, with a transfer target set, the call
+    is transferred (the worker does the SIP REFER); otherwise, or when the worker reports that the
+    transfer failed, a callback request is queued instead."""
+    agent_settings = agent_settings_get()
+    target = "" if transfer_failed else transfer_target_at(at=now, tz=tenant_timezone(), agent_settings=agent_settings)
+    if target:
+        call.transferred_to = target
+        call.save(update_fields=["transferred_to"])
+        return ToolOutcome(
+            result={"action": "transfer", "transfer_to": target},
+            message="I'm transferring you to a colleague now, please hold the line.",
+        )
+
+    number = call.caller_number
+    if callback_number.strip():
+        try:
+            number = normalize_phone_number(callback_number)
+        except InvalidPhoneNumber as exc:
+            raise DomainError("invalid_phone_number", "That callback number doesn't look right. Could you say it again?",
+                              status=422) from exc
+    if not number or not number.startswith("+"):
+        raise DomainError("callback_number_required",
+                          "I need a phone number so the team can call you back. Which number should they use?",
+                          status=422)
+    with transaction.atomic():
+        callback_request = callback_request_create(call=call, caller_number=number, reason=reason, caller_name=caller_name)
+        if transfer_failed and call.transferred_to:
+            # The REFER did not go through; the call was never transferred.
+            call.transferred_to = ""
+            call.save(update_fields=["transferred_to"])
+    promise = agent_settings.callback_promise
+    lead = "I couldn't put you through" if transfer_failed else "Nobody can take the call right now"
+    return ToolOutcome(
+        result={"action": "callback", "callback_id": callback_request.pk, "promise": promise, "callback_number": number},
+        message=f"{lead}, so I've asked the team to call you back {promise}.",
+    )
+
+
+def call_end_request(*, call: Call, reason: str, outcome: str) -> ToolOutcome:
+    """The agent is hanging up: record why and how the call went. The call itself ends when the
+    worker's end-of-call log arrives."""
+    if outcome not in Call.AGENT_OUTCOMES:
+        raise DomainError(
+            "invalid_outcome",
+            f"The outcome must be one of: {', '.join(Call.AGENT_OUTCOMES)}.",
+            status=422, details={"valid_outcomes": list(Call.AGENT_OUTCOMES)},
+        )
+    call.outcome = outcome
+    call.end_reason = reason.strip()[:500]
+    call.save(update_fields=["outcome", "end_reason"])
+    return ToolOutcome(result={"action": "hangup", "outcome": outcome}, message="Thank you for calling. Goodbye!")
+
+
+def call_note_add(*, call: Call, note: str) -> ToolOutcome:
+    call_note = CallNote.objects.create(call=call, text=note.strip())
+    return ToolOutcome(result={"note_id": call_note.pk}, message="I've made a note of that.")
+
+
+def tool_response_idempotent(*, call: Call, key: str, action: str, request_hash: str,
+                             respond: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any], bool]:
+    """The response to a create request carrying an Idempotency-Key: the first response for that key
+    within the call, computed by `respond()` once and replayed afterwards. Returns (status, body,
+    replayed).
+
+    The race: the worker retries after a timeout while the first request is still running, so two
+    requests with one key can arrive together. The record is inserted *before* the work, inside the
+    same transaction. PostgreSQL makes the second INSERT on the unique (call, key) wait until the
+    first transaction ends: if it committed, the second gets IntegrityError and replays the stored
+    response; if it rolled back (an unexpected error), the second proceeds as the first. Either way
+    the work runs once. `respond()` must not let a DomainError escape (it returns the error
+    response), so errors are replayed too — a retry of a refused booking is refused the same way.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    call=call, key=key, action=action, request_hash=request_hash, status_code=0, response={},
+                )
+        except IntegrityError:
+            record = None
+        if record is not None:
+            status_code, body = respond()
+            record.status_code, record.response = status_code, body
+            record.save(update_fields=["status_code", "response"])
+            return status_code, body, False
+
+    first = IdempotencyRecord.objects.get(call=call, key=key)
+    if first.action != action or first.request_hash != request_hash:
+        raise DomainError(
+            "idempotency_key_reused",
+            "This request reuses the idempotency key of a different request.",
+            status=422, details={"first_action": first.action},
+        )
+    return first.status_code, first.response, True

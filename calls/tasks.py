@@ -1,0 +1,97 @@
+"""Celery tasks of the calls app. Tasks are thin: they call one service and own the retries.
+Tenant-aware through tenant-schemas-celery: a task runs in the schema it was sent from."""
+from __future__ import annotations
+
+# --- call-log ingestion (issue 5) ---------------------------------------------------------------
+import logging
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
+
+from calls import ingestion
+from soniq_site.celery import app
+
+ingestion_logger = logging.getLogger("calls.ingestion")
+
+# Errors a later attempt can get past: a lock timeout, a dropped connection, a restarting database.
+TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
+# When even the dead letter cannot be written the database is down; keep the message and try again
+# this often, rather than acknowledge a log that is stored nowhere.
+DATABASE_DOWN_RETRY_SECONDS = 300
+
+
+@app.task(bind=True, name="calls.call_log_store", acks_late=True, max_retries=None)
+def call_log_store(self, *, call_id: str, payload: dict) -> str:
+    """Store one end-of-call log in the schema it was sent from (see calls/ingestion.py).
+
+    Contract: transient database errors are retried CALL_LOG_STORE_MAX_RETRIES times with
+    exponential backoff (CALL_LOG_RETRY_BACKOFF_MS * 2**n); after the last, or at once for any other
+    error, the payload goes to the dead-letter table and the task ends. Storing twice is harmless.
+    """
+    attempt = self.request.retries + 1
+    try:
+        return ingestion.call_log_store(call_id=call_id, payload=payload)
+    except TRANSIENT_DB_ERRORS as exc:
+        # The failed connection may be unusable; the next query must get a fresh one.
+        close_old_connections()
+        if self.request.retries < settings.CALL_LOG_STORE_MAX_RETRIES:
+            countdown = settings.CALL_LOG_RETRY_BACKOFF_MS * 2 ** self.request.retries / 1000
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        error = f"{exc.__class__.__name__} after {attempt} attempts: {exc}"
+    except Exception as exc:  # not transient: retrying cannot help, but the payload must not be lost
+        error = f"{exc.__class__.__name__}: {exc}"
+    try:
+        ingestion.ingestion_dead_letter_create(call_id=call_id, payload=payload, error=error, attempts=attempt)
+    except Exception as exc:
+        close_old_connections()
+        ingestion_logger.exception("call log %s: could not write the dead letter either", call_id)
+        raise self.retry(exc=exc, countdown=DATABASE_DOWN_RETRY_SECONDS) from exc
+    ingestion_logger.error("call log %s (schema %s) dead-lettered: %s", call_id, connection.schema_name, error)
+    return "dead_letter"
+
+
+@app.task(name="calls.calls_close_abandoned")
+def calls_close_abandoned() -> dict[str, int]:
+    """Periodic (CELERY_BEAT_SCHEDULE): close every tenant's calls whose log never came."""
+    closed: dict[str, int] = {}
+    for tenant in get_tenant_model().objects.exclude(schema_name=get_public_schema_name()):
+        with tenant_context(tenant):
+            count = ingestion.calls_close_abandoned()
+        if count:
+            closed[tenant.schema_name] = count
+            ingestion_logger.warning("closed %d abandoned call(s) in %s", count, tenant.schema_name)
+    return closed
+
+
+
+# --- SMS confirmations (issue 3; calls/sms.py) ---------------------------------------------------
+from calls import sms as sms_service  # noqa: E402 - this section is kept apart from the ingestion one
+from calls.models import SmsMessage  # noqa: E402
+
+sms_logger = logging.getLogger("calls.sms")
+
+
+@app.task(bind=True, name="calls.sms_send", acks_late=True, max_retries=None)
+def sms_send(self, sms_id: int) -> str:
+    """Send one queued SMS (`SmsMessage` id, in the schema the task was sent from) via SignalWire.
+
+    Contract: transient failures (5xx, 429, timeouts, refused connections) are retried
+    SMS_SEND_MAX_RETRIES times with exponential backoff (SMS_RETRY_BACKOFF_MS * 2**n, or the
+    provider's Retry-After if longer); after the last the row becomes `failed`. A permanent
+    refusal (4xx) is `failed` at once. Returns the row's final status ("queued" while retrying).
+    Sending is guarded by the row's status, so a redelivered task does not text twice.
+    """
+    sms = SmsMessage.objects.filter(pk=sms_id).first()
+    if sms is None:
+        # The confirming write was rolled back, or the row was deleted: nothing to send.
+        sms_logger.warning("SMS %s not found in schema %s", sms_id, connection.schema_name)
+        return "missing"
+    try:
+        return sms_service.sms_deliver(sms=sms).status
+    except sms_service.SmsTransientError as exc:
+        if self.request.retries < settings.SMS_SEND_MAX_RETRIES:
+            countdown = settings.SMS_RETRY_BACKOFF_MS * 2 ** self.request.retries / 1000
+            countdown = max(countdown, exc.retry_after or 0)
+            raise self.retry(exc=exc, countdown=countdown) from exc
+        return sms_service.sms_delivery_give_up(sms=sms, error=str(exc)).status

@@ -1,0 +1,203 @@
+"""Writes for orders: placing an order a caller dictates. Money is Decimal from the menu to the total."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import transaction
+
+from bookings.selectors import business_is_open, next_opening_after, tenant_timezone
+from calls.sms import sms_confirmation_queue
+from orders.models import Order, OrderingPolicy, OrderLine
+from orders.selectors import menu_item_match, menu_load
+from soniq_site import clock
+from soniq_site.domain import DomainError, ToolOutcome
+from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+
+MAX_ORDER_LINES = 50
+MAX_QUANTITY = 99
+CENTS = Decimal("0.01")
+# How a total is read out: "23.50 euros" is said right by every TTS voice; "EUR" gets spelled out.
+CURRENCY_WORDS = {"EUR": "euros", "USD": "dollars", "GBP": "pounds", "CHF": "francs", "CAD": "dollars", "AUD": "dollars"}
+
+
+def _spoken_time(moment: dt.datetime, *, now: dt.datetime) -> str:
+    """'at 18:40', 'tomorrow at 12:00' or 'on Monday at 11:30' (`moment` and `now` in local time)."""
+    days = (moment.date() - now.date()).days
+    clock_text = f"{moment:%H:%M}"
+    if days == 0:
+        return f"at {clock_text}"
+    if days == 1:
+        return f"tomorrow at {clock_text}"
+    if days < 7:
+        return f"on {moment:%A} at {clock_text}"
+    return f"on {moment:%A, %B} {moment.day} at {clock_text}"
+
+
+def _spoken_money(amount: Decimal, currency: str) -> str:
+    return f"{amount} {CURRENCY_WORDS.get(currency, currency)}"
+
+
+def _quantity(raw: Any, *, name: str) -> int:
+    # A JSON integer only: "2" or 2.5 come from a model that misheard or mis-typed, and guessing
+    # what it meant would put the wrong amount on someone's bill.
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_QUANTITY:
+        raise DomainError(
+            "invalid_quantity",
+            f"How many {name} would you like? I can take between 1 and {MAX_QUANTITY} of an item.",
+            details={"item": name, "quantity": raw if isinstance(raw, int | float | str) else repr(raw)},
+        )
+    return raw
+
+
+def _text(value: Any, *, max_length: int, code: str, message: str, required: bool = False) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or len(value) > max_length or (required and not value.strip()):
+        raise DomainError(code, message)
+    return value.strip()
+
+
+def _closed_error(*, now: dt.datetime) -> DomainError:
+    tz = tenant_timezone()
+    opening = next_opening_after(at=now)
+    if opening is None:
+        return DomainError("closed", "Sorry, we're closed right now and not taking orders.", details={"opens_at": None})
+    opening = opening.astimezone(tz)
+    return DomainError(
+        "closed",
+        f"Sorry, we're closed right now. We open again {_spoken_time(opening, now=now.astimezone(tz))}.",
+        details={"opens_at": opening.isoformat()},
+    )
+
+
+def order_create(
+    *,
+    items: list[dict],
+    customer_name: str,
+    customer_phone: str,
+    fulfillment: str = "pickup",
+    delivery_address: str = "",
+    notes: str = "",
+    call=None,
+    now: dt.datetime | None = None,
+) -> ToolOutcome:
+    """Place an order from the menu for the current tenant.
+
+    Raises `DomainError` (422) with a sentence the agent can say: `closed`, `empty_order`,
+    `too_many_lines`, `invalid_item`, `unknown_item`, `invalid_quantity`, `invalid_notes`,
+    `invalid_name`, `invalid_phone`, `invalid_fulfillment`, `delivery_unavailable`,
+    `address_required`, `mixed_currency`. Nothing is written when it raises.
+
+    Lines for the same menu item with the same notes are merged into one line (quantities added;
+    the merged quantity must still be at most 99), so "a margherita ... and another margherita" is
+    one line of 2 on the kitchen ticket; the same item with other notes ("no basil") keeps its own
+    line. Lines keep the order the caller first said them in.
+
+    Orders are taken while the business is open (opening hours minus closures); what is accepted
+    before closing time is made, even if it is ready a little after.
+
+    Once the order has committed, its SMS confirmation goes through `calls.sms.sms_confirmation_queue`.
+    """
+    now = now or clock.now()
+    tz = tenant_timezone()
+
+    if not business_is_open(at=now):
+        raise _closed_error(now=now)
+
+    if not isinstance(items, list) or not items:
+        raise DomainError("empty_order", "What would you like to order?")
+    if len(items) > MAX_ORDER_LINES:
+        raise DomainError(
+            "too_many_lines",
+            f"That's more than {MAX_ORDER_LINES} different items for one order; could we split it up?",
+            details={"lines": len(items), "max": MAX_ORDER_LINES},
+        )
+
+    # (menu item id, folded notes) -> [menu item, quantity, notes], in the order first said.
+    wanted: dict[tuple[int, str], list[Any]] = {}
+    menu = menu_load()
+    for raw in items:
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"].strip():
+            raise DomainError("invalid_item", "Which item from the menu would you like?")
+        menu_item = menu_item_match(spoken_name=raw["name"], menu=menu)
+        quantity = _quantity(raw.get("quantity"), name=menu_item.name)
+        line_notes = _text(raw.get("notes"), max_length=500, code="invalid_notes",
+                           message=f"The note for the {menu_item.name} is too long; could you say it more briefly?")
+        key = (menu_item.pk, " ".join(line_notes.casefold().split()))
+        if key in wanted:
+            wanted[key][1] = _quantity(wanted[key][1] + quantity, name=menu_item.name)
+        else:
+            wanted[key] = [menu_item, quantity, line_notes]
+
+    currencies = {menu_item.currency for menu_item, _, _ in wanted.values()}
+    if len(currencies) > 1:
+        raise DomainError("mixed_currency", "Sorry, I can't put those items on one order; could we place them as separate orders?",
+                          details={"currencies": sorted(currencies)})
+    currency = currencies.pop()
+
+    customer_name = _text(customer_name, max_length=200, code="invalid_name", required=True,
+                          message="What name should I put the order under?")
+    try:
+        phone = normalize_phone_number(customer_phone if isinstance(customer_phone, str) else "")
+    except InvalidPhoneNumber:
+        raise DomainError("invalid_phone", "I didn't catch a valid phone number; could you say it again, digit by digit?",
+                          details={"field": "customer_phone"}) from None
+    notes = _text(notes, max_length=2000, code="invalid_notes", message="That note is too long; could you say it more briefly?")
+
+    policy = OrderingPolicy.objects.first() or OrderingPolicy()
+    if fulfillment not in Order.Fulfillment.values:
+        raise DomainError("invalid_fulfillment", "Is the order for pickup or for delivery?")
+    minutes = policy.prep_minutes
+    if fulfillment == Order.Fulfillment.DELIVERY:
+        if not policy.delivery_available:
+            raise DomainError("delivery_unavailable", "Sorry, we don't deliver at the moment; the order can be picked up instead.")
+        delivery_address = _text(delivery_address, max_length=500, code="address_required", required=True,
+                                 message="What address should we deliver to?")
+        minutes += policy.delivery_minutes
+    else:
+        delivery_address = ""
+    # Added in absolute time, then shown on the local clock: 20 minutes are 20 minutes even across
+    # a clock change, and the offset printed is the one in force at the ready time.
+    estimated_ready_at = (now + dt.timedelta(minutes=minutes)).astimezone(tz)
+
+    lines = [
+        OrderLine(menu_item=menu_item, name=menu_item.name, quantity=quantity, unit_price=menu_item.price,
+                  line_total=(menu_item.price * quantity).quantize(CENTS, ROUND_HALF_UP), notes=line_notes)
+        for menu_item, quantity, line_notes in wanted.values()
+    ]
+    total = sum((line.line_total for line in lines), Decimal("0.00")).quantize(CENTS, ROUND_HALF_UP)
+
+    with transaction.atomic():
+        order = Order.objects.create(
+            fulfillment=fulfillment, customer_name=customer_name, customer_phone=phone,
+            delivery_address=delivery_address, notes=notes, total=total, currency=currency,
+            estimated_ready_at=estimated_ready_at, call=call,
+        )
+        for line in lines:
+            line.order = order
+        OrderLine.objects.bulk_create(lines)
+        # The one place an order's confirmation fans out, once the order is surely stored. robust:
+        # by then the order is committed, so a failure to queue its SMS must not turn the caller's
+        # answer into an error (the agent would retry and order twice); Django logs it instead.
+        transaction.on_commit(lambda: sms_confirmation_queue(order=order), robust=True)
+
+    when = _spoken_time(estimated_ready_at, now=now.astimezone(tz))
+    if fulfillment == Order.Fulfillment.DELIVERY:
+        message = f"Your order number {order.pk} comes to {_spoken_money(total, currency)} and should arrive {when}."
+    else:
+        message = f"Your order number {order.pk} comes to {_spoken_money(total, currency)} and will be ready for pickup {when}."
+    result = {
+        "order_id": order.pk,
+        "lines": [
+            {"name": line.name, "quantity": line.quantity, "unit_price": str(line.unit_price),
+             "line_total": str(line.line_total), "notes": line.notes}
+            for line in lines
+        ],
+        "total": str(total),
+        "currency": currency,
+        "fulfillment": fulfillment,
+        "estimated_ready_at": estimated_ready_at.isoformat(),
+    }
+    return ToolOutcome(result=result, message=message)

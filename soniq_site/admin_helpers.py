@@ -1,0 +1,112 @@
+"""Pieces the tenant admin's ModelAdmins share: read-only admins for what the phone produced,
+one-row settings admins, time-range overlap checks and display helpers."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+
+from soniq_site import clock
+from tenants.agent.models import WEEKDAYS
+
+WEEKDAY_NAMES = dict(WEEKDAYS)
+
+
+class PhoneDataReadOnlyMixin:
+    """Calls, transcripts, tool calls and the SMS log are records of what happened on the phone:
+    viewable, never added, edited or deleted by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class SingleRowAdminMixin:
+    """Settings kept in one row (agent settings, booking policy, ordering policy): the list goes
+    straight to that row, and the row can be neither added twice nor deleted."""
+
+    def has_add_permission(self, request):
+        return not self.model.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        row = self.model.objects.order_by("pk").first()
+        opts = self.model._meta
+        site = self.admin_site.name
+        if row is None:
+            return HttpResponseRedirect(reverse(f"{site}:{opts.app_label}_{opts.model_name}_add"))
+        return HttpResponseRedirect(reverse(f"{site}:{opts.app_label}_{opts.model_name}_change", args=[row.pk]))
+
+
+def first_overlap(ranges: Iterable[tuple[int, dt.time, dt.time]]) -> tuple[int, tuple, tuple] | None:
+    """The first (weekday, range, range) pair of overlapping ranges on the same weekday, or None.
+    Ranges that merely touch (12:30 closes, 12:30 opens) do not overlap."""
+    by_day: dict[int, list[tuple[dt.time, dt.time]]] = {}
+    for weekday, starts, ends in ranges:
+        by_day.setdefault(weekday, []).append((starts, ends))
+    for weekday, day_ranges in sorted(by_day.items()):
+        day_ranges.sort()
+        for earlier, later in zip(day_ranges, day_ranges[1:], strict=False):
+            if later[0] < earlier[1]:
+                return weekday, earlier, later
+    return None
+
+
+def overlap_message(weekday: int, earlier: tuple, later: tuple, what: str) -> str:
+    return (f"{what} on {WEEKDAY_NAMES[weekday]} overlap: {earlier[0]:%H:%M}–{earlier[1]:%H:%M} and "
+            f"{later[0]:%H:%M}–{later[1]:%H:%M}. Change one so they don't share any time.")
+
+
+def validate_range_order(starts: dt.time | None, ends: dt.time | None, *, starts_field: str, ends_field: str) -> None:
+    if starts is not None and ends is not None and starts >= ends:
+        raise ValidationError({ends_field: f"Must be later than {starts:%H:%M}."})
+
+
+def duration_text(seconds: Decimal | float | int | None) -> str:
+    """`3:05` for 185 seconds; `1:02:03` past the hour; `—` when unknown."""
+    if seconds is None:
+        return "—"
+    total = int(round(float(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def local_time_text(moment: dt.datetime | None, *, with_date: bool = True) -> str:
+    """A datetime in the active (tenant's) time zone: `Tue 12 May, 14:03`; today shows `Today, 14:03`."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    today = timezone.localtime(clock.now()).date()
+    if not with_date:
+        return f"{local:%H:%M}"
+    if local.date() == today:
+        return f"Today, {local:%H:%M}"
+    if local.date() == today - dt.timedelta(days=1):
+        return f"Yesterday, {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+
+
+def phone_text(number: str | None) -> str:
+    """A stored E.164 number as people read it: `+1 555-010-0123`. Anything else (a SIP URI, a
+    withheld or odd caller id) is shown as stored."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

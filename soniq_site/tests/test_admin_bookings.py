@@ -1,0 +1,104 @@
+"""Bookings in the tenant admin: the list, the day view, cancelling."""
+import datetime as dt
+import re
+import zoneinfo
+
+from django_tenants.utils import schema_context
+
+from bookings.models import Booking, Closure
+from soniq_site.dashboard import bookings_day_view
+from soniq_site.tests.admin_fixtures import booking_make, call_make, salon_admin  # noqa: F401 - fixture
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+THURSDAY = dt.date(2026, 3, 12)
+
+
+def at(hour: int, minute: int = 0, day: dt.date = THURSDAY) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=NEW_YORK)
+
+
+def test_it_lists_bookings_in_local_time_with_the_call_they_came_from(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        call = call_make(started_at=at(9, 30, dt.date(2026, 3, 10)))
+        booking_make(service_name="Haircut", start=at(15), customer_name="Maria Lopez", call=call)
+
+    page = salon_admin.get("/admin/bookings/booking/").content.decode()
+
+    assert "Thu 12 Mar 2026, 15:00–15:45" in page
+    assert "Maria Lopez" in page and "Confirmed" in page
+    assert f"/admin/calls/call/{call.pk}/change/" in page
+    assert "Day view" in page
+
+
+def test_it_lays_out_a_day_by_service_and_lane(salon):
+    with schema_context("salon"):
+        first = booking_make(service_name="Haircut", start=at(10), customer_name="Maria Lopez", lane=0)
+        parallel = booking_make(service_name="Haircut", start=at(10), customer_name="Tom Becker", lane=1)
+        booking_make(service_name="Colour", start=at(14), customer_name="Aisha Khan")
+        booking_make(service_name="Haircut", start=at(16), customer_name="Gone", status="cancelled")
+        booking_make(service_name="Haircut", start=at(10, day=THURSDAY + dt.timedelta(days=1)), customer_name="Tomorrow")
+
+        view = bookings_day_view(day=THURSDAY, tz=NEW_YORK)
+
+    assert view.total == 3
+    assert [column.service.name for column in view.columns] == ["Blow Dry", "Colour", "Haircut"]
+    assert view.opening_ranges == [(dt.time(9), dt.time(12, 30)), (dt.time(13, 30), dt.time(20))]
+    assert (view.first_hour, view.last_hour) == (8, 20)
+    haircut = {block.booking.pk: block for block in view.columns[2].bookings}
+    # 10:00–10:45 in an 08:00–20:00 view: 2 h in, 45 min long; two lanes side by side.
+    assert haircut[first.pk].top_percent == round(100 * 120 / 720, 3)
+    assert haircut[first.pk].height_percent == round(100 * 45 / 720, 3)
+    assert (haircut[first.pk].left_percent, haircut[first.pk].width_percent) == (0, 50)
+    assert haircut[parallel.pk].left_percent == 50
+    assert [booking.customer_name for booking in view.cancelled] == ["Gone"]
+
+
+def test_it_shows_the_day_view_page(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        booking = booking_make(service_name="Colour", start=at(14), customer_name="Aisha Khan")
+
+    page = salon_admin.get("/admin/bookings/booking/day/?date=2026-03-12").content.decode()
+
+    assert "Bookings on Thursday 12 March 2026" in page
+    assert "open 09:00–12:30, 13:30–20:00" in page
+    block = re.search(r'<div class="soniq-booking-block".*?</div>', page, re.S).group(0)
+    assert "Aisha Khan" in block and "14:00–15:30" in block
+    assert f"/admin/bookings/booking/{booking.pk}/change/" in block
+    assert "?date=2026-03-11" in page and "?date=2026-03-13" in page
+
+
+def test_it_says_when_the_business_is_closed_that_day(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        Closure.objects.create(date=THURSDAY, reason="Staff training")
+    page = salon_admin.get("/admin/bookings/booking/day/?date=2026-03-12").content.decode()
+    assert "closed: Staff training" in page
+    monday = salon_admin.get("/admin/bookings/booking/day/?date=2026-03-09").content.decode()
+    assert re.search(r"0 bookings ·\s+closed\s+·", monday)
+
+
+def test_it_cancels_bookings_with_an_action_and_frees_the_slot(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        booking = booking_make(service_name="Colour", start=at(14))
+
+    response = salon_admin.post("/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking.pk]},
+                                follow=True)
+
+    assert "Cancelled 1 booking." in response.content.decode()
+    with schema_context("salon"):
+        assert Booking.objects.get(pk=booking.pk).status == "cancelled"
+        # Colour has capacity 1: the slot is bookable again.
+        booking_make(service_name="Colour", start=at(14))
+
+
+def test_it_lets_the_owner_edit_only_a_bookings_notes(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        booking = booking_make(service_name="Colour", start=at(14))
+
+    response = salon_admin.post(f"/admin/bookings/booking/{booking.pk}/change/",
+                                {"notes": "Bring reference photos", "customer_name": "Someone Else", "status": "cancelled"})
+
+    assert response.status_code == 302
+    with schema_context("salon"):
+        booking.refresh_from_db()
+    assert (booking.notes, booking.customer_name, booking.status) == ("Bring reference photos", "Maria Lopez", "confirmed")
+    assert salon_admin.get("/admin/bookings/booking/add/").status_code == 403

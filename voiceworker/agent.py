@@ -1,0 +1,192 @@
+"""The voice agent: one `Agent` whose six tools are described for the model and all run through
+`_call_tool()`, which talks to the internal API and turns its answer into what the model reads.
+
+What the model gets back from a tool:
+- success: JSON text `{"result": {...}, "message": "<a sentence it can say>"}`;
+- the API said no (4xx): a `ToolError` with the API's speakable message, so the model can correct
+  itself or tell the caller;
+- the API failed or was slow (5xx, timeout): a `ToolError` with a short apology.
+A tool call that takes longer than ~0.7 s gets a filler ("One moment.") once, so the caller does not
+sit in silence.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Literal
+
+from livekit.agents import Agent, RunContext, ToolError, function_tool
+from pydantic import BaseModel, Field
+
+from voiceworker import call_actions
+from voiceworker.api_client import TOOL_ACTIONS, ApiUnavailable, ToolReply
+from voiceworker.call_state import CallState
+
+logger = logging.getLogger("soniq.voiceworker")
+
+UNAVAILABLE_APOLOGY = ("Our system did not answer just now. Apologise briefly to the caller and offer to try "
+                       "again in a moment, or to take a message with log_note.")
+TRANSFER_AND_CALLBACK_FAILED = ("The transfer did not go through and no callback could be queued. Apologise, and "
+                                "offer to take a message with log_note.")
+
+Outcome = Literal["booked", "ordered", "answered", "transferred", "callback", "other"]
+
+
+class OrderItem(BaseModel):
+    name: str = Field(description="The menu item as the caller said it, e.g. 'margherita'.")
+    quantity: int = Field(description="How many, 1 to 99.")
+    notes: str | None = Field(default=None, description="Wishes for this item, e.g. 'no onions'; null if none.")
+
+
+class SoniqAgent(Agent):
+    def __init__(self, *, instructions: str, tools_offered: list[str] | None = None):
+        super().__init__(instructions=instructions)
+        if tools_offered is not None:
+            # The API says which tools fit this business (no bookings at a pizzeria); a tool the
+            # model never sees is a tool it cannot call by mistake.
+            offered = set(tools_offered)
+            self._tools = [tool for tool in self._tools if getattr(tool, "id", None) not in TOOL_ACTIONS
+                           or tool.id in offered]
+
+    @function_tool
+    async def check_availability(self, context: RunContext[CallState], service: str, date: str,
+                                 time: str | None = None) -> str | None:
+        """Check when a service can be booked. Call this before offering or confirming any time.
+
+        Returns whether the requested time is free and up to five nearby free start times.
+
+        Args:
+            service: The service as the caller named it, e.g. "haircut".
+            date: The day in local time, written like 2026-03-10.
+            time: The time the caller asked for in local time, written like 14:30; null to see the whole day.
+        """
+        return await _call_tool(context, "check_availability", {"service": service, "date": date, "time": time})
+
+    @function_tool
+    async def create_booking(self, context: RunContext[CallState], service: str, start: str, customer_name: str,
+                             customer_phone: str, notes: str | None = None) -> str | None:
+        """Book an appointment. Only after check_availability showed the time is free and the caller confirmed
+        the service, day, time, their name and phone number.
+
+        Args:
+            service: The service as the caller named it, e.g. "haircut".
+            start: The start in local time, written like 2026-03-10T14:30.
+            customer_name: The caller's name.
+            customer_phone: The number to reach the caller on.
+            notes: Anything the business should know for this booking; null if nothing.
+        """
+        return await _call_tool(context, "create_booking", {
+            "service": service, "start": start, "customer_name": customer_name,
+            "customer_phone": customer_phone, "notes": notes,
+        })
+
+    @function_tool
+    async def create_order(self, context: RunContext[CallState], items: list[OrderItem], customer_name: str,
+                           customer_phone: str, fulfillment: Literal["pickup", "delivery"],
+                           delivery_address: str | None = None, notes: str | None = None) -> str | None:
+        """Place a food order, after reading the whole order back to the caller and hearing them confirm it.
+        The result has the total and when it will be ready: tell the caller those.
+
+        Args:
+            items: Every item with its quantity.
+            customer_name: The caller's name.
+            customer_phone: The number to reach the caller on.
+            fulfillment: "pickup" or "delivery".
+            delivery_address: The full address for a delivery; null for pickup.
+            notes: Anything else about the order; null if nothing.
+        """
+        return await _call_tool(context, "create_order", {
+            "items": [item.model_dump(exclude_none=True) for item in items],
+            "customer_name": customer_name, "customer_phone": customer_phone, "fulfillment": fulfillment,
+            "delivery_address": delivery_address, "notes": notes,
+        })
+
+    @function_tool
+    async def transfer_to_human(self, context: RunContext[CallState], reason: str, callback_number: str | None = None,
+                                caller_name: str | None = None) -> str | None:
+        """Hand the caller to a person, when they ask for one or you cannot help. If nobody can take the call
+        now, this queues a callback instead: then tell the caller when to expect it.
+
+        Args:
+            reason: In a few words, what the caller needs.
+            callback_number: A number to call back on, only if the caller gave one other than the one they call from; else null.
+            caller_name: The caller's name if you know it; else null.
+        """
+        return await _call_tool(context, "transfer_to_human",
+                                {"reason": reason, "callback_number": callback_number, "caller_name": caller_name})
+
+    @function_tool
+    async def end_call(self, context: RunContext[CallState], outcome: Outcome, reason: str) -> str | None:
+        """Hang up, once the caller has nothing more and you have said goodbye.
+
+        Args:
+            outcome: What the call achieved: booked, ordered, answered, transferred, callback or other.
+            reason: In a few words, why the call is ending.
+        """
+        return await _call_tool(context, "end_call", {"outcome": outcome, "reason": reason})
+
+    @function_tool
+    async def log_note(self, context: RunContext[CallState], note: str) -> str | None:
+        """Leave a note for the business about this call: a message for the owner, a complaint, a request no
+        other tool records.
+
+        Args:
+            note: The note, in full sentences.
+        """
+        return await _call_tool(context, "log_note", {"note": note})
+
+
+async def _call_tool(context: RunContext[CallState], action: str, payload: dict[str, Any]) -> str | None:
+    """Run `action` against the internal API and answer the model. Transfers and hang-ups are
+    carried out here once the API has approved them."""
+    call = context.userdata
+    payload = {name: value for name, value in payload.items() if value is not None}
+    async with context.with_filler(call_actions.filler_for(call.language), delay=call.filler_delay):
+        try:
+            reply = await call.run_tool(action, payload)
+        except ApiUnavailable as exc:
+            logger.error("call %s: tool %s failed: %s", call.call_id, action, exc)
+            if action != "end_call":
+                raise ToolError(UNAVAILABLE_APOLOGY) from exc
+            reply = ToolReply(ok=False, status=0, error_code="unavailable")
+    if not reply.ok and action == "end_call" and reply.error_code != "invalid_outcome":
+        # The caller wants to go whatever the API said; the outcome still reaches the platform in
+        # the call's log.
+        reply = ToolReply(ok=True, status=reply.status, result={"action": "hangup"})
+    if not reply.ok:
+        raise ToolError(reply.message or "That did not work. Ask the caller to rephrase.")
+
+    follow_up = reply.result.get("action")
+    if action == "transfer_to_human" and follow_up == "transfer":
+        # Let whatever the model said alongside the tool call finish before the line changes hands.
+        await context.wait_for_playout()
+        fallback = await call_actions.transfer_caller(
+            context.session, call, transfer_to=str(reply.result.get("transfer_to", "")), request=payload,
+            announcement=reply.message or call_actions.TRANSFER_ANNOUNCEMENT)
+        if fallback is None:
+            return None  # the caller is with a person now; nothing more to say
+        if not fallback.ok:
+            # A 4xx carries what the API needs to queue the callback (say, a number to call back on).
+            raise ToolError(f"The transfer did not go through. {fallback.message}" if fallback.status
+                            else TRANSFER_AND_CALLBACK_FAILED)
+        return _for_model(fallback, transfer_failed=True)
+
+    if action == "end_call" and follow_up == "hangup":
+        await context.wait_for_playout()
+        if not _model_spoke(context):
+            await call_actions.say_and_wait(context.session, reply.message or call_actions.GOODBYE)
+        call.settle(outcome=payload["outcome"], end_reason=payload["reason"])
+        await call_actions.hang_up(call)
+        return None
+
+    return _for_model(reply)
+
+
+def _for_model(reply: ToolReply, **extra: Any) -> str:
+    return json.dumps({**extra, "result": reply.result, "message": reply.message}, ensure_ascii=False)
+
+
+def _model_spoke(context: RunContext[CallState]) -> bool:
+    """Whether the model already said something in the step that called this tool (its goodbye)."""
+    return any(getattr(item, "type", None) == "message" and item.role == "assistant" and (item.text_content or "").strip()
+               for item in context.speech_handle.chat_items)

@@ -1,0 +1,94 @@
+"""What the worker does to the phone call itself: a cold transfer (SIP REFER) and hanging up.
+
+Both go through LiveKit's server API (Twirp over HTTP). Hanging up means deleting the room: ending
+the job alone would leave the caller connected to a room nobody speaks in.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import aiohttp
+from livekit import api
+
+logger = logging.getLogger("soniq.voiceworker")
+
+class CallControl(Protocol):
+    async def transfer(self, transfer_to: str) -> bool:
+        """Hand the caller to `transfer_to` (tel: or sip: URI). True when the transfer completed."""
+        ...
+
+    async def hang_up(self) -> None:
+        """End the call for everyone. Never raises."""
+        ...
+
+
+class LiveKitCallControl:
+    """Transfer and hang-up for the SIP participant of one room, with the real LiveKit API client."""
+
+    def __init__(self, *, lkapi: api.LiveKitAPI, room_name: str, participant_identity: str):
+        self.lkapi = lkapi
+        self.room_name = room_name
+        self.participant_identity = participant_identity
+
+    async def transfer(self, transfer_to: str) -> bool:
+        request = api.TransferSIPParticipantRequest(
+            room_name=self.room_name,
+            participant_identity=self.participant_identity,
+            transfer_to=transfer_to,
+            play_dialtone=False,
+        )
+        try:
+            response = await self.lkapi.sip.transfer_sip_participant(request)
+        except api.SipCallError as exc:
+            # The usual failures: busy, no answer, or a trunk that does not allow REFER.
+            logger.warning("SIP transfer of %s to %s failed: %s", self.participant_identity, transfer_to, exc)
+            return False
+        except (api.ServerError, aiohttp.ClientError, TimeoutError) as exc:
+            logger.error("SIP transfer of %s to %s could not be requested: %s", self.participant_identity,
+                         transfer_to, exc)
+            return False
+        if response.status == api.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL:
+            return True
+        # Servers older than the transfer-status field answer an empty message on success, which
+        # reads as ONGOING with no transfer id; a real ONGOING or FAILED carries an id.
+        if response.status == api.SIPTransferStatus.STS_TRANSFER_ONGOING and not response.transfer_id:
+            return True
+        logger.warning("SIP transfer of %s to %s did not complete: status %s, reason %s", self.participant_identity,
+                       transfer_to, api.SIPTransferStatus.Name(response.status),
+                       api.SIPTransferReason.Name(response.reason))
+        return False
+
+    async def hang_up(self) -> None:
+        try:
+            await self.lkapi.room.delete_room(api.DeleteRoomRequest(room=self.room_name))
+        except api.ServerError as exc:
+            if exc.code != api.ServerErrorCode.NOT_FOUND:
+                logger.error("could not delete room %s to hang up: %s", self.room_name, exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.error("could not delete room %s to hang up: %s", self.room_name, exc)
+
+
+class LoggingCallControl:
+    """For runs without a phone line (fake jobs, callsim): records what would have happened."""
+
+    def __init__(self, *, transfer_succeeds: bool = True, echo=None):
+        self.transfer_succeeds = transfer_succeeds
+        self.transfers: list[str] = []
+        self.hung_up = False
+        self._echo = echo
+
+    async def transfer(self, transfer_to: str) -> bool:
+        self.transfers.append(transfer_to)
+        self._say(f"[the call would now be transferred to {transfer_to}]")
+        return self.transfer_succeeds
+
+    async def hang_up(self) -> None:
+        self.hung_up = True
+        self._say("[the call would now be hung up]")
+
+    def _say(self, text: str) -> None:
+        if self._echo is not None:
+            self._echo(text)
+        else:
+            logger.info(text)

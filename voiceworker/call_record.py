@@ -1,0 +1,163 @@
+"""Everything the end-of-call log reports, collected from the session's events as the call runs.
+
+The log body is the contract with `POST /internal/calls/<id>/log` (docs/internal-api.md):
+`ended_at`, `duration_seconds`, `outcome`, `end_reason`, `transferred_to`, `transcript`,
+`tool_calls`, `usage`, `latency` (one entry per generated agent reply; `turn` is its index in
+`transcript`).
+Offsets are seconds since the call started, as the dashboard shows them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from livekit.agents import AgentSession
+from livekit.agents.llm import ChatMessage, FunctionCall, FunctionCallOutput
+from livekit.agents.metrics.usage import LLMModelUsage, STTModelUsage, TTSModelUsage
+
+# Keeps one runaway call from producing a log the API refuses (it caps the body size).
+MAX_TEXT_CHARS = 4000
+
+
+class CallRecorder:
+    def __init__(self, *, language: str = "", wall_clock: Callable[[], float] = time.time):
+        self._wall_clock = wall_clock
+        self.started_at = wall_clock()
+        self.language = language
+        self.transcript: list[dict[str, Any]] = []
+        self.tool_calls: list[dict[str, Any]] = []
+        self.latency: list[dict[str, Any]] = []
+        self._caller_language = ""
+        self._pending_end_of_utterance_ms: int | None = None
+        self._session: AgentSession | None = None
+
+    def attach(self, session: AgentSession) -> None:
+        self._session = session
+        session.on("conversation_item_added", lambda event: self.add_item(event.item))
+        session.on("function_tools_executed", lambda event: self.add_tool_results(event.zipped()))
+        session.on("user_input_transcribed", self._on_transcribed)
+
+    def _offset(self, at: float) -> float:
+        return round(max(at - self.started_at, 0.0), 2)
+
+    def _on_transcribed(self, event: Any) -> None:
+        if event.is_final and event.language:
+            self._caller_language = str(event.language)
+
+    def add_item(self, item: Any) -> None:
+        # Agent handoffs and config updates arrive here too; only spoken messages are transcript.
+        if getattr(item, "type", None) != "message" or not isinstance(item, ChatMessage):
+            return
+        if item.role not in ("user", "assistant"):
+            return
+        text = item.text_content or ""
+        if not text.strip():
+            return
+        metrics = item.metrics or {}
+        self.transcript.append({
+            "role": item.role,
+            "text": text[:MAX_TEXT_CHARS],
+            "offset_seconds": self._offset(item.created_at),
+            "language": ((self._caller_language or self.language) if item.role == "user" else self.language)[:16],
+            "interrupted": bool(item.interrupted),
+        })
+        if item.role == "user":
+            self._pending_end_of_utterance_ms = _ms(metrics.get("end_of_turn_delay"))
+            return
+        ttft, ttfb = _ms(metrics.get("llm_node_ttft")), _ms(metrics.get("tts_node_ttfb"))
+        if ttft is None and ttfb is None and self._pending_end_of_utterance_ms is None:
+            return  # a fixed sentence (greeting, filler): nothing was generated
+        self.latency.append({
+            "turn": len(self.transcript) - 1,
+            "llm_ttft_ms": ttft,
+            "tts_ttfb_ms": ttfb,
+            "end_of_utterance_ms": self._pending_end_of_utterance_ms,
+        })
+        self._pending_end_of_utterance_ms = None
+
+    def add_tool_results(self, pairs: list[tuple[FunctionCall, FunctionCallOutput | None]]) -> None:
+        for call, output in pairs:
+            finished = output.created_at if output is not None else self._wall_clock()
+            self.add_tool_call(
+                name=call.name,
+                arguments=_json_object(call.arguments),
+                result=_json_object(output.output) if output is not None else {},
+                is_error=bool(output.is_error) if output is not None else True,
+                started_at=call.created_at,
+                duration_ms=int(max(finished - call.created_at, 0) * 1000),
+            )
+
+    def add_tool_call(self, *, name: str, arguments: dict[str, Any], result: dict[str, Any], is_error: bool,
+                      started_at: float, duration_ms: int) -> None:
+        """Also used for tool calls the worker makes itself (the watchdog's forced transfer)."""
+        self.tool_calls.append({
+            "name": name,
+            "arguments": arguments,
+            "result": result,
+            "is_error": is_error,
+            "offset_seconds": self._offset(started_at),
+            "duration_ms": duration_ms,
+        })
+
+    def inferred_outcome(self) -> str:
+        """The outcome of a call that ended without end_call (the caller hung up), from what its
+        tools achieved; the latest achievement wins."""
+        for tool_call in reversed(self.tool_calls):
+            if tool_call["is_error"]:
+                continue
+            if tool_call["name"] == "create_booking":
+                return "booked"
+            if tool_call["name"] == "create_order":
+                return "ordered"
+            if tool_call["name"] == "transfer_to_human":
+                return "callback" if tool_call["result"].get("result", {}).get("action") == "callback" else "transferred"
+        return "other"
+
+    def usage(self) -> dict[str, Any]:
+        totals = {"llm_prompt_tokens": 0, "llm_completion_tokens": 0, "stt_seconds": 0.0, "tts_characters": 0}
+        if self._session is None:
+            return totals
+        for model_usage in self._session.usage.model_usage:
+            if isinstance(model_usage, LLMModelUsage):
+                totals["llm_prompt_tokens"] += model_usage.input_tokens
+                totals["llm_completion_tokens"] += model_usage.output_tokens
+            elif isinstance(model_usage, STTModelUsage):
+                totals["stt_seconds"] += model_usage.audio_duration
+            elif isinstance(model_usage, TTSModelUsage):
+                totals["tts_characters"] += model_usage.characters_count
+        totals["stt_seconds"] = round(totals["stt_seconds"], 2)
+        return totals
+
+    def build_log(self, *, outcome: str, end_reason: str, transferred_to: str = "") -> dict[str, Any]:
+        ended = self._wall_clock()
+        return {
+            "ended_at": dt.datetime.fromtimestamp(ended, tz=dt.UTC).isoformat(),
+            "duration_seconds": round(max(ended - self.started_at, 0.0), 2),
+            "outcome": outcome,
+            "end_reason": end_reason[:500],
+            "transferred_to": transferred_to,
+            "transcript": self.transcript,
+            "tool_calls": self.tool_calls,
+            "usage": self.usage(),
+            "latency": self.latency,
+        }
+
+
+def _ms(seconds: Any) -> int | None:
+    return int(round(seconds * 1000)) if isinstance(seconds, int | float) and seconds >= 0 else None
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    """Tool arguments and outputs are JSON text when all goes well; keep anything else as text."""
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if isinstance(text, str) and text else None
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    return {"text": str(text)[:MAX_TEXT_CHARS]} if text else {}

@@ -1,0 +1,205 @@
+"""The LiveKit job: one inbound SIP call from the moment the caller is in the room until the log is sent.
+
+1. Wait for the SIP participant; its attributes name the dialled number, the caller and the SIP call.
+2. `POST /internal/calls/start`: the call row and the tenant's config. An unknown number or an API
+   that cannot be reached gets a short apology in the default voice, then the call is hung up.
+3. Build the session from the config (providers in `providers.py`), start the agent, say the
+   greeting, start the duration watchdog.
+4. When the call ends — the agent hung up, the caller hung up, a transfer, the watchdog — the log goes
+   to the API within 5 s, or to the spool (`call_logger.py`).
+
+This module is imported by every job process (the forkserver pickles the entrypoint by module path),
+so it must not import Django models: it reads settings and talks HTTP, nothing else.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from django.conf import settings
+from livekit import rtc
+from livekit.agents import AgentServer, AgentSession, CloseEvent, CloseReason, JobContext, JobProcess, room_io
+from livekit.plugins import silero
+
+from voiceworker import call_actions
+from voiceworker.agent import SoniqAgent
+from voiceworker.api_client import ApiRefused, ApiUnavailable, CallStart, SoniqApiClient, UnknownNumber
+from voiceworker.call_control import CallControl, LiveKitCallControl, LoggingCallControl
+from voiceworker.call_logger import CallLogger
+from voiceworker.call_record import CallRecorder
+from voiceworker.call_state import CallState
+from voiceworker.providers import build_apology_session, build_session
+from voiceworker.watchdog import CallWatchdog, Clock
+
+logger = logging.getLogger("soniq.voiceworker")
+
+UNKNOWN_NUMBER_APOLOGY = "Sorry, this number is not in service. Goodbye."
+UNAVAILABLE_APOLOGY = "Sorry, we can't take your call right now. Please try again in a few minutes. Goodbye."
+DEFAULT_FIRST_WARNING_SECONDS, DEFAULT_FINAL_WARNING_SECONDS = 120, 30
+DEFAULT_MAX_CALL_SECONDS = 600
+# Console and simulated jobs have no SIP participant: this number plays the dialled number.
+CONSOLE_NUMBER_ENV = "VOICE_CONSOLE_NUMBER"
+
+
+@dataclass(frozen=True)
+class SipCall:
+    called_number: str
+    caller_number: str
+    sip_call_id: str
+
+    @classmethod
+    def from_attributes(cls, attributes: dict[str, str]) -> SipCall:
+        # LiveKit's SIP attribute names; the package exports no constants for them.
+        return cls(
+            called_number=attributes.get("sip.trunkPhoneNumber", ""),
+            caller_number=attributes.get("sip.phoneNumber", ""),
+            sip_call_id=attributes.get("sip.callID", ""),
+        )
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Once per job process, before it takes a call: the VAD model (~0.1 s), and the settings module
+    (importing it imports the soniq_site package and its Celery app, ~0.1 s that would otherwise
+    block the first call's event loop)."""
+    proc.userdata["vad"] = silero.VAD.load()
+    settings.SONIQ_API_URL  # noqa: B018 - the access is the point
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    if ctx.is_fake_job():
+        # Console mode and simulated jobs: a mock room with a plain participant and no SIP attributes.
+        participant = await ctx.wait_for_participant()
+        sip_call = SipCall(called_number=os.environ.get(CONSOLE_NUMBER_ENV, ""), caller_number="",
+                           sip_call_id=f"console-{ctx.job.id}")
+    else:
+        participant = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+        sip_call = SipCall.from_attributes(dict(participant.attributes))
+    control: CallControl = (LoggingCallControl() if ctx.is_fake_job() else
+                            LiveKitCallControl(lkapi=ctx.api, room_name=ctx.room.name,
+                                               participant_identity=participant.identity))
+    api = SoniqApiClient(base_url=settings.SONIQ_API_URL, internal_token=settings.INTERNAL_API_TOKEN)
+    ctx.add_shutdown_callback(api.aclose)
+
+    try:
+        start = await api.start_call(called_number=sip_call.called_number, caller_number=sip_call.caller_number,
+                                     room=ctx.room.name, sip_call_id=sip_call.sip_call_id)
+    except UnknownNumber:
+        logger.warning("call to unknown number %r from %r: apologising and hanging up", sip_call.called_number,
+                       sip_call.caller_number)
+        await apologise_and_hang_up(ctx, participant, control, UNKNOWN_NUMBER_APOLOGY)
+        return
+    except (ApiUnavailable, ApiRefused) as exc:
+        logger.error("call start failed for %r from %r, apologising and hanging up: %s", sip_call.called_number,
+                     sip_call.caller_number, exc)
+        await apologise_and_hang_up(ctx, participant, control, UNAVAILABLE_APOLOGY)
+        return
+
+    session, call = build_call(start, api=api, control=control, vad_model=ctx.proc.userdata.get("vad"))
+    watchdog = build_watchdog(session, call)
+    call_logger = CallLogger(api_url=settings.SONIQ_API_URL, spool_dir=settings.VOICE_SPOOL_DIR)
+
+    def on_session_close(event: CloseEvent) -> None:
+        note_session_close(call, event)
+        # The caller hung up (or the session failed): end the job, which sends the log.
+        ctx.shutdown(reason=f"session closed: {event.reason.value}")
+
+    session.on("close", on_session_close)
+
+    async def send_log(reason: str) -> None:
+        await watchdog.stop()
+        await finish_call(call, call_logger=call_logger, shutdown_reason=reason)
+
+    ctx.add_shutdown_callback(send_log)
+
+    await session.start(
+        SoniqAgent(instructions=call.config.get("instructions", ""), tools_offered=call.config.get("tools")),
+        room=ctx.room,
+        room_options=room_io.RoomOptions(participant_identity=participant.identity, close_on_disconnect=True),
+        record=False,
+    )
+    watchdog.start()
+    greeting = call.config.get("greeting") or ""
+    if greeting:
+        session.say(greeting)
+
+
+def build_call(start: CallStart, *, api: SoniqApiClient, control: CallControl, vad_model,
+               session: AgentSession | None = None) -> tuple[AgentSession, CallState]:
+    """The call's state and its session (a ready-made `session` is used by tests and callsim)."""
+    config = start.config
+    call = CallState(call_id=start.call_id, call_token=start.call_token, config=config, api=api, control=control,
+                     recorder=CallRecorder(language=str(config.get("language") or "")))
+    if session is None:
+        session = build_session(config, vad_model=vad_model, userdata=call)
+    else:
+        session.userdata = call
+    call.recorder.attach(session)
+    return session, call
+
+
+def build_watchdog(session: AgentSession, call: CallState, *, clock: Clock | None = None) -> CallWatchdog:
+    config = call.config
+    warnings = config.get("warnings") or {}
+    first = int(warnings.get("first_seconds") or DEFAULT_FIRST_WARNING_SECONDS)
+    final = int(warnings.get("final_seconds") or DEFAULT_FINAL_WARNING_SECONDS)
+
+    async def first_warning() -> None:
+        await call_actions.warn(session, call, seconds_left=first, final=False)
+
+    async def final_warning() -> None:
+        await call_actions.warn(session, call, seconds_left=final, final=True)
+
+    async def time_up() -> None:
+        await call_actions.time_up(session, call)
+
+    return CallWatchdog(max_call_seconds=int(config.get("max_call_seconds") or DEFAULT_MAX_CALL_SECONDS),
+                        first_warning_seconds=first, final_warning_seconds=final, on_first_warning=first_warning,
+                        on_final_warning=final_warning, on_time_up=time_up, clock=clock)
+
+
+def note_session_close(call: CallState, event: CloseEvent) -> None:
+    if event.reason == CloseReason.PARTICIPANT_DISCONNECTED:
+        call.settle(outcome=call.recorder.inferred_outcome(), end_reason="The caller hung up.")
+    elif event.reason == CloseReason.ERROR:
+        call.settle(outcome=call.recorder.inferred_outcome(), end_reason=f"The agent failed: {event.error}"[:500])
+
+
+async def finish_call(call: CallState, *, call_logger: CallLogger, shutdown_reason: str = "") -> bool:
+    """Send the call's log (bounded; spooled on failure). The metadata is always there: how the call
+    ended is settled here if nothing else did."""
+    call.settle(outcome=call.recorder.inferred_outcome(),
+                end_reason=f"The call ended ({shutdown_reason})." if shutdown_reason else "The call ended.")
+    log = call.recorder.build_log(outcome=call.outcome, end_reason=call.end_reason, transferred_to=call.transferred_to)
+    return await call_logger.deliver(call_id=call.call_id, call_token=call.call_token, log=log)
+
+
+async def apologise_and_hang_up(ctx: JobContext, participant: rtc.RemoteParticipant, control: CallControl,
+                                apology: str) -> None:
+    session = build_apology_session(vad_model=ctx.proc.userdata.get("vad"))
+    try:
+        await session.start(SoniqAgent(instructions="", tools_offered=[]), room=ctx.room,
+                            room_options=room_io.RoomOptions(participant_identity=participant.identity,
+                                                             text_input=False),
+                            record=False)
+        await session.say(apology, allow_interruptions=False)
+    except Exception:
+        # A broken voice must not keep the line open.
+        logger.exception("could not say the apology; hanging up anyway")
+    finally:
+        await control.hang_up()
+        ctx.shutdown(reason="call refused")
+
+
+def build_server() -> AgentServer:
+    """The worker: explicit dispatch to `VOICE_AGENT_NAME`, the VAD prewarmed per process, and this
+    module preloaded by the forkserver so each job process starts in milliseconds."""
+    server = AgentServer(
+        setup_fnc=prewarm,
+        preload_modules=["voiceworker.entrypoint"],
+        ws_url=settings.LIVEKIT_URL or None,
+        api_key=settings.LIVEKIT_API_KEY or None,
+        api_secret=settings.LIVEKIT_API_SECRET or None,
+    )
+    server.rtc_session(entrypoint, agent_name=settings.VOICE_AGENT_NAME)
+    return server

@@ -1,0 +1,239 @@
+"""Stand-ins for the services the worker talks to, small enough to read: a scripted LLM, a local
+OpenAI-compatible streaming endpoint, a local LiveKit Twirp endpoint and a configurable HTTP server.
+
+Servers run in a thread with their own event loop, so they serve tests that run their own loop
+(`asyncio.run`) and management commands that do, alike. Each binds port 0.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from livekit.agents import llm
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
+from livekit.protocol import room as room_proto
+from livekit.protocol import sip as sip_proto
+
+# A step of a scripted conversation: what the model "says" in one response. `tool_calls` is a list of
+# (name, arguments). A callable step receives the chat context and returns a step, so a script can
+# use what an earlier tool returned (a free start time, say).
+Step = dict[str, Any] | Callable[[llm.ChatContext], dict[str, Any]]
+
+
+class ThreadedServer:
+    """An aiohttp application served from a background thread."""
+
+    def __init__(self, app: web.Application):
+        self.app = app
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.runner = web.AppRunner(self.app, access_log=None)
+        self.loop.run_until_complete(self.runner.setup())
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self.loop.run_forever()
+
+    def call_soon(self, callback: Callable[[], Any]) -> None:
+        self.loop.call_soon_threadsafe(callback)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+def free_port_url() -> str:
+    """A URL where nothing listens (the API is down)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# --- a scripted LLM (no network at all) ---------------------------------------------------------
+
+class ScriptedLLM(llm.LLM):
+    """Answers each chat() with the next step of the script; after the script, "Okay."."""
+
+    def __init__(self, steps: list[Step]):
+        super().__init__()
+        self.steps = list(steps)
+        self.requests: list[tuple[llm.ChatContext, list]] = []
+        self._call_ids = itertools.count(1)
+
+    @property
+    def model(self) -> str:
+        return "scripted"
+
+    def chat(self, *, chat_ctx: llm.ChatContext, tools: list | None = None,
+             conn_options=DEFAULT_API_CONNECT_OPTIONS, **kwargs: Any) -> llm.LLMStream:
+        self.requests.append((chat_ctx.copy(), list(tools or [])))
+        step = self.steps.pop(0) if self.steps else {"content": "Okay."}
+        if callable(step):
+            step = step(chat_ctx)
+        return _ScriptedStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options, step=step,
+                               call_ids=self._call_ids)
+
+
+class _ScriptedStream(llm.LLMStream):
+    def __init__(self, scripted: ScriptedLLM, *, chat_ctx, tools, conn_options, step: dict[str, Any], call_ids):
+        super().__init__(scripted, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
+        self._step = step
+        self._call_ids = call_ids
+
+    async def _run(self) -> None:
+        if self._step.get("content"):
+            self._event_ch.send_nowait(llm.ChatChunk(id="scripted", delta=llm.ChoiceDelta(
+                role="assistant", content=self._step["content"])))
+        calls = [llm.FunctionToolCall(name=name, arguments=json.dumps(arguments), call_id=f"call_{next(self._call_ids)}")
+                 for name, arguments in self._step.get("tool_calls", [])]
+        if calls:
+            self._event_ch.send_nowait(llm.ChatChunk(id="scripted", delta=llm.ChoiceDelta(role="assistant",
+                                                                                          tool_calls=calls)))
+
+
+def last_tool_output(chat_ctx: llm.ChatContext) -> dict[str, Any]:
+    """The JSON the latest tool returned to the model."""
+    for item in reversed(chat_ctx.items):
+        if item.type == "function_call_output":
+            return json.loads(item.output)
+    raise AssertionError("no tool output in the chat context")
+
+
+# --- a local OpenAI-compatible endpoint ----------------------------------------------------------
+
+class FakeOpenAI:
+    """`GET /v1/models` and streaming `POST /v1/chat/completions` from a script of steps (see Step).
+    Records every chat request body."""
+
+    def __init__(self, steps: list[Step] | None = None):
+        self.steps = list(steps or [])
+        self.requests: list[dict[str, Any]] = []
+        self.model_listings = 0
+        app = web.Application()
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        self.server = ThreadedServer(app)
+        self.base_url = f"{self.server.url}/v1"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        self.model_listings += 1
+        return web.json_response({"object": "list", "data": [
+            {"id": "gpt-4.1-mini", "object": "model", "created": 0, "owned_by": "soniq-tests"}]})
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(body)
+        step = self.steps.pop(0) if self.steps else {"content": "Okay."}
+        if callable(step):
+            step = step(body)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        number = len(self.requests)
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            data = {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": 0,
+                    "model": body.get("model", ""), "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return f"data: {json.dumps(data)}\n\n".encode()
+
+        await response.write(chunk({"role": "assistant", "content": ""}))
+        if step.get("content"):
+            await response.write(chunk({"content": step["content"]}))
+        for index, (name, arguments) in enumerate(step.get("tool_calls", [])):
+            await response.write(chunk({"tool_calls": [{
+                "index": index, "id": f"call_{number}_{index}", "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }]}))
+        await response.write(chunk({}, "tool_calls" if step.get("tool_calls") else "stop"))
+        usage = {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": 0, "model": body.get("model", ""),
+                 "choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
+        await response.write(f"data: {json.dumps(usage)}\n\n".encode())
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+# --- a local LiveKit server API (Twirp) -----------------------------------------------------------
+
+class FakeLiveKit:
+    """Decodes TransferSIPParticipant and DeleteRoom with livekit.protocol and records them.
+    `transfer_outcome`: "success", "sip_error" (the callee was busy) or "failed" (a FAILED status)."""
+
+    def __init__(self, transfer_outcome: str = "success"):
+        self.transfer_outcome = transfer_outcome
+        self.transfers: list[dict[str, Any]] = []
+        self.deleted_rooms: list[str] = []
+        self.authorized: list[bool] = []
+        app = web.Application()
+        app.router.add_post("/twirp/livekit.SIP/TransferSIPParticipant", self._transfer)
+        app.router.add_post("/twirp/livekit.RoomService/DeleteRoom", self._delete_room)
+        self.server = ThreadedServer(app)
+        self.url = self.server.url
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    async def _transfer(self, request: web.Request) -> web.Response:
+        self.authorized.append(request.headers.get("Authorization", "").startswith("Bearer "))
+        message = sip_proto.TransferSIPParticipantRequest.FromString(await request.read())
+        self.transfers.append({"room": message.room_name, "participant_identity": message.participant_identity,
+                               "transfer_to": message.transfer_to, "play_dialtone": message.play_dialtone})
+        if self.transfer_outcome == "sip_error":
+            return web.json_response({"code": "failed_precondition", "msg": "transfer failed",
+                                      "meta": {"sip_status_code": "486", "sip_status": "Busy Here"}}, status=412)
+        status = (sip_proto.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL if self.transfer_outcome == "success"
+                  else sip_proto.SIPTransferStatus.STS_TRANSFER_FAILED)
+        reply = sip_proto.TransferSIPParticipantResponse(transfer_id="TR_test", status=status)
+        return web.Response(body=reply.SerializeToString(), content_type="application/protobuf")
+
+    async def _delete_room(self, request: web.Request) -> web.Response:
+        self.authorized.append(request.headers.get("Authorization", "").startswith("Bearer "))
+        message = room_proto.DeleteRoomRequest.FromString(await request.read())
+        self.deleted_rooms.append(message.room)
+        return web.Response(body=room_proto.DeleteRoomResponse().SerializeToString(), content_type="application/protobuf")
+
+
+# --- a configurable stand-in for the internal API -------------------------------------------------
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class FakeApi:
+    """Routes POST paths to handlers written in the test; records (path, headers, body)."""
+
+    def __init__(self, routes: dict[str, Handler]):
+        self.requests: list[tuple[str, dict[str, str], Any]] = []
+        app = web.Application()
+        for path, handler in routes.items():
+            app.router.add_post(path, self._recording(handler))
+        self.server = ThreadedServer(app)
+        self.url = self.server.url
+
+    def _recording(self, handler: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            body = await request.json() if request.can_read_body else None
+            self.requests.append((request.path, dict(request.headers), body))
+            return await handler(request)
+        return wrapped
+
+    def stop(self) -> None:
+        self.server.stop()
