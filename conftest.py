@@ -2,6 +2,7 @@
 means running every tenant migration, so tests share them rather than make their own)."""
 import pytest
 from django.core.management import call_command
+from django.db import connection, connections
 
 from soniq_site.testing import LiveServer, truncate_activity
 
@@ -26,6 +27,12 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
     yield
     if not keepdb:
         with django_db_blocker.unblock():
+            # Live-server request threads and worker processes may still hold connections, and
+            # PostgreSQL refuses to drop a database anyone is connected to.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            connections.close_all()
             teardown_databases(db_config, verbosity=request.config.option.verbose)
 
 

@@ -233,6 +233,8 @@ class Caller(threading.Thread):
     def _run(self) -> None:
         session = requests.Session()
         self.barrier.wait()
+        # Real calls do not all start, or ask their first question, in the same millisecond.
+        self.pause()
         started = self.request(session, "call_start", "POST", "/internal/calls/start",
                                json={"called_number": SALON_NUMBER, "caller_number": f"+1555700{self.number:04d}",
                                      "room": f"bench-{self.number}", "sip_call_id": uuid.uuid4().hex},
@@ -240,7 +242,6 @@ class Caller(threading.Thread):
         started.raise_for_status()
         call_token = started.json()["call_token"]
         auth = {"Authorization": f"Bearer {call_token}"}
-        # Real calls do not all ask their first question in the same millisecond.
         self.pause()
         for _round in range(self.rounds):
             day = self.random.choice(self.days)

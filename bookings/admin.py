@@ -21,6 +21,7 @@ from soniq_site.admin_helpers import (
     local_time_text,
     overlap_message,
     phone_text,
+    unique_name_or_error,
     validate_range_order,
 )
 from soniq_site.admin_sites import tenant_admin_site
@@ -110,13 +111,8 @@ class ServiceForm(forms.ModelForm):
         }
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        clash = Service.objects.filter(name__iexact=name)
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise ValidationError(f"There is already a service called {name!r}.")
-        return name
+        return unique_name_or_error(model=Service, name=self.cleaned_data["name"], instance=self.instance,
+                                    what="a service")
 
     def clean_duration_minutes(self):
         value = self.cleaned_data["duration_minutes"]

@@ -14,10 +14,10 @@ and punctuation dropped), each word made singular, with filler words ("a", "plea
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
 from collections.abc import Iterable
 from typing import TypeVar
+
+from soniq_site.spoken import fold, key, singular
 
 T = TypeVar("T")
 
@@ -34,33 +34,6 @@ FUZZY_MARGIN = 0.05
 FUZZY_MIN_LENGTH = 4
 # No service name is a paragraph long; difflib's cost grows with the text, so long text is not compared.
 FUZZY_MAX_LENGTH = 60
-
-
-def fold(text: str) -> str:
-    """Lower-case ASCII words separated by single spaces: 'Blow-Dry!' -> 'blow dry', 'Men's' -> 'mens'."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    folded = stripped.casefold().replace("ß", "ss").replace("&", " and ")
-    folded = re.sub(r"['’`´]", "", folded)
-    return " ".join(re.findall(r"[a-z0-9]+", folded))
-
-
-def singular(word: str) -> str:
-    """English plural to singular, good enough for service words ('haircuts', 'colours', 'lashes',
-    'manicuries'). Applied to both sides of a comparison, so an odd result cancels out."""
-    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "xes", "zes", "sses")):
-        return word[:-2]
-    if word.endswith("s"):
-        return word[:-1]
-    return word
-
-
-def key(text: str) -> str:
-    return " ".join(singular(word) for word in fold(text).split())
 
 
 def _compact(text_key: str) -> str:

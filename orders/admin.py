@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from orders.models import MenuItem, Order, OrderingPolicy, OrderLine
 from orders.status import ORDER_STATUS_ACTIONS, order_next_statuses, order_status_change
-from soniq_site.admin_helpers import SingleRowAdminMixin, local_time_text, phone_text
+from soniq_site.admin_helpers import SingleRowAdminMixin, local_time_text, phone_text, unique_name_or_error
 from soniq_site.admin_sites import tenant_admin_site
 from soniq_site.domain import DomainError
 
@@ -27,13 +27,8 @@ class MenuItemForm(forms.ModelForm):
         }
 
     def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        clash = MenuItem.objects.filter(name__iexact=name)
-        if self.instance.pk:
-            clash = clash.exclude(pk=self.instance.pk)
-        if clash.exists():
-            raise ValidationError(f"There is already a menu item called {name!r}.")
-        return name
+        return unique_name_or_error(model=MenuItem, name=self.cleaned_data["name"], instance=self.instance,
+                                    what="a menu item")
 
     def clean_price(self):
         value = self.cleaned_data["price"]

@@ -10,13 +10,12 @@ item is that close — a guess between two items is worse than asking again.
 from __future__ import annotations
 
 import difflib
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from orders.models import MenuItem
 from soniq_site.domain import DomainError
+from soniq_site.spoken import key
 
 # Words a caller puts before the item that are not part of its name ("two margheritas",
 # "a coke", "another garlic bread"). The quantity itself travels in its own field. Number words
@@ -38,39 +37,10 @@ class _Candidate:
     keys: tuple[str, ...]
 
 
-def _fold(text: str) -> str:
-    """Lower-case ASCII words separated by single spaces: 'Tiramisù!' -> 'tiramisu'."""
-    # NFKD splits 'ù' into 'u' + a combining accent, and turns compatibility forms (full-width
-    # letters, ligatures such as 'ﬁ') into plain ones; the combining marks are then dropped.
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    folded = stripped.casefold().replace("ß", "ss").replace("&", " and ")
-    folded = re.sub(r"['’`´]", "", folded)  # "Luigi's" -> "luigis", not "luigi s"
-    return " ".join(re.findall(r"[a-z0-9]+", folded))
-
-
-def _singular(word: str) -> str:
-    """English plural to singular, good enough for menu words ('pizzas', 'cokes', 'sandwiches',
-    'berries'). Applied to both sides of a comparison, so an odd result on a non-plural cancels out."""
-    if len(word) <= 3 or word.endswith(("ss", "us", "is")):
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "xes", "zes", "sses")):
-        return word[:-2]
-    if word.endswith("s"):
-        return word[:-1]
-    return word
-
-
-def _key(text: str) -> str:
-    return " ".join(_singular(word) for word in _fold(text).split())
-
-
 def _spoken_keys(spoken_name: str) -> list[str]:
     """The key of what the caller said, then the same with counts, articles and "please" peeled off
     one word at a time: "two four cheese" is tried as itself, as "four cheese" and as "cheese"."""
-    words = _key(spoken_name).split()
+    words = key(spoken_name).split()
     while words and words[-1] in TRAILING_FILLER:
         words = words[:-1]
     keys = [" ".join(words)] if words else []
@@ -86,7 +56,7 @@ def _candidates(items: Iterable[MenuItem]) -> list[_Candidate]:
         names = [item.name, *item.aliases]
         if item.category:
             names.append(f"{item.name} {item.category}")
-        keys = tuple(dict.fromkeys(key for key in (_key(name) for name in names) if key))
+        keys = tuple(dict.fromkeys(key for key in (key(name) for name in names) if key))
         candidates.append(_Candidate(item=item, keys=keys))
     return candidates
 
@@ -131,9 +101,9 @@ def _similarity(spoken: str, candidate: _Candidate) -> float:
     """How close a spoken key is to an item, for naming the closest items (not for matching)."""
     spoken_words = set(spoken.split())
     best = 0.0
-    for key in candidate.keys:
-        ratio = difflib.SequenceMatcher(None, _compact(spoken), _compact(key)).ratio()
-        shared = len(spoken_words & set(key.split())) / max(len(spoken_words | set(key.split())), 1)
+    for candidate_key in candidate.keys:
+        ratio = difflib.SequenceMatcher(None, _compact(spoken), _compact(candidate_key)).ratio()
+        shared = len(spoken_words & set(candidate_key.split())) / max(len(spoken_words | set(candidate_key.split())), 1)
         best = max(best, ratio, shared)
     return best
 

@@ -110,3 +110,17 @@ def phone_text(number: str | None) -> str:
     except phonenumbers.NumberParseException:
         return number
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def unique_name_or_error(*, model, name: str, instance, what: str) -> str:
+    """`name` stripped, or a ValidationError when another row already has it (case-insensitively,
+    as the database's unique index on lower(name) would refuse it)."""
+    from django.core.exceptions import ValidationError
+
+    name = name.strip()
+    clash = model.objects.filter(name__iexact=name)
+    if instance.pk:
+        clash = clash.exclude(pk=instance.pk)
+    if clash.exists():
+        raise ValidationError(f"There is already {what} called {name!r}.")
+    return name

@@ -101,7 +101,8 @@ def test_the_time_limit_warns_twice_then_transfers(live_api, friday_noon, fake_l
         await clock.advance(90)
         await until(lambda: len(spoken(call)) == 2)
         await clock.advance(30)
-        await until(lambda: call.over)
+        # `over` is set as the hang-up starts; the room deletion reaches LiveKit a moment later.
+        await until(lambda: call.over and fake_livekit.deleted_rooms)
         await watchdog.stop()
         await close(session, call)
         await lkapi.aclose()
@@ -133,7 +134,8 @@ def test_at_the_time_limit_with_nobody_to_transfer_to_it_queues_a_callback_and_h
         watchdog = build_watchdog(session, call, clock=clock)
         watchdog.start()
         await clock.advance(600)
-        await until(lambda: call.over)
+        # `over` is set as the hang-up starts; the room deletion reaches LiveKit a moment later.
+        await until(lambda: call.over and fake_livekit.deleted_rooms)
         await close(session, call)
         await lkapi.aclose()
         return call
