@@ -35,7 +35,12 @@ from rest_framework.views import APIView, set_rollback
 
 from calls import ingestion
 from calls import serializers as shapes
-from calls.authentication import CallAccess, CallTokenAuthentication, InternalTokenAuthentication
+from calls.authentication import (
+    CallAccess,
+    CallLogTokenAuthentication,
+    CallTokenAuthentication,
+    InternalTokenAuthentication,
+)
 from calls.models import Call
 from calls.selectors import call_config_build, call_get
 from calls.services import (
@@ -421,6 +426,7 @@ class UnknownToolView(CallTokenView):
 class CallLogView(CallTokenView):
     """The log's shape, the hand-off to Celery and every status but 401/403 are calls/ingestion.py's."""
 
+    authentication_classes = [CallLogTokenAuthentication]
     max_body_bytes = LOG_BODY_MAX_BYTES
 
     def call_missing(self) -> None:
@@ -452,6 +458,7 @@ class InternalTokenScheme(OpenApiAuthenticationExtension):
 
 class CallTokenScheme(OpenApiAuthenticationExtension):
     target_class = "calls.authentication.CallTokenAuthentication"
+    match_subclasses = True  # the log endpoint's longer-lived variant is the same scheme
     name = "callToken"
 
     def get_security_definition(self, auto_schema):

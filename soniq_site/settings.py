@@ -186,6 +186,9 @@ INTERNAL_API_TOKEN = env_str("INTERNAL_API_TOKEN")
 # A call token outlives the call's maximum length by this much, so a slow end-of-call log still
 # authenticates, but a leaked token soon becomes useless.
 CALL_TOKEN_GRACE_SECONDS = env_int("CALL_TOKEN_GRACE_SECONDS", 900)
+# The end-of-call log (only) is accepted with a genuine token this long after it expired, so logs a
+# voice worker spooled through an API outage still arrive.
+CALL_LOG_TOKEN_GRACE_SECONDS = env_int("CALL_LOG_TOKEN_GRACE_SECONDS", 7 * 24 * 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -200,6 +203,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The voice worker's only way to read tenant config and run tools.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The call-log body has nullable fields, which OpenAPI 3.0 cannot express as `type: null`.
+    "OAS_VERSION": "3.1.0",
 }
 
 # --- Celery ------------------------------------------------------------------------------------

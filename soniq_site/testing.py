@@ -47,11 +47,16 @@ class _QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+class _TestHTTPServer(ThreadedWSGIServer):
+    # The stdlib's default listen backlog (5) resets connections when 50 callers arrive at once.
+    request_queue_size = 128
+
+
 class LiveServer:
     """Django served over real HTTP from a thread, one thread (and DB connection) per request."""
 
     def __init__(self) -> None:
-        self.httpd = ThreadedWSGIServer(("127.0.0.1", 0), _QuietRequestHandler, allow_reuse_address=False)
+        self.httpd = _TestHTTPServer(("127.0.0.1", 0), _QuietRequestHandler, allow_reuse_address=False)
         # StaticFilesHandler serves the admin's CSS/JS (as runserver does), so browser tests and
         # their screenshots see the real pages.
         self.httpd.set_app(StaticFilesHandler(WSGIHandler()))

@@ -121,6 +121,25 @@ def test_the_log_endpoint_takes_the_calls_own_token(committed_db, api_server):
     assert (call.outcome, call.end_reason) == ("answered", "Caller said goodbye")
 
 
+def test_a_log_spooled_through_an_outage_is_still_accepted_after_the_token_expired(committed_db, api_server):
+    salon = tenant_named("salon")
+    # Issued two hours ago: the token no longer opens any tool, but its own call's log still lands.
+    call, token = a_call(salon, now=clock.now() - dt.timedelta(hours=2))
+
+    assert_error(tool(api_server, token, "log_note", NOTE), 401, "invalid_token")
+    response = log(api_server, token, str(call.pk), {
+        "ended_at": (call.started_at + dt.timedelta(seconds=60)).isoformat(), "duration_seconds": 60,
+        "outcome": "answered", "end_reason": "Caller said goodbye", "transcript": [],
+    })
+    assert response.status_code == 202, response.text
+
+
+def test_a_log_is_refused_once_even_the_log_grace_is_over(committed_db, api_server, settings):
+    settings.CALL_LOG_TOKEN_GRACE_SECONDS = 3600
+    call, token = a_call(tenant_named("salon"), now=clock.now() - dt.timedelta(hours=2))
+    assert_error(log(api_server, token, str(call.pk), {"duration_seconds": 60}), 401, "invalid_token")
+
+
 def test_the_log_endpoint_refuses_a_missing_token(committed_db, api_server):
     call, _token = a_call(tenant_named("salon"))
     assert_error(requests.post(f"{api_server.url}/internal/calls/{call.pk}/log", json={}, timeout=5), 401, "invalid_token")

@@ -218,3 +218,12 @@ def test_a_bug_is_a_logged_json_500_with_an_apology(committed_db, api_server, mo
     assert response.json() == {"ok": False, "error": {
         "code": "internal_error", "message": "Sorry, something went wrong on our side. Please try again in a moment."}}
     assert any("internal API error in LogNoteView" in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+def test_the_openapi_schema_is_valid_openapi():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # --validate checks the document against the OpenAPI 3.1 JSON schema; warnings would also fail.
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=StringIO())
