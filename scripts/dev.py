@@ -135,6 +135,11 @@ def run_stack(port: int) -> int:
         manage = [PYTHON, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate_schemas", "--executor=standard", "-v", "0"], env=env, check=True)
         subprocess.run([*manage, "seed_demo"], env=env, check=True)
+        # A local operator login for the public admin (development only; fails quietly if it exists).
+        subprocess.run([*manage, "createsuperuser", "--noinput", "--username", "operator",
+                        "--email", "operator@soniq.localhost"],
+                       env={**env, "DJANGO_SUPERUSER_PASSWORD": "operator-demo-2026"},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         # A dashboard worth looking at: 30 days of plausible calls, bookings and orders (only once).
         subprocess.run([*manage, "seed_demo_activity"], env=env, check=True)
         children.append(subprocess.Popen([*manage, "runserver", f"0.0.0.0:{port}", "--noreload"], env=env))
@@ -149,7 +154,7 @@ def run_stack(port: int) -> int:
             children.append(subprocess.Popen([*manage, "runvoiceworker", "start"], env=env))
         wait_for_port(port, timeout=30)
         say("Soniq is running. Ctrl-C stops everything.")
-        say(f"  operator admin:  http://localhost:{port}/admin/   (create a login: python manage.py createsuperuser)")
+        say(f"  operator admin:  http://localhost:{port}/admin/           operator / operator-demo-2026")
         say(f"  salon admin:     http://salon.localhost:{port}/admin/     owner@salon.example / salon-demo-2026")
         say(f"  pizzeria admin:  http://pizzeria.localhost:{port}/admin/  owner@pizzeria.example / pizzeria-demo-2026")
         say(f"  internal API:    http://localhost:{port}/internal/schema/  (token: INTERNAL_API_TOKEN)")
