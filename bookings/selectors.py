@@ -29,6 +29,8 @@ import re
 import zoneinfo
 from dataclasses import dataclass
 
+from django.db import connection
+
 from bookings import matching
 from bookings.models import Booking, BookingPolicy, Closure, OpeningHours, Service
 from soniq_site import clock
@@ -354,13 +356,21 @@ def booking_policy_get() -> BookingPolicy:
 class _Calendar:
     """Opening hours and closures, read once for a run of days (one query each, not one per day)."""
 
-    def __init__(self, *, tz: zoneinfo.ZoneInfo, first_day: dt.date, last_day: dt.date):
+    def __init__(self, *, tz: zoneinfo.ZoneInfo, first_day: dt.date, last_day: dt.date,
+                 loaded: tuple[list[tuple[int, dt.time, dt.time]], set[dt.date]] | None = None):
+        """`loaded`: (weekday, opens, closes) ordered by weekday and opens, and the closures between
+        first_day and last_day, already read by the caller (booking_rules_load's single query)."""
         self.tz = tz
         self.hours: dict[int, list[tuple[dt.time, dt.time]]] = {weekday: [] for weekday in range(7)}
-        for hours in OpeningHours.objects.order_by("weekday", "opens"):
-            self.hours[hours.weekday].append((hours.opens, hours.closes))
+        if loaded is None:
+            rows = list(OpeningHours.objects.order_by("weekday", "opens").values_list("weekday", "opens", "closes"))
+            closed = set(Closure.objects.filter(date__gte=first_day, date__lte=last_day).values_list("date", flat=True))
+        else:
+            rows, closed = loaded
+        for weekday, opens, closes in rows:
+            self.hours[weekday].append((opens, closes))
         self.first_day, self.last_day = first_day, last_day
-        self.closed = set(Closure.objects.filter(date__gte=first_day, date__lte=last_day).values_list("date", flat=True))
+        self.closed = closed
 
     def is_closure(self, day: dt.date) -> bool:
         if self.first_day <= day <= self.last_day:
@@ -479,12 +489,39 @@ class BookingRules:
         return None
 
 
+# The booking policy, opening hours and closures in one round trip. They were three ORM queries
+# (booking_policy_get and _Calendar's two), about 30% of check_availability's in-process time on
+# this machine, mostly query compilation; every availability check and booking loads them.
+# Same rows and order as the ORM queries: the first policy by pk (defaults when there is none),
+# hours by weekday then opens, closures from min(around, today) to max(around, today + horizon).
+_POLICY_FIELDS = ["id", "min_notice_minutes", "horizon_days", "slot_interval_minutes"]
+_RULES_SQL = f"""
+WITH policy AS (SELECT {", ".join(_POLICY_FIELDS)} FROM {BookingPolicy._meta.db_table} ORDER BY id LIMIT 1),
+hours AS (SELECT weekday, opens, closes, id FROM {OpeningHours._meta.db_table})
+SELECT {", ".join(f"policy.{name}" for name in _POLICY_FIELDS)},
+    ARRAY(SELECT weekday FROM hours ORDER BY weekday, opens, id),
+    ARRAY(SELECT opens FROM hours ORDER BY weekday, opens, id),
+    ARRAY(SELECT closes FROM hours ORDER BY weekday, opens, id),
+    ARRAY(SELECT date FROM {Closure._meta.db_table} WHERE date >= %(first_day)s AND date <= GREATEST(
+        %(around)s, %(today)s + COALESCE((SELECT horizon_days FROM policy), %(default_horizon)s)))
+FROM (SELECT 1) AS one LEFT JOIN policy ON true
+"""
+
+
 def booking_rules_load(*, service: Service, now: dt.datetime, around: dt.date) -> BookingRules:
     tz = tenant_timezone()
-    policy = booking_policy_get()
     today = now.astimezone(tz).date()
+    default_policy = BookingPolicy()
+    with connection.cursor() as cursor:
+        cursor.execute(_RULES_SQL, {"first_day": min(around, today), "around": around, "today": today,
+                                    "default_horizon": default_policy.horizon_days})
+        row = cursor.fetchone()
+    policy_values, (weekdays, opens, closes, closed) = row[:len(_POLICY_FIELDS)], row[len(_POLICY_FIELDS):]
+    policy = (BookingPolicy.from_db(connection.alias, _POLICY_FIELDS, policy_values)
+              if policy_values[0] is not None else default_policy)
     last_day = today + dt.timedelta(days=policy.horizon_days)
-    calendar = _Calendar(tz=tz, first_day=min(around, today), last_day=max(around, last_day))
+    calendar = _Calendar(tz=tz, first_day=min(around, today), last_day=max(around, last_day),
+                         loaded=(list(zip(weekdays, opens, closes, strict=True)), set(closed)))
     return BookingRules(service=service, policy=policy, tz=tz, now=now, calendar=calendar)
 
 
@@ -573,11 +610,12 @@ def _offer(rules: BookingRules, *, day: dt.date, requested: dt.datetime | None, 
 
 
 def booking_alternatives(*, service: Service, around: dt.datetime, now: dt.datetime,
-                         limit: int = ALTERNATIVES_OFFERED) -> Offer:
+                         limit: int = ALTERNATIVES_OFFERED, rules: BookingRules | None = None) -> Offer:
     """Free start times to offer instead of `around`: the nearest ones that day, else the next day
-    that has any (nearest to the same time of day)."""
+    that has any (nearest to the same time of day). `rules`: the ones the caller already loaded for
+    this service, `now` and `around`'s day (booking_create's refusals), saving their three queries."""
     day = around.astimezone(tenant_timezone()).date()
-    rules = booking_rules_load(service=service, now=now, around=day)
+    rules = rules or booking_rules_load(service=service, now=now, around=day)
     return _offer(rules, day=day, requested=around, limit=limit)
 
 
@@ -588,8 +626,9 @@ def _too_far_ahead_sentence(*, policy: BookingPolicy, today: dt.date) -> str:
 
 
 def start_refusal_sentence(*, code: str, service: Service, start: dt.datetime, now: dt.datetime,
-                           policy: BookingPolicy | None = None) -> str:
-    """Why `start` cannot be booked, said to the caller (`code` from the rules above, or slot_taken)."""
+                           policy: BookingPolicy | None = None, calendar: _Calendar | None = None) -> str:
+    """Why `start` cannot be booked, said to the caller (`code` from the rules above, or slot_taken).
+    `policy` and `calendar` (covering `start`'s day), when the caller has them, save re-reading them."""
     tz = tenant_timezone()
     policy = policy or booking_policy_get()
     local, today = start.astimezone(tz), now.astimezone(tz).date()
@@ -606,7 +645,8 @@ def start_refusal_sentence(*, code: str, service: Service, start: dt.datetime, n
     if code == "too_soon":
         return f"Sorry, we need at least {_spoken_notice(policy.min_notice_minutes)} notice, so {at} {on_day} is too soon."
     if code == "outside_hours":
-        calendar = _Calendar(tz=tz, first_day=local.date(), last_day=local.date())
+        if calendar is None or not calendar.first_day <= local.date() <= calendar.last_day:
+            calendar = _Calendar(tz=tz, first_day=local.date(), last_day=local.date())
         hours = spoken_list([f"{opens:%H:%M} to {closes:%H:%M}" for opens, closes in calendar.wall_ranges_on(local.date())])
         return (f"Sorry, a {service.duration_minutes}-minute {service.name} at {at} doesn't fit in our opening hours "
                 f"{on_day}, which are {hours}.")
