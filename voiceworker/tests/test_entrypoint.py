@@ -66,7 +66,7 @@ def test_the_worker_dispatches_explicitly_by_agent_name(settings):
     settings.VOICE_AGENT_NAME = "soniq-test"
     server = build_server()
     assert server._agent_name == "soniq-test"
-    assert server._preload_modules == ["voiceworker.entrypoint"]
+    assert server._preload_modules == ["voiceworker.entrypoint", "soniq_site.settings"]
 
 
 def test_a_job_process_starts_under_the_forkserver_and_reaches_the_api(monkeypatch, settings):
