@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from bookings.models import Booking, BookingPolicy, Closure, OpeningHours, Service
 from soniq_site import clock
 from soniq_site.admin_helpers import (
+    PriceCurrencyFormMixin,
     SingleRowAdminMixin,
     first_overlap,
     local_time_text,
@@ -99,7 +100,7 @@ class BookingPolicyAdmin(SingleRowAdminMixin, admin.ModelAdmin):
     form = BookingPolicyForm
 
 
-class ServiceForm(forms.ModelForm):
+class ServiceForm(PriceCurrencyFormMixin, forms.ModelForm):
     class Meta:
         model = Service
         fields = ["name", "aliases", "description", "duration_minutes", "buffer_minutes", "capacity", "price",
@@ -132,17 +133,7 @@ class ServiceForm(forms.ModelForm):
             raise ValidationError("Capacity is how many can be booked at once: 1 to 100.")
         return value
 
-    def clean_price(self):
-        value = self.cleaned_data.get("price")
-        if value is not None and value < 0:
-            raise ValidationError("A price cannot be negative.")
-        return value
 
-    def clean_currency(self):
-        value = self.cleaned_data["currency"].strip().upper()
-        if len(value) != 3 or not value.isalpha():
-            raise ValidationError("Use a three-letter currency code such as USD or EUR.")
-        return value
 
 
 @admin.register(Service, site=tenant_admin_site)

@@ -12,12 +12,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from orders.models import MenuItem, Order, OrderingPolicy, OrderLine
 from orders.status import ORDER_STATUS_ACTIONS, order_next_statuses, order_status_change
-from soniq_site.admin_helpers import SingleRowAdminMixin, local_time_text, phone_text, unique_name_or_error
+from soniq_site.admin_helpers import (
+    PriceCurrencyFormMixin,
+    SingleRowAdminMixin,
+    local_time_text,
+    phone_text,
+    unique_name_or_error,
+)
 from soniq_site.admin_sites import tenant_admin_site
 from soniq_site.domain import DomainError
 
 
-class MenuItemForm(forms.ModelForm):
+class MenuItemForm(PriceCurrencyFormMixin, forms.ModelForm):
     class Meta:
         model = MenuItem
         fields = ["name", "category", "description", "aliases", "price", "currency", "available"]
@@ -30,17 +36,7 @@ class MenuItemForm(forms.ModelForm):
         return unique_name_or_error(model=MenuItem, name=self.cleaned_data["name"], instance=self.instance,
                                     what="a menu item")
 
-    def clean_price(self):
-        value = self.cleaned_data["price"]
-        if value < 0:
-            raise ValidationError("A price cannot be negative.")
-        return value
 
-    def clean_currency(self):
-        value = self.cleaned_data["currency"].strip().upper()
-        if len(value) != 3 or not value.isalpha():
-            raise ValidationError("Use a three-letter currency code such as USD or EUR.")
-        return value
 
 
 @admin.register(MenuItem, site=tenant_admin_site)

@@ -124,3 +124,23 @@ def unique_name_or_error(*, model, name: str, instance, what: str) -> str:
     if clash.exists():
         raise ValidationError(f"There is already {what} called {name!r}.")
     return name
+
+
+class PriceCurrencyFormMixin:
+    """The price and currency rules every priced thing (services, menu items) shares in the admin."""
+
+    def clean_price(self):
+        from django.core.exceptions import ValidationError
+
+        value = self.cleaned_data.get("price")
+        if value is not None and value < 0:
+            raise ValidationError("A price cannot be negative.")
+        return value
+
+    def clean_currency(self):
+        from django.core.exceptions import ValidationError
+
+        value = self.cleaned_data["currency"].strip().upper()
+        if len(value) != 3 or not value.isalpha():
+            raise ValidationError("Use a three-letter currency code such as USD or EUR.")
+        return value
