@@ -10,7 +10,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from bookings.selectors import tenant_timezone
 from calls.models import Call, CallbackRequest, CallNote, IdempotencyRecord
@@ -110,6 +111,23 @@ def call_end_request(*, call: Call, reason: str, outcome: str) -> ToolOutcome:
     return ToolOutcome(result={"action": "hangup", "outcome": outcome}, message="Thank you for calling. Goodbye!")
 
 
+def _idempotency_record_claim(*, call: Call, key: str, action: str, request_hash: str) -> int | None:
+    """Insert the key's record (no response yet) and return its id, or None when the key is taken.
+
+    `ON CONFLICT DO NOTHING` waits on a concurrent insert of the same key exactly as a plain INSERT
+    does, without raising: no savepoint to set and release around it (two round trips fewer on
+    every create_booking and create_order)."""
+    table = IdempotencyRecord._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (call_id, key, action, request_hash, status_code, response, created) '
+            "VALUES (%s, %s, %s, %s, 0, '{}'::jsonb, %s) ON CONFLICT (call_id, key) DO NOTHING RETURNING id",
+            [call.pk, key, action, request_hash, timezone.now()],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def call_note_add(*, call: Call, note: str) -> ToolOutcome:
     call_note = CallNote.objects.create(call=call, text=note.strip())
     return ToolOutcome(result={"note_id": call_note.pk}, message="I've made a note of that.")
@@ -124,23 +142,16 @@ def tool_response_idempotent(*, call: Call, key: str, action: str, request_hash:
     The race: the worker retries after a timeout while the first request is still running, so two
     requests with one key can arrive together. The record is inserted *before* the work, inside the
     same transaction. PostgreSQL makes the second INSERT on the unique (call, key) wait until the
-    first transaction ends: if it committed, the second gets IntegrityError and replays the stored
+    first transaction ends: if it committed, the second inserts nothing and replays the stored
     response; if it rolled back (an unexpected error), the second proceeds as the first. Either way
     the work runs once. `respond()` must not let a DomainError escape (it returns the error
     response), so errors are replayed too — a retry of a refused booking is refused the same way.
     """
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    call=call, key=key, action=action, request_hash=request_hash, status_code=0, response={},
-                )
-        except IntegrityError:
-            record = None
-        if record is not None:
+        record_id = _idempotency_record_claim(call=call, key=key, action=action, request_hash=request_hash)
+        if record_id is not None:
             status_code, body = respond()
-            record.status_code, record.response = status_code, body
-            record.save(update_fields=["status_code", "response"])
+            IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status_code, response=body)
             return status_code, body, False
 
     first = IdempotencyRecord.objects.get(call=call, key=key)
