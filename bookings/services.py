@@ -26,6 +26,7 @@ from bookings.selectors import (
 from soniq_site import clock
 from soniq_site.domain import DomainError, ToolOutcome
 from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+from tenants.selectors import tenant_phone_region
 
 if TYPE_CHECKING:
     from calls.models import Call
@@ -98,7 +99,8 @@ def booking_create(
                           details={"field": "customer_name"})
     customer_name = " ".join(customer_name.split())
     try:
-        phone = normalize_phone_number(customer_phone if isinstance(customer_phone, str) else "")
+        phone = normalize_phone_number(customer_phone if isinstance(customer_phone, str) else "",
+                                       default_region=tenant_phone_region())
     except InvalidPhoneNumber:
         raise DomainError("invalid_phone", "I didn't catch a valid phone number; could you say it again, digit by digit?",
                           details={"field": "customer_phone"}) from None

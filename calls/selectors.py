@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.db.models.signals import post_save
 
 from calls.models import Call
 from tenants.agent.models import AgentSettings, EscalationHours
@@ -47,9 +48,14 @@ def tenant_for_schema(*, schema_name: str) -> Tenant | None:
     return tenant
 
 
-def tenant_cache_clear() -> None:
+def tenant_cache_clear(**_signal_arguments) -> None:
     with _tenant_cache_lock:
         _tenant_cache.clear()
+
+
+# A change made in this process (the operator admin, provisioning, a test) is seen at once; other
+# processes see it within TENANT_CACHE_SECONDS.
+post_save.connect(tenant_cache_clear, sender=Tenant, dispatch_uid="soniq-tenant-cache-save")
 
 
 def call_get(*, call_id: str) -> Call | None:

@@ -19,13 +19,14 @@ from calls.selectors import transfer_target_at
 from soniq_site.domain import DomainError, ToolOutcome
 from tenants.agent.selectors import agent_settings_get
 from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+from tenants.selectors import tenant_phone_region
 
 
 def caller_number_clean(raw: str) -> str:
     """E.164 when the trunk sent a real number, otherwise what it sent (trimmed): a withheld number
     arrives as "anonymous" or a SIP URI, and the business still wants to see that."""
     try:
-        return normalize_phone_number(raw)
+        return normalize_phone_number(raw, default_region=tenant_phone_region())
     except InvalidPhoneNumber:
         return (raw or "").strip()[:32]
 
@@ -36,7 +37,7 @@ def call_start(*, called_number: str, caller_number: str, room: str = "", sip_ca
     tenant's setting at this moment, so a change mid-call does not move the call's deadline."""
     agent_settings = agent_settings_get()
     try:
-        called = normalize_phone_number(called_number)
+        called = normalize_phone_number(called_number, default_region=tenant_phone_region())
     except InvalidPhoneNumber:
         called = called_number.strip()[:20]
     return Call.objects.create(
@@ -74,7 +75,7 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
     number = call.caller_number
     if callback_number.strip():
         try:
-            number = normalize_phone_number(callback_number)
+            number = normalize_phone_number(callback_number, default_region=tenant_phone_region())
         except InvalidPhoneNumber as exc:
             raise DomainError("invalid_phone_number", "That callback number doesn't look right. Could you say it again?",
                               status=422) from exc

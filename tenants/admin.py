@@ -27,7 +27,8 @@ SPEC_EXAMPLE = """slug: barbers
 name: Sharp Barbers
 domain: barbers.localhost
 timezone: Europe/London
-phone_numbers: ["+44 20 7946 0001"]
+country: GB
+phone_numbers: ["020 7946 0001"]
 owner: {email: owner@barbers.example, password: choose-a-long-one}
 agent:
   greeting: "Sharp Barbers, how can I help?"
@@ -71,11 +72,11 @@ class ProvisionForm(forms.Form):
 @admin.register(Tenant, site=operator_admin_site)
 class TenantAdmin(admin.ModelAdmin):
     change_list_template = "admin/soniq/tenant_change_list.html"
-    list_display = ["name", "schema_name", "domain_list", "number_list", "timezone", "created"]
+    list_display = ["name", "schema_name", "domain_list", "number_list", "timezone", "country", "created"]
     search_fields = ["name", "schema_name", "phone_numbers__number", "domains__domain"]
     inlines = [DomainInline, PhoneNumberInline]
     readonly_fields = ["schema_name", "created"]
-    fields = ["name", "schema_name", "timezone", "created"]
+    fields = ["name", "schema_name", "timezone", "country", "created"]
     actions = None  # the bulk delete would skip dropping schemas; delete one tenant at a time
 
     def get_queryset(self, request):

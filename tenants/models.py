@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
-from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+from tenants.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number
 
 
 def validate_timezone(value: str) -> None:
@@ -15,11 +15,22 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone (use an IANA name such as Europe/Berlin).") from exc
 
 
+def validate_country(value: str) -> None:
+    if not is_phone_region(value):
+        raise ValidationError(f"{value!r} is not a country code (use a two-letter ISO code such as US, GB or DE).")
+
+
 class Tenant(TenantMixin):
     """A business. Its slug is its PostgreSQL schema name."""
 
     name = models.CharField(max_length=200)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # Callers say numbers the way people do in that country: "07700 900123" is a UK mobile for a
+    # London business and no number at all for one in New York.
+    country = models.CharField(
+        max_length=2, default=DEFAULT_REGION, validators=[validate_country],
+        help_text="Two-letter ISO code. Phone numbers given without a country code are read as numbers of this country.",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True
@@ -65,7 +76,8 @@ class PhoneNumber(models.Model):
 
     def clean(self) -> None:
         try:
-            self.number = normalize_phone_number(self.number)
+            region = self.tenant.country if self.tenant_id else DEFAULT_REGION
+            self.number = normalize_phone_number(self.number, default_region=region)
         except InvalidPhoneNumber as exc:
             raise ValidationError({"number": str(exc)}) from exc
 

@@ -12,8 +12,12 @@ def normalize_phone_number(raw: str, *, default_region: str = DEFAULT_REGION) ->
     """Return `raw` as E.164 (`+15550100001`).
 
     Accepts the formats people and SIP trunks use: `+1 (555) 010-0001`, `15550100001`, `5550100001`,
-    `tel:+15550100001`. Numbers only need to be *possible* (right length for the country): the 555
-    test range that demo tenants use is not assigned to a real area code.
+    `tel:+15550100001`. A number without a `+` is read as a number of `default_region` (the
+    tenant's country, `Tenant.country`: `07700 900123` is `+447700900123` for a GB business) and,
+    when that is not a possible number there, as one that starts with its country code
+    (`15550100001` said to a GB business is `+15550100001`). Numbers only need to be *possible*
+    (right length for the country): the 555 test range that demo tenants use is not assigned to a
+    real area code.
     """
     text = (raw or "").strip()
     if text.lower().startswith("tel:"):
@@ -21,16 +25,35 @@ def normalize_phone_number(raw: str, *, default_region: str = DEFAULT_REGION) ->
     if not text or len(text) > 40:
         raise InvalidPhoneNumber(f"{raw!r} is not a phone number.")
     digits = "".join(ch for ch in text if ch.isdigit())
-    # `15550100001` is how many trunks send North American numbers: a country code without the +.
-    if not text.startswith("+") and len(digits) > 10:
-        text = "+" + digits
-    try:
-        parsed = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhoneNumber(f"{raw!r} is not a phone number.") from exc
-    if not phonenumbers.is_possible_number(parsed):
-        raise InvalidPhoneNumber(f"{raw!r} is not a possible phone number.")
+    readings = [text]
+    if not text.startswith("+") and len(digits) > 7:
+        readings.append("+" + digits)
+    for reading in readings:
+        try:
+            parsed = phonenumbers.parse(reading, default_region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(parsed):
+            return _e164(parsed)
+    raise InvalidPhoneNumber(f"{raw!r} is not a possible phone number.")
+
+
+def _e164(parsed: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def phone_region(number: str) -> str:
+    """The country (ISO 3166 code) a number's country code belongs to: `+44…` is GB, `+1…` US."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return DEFAULT_REGION
+    region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return region if is_phone_region(region) else DEFAULT_REGION
+
+
+def is_phone_region(code: str) -> bool:
+    return code in phonenumbers.SUPPORTED_REGIONS
 
 
 def is_sip_uri(value: str) -> bool:

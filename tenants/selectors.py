@@ -12,6 +12,12 @@ def tenant_for_called_number(*, called_number: str) -> Tenant | None:
     return phone_number.tenant if phone_number else None
 
 
+def tenant_phone_region() -> str:
+    """The country in which the current tenant's callers say phone numbers (`Tenant.country`): what
+    a number without a country code is read as."""
+    return current_tenant().country
+
+
 def current_tenant() -> Tenant:
     """The Tenant whose schema is active. Under `schema_context(...)` django-tenants activates a
     stand-in that only knows the schema name, so look the real one up then."""

@@ -20,14 +20,14 @@ from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.agent.models import normalize_transfer_target
 from tenants.models import Domain, PhoneNumber, Tenant
-from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+from tenants.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
 
 WEEKDAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 RESERVED_SLUGS = {"public", "information_schema", "postgres", "admin", "internal", "www"}
 
-TOP_LEVEL_KEYS = {"slug", "name", "domain", "timezone", "phone_numbers", "owner", "agent", "hours", "closures",
+TOP_LEVEL_KEYS = {"slug", "name", "domain", "timezone", "country", "phone_numbers", "owner", "agent", "hours", "closures",
                   "escalation", "booking_rules", "services", "ordering", "menu"}
 REQUIRED_KEYS = {"slug", "name", "domain", "timezone"}
 AGENT_KEYS = {"business_name", "greeting", "instructions", "voice_id", "voice_speed", "language", "max_call_seconds",
@@ -55,6 +55,8 @@ class TenantSpec:
     name: str
     domain: str
     timezone: str
+    # None: keep an existing tenant's country; a new one takes its first number's.
+    country: str | None
     phone_numbers: list[str]
     owner: dict | None
     agent: dict
@@ -281,14 +283,38 @@ def _validate_closures(value: Any) -> list[tuple[dt.date, str]]:
     return sorted(closures.items())
 
 
-def _validate_phone_numbers(value: Any, slug: str) -> list[str]:
+def _validate_country(value: Any) -> str | None:
+    if value is None:
+        return None
+    code = value.strip().upper() if isinstance(value, str) else ""
+    if not is_phone_region(code):
+        raise TenantSpecError("country", "must be a two-letter ISO country code such as US, GB or DE.")
+    return code
+
+
+def _number_region(spec: dict, country: str | None, slug: str) -> str:
+    """The country in which the spec's numbers without a country code are read: the spec's
+    `country`, else the existing tenant's, else the first number written with its country code."""
+    if country:
+        return country
+    existing = Tenant.objects.filter(schema_name=slug).values_list("country", flat=True).first()
+    if existing:
+        return existing
+    numbers = spec.get("phone_numbers")
+    for raw in numbers if isinstance(numbers, list) else []:
+        if isinstance(raw, str) and raw.strip().startswith("+"):
+            return phone_region(raw.strip())
+    return DEFAULT_REGION
+
+
+def _validate_phone_numbers(value: Any, slug: str, *, region: str) -> list[str]:
     if not isinstance(value, list):
         raise TenantSpecError("phone_numbers", "must be a list of phone numbers.")
     numbers = []
     for index, raw in enumerate(value):
         path = f"phone_numbers[{index}]"
         try:
-            number = normalize_phone_number(str(raw) if isinstance(raw, (str, int)) else "")
+            number = normalize_phone_number(str(raw) if isinstance(raw, (str, int)) else "", default_region=region)
         except InvalidPhoneNumber as exc:
             raise TenantSpecError(path, str(exc)) from exc
         owner = PhoneNumber.objects.filter(number=number).exclude(tenant__schema_name=slug).select_related("tenant").first()
@@ -322,6 +348,8 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise TenantSpecError("timezone", f"{timezone!r} is not an IANA time zone such as America/New_York.") from exc
+    country = _validate_country(spec.get("country"))
+    region = _number_region(spec, country, slug)
 
     owner = None
     if spec.get("owner") is not None:
@@ -342,7 +370,7 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         raw = _require_mapping(spec["escalation"], "escalation")
         _reject_unknown_keys(raw, {"transfer_to", "hours"}, "escalation")
         try:
-            transfer_to = normalize_transfer_target(str(raw.get("transfer_to") or ""))
+            transfer_to = normalize_transfer_target(str(raw.get("transfer_to") or ""), region=region)
         except ValidationError as exc:
             raise TenantSpecError("escalation.transfer_to", exc.messages[0]) from exc
         escalation = {"transfer_to": transfer_to, "hours": validate_weekly_ranges(raw.get("hours") or {}, "escalation.hours")}
@@ -372,7 +400,8 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         name=name,
         domain=domain,
         timezone=timezone,
-        phone_numbers=_validate_phone_numbers(spec.get("phone_numbers", []), slug),
+        country=country,
+        phone_numbers=_validate_phone_numbers(spec.get("phone_numbers", []), slug, region=region),
         owner=owner,
         agent=_validate_agent(spec.get("agent"), name),
         hours=validate_weekly_ranges(spec["hours"], "hours") if spec.get("hours") is not None else None,
@@ -484,7 +513,10 @@ def tenant_provision(*, spec: Any) -> ProvisionResult:
             # Saving creates the schema and runs the tenant migrations inside this transaction, so
             # a failure later in provisioning rolls the schema back too.
             tenant = Tenant(schema_name=validated.slug)
-        _update_fields(tenant, {"name": validated.name, "timezone": validated.timezone}, changes, "tenant")
+        country = validated.country or (phone_region(validated.phone_numbers[0]) if created and validated.phone_numbers
+                                        else tenant.country)
+        _update_fields(tenant, {"name": validated.name, "timezone": validated.timezone, "country": country}, changes,
+                       "tenant")
 
         domain = tenant.domains.filter(domain=validated.domain).first()
         if domain is None:

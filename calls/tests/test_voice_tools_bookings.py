@@ -86,6 +86,35 @@ def test_it_books_the_slot_for_the_call(api_server, salon_call):
     assert (booking.customer_name, booking.customer_phone, booking.notes) == ("Ann Smith", CALLER, "first visit")
 
 
+@pytest.fixture
+def salon_in_britain(committed_db):
+    salon = tenant_named("salon")
+    salon.country = "GB"
+    salon.save(update_fields=["country"])
+    yield salon
+    salon.country = "US"
+    salon.save(update_fields=["country"])
+
+
+def test_a_number_without_its_country_code_is_read_in_the_businesss_country(api_server, salon_call):
+    _call, token = salon_call
+    # A UK mobile as a caller in London says it: a New York business cannot place it...
+    assert_error(tool(api_server, token, "create_booking", a_booking(customer_phone="07700 900123")), 422, "invalid_phone")
+    assert bookings_of() == []
+
+
+def test_a_british_business_reads_british_numbers(api_server, salon_call, salon_in_britain):
+    _call, token = salon_call
+    response = tool(api_server, token, "create_booking", a_booking(customer_phone="07700 900123"))
+
+    assert response.status_code == 200, response.text
+    # ...a London one books it, and still understands a North American number given with its code.
+    assert [booking.customer_phone for booking in bookings_of()] == ["+447700900123"]
+    visitor = tool(api_server, token, "create_booking", a_booking(start="2026-03-10T16:00", customer_phone="1 555 010 7777"))
+    assert visitor.status_code == 200, visitor.text
+    assert sorted(booking.customer_phone for booking in bookings_of()) == ["+15550107777", "+447700900123"]
+
+
 @pytest.mark.parametrize(("start", "code"), [
     ("2026-03-09T09:00", "in_the_past"),
     ("2026-03-09T11:00", "closed"),          # Mondays

@@ -10,15 +10,20 @@ from tenants.phone import InvalidPhoneNumber, is_sip_uri, normalize_phone_number
 WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"), (6, "Sunday")]
 
 
-def normalize_transfer_target(value: str) -> str:
-    """A transfer target is a phone number (stored as `tel:+E164`) or a SIP URI."""
+def normalize_transfer_target(value: str, *, region: str | None = None) -> str:
+    """A transfer target is a phone number (stored as `tel:+E164`) or a SIP URI. A number without a
+    country code is read in `region`, by default the current tenant's country."""
     value = (value or "").strip()
     if not value:
         return ""
     if is_sip_uri(value):
         return value
     try:
-        return "tel:" + normalize_phone_number(value)
+        if region is None:
+            from tenants.selectors import tenant_phone_region  # tenants.selectors imports public models
+
+            region = tenant_phone_region()
+        return "tel:" + normalize_phone_number(value, default_region=region)
     except InvalidPhoneNumber as exc:
         raise ValidationError(f"{value!r} is neither a phone number nor a SIP URI (sip:desk@example.com).") from exc
 

@@ -74,6 +74,7 @@ def test_it_creates_a_tenant_with_everything_in_the_spec(provisioned, barber_spe
     assert result.created
     tenant = Tenant.objects.get(schema_name="barber")
     assert tenant.name == "Sharp Barbers" and tenant.timezone == "Europe/London"
+    assert tenant.country == "GB"  # the country of its first number: no `country` in the spec
     assert list(tenant.domains.values_list("domain", flat=True)) == ["barber.localhost"]
     assert list(tenant.phone_numbers.values_list("number", flat=True)) == ["+442079460001"]
     with schema_context("barber"):
@@ -147,6 +148,8 @@ BAD_SPECS = [
     ("short password", lambda s: s["owner"].update(password="123"), "owner.password"),
     ("bad closure date", lambda s: s.update(closures=["2026-02-30"]), "closures[0]"),
     ("missing name", lambda s: s.pop("name"), "name"),
+    ("not a country code", lambda s: s.update(country="UK"), "country"),
+    ("a number of another country", lambda s: s.update(country="US", phone_numbers=["020 7946 0001"]), "phone_numbers[0]"),
 ]
 
 
@@ -160,6 +163,19 @@ def test_a_bad_spec_names_the_field_and_creates_nothing(provisioned, barber_spec
     assert error.value.field == field
     assert not Tenant.objects.filter(schema_name=barber_spec.get("slug")).exclude(schema_name__in=["salon", "pizzeria", "public"]).exists()
     assert not PhoneNumber.objects.filter(number="+442079460001").exists()
+
+
+def test_a_british_spec_may_give_its_numbers_the_british_way(provisioned, barber_spec):
+    barber_spec.update(country="gb", phone_numbers=["020 7946 0001"])
+    barber_spec["escalation"]["transfer_to"] = "07700 900999"
+
+    tenant_provision(spec=barber_spec)
+
+    tenant = Tenant.objects.get(schema_name="barber")
+    assert tenant.country == "GB"
+    assert list(tenant.phone_numbers.values_list("number", flat=True)) == ["+442079460001"]
+    with schema_context("barber"):
+        assert AgentSettings.objects.get().transfer_to == "tel:+447700900999"
 
 
 def test_a_bad_update_changes_nothing(provisioned, barber_spec):
