@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,26 +30,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scripts.dev import free_port, wait_for_port  # noqa: E402 - the project root is on the path only now
+
 PYTHON = sys.executable
 BENCH_ROOM = "bench-ingest"
 SCHEMAS = {"salon": "+15550100001", "pizzeria": "+15550100002"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"Nothing answered on port {port} after {timeout:.0f} s.")
 
 
 def a_log(n: int) -> dict:
@@ -91,7 +76,6 @@ def a_log(n: int) -> dict:
 def setup_django(secret_key: str) -> None:
     os.environ["SECRET_KEY"] = secret_key
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soniq_site.settings")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -25,7 +25,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,18 +39,15 @@ from urllib.parse import urlparse, urlunparse
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scripts.dev import free_port  # noqa: E402 - the project root is on the path only now
+
 INTERNAL_TOKEN = "bench-internal-token"
 SALON_NUMBER = "+15550100001"
 SALON_TZ = zoneinfo.ZoneInfo("America/New_York")
 # Wall-clock starts that fit Haircut (45+15 min) and Blow Dry (30 min) on every salon opening day.
 SLOT_TIMES = ["09:00", "09:30", "10:00", "10:30", "11:00", "13:30", "14:00"]
 SERVICES = ["Haircut", "Blow Dry"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def bench_database_url(name: str) -> str:
