@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calls.models import Call
@@ -45,10 +46,18 @@ class TextField(serializers.CharField):
         "invalid": "must be text.",
         "blank": "must not be empty.",
         "max_length": "must be at most {max_length} characters.",
+        "min_length": "must be at least {min_length} characters.",
         "required": "is required.",
         "null": "must not be null.",
         "unencodable": "contains characters that are not valid text.",
     }
+
+    def __init__(self, **kwargs: Any):
+        # A required text is at least one character: said in the OpenAPI schema (minLength), while
+        # the empty string still gets the "must not be empty" sentence from the blank check.
+        if not kwargs.get("allow_blank", False):
+            kwargs.setdefault("min_length", 1)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -195,9 +204,15 @@ class TransferToHumanRequestSerializer(StrictSerializer):
     caller_name = TextField(max_length=NAME_MAX, required=False, allow_blank=True, default="")
 
 
+@extend_schema_field({"type": "string", "enum": list(Call.AGENT_OUTCOMES)})
+class OutcomeField(TextField):
+    """Text here; an outcome outside the list is the service's 422 `invalid_outcome`, whose sentence
+    lists the valid ones for the model."""
+
+
 class EndCallRequestSerializer(StrictSerializer):
     reason = TextField(max_length=500, allow_blank=True)
-    outcome = TextField(max_length=50, help_text=f"One of: {', '.join(Call.AGENT_OUTCOMES)}.")
+    outcome = OutcomeField(max_length=50, help_text=f"One of: {', '.join(Call.AGENT_OUTCOMES)}.")
 
 
 class LogNoteRequestSerializer(StrictSerializer):

@@ -203,6 +203,11 @@ def test_the_openapi_schema_is_public_and_documents_every_endpoint(committed_db,
     assert {"200", "400", "401", "409", "422"} <= set(booking["responses"])
     assert booking["security"] == [{"callToken": []}]
     assert schema["paths"]["/internal/calls/start"]["post"]["security"] == [{"internalToken": []}]
+    # What a client can know before asking: required text is not empty, and the outcomes end_call takes.
+    booking_request = schema["components"]["schemas"]["CreateBookingRequest"]["properties"]
+    assert booking_request["customer_name"]["minLength"] == 1 and "minLength" not in booking_request["notes"]
+    assert schema["components"]["schemas"]["OutcomeEnum"]["enum"] == [
+        "booked", "ordered", "answered", "transferred", "callback", "other"]
 
 
 def test_a_bug_is_a_logged_json_500_with_an_apology(committed_db, api_server, monkeypatch, caplog):
