@@ -195,11 +195,10 @@ def build_server() -> AgentServer:
     """The worker: explicit dispatch to `VOICE_AGENT_NAME`, the VAD prewarmed per process, and this
     module preloaded by the forkserver so each job process starts in milliseconds.
 
-    The settings module is preloaded too: importing it imports the soniq_site package and its
-    Celery app (~0.1 s, ~10 MB). Imported in every job process, that memory was private to each
-    call; imported once in the forkserver, the job processes share it (bench/call_start.py: idle
-    job process USS 38 -> 28 MB, per call 56 -> 51 MB). It is the module the job processes' lazy
-    settings will load: they inherit this environment."""
+    The settings module is preloaded too, so the job processes share it instead of each importing
+    it (it is the module their lazy settings load: they inherit this environment). The soniq_site
+    package no longer imports the Celery app, which no job needs: bench/call_start.py measured job
+    process RSS 179 -> 172 MB during a call (see docs/BENCHMARKS.md)."""
     preload_modules = ["voiceworker.entrypoint"]
     if settings_module := os.environ.get(SETTINGS_MODULE_ENV):
         preload_modules.append(settings_module)
