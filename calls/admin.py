@@ -283,12 +283,12 @@ class CallbackRequestAdmin(admin.ModelAdmin):
 
 @admin.register(SmsMessage, site=tenant_admin_site)
 class SmsMessageAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["sent", "to", "short_body", "status_badge", "about"]
-    list_filter = ["status", ("created", admin.DateFieldListFilter)]
+    list_display = ["sent", "to", "kind", "short_body", "status_badge", "about"]
+    list_filter = ["status", "kind", ("created", admin.DateFieldListFilter)]
     search_fields = ["to_number", "body", "provider_id"]
     list_select_related = ["booking", "order", "call"]
-    fields = ["to_number", "from_number", "body", "status", "error", "attempts", "provider_id", "booking", "order",
-              "call", "created", "updated"]
+    fields = ["kind", "to_number", "from_number", "body", "status", "error", "attempts", "provider_id", "booking",
+              "order", "call", "created", "updated"]
 
     @admin.display(description="Created", ordering="created")
     def sent(self, sms):

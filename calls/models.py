@@ -149,6 +149,11 @@ class SmsMessage(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
 
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", "Confirmation"
+        ORDER_READY = "order_ready", "Order ready"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONFIRMATION)
     to_number = models.CharField(max_length=20)
     from_number = models.CharField(max_length=20, blank=True)
     body = models.TextField(max_length=1600)

@@ -1,10 +1,12 @@
-"""SMS confirmations: the one path every booking and order confirmation takes, and its delivery
-through SignalWire's LaML-compatible REST API (the Twilio-shaped `Messages.json` endpoint).
+"""SMS to callers: the one path every booking and order confirmation, and every "your order is
+ready" notice, takes, and its delivery through SignalWire's LaML-compatible REST API (the
+Twilio-shaped `Messages.json` endpoint).
 
 Every message is a row in the SMS log (`SmsMessage`) before anything is sent, so the business sees
 what was sent, what failed and why, and what was skipped because SMS is not configured:
 
-    sms_confirmation_queue  -> row `skipped` (no SignalWire settings / no number to send from)
+    sms_confirmation_queue / sms_order_ready_queue
+                            -> row `skipped` (no SignalWire settings / no number to send from)
                             -> row `queued`, then Celery task `calls.sms_send` -> sms_deliver
                                  2xx          -> `sent` with SignalWire's sid
                                  4xx          -> `failed` with SignalWire's message (retrying cannot help)
@@ -93,6 +95,12 @@ def _order_body(*, business: str, order) -> str:
     return body
 
 
+def _order_ready_body(*, business: str, order) -> str:
+    if order.fulfillment == order.Fulfillment.DELIVERY:
+        return f"{business}: your order #{order.pk} is ready and will be with you shortly."
+    return f"{business}: your order #{order.pk} is ready for pickup. See you soon!"
+
+
 def _from_number() -> str:
     # The tenant's first number (the one it was provisioned with) is the one callers know.
     phone_number = current_tenant().phone_numbers.order_by("created", "pk").first()
@@ -114,14 +122,28 @@ def sms_confirmation_queue(*, booking=None, order=None) -> SmsMessage | None:
     """
     if (booking is None) == (order is None):
         raise TypeError("sms_confirmation_queue() takes exactly one of booking= or order=.")
+
+    def body(business: str) -> str:
+        return _booking_body(business=business, booking=booking) if booking is not None else _order_body(business=business, order=order)
+
+    return _sms_queue(kind=SmsMessage.Kind.CONFIRMATION, body=body, booking=booking, order=order)
+
+
+def sms_order_ready_queue(*, order) -> SmsMessage | None:
+    """Record and queue the SMS telling the customer `order` is ready (for pickup, or to go out for
+    delivery). The same switch, states and guarantees as `sms_confirmation_queue`; call it once the
+    order's move to ready has committed."""
+    return _sms_queue(kind=SmsMessage.Kind.ORDER_READY, body=lambda business: _order_ready_body(business=business, order=order),
+                      order=order)
+
+
+def _sms_queue(*, kind: str, body, booking=None, order=None) -> SmsMessage | None:
     agent_settings = agent_settings_get()
     if not agent_settings.sms_confirmations:
         return None
     business = agent_settings.business_name or current_tenant().name
     subject = booking if booking is not None else order
-    body = _booking_body(business=business, booking=booking) if booking is not None else _order_body(business=business, order=order)
-
-    sms = SmsMessage(to_number=subject.customer_phone, from_number=_from_number(), body=body[:BODY_MAX],
+    sms = SmsMessage(kind=kind, to_number=subject.customer_phone, from_number=_from_number(), body=body(business)[:BODY_MAX],
                      booking=booking, order=order, call_id=subject.call_id)
     missing = signalwire_missing_settings()
     if missing:

@@ -1,4 +1,5 @@
 """An order's life in the kitchen: new → preparing → ready → done, or cancelled before it is done.
+Becoming ready texts the customer (`calls.sms.sms_order_ready_queue`).
 
 The one place that decides which status changes are allowed; the admin's buttons and actions call
 `order_status_change` and show its refusal as is.
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from calls.sms import sms_order_ready_queue
 from orders.models import Order
 from soniq_site.domain import DomainError
 
@@ -54,4 +56,9 @@ def order_status_change(*, order_id: int, status: str) -> Order:
             )
         order.status = status
         order.save(update_fields=["status", "updated"])
+        if status == Status.READY:
+            # An order becomes ready once (READY is reached only from PREPARING), so one text per
+            # order. robust: the status change has committed; a failure to queue the text must not
+            # turn the owner's click into an error.
+            transaction.on_commit(lambda: sms_order_ready_queue(order=order), robust=True)
     return order

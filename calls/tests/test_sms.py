@@ -22,7 +22,9 @@ from calls import sms as sms_service
 from calls.models import Call, SmsMessage
 from calls.tasks import sms_send
 from orders.services import order_create
+from orders.status import order_status_change
 from soniq_site.celery import app as celery_app
+from soniq_site.domain import DomainError
 from tenants.agent.models import AgentSettings
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -105,6 +107,64 @@ def test_it_texts_an_order_confirmation_with_the_total_and_ready_time(pizzeria, 
     assert sms.body == (f"Luigi's Pizzeria: order #{order_id} received - 2 x Margherita, 1 x Coca-Cola. "
                         "Total 21.80 EUR. Ready for pickup about 18:20.")
     assert signalwire.sent()[0].form["Body"] == sms.body
+
+
+def place_order(*, fulfillment: str = "pickup") -> int:
+    outcome = order_create(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="555 010 7777",
+                           fulfillment=fulfillment, delivery_address="Hauptstr. 1" if fulfillment == "delivery" else "",
+                           now=PIZZERIA_OPEN)
+    return outcome.result["order_id"]
+
+
+def move_order(django_capture_on_commit_callbacks, order_id: int, *statuses: str) -> None:
+    for status in statuses:
+        with django_capture_on_commit_callbacks(execute=True):
+            order_status_change(order_id=order_id, status=status)
+
+
+def test_it_texts_the_customer_once_when_the_order_is_ready(pizzeria, signalwire, enqueued, django_capture_on_commit_callbacks):
+    with tenant_context(pizzeria):
+        AgentSettings.objects.update(sms_confirmations=True)
+        order_id = place_order()
+        move_order(django_capture_on_commit_callbacks, order_id, "preparing")
+        assert SmsMessage.objects.filter(kind=SmsMessage.Kind.ORDER_READY).count() == 0
+
+        move_order(django_capture_on_commit_callbacks, order_id, "ready")
+        ready = SmsMessage.objects.get(kind=SmsMessage.Kind.ORDER_READY)
+        assert sms_send.apply(args=[ready.pk]).get() == "sent"
+        # Ready a second time is refused by the kitchen's flow; done sends nothing more.
+        with pytest.raises(DomainError):
+            order_status_change(order_id=order_id, status="ready")
+        move_order(django_capture_on_commit_callbacks, order_id, "done")
+        ready.refresh_from_db()
+        assert SmsMessage.objects.filter(kind=SmsMessage.Kind.ORDER_READY).count() == 1
+    assert (ready.order_id, ready.to_number, ready.from_number, ready.status) == (
+        order_id, "+15550107777", "+15550100002", SmsMessage.Status.SENT)
+    assert ready.body == f"Luigi's Pizzeria: your order #{order_id} is ready for pickup. See you soon!"
+    assert [request.form["Body"] for request in signalwire.sent()] == [ready.body]
+
+
+def test_a_delivery_order_is_announced_as_on_its_way(pizzeria, signalwire, enqueued, django_capture_on_commit_callbacks):
+    with tenant_context(pizzeria):
+        AgentSettings.objects.update(sms_confirmations=True)
+        order_id = place_order(fulfillment="delivery")
+        move_order(django_capture_on_commit_callbacks, order_id, "preparing", "ready")
+        ready = SmsMessage.objects.get(kind=SmsMessage.Kind.ORDER_READY)
+    assert ready.body == f"Luigi's Pizzeria: your order #{order_id} is ready and will be with you shortly."
+
+
+def test_no_ready_text_when_sms_is_off_or_the_order_is_cancelled(pizzeria, signalwire, enqueued, django_capture_on_commit_callbacks):
+    with tenant_context(pizzeria):
+        assert not AgentSettings.objects.get().sms_confirmations  # the demo pizzeria's choice
+        quiet = place_order()
+        move_order(django_capture_on_commit_callbacks, quiet, "preparing", "ready")
+        AgentSettings.objects.update(sms_confirmations=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            cancelled = place_order()
+        move_order(django_capture_on_commit_callbacks, cancelled, "preparing", "cancelled")
+        assert not SmsMessage.objects.filter(kind=SmsMessage.Kind.ORDER_READY).exists()
+        # Only the second order's confirmation went out, once SMS was on.
+        assert [SmsMessage.objects.get(pk=sms_id).kind for sms_id in enqueued] == [SmsMessage.Kind.CONFIRMATION]
 
 
 def test_it_marks_a_refused_message_failed_with_signalwires_reason_and_does_not_retry(salon, signalwire, enqueued,

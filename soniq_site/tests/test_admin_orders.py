@@ -3,10 +3,12 @@ them), and nothing else."""
 import pytest
 from django_tenants.utils import schema_context
 
+from calls.models import SmsMessage
 from orders.models import Order
 from orders.status import order_status_change
 from soniq_site.domain import DomainError
 from soniq_site.tests.admin_fixtures import order_make, pizzeria_admin  # noqa: F401 - fixture
+from tenants.agent.models import AgentSettings
 
 
 def test_it_walks_an_order_through_the_kitchen(pizzeria):
@@ -78,6 +80,24 @@ def test_it_moves_an_order_on_with_the_button(pizzeria_admin):  # noqa: F811
     assert "Mark ready" in page and "Cancel order" in page
     with schema_context("pizzeria"):
         assert Order.objects.get(pk=order.pk).status == "preparing"
+
+
+def test_marking_an_order_ready_texts_the_customer_and_logs_it(pizzeria_admin, django_capture_on_commit_callbacks):  # noqa: F811
+    with schema_context("pizzeria"):
+        AgentSettings.objects.update(sms_confirmations=True)
+        order = order_make(items=[("Margherita", 1)], status="preparing")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pizzeria_admin.post(f"/admin/orders/order/{order.pk}/status/ready/")
+
+    with schema_context("pizzeria"):
+        sms = SmsMessage.objects.get(order=order)
+    assert sms.kind == SmsMessage.Kind.ORDER_READY
+    assert sms.body == f"Luigi's Pizzeria: your order #{order.pk} is ready for pickup. See you soon!"
+    # No SignalWire account in this test: the log says so instead of pretending it was sent.
+    assert sms.status == SmsMessage.Status.SKIPPED and "SignalWire is not configured" in sms.error
+    log = pizzeria_admin.get("/admin/calls/smsmessage/").content.decode()
+    assert "Order ready" in log and f"Order #{order.pk}" in log
 
 
 def test_it_shows_a_refused_change_as_a_message(pizzeria_admin):  # noqa: F811
