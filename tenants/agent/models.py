@@ -52,7 +52,10 @@ class AgentSettings(models.Model):
         max_length=200, default="within one business day",
         help_text="What the agent promises when it queues a callback, e.g. 'within two hours'.",
     )
-    sms_confirmations = models.BooleanField(default=False)
+    sms_confirmations = models.BooleanField(
+        default=False, verbose_name="SMS to customers",
+        help_text="Text each caller a confirmation of their booking or order, and a text when their order is ready.",
+    )
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
