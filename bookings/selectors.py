@@ -24,10 +24,11 @@ the same ones through `BookingRules.start_problem`):
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection
 
@@ -468,6 +469,13 @@ class BookingRules:
     @property
     def earliest_start(self) -> dt.datetime:
         return self.now + dt.timedelta(minutes=self.policy.min_notice_minutes)
+
+    def without_notice(self) -> BookingRules:
+        """The same rules with no minimum notice: for the business's own staff, who may book any
+        start from now on (and be offered such starts as alternatives)."""
+        policy = copy.copy(self.policy)
+        policy.min_notice_minutes = 0
+        return replace(self, policy=policy)
 
     def start_problem(self, span: BookingSpan) -> str | None:
         """Why a booking with this span may not be made, as an error code, leaving capacity aside.

@@ -64,13 +64,15 @@ def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetim
 
 def booking_create(
     *,
-    service_name: str,
+    service_name: str = "",
     start: str | dt.datetime,
     customer_name: str,
     customer_phone: str,
     notes: str = "",
     call: Call | None = None,
     now: dt.datetime | None = None,
+    service: Service | None = None,
+    minimum_notice: bool = True,
 ) -> ToolOutcome:
     """Book `service_name` at `start` for the caller, in the current tenant.
 
@@ -86,10 +88,15 @@ def booking_create(
     time carry `details={"alternatives": [ISO starts]}` (up to 3), also offered in the message.
 
     Once the booking has committed, its SMS confirmation goes through `calls.sms.sms_confirmation_queue`.
+
+    The business's own staff book through here too (the admin's "Add booking"): they pass the
+    `service` they picked instead of a spoken name, and `minimum_notice=False`, because the notice
+    period gives the business time to prepare for a caller, and a walk-in at the counter is already
+    there. Every other rule (past, horizon, closures, hours, capacity) holds for them as well.
     """
     now = now or clock.now()
     tz = tenant_timezone()
-    service = service_match(spoken_name=service_name)
+    service = service if service is not None else service_match(spoken_name=service_name)
     local_start = booking_start_parse(start=start, tz=tz)
 
     if not isinstance(customer_name, str) or not customer_name.strip():
@@ -109,6 +116,8 @@ def booking_create(
         raise DomainError("invalid_notes", "That note is too long; could you say it more briefly?", details={"field": "notes"})
 
     rules = booking_rules_load(service=service, now=now, around=local_start.date())
+    if not minimum_notice:
+        rules = rules.without_notice()
     span = BookingSpan.of(service, local_start)
     problem = rules.start_problem(span)
     if problem:

@@ -145,6 +145,29 @@ def test_it_refuses_the_past_minimum_notice_and_beyond_the_horizon(in_salon):
     assert error.details == {"alternatives": []}
 
 
+def test_staff_book_the_service_they_picked_without_the_notice_but_not_in_the_past(in_salon):
+    from bookings.models import Service
+
+    tuesday_ten = dt.datetime(2026, 3, 10, 10, tzinfo=NEW_YORK)
+
+    def staff_book(service_name: str, start: str):
+        return booking_create(service=Service.objects.get(name=service_name), service_name="haircut", start=start,
+                              customer_name="Walk In", customer_phone="+15550107777", now=tuesday_ten,
+                              minimum_notice=False)
+
+    # The service picked in the admin wins over any name; 10:15 is inside the two hours' notice.
+    walk_in = staff_book("Colour", "2026-03-10T10:15")
+    assert (walk_in.result["service"], walk_in.result["start"]) == ("Colour", "2026-03-10T10:15:00-04:00")
+    # For a caller the same kind of start is too soon, and the times offered respect the notice...
+    assert refused("in_the_past", start="2026-03-10T09:30", now=tuesday_ten).message.startswith(
+        "Today at 09:30 has already passed. I can offer 13:30")
+    # ...for staff the past is still refused, and the next free starts are offered from now on.
+    with pytest.raises(DomainError) as past:
+        staff_book("Haircut", "2026-03-10T09:30")
+    assert past.value.code == "in_the_past"
+    assert past.value.message.startswith("Today at 09:30 has already passed. I can offer 10:00")
+
+
 @pytest.mark.parametrize("start, code", [
     ("2026-03-11T25:00", "invalid_time"), ("2026-03-11T14:61", "invalid_time"), ("tomorrow at 3", "invalid_time"),
     ("2026-03-11", "invalid_time"), ("", "invalid_time"), ("2026-02-30T10:00", "invalid_date"),

@@ -3,6 +3,7 @@ import datetime as dt
 import re
 import zoneinfo
 
+import pytest
 from django_tenants.utils import schema_context
 
 from bookings.models import Booking, Closure
@@ -65,6 +66,7 @@ def test_it_shows_the_day_view_page(salon_admin):  # noqa: F811
     assert "Aisha Khan" in block and "14:00–15:30" in block
     assert f"/admin/bookings/booking/{booking.pk}/change/" in block
     assert "?date=2026-03-11" in page and "?date=2026-03-13" in page
+    assert "/admin/bookings/booking/add/?date=2026-03-12" in page
 
 
 def test_it_says_when_the_business_is_closed_that_day(salon_admin):  # noqa: F811
@@ -101,4 +103,69 @@ def test_it_lets_the_owner_edit_only_a_bookings_notes(salon_admin):  # noqa: F81
     with schema_context("salon"):
         booking.refresh_from_db()
     assert (booking.notes, booking.customer_name, booking.status) == ("Bring reference photos", "Maria Lopez", "confirmed")
-    assert salon_admin.get("/admin/bookings/booking/add/").status_code == 403
+    # Adding is a form of its own that books through the booking service (tests below).
+    assert "Book" in salon_admin.get("/admin/bookings/booking/add/").content.decode()
+
+
+def add_booking(client, **fields):
+    from bookings.models import Service
+
+    with schema_context("salon"):
+        haircut = Service.objects.get(name="Haircut")
+    form = {"service": haircut.pk, "date": "2026-03-12", "time": "10:00", "customer_name": "Walk In",
+            "customer_phone": "(555) 010-4444", "notes": "", **fields}
+    return client.post("/admin/bookings/booking/add/", form)
+
+
+def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
+        salon_admin, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
+    # 09:50 on Thursday: 10:00 is inside the salon's two-hour notice, which callers must give.
+    monkeypatch.setattr("soniq_site.clock.now", lambda: at(9, 50))
+    assert "/admin/bookings/booking/add/" in salon_admin.get("/admin/bookings/booking/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = add_booking(salon_admin)
+
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/bookings/booking/day/?date=2026-03-12"
+    day = salon_admin.get(response.headers["Location"]).content.decode()
+    assert "Booked Walk In for Haircut on Thu 12 Mar at 10:00." in day
+    with schema_context("salon"):
+        from calls.models import SmsMessage
+
+        booking = Booking.objects.get(customer_name="Walk In")
+        assert (booking.start, booking.end, booking.status, booking.call) == (at(10), at(10, 45), "confirmed", None)
+        assert booking.customer_phone == "+15550104444"
+        # The same confirmation as an agent's booking (logged as skipped: no SignalWire here).
+        assert SmsMessage.objects.get(booking=booking).body.startswith("Bella Hair Studio: your Haircut is booked")
+    assert "Walk In" in day
+
+
+@pytest.mark.parametrize(("fields", "sentence"), [
+    ({"date": "2026-03-16"}, "closed"),                   # Monday, the salon's day off
+    ({"time": "12:45"}, "doesn&#x27;t fit in our opening hours"),  # into the lunch break
+    ({"time": "08:00"}, "has already passed. I can offer 10:00"),  # earlier today; the notice does not apply
+    ({"customer_phone": "12"}, "Enter a phone number we can text"),
+])
+def test_a_refused_booking_is_explained_on_the_form_and_nothing_is_saved(salon_admin, monkeypatch, fields, sentence):  # noqa: F811
+    monkeypatch.setattr("soniq_site.clock.now", lambda: at(9, 50))
+
+    response = add_booking(salon_admin, **fields)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Not booked; nothing was saved." in page and sentence in page
+    with schema_context("salon"):
+        assert not Booking.objects.filter(customer_name="Walk In").exists()
+
+
+def test_a_full_slot_is_refused_with_other_times(salon_admin, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("soniq_site.clock.now", lambda: at(9, 50))
+    with schema_context("salon"):
+        booking_make(service_name="Haircut", start=at(10), lane=0)
+        booking_make(service_name="Haircut", start=at(10), lane=1)  # the salon cuts two at a time
+
+    page = add_booking(salon_admin).content.decode()
+
+    assert "already taken" in page and "I can offer" in page
+    with schema_context("salon"):
+        assert Booking.objects.filter(start=at(10)).count() == 2

@@ -267,6 +267,26 @@ def test_it_marks_a_callback_done_with_one_click(api_server, committed_db, page)
     assert callback.done_at is not None
 
 
+def test_the_owner_adds_a_booking_from_the_day_view(api_server, committed_db, page, pinned_clock, screenshot_dir):
+    # Thursday 19 November 2026, 16:40 in New York: 17:00 is inside the two hours' notice callers
+    # must give, which does not apply to a booking the owner takes.
+    log_in(page, salon_url(api_server), *SALON_OWNER)
+    page.goto(f"{salon_url(api_server)}/admin/bookings/booking/day/?date=2026-11-19")
+    page.click("a:has-text('Add booking')")
+    page.select_option("#id_service", label="Blow Dry")
+    page.fill("#id_time", "17:00")
+    page.fill("#id_customer_name", "Nora Walk-In")
+    page.fill("#id_customer_phone", "555 010 4545")
+    page.screenshot(path=str(screenshot_dir / "screenshot-add-booking.png"), full_page=True)
+    page.click("input[type=submit]")
+
+    page.wait_for_selector("text=Booked Nora Walk-In for Blow Dry on Thu 19 Nov at 17:00.")
+    assert page.locator(".soniq-booking-block", has_text="Nora Walk-In").count() == 1
+    with schema_context("salon"):
+        booking = Booking.objects.get(customer_name="Nora Walk-In")
+    assert (booking.customer_phone, booking.call_id) == ("+15550104545", None)
+
+
 def test_it_refuses_the_salon_owners_credentials_at_the_pizzeria(api_server, committed_db, page):
     log_in(page, api_server.url_for_host(PIZZERIA_HOST), *SALON_OWNER)
 

@@ -1,0 +1,54 @@
+"""The admin's "Add booking": a booking the business takes itself, at the counter or on its own phone."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+
+from bookings.models import Booking, Service
+from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, booking_create
+from soniq_site.domain import DomainError
+from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+from tenants.selectors import tenant_phone_region
+
+# Which field a refusal of booking_create is about; the others (the time, the slot) are about the
+# whole booking and are shown above the form.
+_ERROR_FIELDS = {"invalid_name": "customer_name", "invalid_phone": "customer_phone", "invalid_notes": "notes",
+                 "invalid_date": "date", "invalid_time": "time"}
+
+
+class BookingAddForm(forms.Form):
+    service = forms.ModelChoiceField(queryset=Service.objects.none(), empty_label=None)
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+                           help_text="Local time of the business.")
+    customer_name = forms.CharField(max_length=CUSTOMER_NAME_MAX)
+    customer_phone = forms.CharField(max_length=40, help_text="Without a country code, read as a number of the "
+                                                              "business's country. The confirmation SMS goes here.")
+    notes = forms.CharField(required=False, max_length=NOTES_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_customer_phone(self) -> str:
+        # Checked here too so the owner reads a form's sentence, not the one the agent says to a caller.
+        try:
+            return normalize_phone_number(self.cleaned_data["customer_phone"], default_region=tenant_phone_region())
+        except InvalidPhoneNumber:
+            raise forms.ValidationError("Enter a phone number we can text, e.g. +1 555 010 4444.") from None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = Service.objects.filter(active=True).order_by("name")
+
+    def book(self, *, now: dt.datetime) -> Booking | None:
+        """Book through the same service as the phone agent; None, with the refusal on the form,
+        when a rule says no (nothing is written then)."""
+        data = self.cleaned_data
+        try:
+            outcome = booking_create(
+                service=data["service"], start=f"{data['date']:%Y-%m-%d}T{data['time']:%H:%M}",
+                customer_name=data["customer_name"], customer_phone=data["customer_phone"], notes=data["notes"],
+                now=now, minimum_notice=False,
+            )
+        except DomainError as refusal:
+            self.add_error(_ERROR_FIELDS.get(refusal.code), refusal.message)
+            return None
+        return Booking.objects.select_related("service").get(pk=outcome.result["booking_id"])
