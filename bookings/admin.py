@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from bookings.forms import BookingAddForm
 from bookings.models import Booking, BookingPolicy, Closure, OpeningHours, Service
+from bookings.services import bookings_cancel
 from soniq_site import clock
 from soniq_site.admin_helpers import (
     PriceCurrencyFormMixin,
@@ -237,7 +238,7 @@ class BookingAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected bookings", permissions=["change"])
     def cancel_bookings(self, request, queryset):
-        cancelled = queryset.filter(status=Booking.Status.CONFIRMED).update(status=Booking.Status.CANCELLED)
+        cancelled = len(bookings_cancel(booking_ids=list(queryset.values_list("pk", flat=True)), now=clock.now()))
         self.message_user(request, f"Cancelled {cancelled} booking{'s' if cancelled != 1 else ''}.", messages.SUCCESS)
 
     def day_view(self, request):

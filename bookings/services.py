@@ -168,3 +168,21 @@ def booking_create(
                 "end": booking_end.isoformat()},
         message=message,
     )
+
+
+def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -> list[Booking]:
+    """Cancel the confirmed bookings among `booking_ids` (others are left as they are) and return
+    them. Their places are free again at once. Each customer whose appointment is still ahead is
+    texted that it is cancelled (`calls.sms.sms_booking_cancelled_queue`), after the commit."""
+    from calls.sms import sms_booking_cancelled_queue  # calls imports bookings (see booking_create)
+
+    now = now or clock.now()
+    with transaction.atomic():
+        bookings = list(Booking.objects.select_for_update().select_related("service")
+                        .filter(pk__in=booking_ids, status=Booking.Status.CONFIRMED).order_by("start"))
+        Booking.objects.filter(pk__in=[booking.pk for booking in bookings]).update(status=Booking.Status.CANCELLED)
+        for booking in bookings:
+            booking.status = Booking.Status.CANCELLED
+            if booking.start > now:
+                transaction.on_commit(lambda booking=booking: sms_booking_cancelled_queue(booking=booking), robust=True)
+    return bookings

@@ -152,6 +152,7 @@ class SmsMessage(models.Model):
     class Kind(models.TextChoices):
         CONFIRMATION = "confirmation", "Confirmation"
         ORDER_READY = "order_ready", "Order ready"
+        BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled"
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONFIRMATION)
     to_number = models.CharField(max_length=20)

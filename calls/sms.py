@@ -5,7 +5,7 @@ Twilio-shaped `Messages.json` endpoint).
 Every message is a row in the SMS log (`SmsMessage`) before anything is sent, so the business sees
 what was sent, what failed and why, and what was skipped because SMS is not configured:
 
-    sms_confirmation_queue / sms_order_ready_queue
+    sms_confirmation_queue / sms_order_ready_queue / sms_booking_cancelled_queue
                             -> row `skipped` (no SignalWire settings / no number to send from)
                             -> row `queued`, then Celery task `calls.sms_send` -> sms_deliver
                                  2xx          -> `sent` with SignalWire's sid
@@ -95,6 +95,12 @@ def _order_body(*, business: str, order) -> str:
     return body
 
 
+def _booking_cancelled_body(*, business: str, booking) -> str:
+    start = _local(booking.start)
+    return (f"{business}: sorry, your {booking.service.name} on {start:%a} {start.day} {start:%b} at {start:%H:%M} "
+            f"has been cancelled. Call us to find a new time.")
+
+
 def _order_ready_body(*, business: str, order) -> str:
     if order.fulfillment == order.Fulfillment.DELIVERY:
         return f"{business}: your order #{order.pk} is ready and will be with you shortly."
@@ -135,6 +141,13 @@ def sms_order_ready_queue(*, order) -> SmsMessage | None:
     order's move to ready has committed."""
     return _sms_queue(kind=SmsMessage.Kind.ORDER_READY, body=lambda business: _order_ready_body(business=business, order=order),
                       order=order)
+
+
+def sms_booking_cancelled_queue(*, booking) -> SmsMessage | None:
+    """Record and queue the SMS telling the customer the business cancelled `booking`, so nobody
+    turns up for an appointment that is gone. Same switch, states and guarantees as the others."""
+    return _sms_queue(kind=SmsMessage.Kind.BOOKING_CANCELLED,
+                      body=lambda business: _booking_cancelled_body(business=business, booking=booking), booking=booking)
 
 
 def _sms_queue(*, kind: str, body, booking=None, order=None) -> SmsMessage | None:

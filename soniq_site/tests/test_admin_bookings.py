@@ -92,6 +92,27 @@ def test_it_cancels_bookings_with_an_action_and_frees_the_slot(salon_admin):  # 
         booking_make(service_name="Colour", start=at(14))
 
 
+def test_cancelling_tells_the_customers_still_to_come_by_sms(
+        salon_admin, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
+    from calls.models import SmsMessage
+
+    monkeypatch.setattr("soniq_site.clock.now", lambda: at(12))
+    with schema_context("salon"):
+        earlier = booking_make(service_name="Haircut", start=at(10), customer_name="Been Already")
+        later = booking_make(service_name="Colour", start=at(14, 30), customer_name="Still Coming")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        salon_admin.post("/admin/bookings/booking/", {"action": "cancel_bookings",
+                                                      "_selected_action": [earlier.pk, later.pk]})
+
+    with schema_context("salon"):
+        assert set(Booking.objects.filter(pk__in=[earlier.pk, later.pk]).values_list("status", flat=True)) == {"cancelled"}
+        (sms,) = SmsMessage.objects.filter(kind=SmsMessage.Kind.BOOKING_CANCELLED)
+    assert sms.booking_id == later.pk and sms.to_number == "+15550123456"
+    assert sms.body == ("Bella Hair Studio: sorry, your Colour on Thu 12 Mar at 14:30 has been cancelled. "
+                        "Call us to find a new time.")
+
+
 def test_it_lets_the_owner_edit_only_a_bookings_notes(salon_admin):  # noqa: F811
     with schema_context("salon"):
         booking = booking_make(service_name="Colour", start=at(14))
