@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from bookings.models import Booking, Service
 from bookings.selectors import (
@@ -186,3 +188,30 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
             if booking.start > now:
                 transaction.on_commit(lambda booking=booking: sms_booking_cancelled_queue(booking=booking), robust=True)
     return bookings
+
+
+def booking_reminders_queue(*, now: dt.datetime | None = None, lead: dt.timedelta | None = None) -> list[Booking]:
+    """Queue a reminder SMS for every confirmed booking in the current tenant that starts within
+    `lead` (BOOKING_REMINDER_HOURS, a day by default) and was made at least that long before its
+    start; a booking made for this afternoon needs no reminder on top of its confirmation. Each
+    booking is reminded once: a booking that has a reminder row is skipped, and a second sweep
+    running at the same moment skips the bookings this one holds. Returns the bookings reminded.
+
+    Nothing is written when the tenant has SMS to customers off; turning it on later reminds the
+    bookings still inside the window."""
+    from calls.models import SmsMessage
+    from calls.sms import sms_booking_reminder_queue  # calls imports bookings (see booking_create)
+
+    now = now or clock.now()
+    lead = lead or dt.timedelta(hours=settings.BOOKING_REMINDER_HOURS)
+    reminded = []
+    with transaction.atomic():
+        due = (Booking.objects.select_for_update(skip_locked=True, of=("self",)).select_related("service")
+               .filter(status=Booking.Status.CONFIRMED, start__gt=now, start__lte=now + lead,
+                       created__lte=F("start") - lead)
+               .exclude(sms_messages__kind=SmsMessage.Kind.BOOKING_REMINDER)
+               .order_by("start"))
+        for booking in due:
+            if sms_booking_reminder_queue(booking=booking) is not None:
+                reminded.append(booking)
+    return reminded

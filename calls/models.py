@@ -153,6 +153,7 @@ class SmsMessage(models.Model):
         CONFIRMATION = "confirmation", "Confirmation"
         ORDER_READY = "order_ready", "Order ready"
         BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled"
+        BOOKING_REMINDER = "booking_reminder", "Booking reminder"
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONFIRMATION)
     to_number = models.CharField(max_length=20)

@@ -5,7 +5,7 @@ Twilio-shaped `Messages.json` endpoint).
 Every message is a row in the SMS log (`SmsMessage`) before anything is sent, so the business sees
 what was sent, what failed and why, and what was skipped because SMS is not configured:
 
-    sms_confirmation_queue / sms_order_ready_queue / sms_booking_cancelled_queue
+    sms_confirmation_queue / sms_order_ready_queue / sms_booking_cancelled_queue / sms_booking_reminder_queue
                             -> row `skipped` (no SignalWire settings / no number to send from)
                             -> row `queued`, then Celery task `calls.sms_send` -> sms_deliver
                                  2xx          -> `sent` with SignalWire's sid
@@ -95,6 +95,12 @@ def _order_body(*, business: str, order) -> str:
     return body
 
 
+def _booking_reminder_body(*, business: str, booking) -> str:
+    start = _local(booking.start)
+    return (f"{business}: a reminder of your {booking.service.name} on {start:%a} {start.day} {start:%b} at "
+            f"{start:%H:%M}. See you then! If you can't make it, please call us.")
+
+
 def _booking_cancelled_body(*, business: str, booking) -> str:
     start = _local(booking.start)
     return (f"{business}: sorry, your {booking.service.name} on {start:%a} {start.day} {start:%b} at {start:%H:%M} "
@@ -148,6 +154,13 @@ def sms_booking_cancelled_queue(*, booking) -> SmsMessage | None:
     turns up for an appointment that is gone. Same switch, states and guarantees as the others."""
     return _sms_queue(kind=SmsMessage.Kind.BOOKING_CANCELLED,
                       body=lambda business: _booking_cancelled_body(business=business, booking=booking), booking=booking)
+
+
+def sms_booking_reminder_queue(*, booking) -> SmsMessage | None:
+    """Record and queue the reminder of an upcoming `booking` (see `bookings.services.
+    booking_reminders_queue` for which bookings get one). Same switch, states and guarantees."""
+    return _sms_queue(kind=SmsMessage.Kind.BOOKING_REMINDER,
+                      body=lambda business: _booking_reminder_body(business=business, booking=booking), booking=booking)
 
 
 def _sms_queue(*, kind: str, body, booking=None, order=None) -> SmsMessage | None:

@@ -227,7 +227,10 @@ CELERY_TASK_TENANT_CACHE_SECONDS = 60
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
+    "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
 }
+# A booking is reminded by SMS this long before it starts (if it was made at least as long before).
+BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)
 
 # --- Call-log ingestion (calls/ingestion.py) -------------------------------------------------------
 CALL_LOG_MAX_BYTES = env_int("CALL_LOG_MAX_BYTES", 2 * 1024 * 1024)

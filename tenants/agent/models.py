@@ -54,7 +54,8 @@ class AgentSettings(models.Model):
     )
     sms_confirmations = models.BooleanField(
         default=False, verbose_name="SMS to customers",
-        help_text="Text customers a confirmation of their booking or order, when their order is ready, and when you cancel their booking.",
+        help_text="Text customers a confirmation of their booking or order, a reminder the day before a booking, "
+                  "when their order is ready, and when you cancel their booking.",
     )
     updated = models.DateTimeField(auto_now=True)
 
