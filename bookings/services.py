@@ -27,8 +27,7 @@ from bookings.selectors import (
 )
 from soniq_site import clock
 from soniq_site.domain import DomainError, ToolOutcome
-from tenants.phone import InvalidPhoneNumber, normalize_phone_number
-from tenants.selectors import tenant_phone_region
+from tenants.selectors import customer_phone_number
 
 if TYPE_CHECKING:
     from calls.models import Call
@@ -107,12 +106,7 @@ def booking_create(
         raise DomainError("invalid_name", "That name is too long for a booking; could you give a shorter one?",
                           details={"field": "customer_name"})
     customer_name = " ".join(customer_name.split())
-    try:
-        phone = normalize_phone_number(customer_phone if isinstance(customer_phone, str) else "",
-                                       default_region=tenant_phone_region())
-    except InvalidPhoneNumber:
-        raise DomainError("invalid_phone", "I didn't catch a valid phone number; could you say it again, digit by digit?",
-                          details={"field": "customer_phone"}) from None
+    phone = customer_phone_number(customer_phone)
     notes = notes.strip() if isinstance(notes, str) else ""
     if len(notes) > NOTES_MAX:
         raise DomainError("invalid_notes", "That note is too long; could you say it more briefly?", details={"field": "notes"})

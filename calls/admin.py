@@ -153,7 +153,7 @@ def _safe_next(request, fallback: str) -> str:
 
 
 @admin.register(CallbackRequest, site=tenant_admin_site)
-class CallbackRequestAdmin(admin.ModelAdmin):
+class CallbackRequestAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
     change_form_template = "admin/soniq/callback_change_form.html"
     list_display = ["waiting_since", "caller", "caller_name", "short_reason", "from_call", "status_badge",
                     "handled", "mark_done_button"]
@@ -165,15 +165,7 @@ class CallbackRequestAdmin(admin.ModelAdmin):
     fields = ["caller_number", "caller_name", "reason", "status", "created", "handled_by", "done_at", "call_link"]
     readonly_fields = fields
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The request itself is what the caller said; working it is the buttons' job.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Read-only (the mixin): the request itself is what the caller said; working it is the buttons' job.
 
     def get_urls(self):
         return [

@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from orders.models import MenuItem, Order, OrderingPolicy, OrderLine
 from orders.status import ORDER_STATUS_ACTIONS, order_next_statuses, order_status_change
 from soniq_site.admin_helpers import (
+    PhoneDataReadOnlyMixin,
     PriceCurrencyFormMixin,
     SingleRowAdminMixin,
     local_time_text,
@@ -122,7 +123,7 @@ class KitchenStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order, site=tenant_admin_site)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
     change_form_template = "admin/soniq/order_change_form.html"
     list_display = ["number", "placed", "customer", "fulfillment", "items", "total_text", "status_badge", "next_step"]
     list_display_links = ["number", "placed"]
@@ -142,15 +143,8 @@ class OrderAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         return super().changelist_view(request, {"title": "Orders", **(extra_context or {})})
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # What the caller ordered is a record; only the status moves, through the buttons below.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Read-only (the mixin): what the caller ordered is a record; only the status moves, through
+    # the buttons below.
 
     def get_urls(self):
         return [

@@ -13,8 +13,7 @@ from orders.models import Order, OrderingPolicy, OrderLine
 from orders.selectors import menu_item_match, menu_load
 from soniq_site import clock
 from soniq_site.domain import DomainError, ToolOutcome
-from tenants.phone import InvalidPhoneNumber, normalize_phone_number
-from tenants.selectors import tenant_phone_region
+from tenants.selectors import customer_phone_number
 
 MAX_ORDER_LINES = 50
 MAX_QUANTITY = 99
@@ -140,12 +139,7 @@ def order_create(
 
     customer_name = _text(customer_name, max_length=200, code="invalid_name", required=True,
                           message="What name should I put the order under?")
-    try:
-        phone = normalize_phone_number(customer_phone if isinstance(customer_phone, str) else "",
-                                       default_region=tenant_phone_region())
-    except InvalidPhoneNumber:
-        raise DomainError("invalid_phone", "I didn't catch a valid phone number; could you say it again, digit by digit?",
-                          details={"field": "customer_phone"}) from None
+    phone = customer_phone_number(customer_phone)
     notes = _text(notes, max_length=2000, code="invalid_notes", message="That note is too long; could you say it more briefly?")
 
     policy = OrderingPolicy.objects.first() or OrderingPolicy()

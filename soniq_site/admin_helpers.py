@@ -19,8 +19,9 @@ WEEKDAY_NAMES = dict(WEEKDAYS)
 
 
 class PhoneDataReadOnlyMixin:
-    """Calls, transcripts, tool calls and the SMS log are records of what happened on the phone:
-    viewable, never added, edited or deleted by hand."""
+    """Calls, transcripts, tool calls, the SMS log, orders and callback requests are records of what
+    happened on the phone: viewable, never added, edited or deleted by hand (an order's status and a
+    callback's progress move through their own buttons, which check the model permission)."""
 
     def has_add_permission(self, request, obj=None):
         return False

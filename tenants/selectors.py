@@ -1,3 +1,4 @@
+from soniq_site.domain import DomainError
 from tenants.models import PhoneNumber, Tenant
 from tenants.phone import InvalidPhoneNumber, normalize_phone_number
 
@@ -10,6 +11,16 @@ def tenant_for_called_number(*, called_number: str) -> Tenant | None:
         return None
     phone_number = PhoneNumber.objects.select_related("tenant").filter(number=number).first()
     return phone_number.tenant if phone_number else None
+
+
+def customer_phone_number(raw) -> str:
+    """The E.164 form of the number a customer gave for a booking or an order, read in the current
+    tenant's country. Raises `DomainError("invalid_phone")` with a sentence the agent can say."""
+    try:
+        return normalize_phone_number(raw if isinstance(raw, str) else "", default_region=tenant_phone_region())
+    except InvalidPhoneNumber:
+        raise DomainError("invalid_phone", "I didn't catch a valid phone number; could you say it again, digit by digit?",
+                          details={"field": "customer_phone"}) from None
 
 
 def tenant_phone_region() -> str:
