@@ -21,6 +21,7 @@ from soniq_site import clock
 from soniq_site.admin_helpers import (
     PriceCurrencyFormMixin,
     SingleRowAdminMixin,
+    csv_export_action,
     first_overlap,
     local_time_text,
     overlap_message,
@@ -161,7 +162,13 @@ class BookingAdmin(admin.ModelAdmin):
     search_fields = ["customer_name", "customer_phone", "notes"]
     date_hierarchy = "start"
     list_select_related = ["service", "call"]
-    actions = ["cancel_bookings"]
+    actions = ["cancel_bookings", csv_export_action(name="bookings", columns=[
+        ("Start", lambda booking: booking.start), ("End", lambda booking: booking.end),
+        ("Service", lambda booking: booking.service.name), ("Customer", lambda booking: booking.customer_name),
+        ("Phone", lambda booking: booking.customer_phone), ("Status", lambda booking: booking.get_status_display()),
+        ("Notes", lambda booking: booking.notes), ("Booked at", lambda booking: booking.created),
+        ("Booked by", lambda booking: "phone agent" if booking.call_id else "staff"),
+    ])]
     # Only the notes are the owner's to write; where and when a booking is (and which parallel
     # "lane" it holds) is the booking service's job, guarded by the exclusion constraint.
     readonly_fields = ["service", "start", "end", "blocked_until", "lane", "customer_name", "customer_phone",

@@ -16,7 +16,13 @@ from django.utils.text import Truncator
 
 from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest, SmsMessage
-from soniq_site.admin_helpers import PhoneDataReadOnlyMixin, duration_text, local_time_text, phone_text
+from soniq_site.admin_helpers import (
+    PhoneDataReadOnlyMixin,
+    csv_export_action,
+    duration_text,
+    local_time_text,
+    phone_text,
+)
 from soniq_site.admin_sites import tenant_admin_site
 from soniq_site.dashboard import call_detail, calls_with_results
 from soniq_site.domain import DomainError
@@ -65,6 +71,12 @@ class DurationFilter(admin.SimpleListFilter):
 class CallAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
     change_form_template = "admin/soniq/call_change_form.html"
     list_display = ["when", "caller", "duration", "outcome_badge", "result"]
+    actions = [csv_export_action(name="calls", columns=[
+        ("Started", lambda call: call.started_at), ("Caller", lambda call: call.caller_number),
+        ("Number called", lambda call: call.called_number), ("Seconds", lambda call: call.duration_seconds),
+        ("Outcome", lambda call: call.get_outcome_display()), ("End reason", lambda call: call.end_reason),
+        ("Transferred to", lambda call: call.transferred_to),
+    ])]
     list_display_links = ["when", "caller"]
     list_filter = ["outcome", ResultFilter, DurationFilter, ("started_at", admin.DateFieldListFilter), "status"]
     search_fields = ["caller_number", "turns__text", "notes__text", "end_reason"]
@@ -160,7 +172,12 @@ class CallbackRequestAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
     list_display_links = ["waiting_since", "caller"]
     list_filter = [QueueStatusFilter]
     search_fields = ["caller_number", "caller_name", "reason", "handled_by"]
-    actions = ["mark_done"]
+    actions = ["mark_done", csv_export_action(name="callbacks", columns=[
+        ("Waiting since", lambda callback: callback.created), ("Caller", lambda callback: callback.caller_number),
+        ("Name", lambda callback: callback.caller_name), ("Reason", lambda callback: callback.reason),
+        ("Status", lambda callback: callback.get_status_display()), ("Handled by", lambda callback: callback.handled_by),
+        ("Done at", lambda callback: callback.done_at),
+    ])]
     ordering = ["created"]
     fields = ["caller_number", "caller_name", "reason", "status", "created", "handled_by", "done_at", "call_link"]
     readonly_fields = fields

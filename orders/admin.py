@@ -16,6 +16,7 @@ from soniq_site.admin_helpers import (
     PhoneDataReadOnlyMixin,
     PriceCurrencyFormMixin,
     SingleRowAdminMixin,
+    csv_export_action,
     local_time_text,
     phone_text,
     unique_name_or_error,
@@ -132,7 +133,14 @@ class OrderAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
     search_fields = ["customer_name", "customer_phone", "delivery_address", "lines__name"]
     date_hierarchy = "created"
     inlines = [OrderLineInline]
-    actions = ["mark_preparing", "mark_ready", "mark_done", "mark_cancelled"]
+    actions = ["mark_preparing", "mark_ready", "mark_done", "mark_cancelled", csv_export_action(name="orders", columns=[
+        ("Order", lambda order: order.pk), ("Placed", lambda order: order.created),
+        ("Status", lambda order: order.get_status_display()), ("Fulfillment", lambda order: order.get_fulfillment_display()),
+        ("Customer", lambda order: order.customer_name), ("Phone", lambda order: order.customer_phone),
+        ("Delivery address", lambda order: order.delivery_address),
+        ("Items", lambda order: "; ".join(f"{line.quantity} x {line.name}" for line in order.lines.all())),
+        ("Total", lambda order: order.total), ("Currency", lambda order: order.currency), ("Notes", lambda order: order.notes),
+    ])]
     fields = ["status", "fulfillment", "customer_name", "customer_phone", "delivery_address", "notes", "total",
               "currency", "estimated_ready_at", "call_link", "created", "updated"]
     readonly_fields = fields

@@ -190,3 +190,23 @@ def test_a_full_slot_is_refused_with_other_times(salon_admin, monkeypatch):  # n
     assert "already taken" in page and "I can offer" in page
     with schema_context("salon"):
         assert Booking.objects.filter(start=at(10)).count() == 2
+
+
+def test_the_owner_exports_bookings_to_a_spreadsheet_safely(salon_admin, monkeypatch):  # noqa: F811
+    import csv
+    import io
+
+    monkeypatch.setattr("soniq_site.clock.now", lambda: at(9))
+    with schema_context("salon"):
+        booking = booking_make(service_name="Colour", start=at(14, 30), customer_name="=HYPERLINK(\"http://x\")")
+
+    response = salon_admin.post("/admin/bookings/booking/", {"action": "export_csv", "_selected_action": [booking.pk]})
+
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="bookings-2026-03-12.csv"' in response["Content-Disposition"]
+    header, row = list(csv.reader(io.StringIO(response.content.decode())))
+    record = dict(zip(header, row, strict=True))
+    assert (record["Start"], record["End"], record["Service"]) == ("2026-03-12 14:30", "2026-03-12 16:00", "Colour")
+    # A name a spreadsheet would run as a formula is quoted; so is the +1… of a phone number.
+    assert record["Customer"] == "'=HYPERLINK(\"http://x\")" and record["Phone"] == "'+15550123456"
+    assert (record["Status"], record["Booked by"]) == ("Confirmed", "staff")

@@ -146,3 +146,20 @@ def test_it_never_shows_one_tenants_calls_to_another(salon_admin, pizzeria_admin
         call = booked_call()
     assert "+1 555-014-2424" not in pizzeria_admin.get("/admin/calls/call/").content.decode()
     assert pizzeria_admin.get(f"/admin/calls/call/{call.pk}/change/").status_code == 302  # "not found", back to the list
+
+
+def test_the_owner_exports_calls_in_the_salons_time(salon_admin):  # noqa: F811
+    import csv
+    import io
+
+    with schema_context("salon"):
+        call = call_make(started_at=dt.datetime(2026, 3, 10, 18, 5, tzinfo=dt.UTC), duration_seconds="95.50",
+                         outcome="booked", end_reason="Booked a haircut")
+
+    response = salon_admin.post("/admin/calls/call/", {"action": "export_csv", "_selected_action": [str(call.pk)]})
+
+    header, row = list(csv.reader(io.StringIO(response.content.decode())))
+    record = dict(zip(header, row, strict=True))
+    # 18:05 UTC is 14:05 in New York (EDT since 8 March).
+    assert (record["Started"], record["Seconds"], record["Outcome"]) == ("2026-03-10 14:05", "95.50", "Booked")
+    assert record["End reason"] == "Booked a haircut"

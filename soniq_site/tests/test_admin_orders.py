@@ -142,3 +142,20 @@ def test_it_keeps_what_the_caller_ordered_read_only(pizzeria_admin):  # noqa: F8
     assert pizzeria_admin.post(f"/admin/orders/order/{order.pk}/change/", {"customer_name": "Someone"}).status_code == 403
     assert pizzeria_admin.get(f"/admin/orders/order/{order.pk}/delete/").status_code == 403
     assert pizzeria_admin.get("/admin/orders/order/add/").status_code == 403
+
+
+def test_the_owner_exports_orders_with_their_lines_and_exact_totals(pizzeria_admin):  # noqa: F811
+    import csv
+    import io
+
+    with schema_context("pizzeria"):
+        order = order_make(items=[("Margherita", 2), ("Pepperoni", 1)])
+
+    response = pizzeria_admin.post("/admin/orders/order/?kitchen=all",
+                                   {"action": "export_csv", "_selected_action": [order.pk]})
+
+    header, row = list(csv.reader(io.StringIO(response.content.decode())))
+    record = dict(zip(header, row, strict=True))
+    assert record["Order"] == str(order.pk) and record["Items"] == "2 x Margherita; 1 x Pepperoni"
+    assert (record["Total"], record["Currency"]) == (str(order.total), order.currency)
+    assert "." in record["Total"] and len(record["Total"].split(".")[1]) == 2  # Decimal, cents as stored
