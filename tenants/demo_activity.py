@@ -368,6 +368,17 @@ def demo_activity_seed(*, tenant: Tenant, now: dt.datetime, days: int = 30, seed
                         SmsMessage.objects.filter(pk=sms.pk).update(error="30006: landline or unreachable carrier", provider_id="")
                     SmsMessage.objects.filter(pk=sms.pk).update(created=created_at, updated=created_at)
                     result.sms += 1
+                    reminded_at = info["start"] - dt.timedelta(hours=24)
+                    if booking.status == Booking.Status.CONFIRMED and created_at < reminded_at < now:
+                        # What bookings.tasks.booking_reminders_send would have sent the day before.
+                        reminder = SmsMessage.objects.create(
+                            kind=SmsMessage.Kind.BOOKING_REMINDER, to_number=caller, from_number=called, booking=booking,
+                            call=call, attempts=1, status=SmsMessage.Status.SENT, provider_id=f"SM{rng.getrandbits(64):016x}",
+                            body=f"{agent.business_name}: a reminder of your {service.name} on {local:%a} {local.day} "
+                                 f"{local:%b} at {local:%H:%M}. See you then! If you can't make it, please call us.",
+                        )
+                        SmsMessage.objects.filter(pk=reminder.pk).update(created=reminded_at, updated=reminded_at)
+                        result.sms += 1
             if "order" in state and outcome == "ordered":
                 info = state["order"]
                 age = now - created_at

@@ -123,5 +123,10 @@ def test_seed_demo_activity_fills_both_demo_tenants(salon, pizzeria):
     with schema_context("salon"):
         assert Call.objects.filter(turns__isnull=False).exists()
         assert Call.objects.filter(bookings__isnull=False).exists()
+        # The SMS log shows confirmations and the day-before reminders, each for a booking.
+        from calls.models import SmsMessage
+
+        kinds = set(SmsMessage.objects.filter(booking__isnull=False).values_list("kind", flat=True))
+        assert kinds == {SmsMessage.Kind.CONFIRMATION, SmsMessage.Kind.BOOKING_REMINDER}
     with schema_context("pizzeria"):
         assert Call.objects.filter(orders__isnull=False).exists()
