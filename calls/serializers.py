@@ -38,6 +38,37 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+def _strict_serializers() -> list[type[StrictSerializer]]:
+    found, pending = [], [StrictSerializer]
+    while pending:
+        for subclass in pending.pop().__subclasses__():
+            found.append(subclass)
+            pending.append(subclass)
+    return found
+
+
+def strict_request_schemas(result: dict, generator, request, public) -> dict:
+    """drf-spectacular postprocessing hook: say in the schema what StrictSerializer enforces —
+    `additionalProperties: false` — and the item bounds of its lists (minItems/maxItems), which
+    drf-spectacular leaves out for nested list serializers. A client generated from the schema
+    then refuses what the API would refuse."""
+    components = result.get("components", {}).get("schemas", {})
+    for serializer_class in _strict_serializers():
+        component = components.get(serializer_class.__name__.removesuffix("Serializer"))
+        if component is None:
+            continue
+        component["additionalProperties"] = False
+        for name, field in serializer_class().fields.items():
+            prop = component.get("properties", {}).get(name)
+            if prop is None or not isinstance(field, serializers.ListSerializer):
+                continue
+            if not field.allow_empty:
+                prop["minItems"] = max(1, field.min_length or 0)
+            if field.max_length is not None:
+                prop["maxItems"] = field.max_length
+    return result
+
+
 class TextField(serializers.CharField):
     """A JSON string, nothing else: numbers and booleans are refused rather than stringified, and
     text PostgreSQL cannot store (NUL, lone surrogates) is refused here rather than failing there."""

@@ -205,6 +205,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The call-log body has nullable fields, which OpenAPI 3.0 cannot express as `type: null`.
     "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "calls.serializers.strict_request_schemas"],
 }
 
 # --- Celery ------------------------------------------------------------------------------------

@@ -206,6 +206,11 @@ def test_the_openapi_schema_is_public_and_documents_every_endpoint(committed_db,
     # What a client can know before asking: required text is not empty, and the outcomes end_call takes.
     booking_request = schema["components"]["schemas"]["CreateBookingRequest"]["properties"]
     assert booking_request["customer_name"]["minLength"] == 1 and "minLength" not in booking_request["notes"]
+    # ...and that unknown fields and an empty order are refused, as the API does.
+    order_request = schema["components"]["schemas"]["CreateOrderRequest"]
+    assert order_request["additionalProperties"] is False
+    assert (order_request["properties"]["items"]["minItems"], order_request["properties"]["items"]["maxItems"]) == (1, 50)
+    assert schema["components"]["schemas"]["OrderItem"]["additionalProperties"] is False
     assert schema["components"]["schemas"]["OutcomeEnum"]["enum"] == [
         "booked", "ordered", "answered", "transferred", "callback", "other"]
 
