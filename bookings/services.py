@@ -174,7 +174,7 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
 
     now = now or clock.now()
     with transaction.atomic():
-        bookings = list(Booking.objects.select_for_update().select_related("service")
+        bookings = list(Booking.objects.select_for_update(of=("self",)).select_related("service")
                         .filter(pk__in=booking_ids, status=Booking.Status.CONFIRMED).order_by("start"))
         Booking.objects.filter(pk__in=[booking.pk for booking in bookings]).update(status=Booking.Status.CANCELLED)
         for booking in bookings:
