@@ -110,6 +110,7 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     """The system prompt: the tenant's own prompt, then the facts of this call and the rules that keep
     the agent honest. Summaries come from the apps that own the data."""
     from bookings.selectors import opening_hours_summary, upcoming_closures
+    from calls.sms import signalwire_missing_settings  # calls.sms imports bookings, which imports calls
 
     sections = [agent_settings.instructions.strip()] if agent_settings.instructions.strip() else []
     context = [
@@ -148,6 +149,10 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     if "create_order" in tools:
         rules += ["- Only order what is on the menu; an order exists only once create_order has succeeded, "
                   "and the total it returns is the one to tell the caller."]
+    if agent_settings.sms_confirmations and not signalwire_missing_settings():
+        rules += ["- The caller gets a text message confirming each booking or order"
+                  + (" and a reminder the day before a booking" if "check_availability" in tools else "")
+                  + "; you may say so."]
     rules += [
         "- Never invent prices, times, availability or policies. If a tool fails, say what it said.",
         "- If the caller asks for a person, call transfer_to_human."

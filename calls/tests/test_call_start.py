@@ -75,6 +75,21 @@ def test_it_writes_todays_date_hours_services_and_rules_into_the_instructions(co
     assert f"calling from {CALLER}" in instructions
     assert "Never guess availability: call check_availability" in instructions
     assert "Someone can take the call right now." in instructions
+    # SignalWire is not configured in tests: no texts go out, so the agent must not promise one.
+    assert "text message" not in instructions
+
+
+def test_the_agent_may_promise_a_text_only_when_one_will_be_sent(committed_db, api_server, fixed_clock, settings):
+    fixed_clock(dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC))
+    for name in ("SIGNALWIRE_SPACE_URL", "SIGNALWIRE_PROJECT_ID", "SIGNALWIRE_API_TOKEN"):
+        setattr(settings, name, "configured")
+
+    salon = started_call(api_server)["config"]["instructions"]
+    pizzeria = started_call(api_server, called_number=PIZZERIA_NUMBER)["config"]["instructions"]
+
+    assert ("The caller gets a text message confirming each booking or order and a reminder the day before a "
+            "booking; you may say so.") in salon
+    assert "text message" not in pizzeria  # the demo pizzeria has SMS to customers off
 
 
 def test_it_gives_standard_time_before_the_dst_change_and_no_transfer_on_saturday(committed_db, api_server, fixed_clock):
