@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.db.models import Q
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from tenants.agent.models import normalize_transfer_target
@@ -456,6 +457,32 @@ def _upsert_by_name(model, entries: list[dict], inactive_field: str, changes: li
             changes.append(f"{label} {row.name}: retired")
 
 
+FRONT_DESK_GROUP = "Front desk"
+# What staff at the counter need: the bookings (take and cancel them), calls and their transcripts,
+# callbacks to work through, orders to move through the kitchen, the SMS log. Not the agent's
+# settings, hours, prices or the users: those stay with the owner.
+FRONT_DESK_PERMISSIONS = {
+    "bookings": ["view_booking", "add_booking", "change_booking", "view_service", "view_openinghours", "view_closure"],
+    "calls": ["view_call", "view_callbackrequest", "change_callbackrequest", "view_smsmessage"],
+    "orders": ["view_order", "change_order", "view_menuitem"],
+}
+
+
+def _front_desk_group_ensure(changes: list[str]) -> None:
+    """A "Front desk" group the owner can put staff accounts in. Made once; the owner may change
+    it afterwards and provisioning leaves it alone."""
+    from django.contrib.auth.models import Group, Permission
+
+    if Group.objects.filter(name=FRONT_DESK_GROUP).exists():
+        return
+    wanted = Q()
+    for app_label, codenames in FRONT_DESK_PERMISSIONS.items():
+        wanted |= Q(content_type__app_label=app_label, codename__in=codenames)
+    group = Group.objects.create(name=FRONT_DESK_GROUP)
+    group.permissions.set(Permission.objects.filter(wanted))
+    changes.append("front desk group created")
+
+
 def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
     from bookings.models import BookingPolicy, Closure, OpeningHours, Service
     from orders.models import MenuItem, OrderingPolicy
@@ -473,6 +500,7 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
             owner.is_active = owner.is_staff = owner.is_superuser = True
             owner.save()
             changes.append("owner updated")
+    _front_desk_group_ensure(changes)
 
     agent_values = dict(spec.agent)
     if spec.escalation is not None:

@@ -146,3 +146,22 @@ def test_it_still_lets_owners_in_when_the_cache_is_down(salon, monkeypatch):
 
     assert log_in(client, SALON_OWNER[0], "typo").status_code == 200
     assert log_in(client, *SALON_OWNER).status_code == 302
+
+
+def test_front_desk_staff_take_bookings_but_cannot_change_the_agent_or_add_users(salon):
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    with schema_context("salon"):
+        clerk = get_user_model().objects.create_user(username="desk@salon.example", password="desk-pass-2026",
+                                                     is_staff=True)
+        clerk.groups.add(Group.objects.get(name="Front desk"))
+    client = Client(HTTP_HOST=SALON_HOST)
+    assert log_in(client, "desk@salon.example", "desk-pass-2026").status_code == 302
+
+    assert client.get("/admin/bookings/booking/add/").status_code == 200
+    assert client.get("/admin/calls/call/").status_code == 200
+    assert client.get("/admin/orders/order/").status_code == 200
+    assert client.get("/admin/agent/agentsettings/", follow=True).status_code == 403
+    assert client.get("/admin/auth/user/add/").status_code == 403
+    assert client.get("/admin/bookings/service/add/").status_code == 403

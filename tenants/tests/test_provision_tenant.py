@@ -9,6 +9,7 @@ import pytest
 import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django_tenants.utils import schema_context
 
 from bookings.models import Closure, OpeningHours, Service
@@ -43,6 +44,8 @@ def barber_spec():
 @pytest.fixture
 def provisioned(committed_db):
     """Tenants created here get their own schema; drop it afterwards so the session stays clean."""
+    # A request made by an earlier test leaves the connection on its tenant's schema.
+    connection.set_schema_to_public()
     yield
     for tenant in Tenant.objects.exclude(schema_name__in=["public", "salon", "pizzeria"]):
         tenant_delete(tenant=tenant)
@@ -94,6 +97,18 @@ def test_it_creates_a_tenant_with_everything_in_the_spec(provisioned, barber_spe
         assert (service.name, service.capacity, service.price, service.aliases) == ("Beard Trim", 3, Decimal("15.50"), ["beard"])
         assert MenuItem.objects.get().price == Decimal("2.20")
         assert EscalationHours.objects.count() == 1
+
+
+def test_it_gives_the_business_a_front_desk_group_for_staff(provisioned, barber_spec):
+    from django.contrib.auth.models import Group
+
+    tenant_provision(spec=barber_spec)
+
+    with schema_context("barber"):
+        granted = set(Group.objects.get(name="Front desk").permissions.values_list("codename", flat=True))
+    assert {"add_booking", "change_booking", "view_call", "change_callbackrequest", "change_order"} <= granted
+    assert not granted & {"change_agentsettings", "add_user", "change_service", "change_openinghours"}
+    assert len(granted) == 13
 
 
 def test_running_the_same_spec_twice_changes_nothing(provisioned, barber_spec):
