@@ -1,6 +1,6 @@
-"""SMS to callers: the one path every booking and order confirmation, and every "your order is
-ready" notice, takes, and its delivery through SignalWire's LaML-compatible REST API (the
-Twilio-shaped `Messages.json` endpoint).
+"""SMS to customers: the one path every text takes (booking and order confirmations, "your order
+is ready", "your booking is cancelled", the day-before reminder), and its delivery through
+SignalWire's LaML-compatible REST API (the Twilio-shaped `Messages.json` endpoint).
 
 Every message is a row in the SMS log (`SmsMessage`) before anything is sent, so the business sees
 what was sent, what failed and why, and what was skipped because SMS is not configured:
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 import requests
 from django.conf import settings
@@ -163,7 +164,8 @@ def sms_booking_reminder_queue(*, booking) -> SmsMessage | None:
                       body=lambda business: _booking_reminder_body(business=business, booking=booking), booking=booking)
 
 
-def _sms_queue(*, kind: str, body, booking=None, order=None) -> SmsMessage | None:
+def _sms_queue(*, kind: str, body: Callable[[str], str], booking=None, order=None) -> SmsMessage | None:
+    """The shared path: `body(business name)` is the text; see `sms_confirmation_queue` for the rest."""
     agent_settings = agent_settings_get()
     if not agent_settings.sms_confirmations:
         return None
