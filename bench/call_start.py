@@ -26,13 +26,16 @@ internal API on gunicorn (gthread, DEBUG off) on a free port.
    building the session, watchdog and agent; `session.start`; greeting dispatch (`say()` to the TTS).
    Each call then ends as a job does (session closed, shutdown callbacks: the log goes to the API).
 2. Memory, in real job processes: the production `build_server()` (forkserver, the entrypoint
-   module preloaded, VAD prewarm) with LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0, run unregistered;
+   module and the VAD preloaded, prewarm) with LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0, run unregistered;
    `simulate_job(fake_job=True)` sends K concurrent fake jobs to the salon's number, so each job
    process runs the real entrypoint with the real Deepgram/OpenAI/Cartesia plugin objects (dummy
-   keys). Offline, their connections fail and are retried, which keeps the sessions alive but means
-   no audio flows: live audio buffers and two provider websockets are not in these figures. Once
-   every call row exists plus a settle time, the RSS, USS and PSS (psutil `memory_full_info()`) of
-   every job process with a job are read, next to an idle prewarmed process and the forkserver.
+   keys). Offline, their connections fail and are retried, which keeps the sessions alive; the mock
+   room has no audio track, so each job then runs a recorded caller (voiceworker/tests/audio, 2 × 5.3
+   s, 8 kHz) through its VAD as the session does with a caller's track (a VAD that never runs never
+   maps ONNX Runtime's inference code). Live audio buffers and the two provider websockets are not
+   in these figures. Once every call row exists plus a settle time, the RSS, USS and PSS (psutil
+   `memory_full_info()`) of every job process with a job are read, next to an idle prewarmed process
+   and the forkserver.
    USS is what one more concurrent call costs the machine; RSS also counts the pages shared with
    the forkserver and the other job processes.
 """
@@ -272,6 +275,27 @@ def call_start_table(results: list[dict[str, float]], server_ms: list[float]) ->
 
 # --- 2. memory ----------------------------------------------------------------------------------
 
+CALLER_AUDIO_REPEATS = 2  # the recorded caller (5.3 s) twice
+
+
+async def entrypoint_with_caller_audio(ctx) -> None:
+    """The production entrypoint, then the caller's audio through the job's VAD, as the session
+    runs every frame of a real caller's track through it. A fake job's mock room has no audio track,
+    and a job that never runs its VAD never touches ONNX Runtime's inference code, whose pages a
+    real call maps. Imported by path in the job processes (`call_start`, not `__main__`)."""
+    from voiceworker.entrypoint import entrypoint
+    from voiceworker.tests.audio import wav_frames
+
+    await entrypoint(ctx)
+    stream = ctx.proc.userdata["vad"].stream()
+    for _ in range(CALLER_AUDIO_REPEATS):
+        for frame in wav_frames():
+            stream.push_frame(frame)
+    stream.end_input()
+    async for _event in stream:
+        pass
+    await stream.aclose()
+
 def memory_of(pid: int) -> dict[str, float] | None:
     import psutil
 
@@ -292,11 +316,12 @@ def calls_started(database_url: str, *, logged: bool = False) -> int:
 
 
 async def measure_memory(*, job_counts: list[int], database_url: str, settle: float) -> list[str]:
+    import call_start  # this file as a module, so job processes can import the entrypoint by path
     import psutil
 
     from voiceworker.entrypoint import build_server
 
-    server = build_server()
+    server = build_server(job_entrypoint=call_start.entrypoint_with_caller_audio)
     server.update_options(num_idle_processes=max(job_counts) + 1, shutdown_process_timeout=5)
     running = asyncio.create_task(server.run(devmode=True, unregistered=True))
     lines: list[str] = []

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from django.conf import ENVIRONMENT_VARIABLE as SETTINGS_MODULE_ENV
@@ -41,6 +43,7 @@ DEFAULT_FIRST_WARNING_SECONDS, DEFAULT_FINAL_WARNING_SECONDS = 120, 30
 DEFAULT_MAX_CALL_SECONDS = 600
 # Console and simulated jobs have no SIP participant: this number plays the dialled number.
 CONSOLE_NUMBER_ENV = "VOICE_CONSOLE_NUMBER"
+FORKSERVER_PRELOAD = "voiceworker.forkserver_preload"
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,11 @@ class SipCall:
 
 
 def prewarm(proc: JobProcess) -> None:
-    """Once per job process, before it takes a call: the VAD model (~0.1 s), and Django's settings
-    object (its module is already imported by the forkserver, see `build_server`)."""
-    proc.userdata["vad"] = silero.VAD.load()
+    """Once per job process, before it takes a call: the VAD, and Django's settings object (its
+    module is already imported by the forkserver, see `build_server`). A job process forked by the
+    forkserver inherits the VAD it loaded (`forkserver_preload`); anywhere else it loads its own."""
+    preloaded = sys.modules.get(FORKSERVER_PRELOAD)
+    proc.userdata["vad"] = preloaded.vad if preloaded is not None else silero.VAD.load()
     settings.SONIQ_API_URL  # noqa: B018 - the access is the point
 
 
@@ -191,15 +196,13 @@ async def apologise_and_hang_up(ctx: JobContext, participant: rtc.RemoteParticip
         ctx.shutdown(reason="call refused")
 
 
-def build_server() -> AgentServer:
-    """The worker: explicit dispatch to `VOICE_AGENT_NAME`, the VAD prewarmed per process, and this
-    module preloaded by the forkserver so each job process starts in milliseconds.
-
-    The settings module is preloaded too, so the job processes share it instead of each importing
-    it (it is the module their lazy settings load: they inherit this environment). The soniq_site
-    package no longer imports the Celery app, which no job needs: bench/call_start.py measured job
-    process RSS 179 -> 172 MB during a call (see docs/BENCHMARKS.md)."""
-    preload_modules = ["voiceworker.entrypoint"]
+def build_server(*, job_entrypoint: Callable[[JobContext], Awaitable[None]] | None = None) -> AgentServer:
+    """The worker: explicit dispatch to `VOICE_AGENT_NAME`, and what the forkserver preloads so each
+    job process starts in milliseconds and shares what it can: this module, the Silero VAD
+    (`forkserver_preload`: job processes inherit its ONNX Runtime session instead of each building
+    one, USS per call 52 -> 38 MB in bench/call_start.py) and the settings module (the module the
+    job processes' lazy settings load: they inherit this environment). See docs/BENCHMARKS.md."""
+    preload_modules = ["voiceworker.entrypoint", FORKSERVER_PRELOAD]
     if settings_module := os.environ.get(SETTINGS_MODULE_ENV):
         preload_modules.append(settings_module)
     server = AgentServer(
@@ -209,5 +212,6 @@ def build_server() -> AgentServer:
         api_key=settings.LIVEKIT_API_KEY or None,
         api_secret=settings.LIVEKIT_API_SECRET or None,
     )
-    server.rtc_session(entrypoint, agent_name=settings.VOICE_AGENT_NAME)
+    # `job_entrypoint`: bench/call_start.py wraps the entrypoint (it must be importable by path).
+    server.rtc_session(job_entrypoint or entrypoint, agent_name=settings.VOICE_AGENT_NAME)
     return server

@@ -56,3 +56,15 @@ def fake_openai():
     server = FakeOpenAI()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fresh_forkserver():
+    """multiprocessing keeps one forkserver per process, started with the environment of whichever
+    test first ran a worker, and livekit does not stop it. A test whose job processes must see its
+    own environment gets a forkserver of its own, stopped again afterwards."""
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()
+    yield
+    forkserver._forkserver._stop()

@@ -66,10 +66,10 @@ def test_the_worker_dispatches_explicitly_by_agent_name(settings):
     settings.VOICE_AGENT_NAME = "soniq-test"
     server = build_server()
     assert server._agent_name == "soniq-test"
-    assert server._preload_modules == ["voiceworker.entrypoint", "soniq_site.settings"]
+    assert server._preload_modules == ["voiceworker.entrypoint", "voiceworker.forkserver_preload", "soniq_site.settings"]
 
 
-def test_a_job_process_starts_under_the_forkserver_and_reaches_the_api(monkeypatch, settings):
+def test_a_job_process_starts_under_the_forkserver_and_reaches_the_api(monkeypatch, settings, fresh_forkserver):
     """A real job process (forkserver, as in production) runs the entrypoint: it imports this module
     without Django's app registry, reads settings, and starts the call through the API. The number is
     unknown here, so the job then apologises and hangs up."""
