@@ -276,14 +276,24 @@ def call_start_table(results: list[dict[str, float]], server_ms: list[float]) ->
 # --- 2. memory ----------------------------------------------------------------------------------
 
 CALLER_AUDIO_REPEATS = 2  # the recorded caller (5.3 s) twice
+BENCH_REPORT_DIR = "SONIQ_BENCH_REPORT_DIR"
 
 
 async def entrypoint_with_caller_audio(ctx) -> None:
-    """The production entrypoint, then the caller's audio through the job's VAD, as the session
-    runs every frame of a real caller's track through it. A fake job's mock room has no audio track,
-    and a job that never runs its VAD never touches ONNX Runtime's inference code, whose pages a
-    real call maps. Imported by path in the job processes (`call_start`, not `__main__`)."""
+    """The production entrypoint, then what the caller's first turn costs the job process: the
+    caller's audio through the job's VAD, as the session runs every frame of a caller's track
+    through it (a fake job's mock room has no audio track, and a VAD that never runs never maps
+    ONNX Runtime's inference code), and two LLM requests as the agent's first replies make them
+    (the real plugin, the agent's six tools, OPENAI_BASE_URL at the bench's local endpoint), timed
+    to their first chunk and written to BENCH_REPORT_DIR. Imported by path in the job processes
+    (`call_start`, not `__main__`)."""
+    import json
+
+    from livekit.agents import llm
+
+    from voiceworker.agent import SoniqAgent
     from voiceworker.entrypoint import entrypoint
+    from voiceworker.providers import build_llm
     from voiceworker.tests.audio import wav_frames
 
     await entrypoint(ctx)
@@ -295,6 +305,37 @@ async def entrypoint_with_caller_audio(ctx) -> None:
     async for _event in stream:
         pass
     await stream.aclose()
+
+    model = build_llm({})
+    chat_ctx = llm.ChatContext()
+    chat_ctx.add_message(role="user", content="Hi, I'd like to book a haircut, please.")
+    tools = SoniqAgent(instructions="", tools_offered=None).tools
+    first_chunk_ms = []
+    for _request in range(2):
+        began = time.perf_counter()
+        async with model.chat(chat_ctx=chat_ctx, tools=tools) as reply:
+            async for _chunk in reply:
+                first_chunk_ms.append((time.perf_counter() - began) * 1000)
+                break
+            async for _chunk in reply:
+                pass
+    await model.aclose()
+    report = Path(os.environ[BENCH_REPORT_DIR]) / f"{os.getpid()}-{ctx.job.id}.json"
+    report.write_text(json.dumps({"first_chunk_ms": first_chunk_ms}))
+
+
+def first_reply_lines(report_dir: Path) -> list[str]:
+    import json
+
+    runs = [json.loads(path.read_text())["first_chunk_ms"] for path in sorted(report_dir.glob("*.json"))]
+    if not runs:
+        return ["no job reported its LLM requests"]
+    lines = [f"LLM requests in job processes, to the first chunk ({len(runs)} jobs, local endpoint):"]
+    for index, label in enumerate(("first request of the process", "second request")):
+        values = [run[index] for run in runs]
+        lines.append(f"  {label:<30} p50 {percentile(values, .5):6.1f}  max {max(values):6.1f} ms")
+    return lines
+
 
 def memory_of(pid: int) -> dict[str, float] | None:
     import psutil
@@ -371,6 +412,7 @@ async def measure_memory(*, job_counts: list[int], database_url: str, settle: fl
             await asyncio.gather(*(proc.aclose() for proc in busy))
         logged = calls_started(database_url, logged=True) - logged_before
         lines.append(f"jobs ended normally: the API received {logged} of {sum(job_counts)} call logs")
+        lines.extend(first_reply_lines(Path(os.environ[BENCH_REPORT_DIR])))
     finally:
         await server.aclose()
         running.cancel()
@@ -416,6 +458,11 @@ def main() -> None:
     database_url = bench_database_url(args.database)
     print(f"[bench] load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}", flush=True)
     spool = tempfile.TemporaryDirectory(prefix="soniq-bench-spool-")
+    reports = tempfile.TemporaryDirectory(prefix="soniq-bench-reports-")
+    from voiceworker.tests.fakes import FakeOpenAI
+
+    # The agent's replies: a local OpenAI-compatible streaming endpoint (it answers "Okay.").
+    openai_endpoint = FakeOpenAI()
     server = None
     try:
         prepare_database(database_url, skip_setup=args.skip_setup)
@@ -431,7 +478,8 @@ def main() -> None:
             "VOICE_CONSOLE_NUMBER": SALON_NUMBER,  # fake jobs have no SIP attributes
             "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE": "0",
             "CARTESIA_API_KEY": "bench-not-used", "DEEPGRAM_API_KEY": "bench-not-used",
-            "OPENAI_API_KEY": "bench-not-used", "OPENAI_BASE_URL": "",
+            "OPENAI_API_KEY": "bench-not-used", "OPENAI_BASE_URL": openai_endpoint.base_url,
+            BENCH_REPORT_DIR: reports.name,
         })
         import logging
 
@@ -463,6 +511,8 @@ def main() -> None:
         if not args.keep_database:
             drop_database(database_url)
         spool.cleanup()
+        reports.cleanup()
+        openai_endpoint.stop()
 
 
 if __name__ == "__main__":

@@ -73,3 +73,26 @@ def test_outside_the_forkserver_the_prewarm_loads_its_own_vad(monkeypatch):
     proc = Process()
     prewarm(proc)
     assert isinstance(proc.userdata["vad"], silero.VAD)
+
+
+def test_the_preload_warms_the_llm_request_path_and_leaves_no_thread_behind_for_the_fork():
+    """In a fresh interpreter, as the forkserver imports it: the real plugin made a streamed request
+    (the SDK's chat-completions modules are loaded, so a call's first reply does not import them),
+    and no thread it started is still alive when the forkserver forks."""
+    import subprocess
+
+    script = (
+        "import os, sys\n"
+        "import livekit.agents, livekit.plugins.openai, livekit.plugins.silero  # the forkserver imports the plugins first\n"
+        "threads = len(os.listdir('/proc/self/task'))\n"
+        "import voiceworker.forkserver_preload\n"
+        "print(threads, len(os.listdir('/proc/self/task')), 'openai.resources.chat.completions' in sys.modules)\n"
+    )
+    env = {**os.environ, "SECRET_KEY": "voice-worker-job-process-test-secret-key-0123456789",
+           "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE": "0"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert "could not warm up" not in done.stderr
+    before, after, chat_loaded = done.stdout.split()
+    assert after == before and chat_loaded == "True"
