@@ -26,6 +26,8 @@ import gc
 import json
 import logging
 
+import httpx2
+import openai as openai_sdk
 from livekit.agents import llm
 from livekit.plugins import openai, silero
 
@@ -72,7 +74,10 @@ async def _one_llm_request() -> None:
     """The real plugin, client and HTTP transport against a one-shot server on a loopback port."""
     server = await asyncio.start_server(_answer_one_request, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    model = openai.LLM(model=DEFAULT_LLM_MODEL, base_url=f"http://127.0.0.1:{port}/v1", api_key="warm-up")
+    # trust_env=False: a proxy configured for the provider must not receive this request.
+    client = openai_sdk.AsyncClient(api_key="warm-up", base_url=f"http://127.0.0.1:{port}/v1",
+                                    http_client=httpx2.AsyncClient(trust_env=False))
+    model = openai.LLM(model=DEFAULT_LLM_MODEL, client=client)
     chat_ctx = llm.ChatContext()
     chat_ctx.add_message(role="user", content="Hello")
     try:
@@ -81,6 +86,7 @@ async def _one_llm_request() -> None:
                 pass
     finally:
         await model.aclose()
+        await client.close()
         server.close()
         await server.wait_closed()
 
