@@ -20,6 +20,16 @@ def test_help_lists_the_subcommands(capsys, monkeypatch):
         assert subcommand in shown
 
 
+@pytest.mark.parametrize("subcommand", ["start", "console"])
+def test_a_subcommands_help_needs_no_settings(subcommand, capsys, monkeypatch, nothing_configured):
+    monkeypatch.setattr(sys, "argv", ["manage.py", "runvoiceworker", subcommand, "--help"])
+    with pytest.raises(SystemExit) as exited:
+        ManagementUtility(sys.argv).execute()
+    assert exited.value.code == 0
+    shown = capsys.readouterr().out
+    assert "cannot start" not in shown and "--log-level" in shown
+
+
 @pytest.fixture
 def nothing_configured(settings):
     for name in LIVEKIT + PROVIDERS + PLATFORM:

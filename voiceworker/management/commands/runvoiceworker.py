@@ -39,7 +39,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, livekit_args: list[str], **options) -> None:
         subcommand = next((arg for arg in livekit_args if not arg.startswith("-")), "")
-        missing = missing_settings(subcommand, livekit_args)
+        # `runvoiceworker start --help` only prints the subcommand's options: nothing needs a key.
+        asks_for_help = any(arg in ("--help", "-h") for arg in livekit_args)
+        missing = [] if asks_for_help else missing_settings(subcommand, livekit_args)
         if missing:
             raise CommandError(missing_settings_message(subcommand, missing))
 
@@ -52,7 +54,7 @@ class Command(BaseCommand):
         from voiceworker.entrypoint import build_server
 
         server = build_server()
-        if subcommand in ("start", "dev"):
+        if subcommand in ("start", "dev") and not asks_for_help:
             # Logs that could not be sent during earlier calls: now, then every minute.
             SpoolResender(CallLogger(api_url=settings.SONIQ_API_URL, spool_dir=settings.VOICE_SPOOL_DIR)).start()
         if not subcommand:
