@@ -67,7 +67,8 @@ def prewarm(proc: JobProcess) -> None:
     module is already imported by the forkserver, see `build_server`). A job process forked by the
     forkserver inherits the VAD it loaded (`forkserver_preload`); anywhere else it loads its own."""
     preloaded = sys.modules.get(FORKSERVER_PRELOAD)
-    proc.userdata["vad"] = preloaded.vad if preloaded is not None else silero.VAD.load()
+    inherited = preloaded.vad if preloaded is not None else None
+    proc.userdata["vad"] = inherited if inherited is not None else silero.VAD.load()
     settings.SONIQ_API_URL  # noqa: B018 - the access is the point
 
 

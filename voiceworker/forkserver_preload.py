@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import gc
 import json
 import logging
@@ -36,7 +35,21 @@ from voiceworker.providers import DEFAULT_LLM_MODEL
 
 logger = logging.getLogger("soniq.voiceworker")
 
-vad = silero.VAD.load()
+# How long the LLM warm-up may hold up the forkserver (it takes ~0.3 s).
+WARM_UP_TIMEOUT_SECONDS = 10.0
+
+
+def _load_vad() -> silero.VAD | None:
+    # An exception here would stop the forkserver itself (it only skips ImportErrors of preloads),
+    # and with it every call; without a preloaded VAD each job process's prewarm loads its own.
+    try:
+        return silero.VAD.load()
+    except Exception:
+        logger.exception("could not preload the VAD; job processes will load their own")
+        return None
+
+
+vad = _load_vad()
 
 
 def _streamed_completion() -> bytes:
@@ -93,7 +106,7 @@ async def _one_llm_request() -> None:
 
 def _warm_the_llm_request_path() -> None:
     try:
-        asyncio.run(_one_llm_request())
+        asyncio.run(asyncio.wait_for(_one_llm_request(), WARM_UP_TIMEOUT_SECONDS))
     except Exception:
         # Only a warm-up: the first real request then pays for it.
         logger.warning("could not warm up the LLM request path", exc_info=True)
@@ -103,11 +116,9 @@ def _return_free_heap_to_the_os() -> None:
     # The VAD session and the warm-up free temporaries that glibc keeps mapped (~6 MB); every job
     # process would inherit them as resident memory.
     gc.collect()
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        malloc_trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
-        if malloc_trim is not None:
-            malloc_trim(0)
+    malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc only
+    if malloc_trim is not None:
+        malloc_trim(0)
 
 
 _warm_the_llm_request_path()

@@ -96,3 +96,23 @@ def test_the_preload_warms_the_llm_request_path_and_leaves_no_thread_behind_for_
     assert "could not warm up" not in done.stderr
     before, after, chat_loaded = done.stdout.split()
     assert after == before and chat_loaded == "True"
+
+
+def test_a_vad_that_cannot_load_does_not_stop_the_forkserver():
+    """The forkserver skips only ImportErrors of its preloads; anything else would stop it, and every
+    call with it. Here the job processes are left to load their own VAD."""
+    import subprocess
+
+    script = (
+        "from livekit.plugins import silero\n"
+        "def broken(**options): raise RuntimeError('no model')\n"
+        "silero.VAD.load = broken\n"
+        "import voiceworker.forkserver_preload as preload\n"
+        "print(preload.vad)\n"
+    )
+    env = {**os.environ, "SECRET_KEY": "voice-worker-job-process-test-secret-key-0123456789"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "None"
+    assert "could not preload the VAD" in done.stderr
