@@ -199,10 +199,11 @@ async def apologise_and_hang_up(ctx: JobContext, participant: rtc.RemoteParticip
 
 def build_server(*, job_entrypoint: Callable[[JobContext], Awaitable[None]] | None = None) -> AgentServer:
     """The worker: explicit dispatch to `VOICE_AGENT_NAME`, and what the forkserver preloads so each
-    job process starts in milliseconds and shares what it can: this module, the Silero VAD
-    (`forkserver_preload`: job processes inherit its ONNX Runtime session instead of each building
-    one, USS per call 52 -> 38 MB in bench/call_start.py) and the settings module (the module the
-    job processes' lazy settings load: they inherit this environment). See docs/BENCHMARKS.md."""
+    job process starts in milliseconds and shares what it can: this module, `forkserver_preload`
+    (the Silero VAD and a warmed LLM request path, which each job process used to build for itself:
+    bench/call_start.py measured private memory per call 57 -> 41 MB, a call's first LLM request
+    112 -> ~33 ms) and the settings module (the module the job processes' lazy settings load: they
+    inherit this environment). See docs/BENCHMARKS.md."""
     preload_modules = ["voiceworker.entrypoint", FORKSERVER_PRELOAD]
     if settings_module := os.environ.get(SETTINGS_MODULE_ENV):
         preload_modules.append(settings_module)
