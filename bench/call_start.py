@@ -25,17 +25,19 @@ internal API on gunicorn (gthread, DEBUG off) on a free port.
    (own connection per call, as in production; gunicorn's own handling time is shown beside it);
    building the session, watchdog and agent; `session.start`; greeting dispatch (`say()` to the TTS).
    Each call then ends as a job does (session closed, shutdown callbacks: the log goes to the API).
-2. Memory, in real job processes: the production `build_server()` (forkserver, the entrypoint
-   module and the VAD preloaded, prewarm) with LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0, run unregistered;
-   `simulate_job(fake_job=True)` sends K concurrent fake jobs to the salon's number, so each job
-   process runs the real entrypoint with the real Deepgram/OpenAI/Cartesia plugin objects (dummy
-   keys). Offline, their connections fail and are retried, which keeps the sessions alive; the mock
-   room has no audio track, so each job then runs a recorded caller (voiceworker/tests/audio, 2 × 5.3
-   s, 8 kHz) through its VAD as the session does with a caller's track (a VAD that never runs never
-   maps ONNX Runtime's inference code). Live audio buffers and the two provider websockets are not
-   in these figures. Once every call row exists plus a settle time, the RSS, USS and PSS (psutil
-   `memory_full_info()`) of every job process with a job are read, next to an idle prewarmed process
-   and the forkserver.
+2. Memory, in real job processes: the production `build_server()` (forkserver; the entrypoint
+   module and `voiceworker/forkserver_preload.py` preloaded, prewarm) with
+   LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0, run unregistered; `simulate_job(fake_job=True)` sends
+   K concurrent fake jobs to the salon's number, so each job process runs the real entrypoint with
+   the real Deepgram/OpenAI/Cartesia plugin objects (dummy keys). Deepgram and Cartesia cannot
+   connect offline and retry, which keeps the sessions alive. The mock room has no audio track, so
+   each job then does what a caller's first turn makes a call do: a recorded caller
+   (voiceworker/tests/audio, 2 × 5.3 s, 8 kHz) through its VAD, and two LLM requests with the
+   agent's tools through the real OpenAI plugin to a local streaming endpoint (voiceworker's
+   FakeOpenAI), timed to their first chunk. Live audio buffers and the two provider websockets are
+   not in these figures. Once every call row exists plus a settle time, the RSS, USS and PSS
+   (psutil `memory_full_info()`) of every job process with a job are read, next to an idle
+   prewarmed process and the forkserver.
    USS is what one more concurrent call costs the machine; RSS also counts the pages shared with
    the forkserver and the other job processes.
 """

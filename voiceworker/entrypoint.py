@@ -66,8 +66,7 @@ def prewarm(proc: JobProcess) -> None:
     """Once per job process, before it takes a call: the VAD, and Django's settings object (its
     module is already imported by the forkserver, see `build_server`). A job process forked by the
     forkserver inherits the VAD it loaded (`forkserver_preload`); anywhere else it loads its own."""
-    preloaded = sys.modules.get(FORKSERVER_PRELOAD)
-    inherited = preloaded.vad if preloaded is not None else None
+    inherited = getattr(sys.modules.get(FORKSERVER_PRELOAD), "vad", None)
     proc.userdata["vad"] = inherited if inherited is not None else silero.VAD.load()
     settings.SONIQ_API_URL  # noqa: B018 - the access is the point
 

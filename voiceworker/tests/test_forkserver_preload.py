@@ -13,6 +13,18 @@ from livekit.protocol import models
 from voiceworker.entrypoint import FORKSERVER_PRELOAD, build_server
 from voiceworker.tests.audio import CALLER_SPEECH_ENDS, CALLER_SPEECH_STARTS, wav_frames
 
+# Job processes and fresh interpreters load settings outside pytest, as production does.
+SECRET_KEY = "voice-worker-job-process-test-secret-key-0123456789"
+
+
+def run_fresh_interpreter(script: str):
+    """`script` in a new interpreter at the project root, as the forkserver starts: nothing imported yet."""
+    import subprocess
+
+    env = {**os.environ, "SECRET_KEY": SECRET_KEY, "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE": "0"}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+
 
 async def hear_the_recorded_caller(ctx: JobContext) -> None:
     """Runs in the job process: the caller's audio through the VAD its prewarm chose."""
@@ -33,7 +45,7 @@ async def hear_the_recorded_caller(ctx: JobContext) -> None:
 def test_a_job_process_hears_the_caller_through_the_vad_loaded_by_the_forkserver(monkeypatch, tmp_path,
                                                                                    fresh_forkserver):
     report = tmp_path / "vad.json"
-    monkeypatch.setenv("SECRET_KEY", "voice-worker-job-process-test-secret-key-0123456789")
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
 
     async def run():
         server = build_server(job_entrypoint=hear_the_recorded_caller)
@@ -79,8 +91,6 @@ def test_the_preload_warms_the_llm_request_path_and_leaves_no_thread_behind_for_
     """In a fresh interpreter, as the forkserver imports it: the real plugin made a streamed request
     (the SDK's chat-completions modules are loaded, so a call's first reply does not import them),
     and no thread it started is still alive when the forkserver forks."""
-    import subprocess
-
     script = (
         "import os, sys\n"
         "import livekit.agents, livekit.plugins.openai, livekit.plugins.silero  # the forkserver imports the plugins first\n"
@@ -88,10 +98,7 @@ def test_the_preload_warms_the_llm_request_path_and_leaves_no_thread_behind_for_
         "import voiceworker.forkserver_preload\n"
         "print(threads, len(os.listdir('/proc/self/task')), 'openai.resources.chat.completions' in sys.modules)\n"
     )
-    env = {**os.environ, "SECRET_KEY": "voice-worker-job-process-test-secret-key-0123456789",
-           "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE": "0"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = run_fresh_interpreter(script)
     assert done.returncode == 0, done.stderr
     assert "could not warm up" not in done.stderr
     before, after, chat_loaded = done.stdout.split()
@@ -101,8 +108,6 @@ def test_the_preload_warms_the_llm_request_path_and_leaves_no_thread_behind_for_
 def test_a_vad_that_cannot_load_does_not_stop_the_forkserver():
     """The forkserver skips only ImportErrors of its preloads; anything else would stop it, and every
     call with it. Here the job processes are left to load their own VAD."""
-    import subprocess
-
     script = (
         "from livekit.plugins import silero\n"
         "def broken(**options): raise RuntimeError('no model')\n"
@@ -110,9 +115,7 @@ def test_a_vad_that_cannot_load_does_not_stop_the_forkserver():
         "import voiceworker.forkserver_preload as preload\n"
         "print(preload.vad)\n"
     )
-    env = {**os.environ, "SECRET_KEY": "voice-worker-job-process-test-secret-key-0123456789"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
+    done = run_fresh_interpreter(script)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "None"
     assert "could not preload the VAD" in done.stderr
