@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from bookings.forms import BookingAddForm
 from bookings.models import Booking, BookingPolicy, Closure, OpeningHours, Service
 from bookings.services import bookings_cancel
-from soniq_site import clock
+from core import clock
 from soniq_site.admin_helpers import (
     PriceCurrencyFormMixin,
     SingleRowAdminMixin,

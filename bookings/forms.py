@@ -7,8 +7,8 @@ from django import forms
 
 from bookings.models import Booking, Service
 from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, booking_create
-from soniq_site.domain import DomainError
-from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+from core.errors import DomainError
+from core.phone import InvalidPhoneNumber, normalize_phone_number
 from tenants.selectors import tenant_phone_region
 
 # Which field a refusal of booking_create is about; the others (the time, the slot) are about the

@@ -17,7 +17,7 @@ import difflib
 from collections.abc import Iterable
 from typing import TypeVar
 
-from soniq_site.spoken import fold, key, singular
+from core.text_keys import fold, key, singular
 
 T = TypeVar("T")
 

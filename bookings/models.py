@@ -4,7 +4,7 @@ from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, Range
 from django.db import models
 from django.db.models import Func, Q
 
-from tenants.agent.models import WEEKDAYS
+from core.weekdays import WEEKDAYS
 
 
 class OpeningHours(models.Model):

@@ -34,10 +34,10 @@ from django.db import connection
 
 from bookings import matching
 from bookings.models import Booking, BookingPolicy, Closure, OpeningHours, Service
-from soniq_site import clock
-from soniq_site.domain import DomainError, ToolOutcome
-
-WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+from core import clock
+from core.errors import DomainError, ToolOutcome
+from core.phrasing import calendar_date, capitalised, day_name, spoken_clock, spoken_day, spoken_list
+from core.weekdays import WEEKDAY_NAMES
 
 
 def tenant_timezone() -> zoneinfo.ZoneInfo:
@@ -156,43 +156,6 @@ def services_summary() -> str:
             line += f"; callers may also say: {', '.join(service.aliases)}"
         lines.append(line)
     return "\n".join(lines) or "No services can be booked at the moment."
-
-
-# --- speaking about times ------------------------------------------------------------------------
-
-def spoken_list(items: list[str], *, conjunction: str = "and") -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
-
-
-def spoken_clock(moment: dt.datetime) -> str:
-    """`14:30`: the form the agent's instructions use for times, read well by every TTS voice."""
-    return f"{moment:%H:%M}"
-
-
-def calendar_date(day: dt.date) -> str:
-    """'Tuesday 10 March 2026'."""
-    return f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {day:%B %Y}"
-
-
-def day_name(day: dt.date, *, today: dt.date) -> str:
-    """'today', 'tomorrow', 'yesterday' or 'Tuesday 10 March' (the year only when it is not this year's)."""
-    names = {0: "today", 1: "tomorrow", -1: "yesterday"}
-    if (day - today).days in names:
-        return names[(day - today).days]
-    text = f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {day:%B}"
-    return text if day.year == today.year else f"{text} {day.year}"
-
-
-def spoken_day(day: dt.date, *, today: dt.date) -> str:
-    """'today', 'tomorrow' or 'on Tuesday 10 March': the day as the end of a sentence says it."""
-    name = day_name(day, today=today)
-    return name if name in ("today", "tomorrow", "yesterday") else f"on {name}"
-
-
-def _capitalised(sentence: str) -> str:
-    return sentence[:1].upper() + sentence[1:]
 
 
 def _spoken_notice(minutes: int) -> str:
@@ -645,7 +608,7 @@ def start_refusal_sentence(*, code: str, service: Service, start: dt.datetime, n
     if code == "slot_taken":
         return f"Sorry, {at} {on_day} is already taken for {a_service(service)}."
     if code == "in_the_past":
-        return f"{_capitalised(day_name(local.date(), today=today))} at {at} has already passed."
+        return f"{capitalised(day_name(local.date(), today=today))} at {at} has already passed."
     if code == "too_far_ahead":
         return _too_far_ahead_sentence(policy=policy, today=today)
     if code == "closed":
@@ -677,7 +640,7 @@ def _day_sentence(day: _Day, *, service: Service, today: dt.date) -> str:
     if day.status == "past" and day.day == today:
         return f"Sorry, there are no more times for {a_service(service)} left today."
     if day.status in ("closed", "past"):
-        return f"{_capitalised(day_name(day.day, today=today))} has already passed."
+        return f"{capitalised(day_name(day.day, today=today))} has already passed."
     if day.status == "full":
         return f"Sorry, {a_service(service)} is fully booked {spoken_day(day.day, today=today)}."
     return ""
@@ -690,7 +653,7 @@ def _availability_message(*, rules: BookingRules, requested: dt.datetime | None,
     if requested is not None and reason is None:
         return f"Yes, {a_service(service)} {on_day} at {spoken_clock(requested)} is free."
     if requested is None and offer.starts and not offer.moved:
-        return f"{_capitalised(on_day)} {a_service(service)} is free at {spoken_list([spoken_clock(s) for s in offer.starts])}."
+        return f"{capitalised(on_day)} {a_service(service)} is free at {spoken_list([spoken_clock(s) for s in offer.starts])}."
     # Why not: the requested time's own reason when its day has other times (or is out of reach),
     # otherwise what is wrong with the whole day.
     if requested is not None and (requested_day.free_starts or reason == "too_far_ahead"):

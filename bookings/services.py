@@ -20,13 +20,12 @@ from bookings.selectors import (
     free_lane,
     offer_sentence,
     service_match,
-    spoken_clock,
-    spoken_day,
     start_refusal_sentence,
     tenant_timezone,
 )
-from soniq_site import clock
-from soniq_site.domain import DomainError, ToolOutcome
+from core import clock
+from core.errors import DomainError, ToolOutcome
+from core.phrasing import spoken_clock, spoken_day
 from tenants.selectors import customer_phone_number
 
 if TYPE_CHECKING:

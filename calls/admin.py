@@ -16,6 +16,7 @@ from django.utils.text import Truncator
 
 from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest, SmsMessage
+from core.errors import DomainError
 from soniq_site.admin_helpers import (
     PhoneDataReadOnlyMixin,
     csv_export_action,
@@ -25,7 +26,6 @@ from soniq_site.admin_helpers import (
 )
 from soniq_site.admin_sites import tenant_admin_site
 from soniq_site.dashboard import call_detail, calls_with_results
-from soniq_site.domain import DomainError
 
 
 class ResultFilter(admin.SimpleListFilter):

@@ -51,8 +51,8 @@ from calls.services import (
     tool_response_idempotent,
 )
 from calls.tokens import call_token_issue
-from soniq_site import clock
-from soniq_site.domain import DomainError, ToolOutcome
+from core import clock
+from core.errors import DomainError, ToolOutcome
 from tenants.selectors import tenant_for_called_number
 
 logger = logging.getLogger("calls.api")

@@ -8,8 +8,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from calls.models import CallbackRequest
-from soniq_site import clock
-from soniq_site.domain import DomainError
+from core import clock
+from core.errors import DomainError
 
 
 def callback_request_mark_done(*, callback_request_id: int, handled_by: str) -> CallbackRequest:

@@ -38,7 +38,7 @@ from pydantic import ValidationError as PydanticValidationError
 from rest_framework import serializers
 
 from calls.models import Call, TranscriptTurn
-from soniq_site import clock
+from core import clock
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models.signals import post_save
 
 from calls.models import Call
+from core.phrasing import calendar_date
 from tenants.agent.models import AgentSettings, EscalationHours
 from tenants.agent.selectors import agent_settings_get
 from tenants.models import Tenant
@@ -96,10 +97,6 @@ def _tools_offered() -> list[str]:
     return tools + list(COMMON_TOOLS)
 
 
-def _spoken_date(day: dt.date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
 def _utc_offset(local: dt.datetime) -> str:
     offset = local.strftime("%z")
     return f"UTC{offset[:3]}:{offset[3:]}"
@@ -116,7 +113,7 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     context = [
         "## This call",
         f"You answer the phone for {agent_settings.business_name}.",
-        f"Right now it is {_spoken_date(local.date())}, {local:%H:%M} local time "
+        f"Right now it is {calendar_date(local.date())}, {local:%H:%M} local time "
         f"({tenant.timezone}, {local.tzname()}, {_utc_offset(local)}).",
         f"The caller is calling from {call.caller_number}; use it as their phone number unless they give another."
         if call.caller_number.startswith("+") else
@@ -128,7 +125,7 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     closures = upcoming_closures(from_date=local.date(), days=60)
     if closures:
         context += ["", "## Closed on"]
-        context += [f"- {_spoken_date(closure.date)}" + (f" ({closure.reason})" if closure.reason else "")
+        context += [f"- {calendar_date(closure.date)}" + (f" ({closure.reason})" if closure.reason else "")
                     for closure in closures]
     if "check_availability" in tools:
         from bookings.selectors import services_summary

@@ -16,9 +16,9 @@ from django.utils import timezone
 from bookings.selectors import tenant_timezone
 from calls.models import Call, CallbackRequest, CallNote, IdempotencyRecord
 from calls.selectors import transfer_target_at
-from soniq_site.domain import DomainError, ToolOutcome
+from core.errors import DomainError, ToolOutcome
+from core.phone import InvalidPhoneNumber, normalize_phone_number
 from tenants.agent.selectors import agent_settings_get
-from tenants.phone import InvalidPhoneNumber, normalize_phone_number
 from tenants.selectors import tenant_phone_region
 
 

@@ -5,7 +5,7 @@ tenant's schema, the call and the moment the token stops being accepted. It is i
 call starts, and expires `max_call_seconds + CALL_TOKEN_GRACE_SECONDS` after that: long enough for
 the longest call plus a slow end-of-call log, short enough that a leaked token is soon useless.
 
-The expiry is carried in the signed payload and compared with `soniq_site.clock`, so tests can issue
+The expiry is carried in the signed payload and compared with `core.clock`, so tests can issue
 a token "an hour ago" without sleeping. Nothing else about a token is trusted: the API still checks
 that the tenant and the call exist, and only ever opens the schema the token names.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 
-from soniq_site import clock
+from core import clock
 
 SALT = "soniq.calls.call-token.v1"
 

@@ -1,6 +1,6 @@
 """The one clock. Code that asks "what time is it" calls `clock.now()` (looked up at call time, as
-`from soniq_site import clock; clock.now()`), so a test can pin the time with
-`monkeypatch.setattr("soniq_site.clock.now", lambda: fixed)` — including inside a live test server,
+`from core import clock; clock.now()`), so a test can pin the time with
+`monkeypatch.setattr("core.clock.now", lambda: fixed)` — including inside a live test server,
 which runs in the test's own process — instead of sleeping or depending on today's date."""
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from core.errors import DomainError
 from orders.models import MenuItem, Order, OrderingPolicy, OrderLine
 from orders.status import ORDER_STATUS_ACTIONS, order_next_statuses, order_status_change
 from soniq_site.admin_helpers import (
@@ -22,7 +23,6 @@ from soniq_site.admin_helpers import (
     unique_name_or_error,
 )
 from soniq_site.admin_sites import tenant_admin_site
-from soniq_site.domain import DomainError
 
 
 class MenuItemForm(PriceCurrencyFormMixin, forms.ModelForm):

@@ -13,9 +13,9 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.errors import DomainError
+from core.text_keys import key
 from orders.models import MenuItem
-from soniq_site.domain import DomainError
-from soniq_site.spoken import key
 
 # Words a caller puts before the item that are not part of its name ("two margheritas",
 # "a coke", "another garlic bread"). The quantity itself travels in its own field. Number words

@@ -9,34 +9,16 @@ from django.db import transaction
 
 from bookings.selectors import business_is_open, next_opening_after, tenant_timezone
 from calls.sms import sms_confirmation_queue
+from core import clock
+from core.errors import DomainError, ToolOutcome
+from core.phrasing import spoken_money, spoken_time
 from orders.models import Order, OrderingPolicy, OrderLine
 from orders.selectors import menu_item_match, menu_load
-from soniq_site import clock
-from soniq_site.domain import DomainError, ToolOutcome
 from tenants.selectors import customer_phone_number
 
 MAX_ORDER_LINES = 50
 MAX_QUANTITY = 99
 CENTS = Decimal("0.01")
-# How a total is read out: "23.50 euros" is said right by every TTS voice; "EUR" gets spelled out.
-CURRENCY_WORDS = {"EUR": "euros", "USD": "dollars", "GBP": "pounds", "CHF": "francs", "CAD": "dollars", "AUD": "dollars"}
-
-
-def _spoken_time(moment: dt.datetime, *, now: dt.datetime) -> str:
-    """'at 18:40', 'tomorrow at 12:00' or 'on Monday at 11:30' (`moment` and `now` in local time)."""
-    days = (moment.date() - now.date()).days
-    clock_text = f"{moment:%H:%M}"
-    if days == 0:
-        return f"at {clock_text}"
-    if days == 1:
-        return f"tomorrow at {clock_text}"
-    if days < 7:
-        return f"on {moment:%A} at {clock_text}"
-    return f"on {moment:%A, %B} {moment.day} at {clock_text}"
-
-
-def _spoken_money(amount: Decimal, currency: str) -> str:
-    return f"{amount} {CURRENCY_WORDS.get(currency, currency)}"
 
 
 def _quantity(raw: Any, *, name: str) -> int:
@@ -67,7 +49,7 @@ def _closed_error(*, now: dt.datetime) -> DomainError:
     opening = opening.astimezone(tz)
     return DomainError(
         "closed",
-        f"Sorry, we're closed right now. We open again {_spoken_time(opening, now=now.astimezone(tz))}.",
+        f"Sorry, we're closed right now. We open again {spoken_time(opening, now=now.astimezone(tz))}.",
         details={"opens_at": opening.isoformat()},
     )
 
@@ -179,11 +161,11 @@ def order_create(
         # answer into an error (the agent would retry and order twice); Django logs it instead.
         transaction.on_commit(lambda: sms_confirmation_queue(order=order), robust=True)
 
-    when = _spoken_time(estimated_ready_at, now=now.astimezone(tz))
+    when = spoken_time(estimated_ready_at, now=now.astimezone(tz))
     if fulfillment == Order.Fulfillment.DELIVERY:
-        message = f"Your order number {order.pk} comes to {_spoken_money(total, currency)} and should arrive {when}."
+        message = f"Your order number {order.pk} comes to {spoken_money(total, currency)} and should arrive {when}."
     else:
-        message = f"Your order number {order.pk} comes to {_spoken_money(total, currency)} and will be ready for pickup {when}."
+        message = f"Your order number {order.pk} comes to {spoken_money(total, currency)} and will be ready for pickup {when}."
     result = {
         "order_id": order.pk,
         "lines": [

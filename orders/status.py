@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from calls.sms import sms_order_ready_queue
+from core.errors import DomainError
 from orders.models import Order
-from soniq_site.domain import DomainError
 
 Status = Order.Status
 

@@ -15,10 +15,8 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 
-from soniq_site import clock
-from tenants.agent.models import WEEKDAYS
-
-WEEKDAY_NAMES = dict(WEEKDAYS)
+from core import clock
+from core.weekdays import WEEKDAY_NAMES
 
 
 class PhoneDataReadOnlyMixin:

@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from soniq_site import clock
+from core import clock
 from soniq_site.login_throttle import (
     client_address,
     login_failure_record,

@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.text import Truncator
 
-from soniq_site import clock
+from core import clock
 from soniq_site.admin_sites import operator_admin_site, tenant_admin_site
 from soniq_site.dashboard import tenant_usage_for_month
 from tenants.models import Domain, IngestionDeadLetter, PhoneNumber, Tenant

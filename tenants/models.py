@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
-from tenants.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number
+from core.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number
 
 
 def validate_timezone(value: str) -> None:

@@ -1,6 +1,6 @@
-from soniq_site.domain import DomainError
+from core.errors import DomainError
+from core.phone import InvalidPhoneNumber, normalize_phone_number
 from tenants.models import PhoneNumber, Tenant
-from tenants.phone import InvalidPhoneNumber, normalize_phone_number
 
 
 def tenant_for_called_number(*, called_number: str) -> Tenant | None:

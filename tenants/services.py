@@ -19,11 +19,11 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from core.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
+from core.weekdays import WEEKDAY_KEYS
 from tenants.agent.models import normalize_transfer_target
 from tenants.models import Domain, PhoneNumber, Tenant
-from tenants.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
 
-WEEKDAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 RESERVED_SLUGS = {"public", "information_schema", "postgres", "admin", "internal", "www"}

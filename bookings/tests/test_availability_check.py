@@ -9,7 +9,7 @@ import pytest
 from bookings.models import OpeningHours
 from bookings.selectors import availability_check
 from bookings.services import booking_create
-from soniq_site.domain import DomainError
+from core.errors import DomainError
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 # Monday 9 March 2026, noon in New York (EDT, UTC-4 since the day before): the salon is closed today.

@@ -12,7 +12,7 @@ from django_tenants.utils import schema_context
 from bookings.models import Booking
 from bookings.services import booking_create
 from calls.models import Call
-from soniq_site.domain import DomainError
+from core.errors import DomainError
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 MONDAY_NOON = dt.datetime(2026, 3, 9, 12, 0, tzinfo=NEW_YORK)  # closed today; Wednesday is "on Wednesday 11 March"

@@ -4,7 +4,7 @@ import pytest
 
 from bookings.models import Service
 from bookings.selectors import service_match
-from soniq_site.domain import DomainError
+from core.errors import DomainError
 
 
 def matched(spoken: str) -> str:

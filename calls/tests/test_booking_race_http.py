@@ -19,7 +19,7 @@ REQUESTS = 50
 
 
 def test_fifty_simultaneous_requests_for_one_free_slot_book_it_once(committed_db, api_server, monkeypatch):
-    monkeypatch.setattr("soniq_site.clock.now", lambda: MONDAY_MORNING)
+    monkeypatch.setattr("core.clock.now", lambda: MONDAY_MORNING)
     salon = tenant_named("salon")
     _call, token = a_call(salon)
     barrier = threading.Barrier(REQUESTS)

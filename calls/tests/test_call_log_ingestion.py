@@ -19,7 +19,7 @@ from django_tenants.utils import schema_context
 from calls.models import Call, ToolInvocation, TranscriptTurn
 from calls.services import call_start
 from calls.tokens import call_token_issue
-from soniq_site import clock
+from core import clock
 from soniq_site.celery import app as celery_app
 from tenants.models import IngestionDeadLetter
 

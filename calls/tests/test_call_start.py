@@ -25,7 +25,7 @@ FRIDAY_EVENING_BERLIN = dt.datetime(2026, 3, 13, 18, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def fixed_clock(monkeypatch):
     def pin(moment: dt.datetime) -> None:
-        monkeypatch.setattr("soniq_site.clock.now", lambda: moment)
+        monkeypatch.setattr("core.clock.now", lambda: moment)
     return pin
 
 

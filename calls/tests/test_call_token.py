@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 from calls.models import Call, CallNote
 from calls.tests.voice_api import INTERNAL_TOKEN, a_call, assert_error, tenant_named, tool
 from calls.tokens import SALT, InvalidCallToken, call_token_issue, call_token_read
-from soniq_site import clock
+from core import clock
 
 NOTE = {"note": "hello"}
 
@@ -54,7 +54,7 @@ def test_it_refuses_a_token_past_the_calls_length_plus_grace(committed_db, api_s
 
 def test_the_expiry_follows_the_injectable_clock(committed_db, api_server, monkeypatch):
     _call, token = a_call(tenant_named("salon"))
-    monkeypatch.setattr("soniq_site.clock.now", lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    monkeypatch.setattr("core.clock.now", lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
     assert_error(tool(api_server, token, "log_note", NOTE), 401, "invalid_token")
 
 
@@ -149,7 +149,7 @@ def test_the_log_endpoint_refuses_a_missing_token(committed_db, api_server):
 
 def test_a_token_names_the_tenant_and_the_call(settings, monkeypatch):
     issued = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
-    monkeypatch.setattr("soniq_site.clock.now", lambda: issued)
+    monkeypatch.setattr("core.clock.now", lambda: issued)
     token = call_token_issue(schema_name="salon", call_id="abc", max_call_seconds=600, issued_at=issued)
     claims = call_token_read(token)
     assert (claims.schema_name, claims.call_id) == ("salon", "abc")
@@ -159,8 +159,8 @@ def test_a_token_names_the_tenant_and_the_call(settings, monkeypatch):
 def test_a_token_is_refused_from_the_second_it_expires(monkeypatch):
     issued = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
     token = call_token_issue(schema_name="salon", call_id="abc", max_call_seconds=600, issued_at=issued)
-    monkeypatch.setattr("soniq_site.clock.now", lambda: issued + dt.timedelta(seconds=1499))
+    monkeypatch.setattr("core.clock.now", lambda: issued + dt.timedelta(seconds=1499))
     call_token_read(token)
-    monkeypatch.setattr("soniq_site.clock.now", lambda: issued + dt.timedelta(seconds=1500))
+    monkeypatch.setattr("core.clock.now", lambda: issued + dt.timedelta(seconds=1500))
     with pytest.raises(InvalidCallToken):
         call_token_read(token)

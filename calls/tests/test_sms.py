@@ -21,10 +21,10 @@ from bookings.models import Booking, Service
 from calls import sms as sms_service
 from calls.models import Call, SmsMessage
 from calls.tasks import sms_send
+from core.errors import DomainError
 from orders.services import order_create
 from orders.status import order_status_change
 from soniq_site.celery import app as celery_app
-from soniq_site.domain import DomainError
 from tenants.agent.models import AgentSettings
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")

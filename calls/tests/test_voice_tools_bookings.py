@@ -19,7 +19,7 @@ THURSDAY_BEFORE_DST = dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC)
 
 @pytest.fixture
 def salon_call(committed_db, monkeypatch):
-    monkeypatch.setattr("soniq_site.clock.now", lambda: MONDAY_MORNING)
+    monkeypatch.setattr("core.clock.now", lambda: MONDAY_MORNING)
     return a_call(tenant_named("salon"))
 
 
@@ -49,7 +49,7 @@ def test_it_says_whether_a_time_is_free_with_times_in_the_salons_zone(api_server
 
 
 def test_offsets_follow_the_dst_change(api_server, committed_db, monkeypatch):
-    monkeypatch.setattr("soniq_site.clock.now", lambda: THURSDAY_BEFORE_DST)
+    monkeypatch.setattr("core.clock.now", lambda: THURSDAY_BEFORE_DST)
     _call, token = a_call(tenant_named("salon"))
 
     saturday = tool(api_server, token, "check_availability", {"service": "Haircut", "date": "2026-03-07"}).json()

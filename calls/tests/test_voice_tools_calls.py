@@ -20,7 +20,7 @@ FRIDAY_2230_BERLIN_SUMMER = dt.datetime(2026, 4, 3, 20, 30, tzinfo=dt.UTC)
 @pytest.fixture
 def clock_at(monkeypatch):
     def pin(moment: dt.datetime) -> None:
-        monkeypatch.setattr("soniq_site.clock.now", lambda: moment)
+        monkeypatch.setattr("core.clock.now", lambda: moment)
     return pin
 
 

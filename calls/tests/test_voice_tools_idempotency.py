@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 from calls.models import IdempotencyRecord
 from calls.services import tool_response_idempotent
 from calls.tests.voice_api import a_call, tenant_named
-from soniq_site.domain import DomainError
+from core.errors import DomainError
 
 
 def a_response(label: str):

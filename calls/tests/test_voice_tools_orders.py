@@ -23,7 +23,7 @@ def an_order(**overrides):
 
 @pytest.fixture
 def pizzeria_call(committed_db, monkeypatch):
-    monkeypatch.setattr("soniq_site.clock.now", lambda: FRIDAY_EVENING)
+    monkeypatch.setattr("core.clock.now", lambda: FRIDAY_EVENING)
     return a_call(tenant_named("pizzeria"))
 
 
@@ -66,7 +66,7 @@ def test_it_refuses_quantities_outside_1_to_99(api_server, pizzeria_call, quanti
 
 
 def test_it_refuses_orders_while_closed(api_server, committed_db, monkeypatch):
-    monkeypatch.setattr("soniq_site.clock.now", lambda: MONDAY_AFTERNOON)
+    monkeypatch.setattr("core.clock.now", lambda: MONDAY_AFTERNOON)
     call, token = a_call(tenant_named("pizzeria"))
     error = assert_error(tool(api_server, token, "create_order", an_order()), 422, "closed")
     assert "17:00" in error["message"]

@@ -59,7 +59,7 @@ def a_call(tenant, *, caller_number: str = CALLER, now: dt.datetime | None = Non
 
     from calls.services import call_start
     from calls.tokens import call_token_issue
-    from soniq_site import clock
+    from core import clock
 
     now = now or clock.now()
     with tenant_context(tenant):

@@ -1,6 +1,6 @@
 import pytest
 
-from tenants.phone import InvalidPhoneNumber, normalize_phone_number
+from core.phone import InvalidPhoneNumber, normalize_phone_number
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django_tenants.utils import tenant_context
 
+from core.errors import DomainError
 from orders.models import MenuItem
 from orders.selectors import menu_item_match, menu_summary
-from soniq_site.domain import DomainError
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ from django_tenants.utils import tenant_context
 
 from bookings.models import Closure
 from calls.models import SmsMessage
+from core.errors import DomainError
 from orders.models import Order, OrderingPolicy, OrderLine
 from orders.services import order_create
-from soniq_site.domain import DomainError
 from tenants.agent.models import AgentSettings
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")

@@ -96,7 +96,7 @@ def test_cancelling_tells_the_customers_still_to_come_by_sms(
         salon_admin, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
     from calls.models import SmsMessage
 
-    monkeypatch.setattr("soniq_site.clock.now", lambda: at(12))
+    monkeypatch.setattr("core.clock.now", lambda: at(12))
     with schema_context("salon"):
         earlier = booking_make(service_name="Haircut", start=at(10), customer_name="Been Already")
         later = booking_make(service_name="Colour", start=at(14, 30), customer_name="Still Coming")
@@ -141,7 +141,7 @@ def add_booking(client, **fields):
 def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
         salon_admin, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
     # 09:50 on Thursday: 10:00 is inside the salon's two-hour notice, which callers must give.
-    monkeypatch.setattr("soniq_site.clock.now", lambda: at(9, 50))
+    monkeypatch.setattr("core.clock.now", lambda: at(9, 50))
     assert "/admin/bookings/booking/add/" in salon_admin.get("/admin/bookings/booking/").content.decode()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -168,7 +168,7 @@ def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
     ({"customer_phone": "12"}, "Enter a phone number we can text"),
 ])
 def test_a_refused_booking_is_explained_on_the_form_and_nothing_is_saved(salon_admin, monkeypatch, fields, sentence):  # noqa: F811
-    monkeypatch.setattr("soniq_site.clock.now", lambda: at(9, 50))
+    monkeypatch.setattr("core.clock.now", lambda: at(9, 50))
 
     response = add_booking(salon_admin, **fields)
 
@@ -180,7 +180,7 @@ def test_a_refused_booking_is_explained_on_the_form_and_nothing_is_saved(salon_a
 
 
 def test_a_full_slot_is_refused_with_other_times(salon_admin, monkeypatch):  # noqa: F811
-    monkeypatch.setattr("soniq_site.clock.now", lambda: at(9, 50))
+    monkeypatch.setattr("core.clock.now", lambda: at(9, 50))
     with schema_context("salon"):
         booking_make(service_name="Haircut", start=at(10), lane=0)
         booking_make(service_name="Haircut", start=at(10), lane=1)  # the salon cuts two at a time
@@ -196,7 +196,7 @@ def test_the_owner_exports_bookings_to_a_spreadsheet_safely(salon_admin, monkeyp
     import csv
     import io
 
-    monkeypatch.setattr("soniq_site.clock.now", lambda: at(9))
+    monkeypatch.setattr("core.clock.now", lambda: at(9))
     with schema_context("salon"):
         booking = booking_make(service_name="Colour", start=at(14, 30), customer_name="=HYPERLINK(\"http://x\")")
 

@@ -6,7 +6,7 @@ from django_tenants.utils import schema_context
 from calls.callbacks import callback_request_mark_done
 from calls.models import CallbackRequest
 from calls.services import callback_request_create
-from soniq_site import clock
+from core import clock
 from soniq_site.tests.admin_fixtures import call_make, salon_admin  # noqa: F401 - fixture
 
 FIXED_NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)

@@ -4,9 +4,9 @@ import pytest
 from django_tenants.utils import schema_context
 
 from calls.models import SmsMessage
+from core.errors import DomainError
 from orders.models import Order
 from orders.status import order_status_change
-from soniq_site.domain import DomainError
 from soniq_site.tests.admin_fixtures import order_make, pizzeria_admin  # noqa: F401 - fixture
 from tenants.agent.models import AgentSettings
 

@@ -24,7 +24,7 @@ from django_tenants.utils import schema_context
 from bookings.models import Booking
 from calls.models import CallbackRequest, CallNote, SmsMessage
 from calls.services import callback_request_create
-from soniq_site import clock
+from core import clock
 from soniq_site.login_throttle import login_failures_reset_all
 from soniq_site.tests.admin_fixtures import PIZZERIA_HOST, SALON_HOST, SALON_OWNER, booking_make, call_make
 from tenants.agent.models import AgentSettings
@@ -38,7 +38,7 @@ DOCS = Path(settings.BASE_DIR) / "docs"
 
 # The home and call pages are drawn at a fixed moment (a busy Thursday afternoon at the salon), so
 # the screenshots do not depend on the day the tests run. The live server runs in this process and
-# reads the time through `soniq_site.clock`, so pinning it here pins it there.
+# reads the time through `core.clock`, so pinning it here pins it there.
 SCREENSHOT_MOMENT = dt.datetime(2026, 11, 19, 16, 40, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
 
 

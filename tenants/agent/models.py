@@ -5,9 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from tenants.phone import InvalidPhoneNumber, is_sip_uri, normalize_phone_number
-
-WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday"), (5, "Saturday"), (6, "Sunday")]
+from core.phone import InvalidPhoneNumber, is_sip_uri, normalize_phone_number
+from core.weekdays import WEEKDAYS
 
 
 def normalize_transfer_target(value: str, *, region: str | None = None) -> str:

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from soniq_site import clock
+from core import clock
 from soniq_site.tests.admin_fixtures import call_make, operator_admin  # noqa: F401 - fixture
 from tenants.models import IngestionDeadLetter, Tenant
 

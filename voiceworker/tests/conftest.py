@@ -28,13 +28,13 @@ def live_api(settings, api_server, committed_db):
 
 @pytest.fixture
 def friday_noon(monkeypatch):
-    monkeypatch.setattr("soniq_site.clock.now", lambda: FRIDAY_NOON_NEW_YORK)
+    monkeypatch.setattr("core.clock.now", lambda: FRIDAY_NOON_NEW_YORK)
     return FRIDAY_NOON_NEW_YORK
 
 
 @pytest.fixture
 def saturday_morning(monkeypatch):
-    monkeypatch.setattr("soniq_site.clock.now", lambda: SATURDAY_MORNING_NEW_YORK)
+    monkeypatch.setattr("core.clock.now", lambda: SATURDAY_MORNING_NEW_YORK)
     return SATURDAY_MORNING_NEW_YORK
 
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import schema_context
 
 from calls.models import Call
-from soniq_site import clock
+from core import clock
 from tenants.demo_activity import demo_activity_clear, demo_activity_seed
 from tenants.models import Tenant
 
