@@ -6,6 +6,9 @@ from django.db import connection, connections
 
 from soniq_site.testing import LiveServer, truncate_activity
 
+# A real Celery worker and a local SignalWire, for the calls, messaging and API tests that need them.
+pytest_plugins = ["soniq_site.celery_testing"]
+
 
 @pytest.fixture(scope="session")
 def django_db_setup(request, django_test_environment, django_db_blocker, django_db_keepdb, django_db_createdb,
@@ -21,7 +24,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         call_command("seed_demo", verbosity=0)
         truncate_activity()
     # Failed admin logins from earlier runs (kept 15 minutes in Redis) must not lock out this one's.
-    from soniq_site.login_throttle import login_failures_reset_all
+    from backoffice.login_throttle import login_failures_reset_all
 
     login_failures_reset_all()
     yield

@@ -54,8 +54,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from soniq_site.demo_tenants import SALON_NUMBER
+
 ROOT = Path(__file__).resolve().parent.parent
-SALON_NUMBER = "+15550100001"
 MB = 2**20
 
 

@@ -87,7 +87,7 @@ def create_calls(n: int) -> list[tuple[str, str]]:
     from django_tenants.utils import schema_context
 
     from calls.models import Call
-    from calls.tokens import call_token_issue
+    from voiceapi.tokens import call_token_issue
 
     now = timezone.now()
     per_schema = []
@@ -209,7 +209,7 @@ def main() -> int:
     subprocess.run([*manage, "seed_demo", "-v", "0"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
     setup_django(secret_key)
-    from soniq_site.celery import app as celery_app
+    from core.celery_app import app as celery_app
 
     cleanup()
     with celery_app.connection_for_write() as connection:

@@ -41,9 +41,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from scripts.dev import free_port  # noqa: E402 - the project root is on the path only now
+from soniq_site.demo_tenants import SALON_NUMBER  # noqa: E402
 
 INTERNAL_TOKEN = "bench-internal-token"
-SALON_NUMBER = "+15550100001"
 SALON_TZ = zoneinfo.ZoneInfo("America/New_York")
 # Wall-clock starts that fit Haircut (45+15 min) and Blow Dry (30 min) on every salon opening day.
 SLOT_TIMES = ["09:00", "09:30", "10:00", "10:30", "11:00", "13:30", "14:00"]

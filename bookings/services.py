@@ -8,25 +8,24 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from bookings.models import Booking, Service
-from bookings.selectors import (
+from bookings.availability import (
     BookingRules,
     BookingSpan,
-    a_service,
     booking_alternatives,
     booking_rules_load,
-    booking_start_parse,
     confirmed_bookings_between,
     free_lane,
-    offer_sentence,
-    service_match,
-    start_refusal_sentence,
-    tenant_timezone,
 )
+from bookings.catalog import a_service, service_match
+from bookings.models import Booking, Service
+from bookings.parsing import booking_start_parse
+from bookings.refusals import offer_sentence, start_refusal_sentence
+from bookings.sms import booking_cancelled_queue, booking_confirmation_queue, booking_reminder_queue
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
-from tenants.selectors import customer_phone_number
+from messaging.models import SmsMessage
+from tenants.selectors import customer_phone_number, tenant_timezone
 
 if TYPE_CHECKING:
     from calls.models import Call
@@ -40,8 +39,7 @@ class _SlotTaken(Exception):
     """Raised inside the transaction to leave it (rolled back) before the alternatives are looked up."""
 
 
-def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetime, rules: BookingRules,
-             status: int = 422) -> DomainError:
+def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetime, rules: BookingRules) -> DomainError:
     """A refused start, said with up to three other times to offer (the same day's nearest, or the
     next day that has any) so the agent can move the conversation on in one turn.
 
@@ -59,7 +57,7 @@ def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetim
         sentence = f"{sentence} {offer_sentence(offer=offer, today=now.astimezone(tenant_timezone()).date(), conjunction='or')}"
     elif code == "slot_taken":
         sentence = f"{sentence} I'm afraid there are no other free times that day or in the days after."
-    return DomainError(code, sentence, status=status, details={"alternatives": alternatives})
+    return DomainError(code, sentence, details={"alternatives": alternatives})
 
 
 def booking_create(
@@ -87,7 +85,7 @@ def booking_create(
     409 `slot_taken` when all of the service's places are booked at that time. Refusals about the
     time carry `details={"alternatives": [ISO starts]}` (up to 3), also offered in the message.
 
-    Once the booking has committed, its SMS confirmation goes through `calls.sms.sms_confirmation_queue`.
+    Once the booking has committed, its SMS confirmation goes through `bookings.sms.booking_confirmation_queue`.
 
     The business's own staff book through here too (the admin's "Add booking"): they pass the
     `service` they picked instead of a spoken name, and `minimum_notice=False`, because the notice
@@ -118,10 +116,6 @@ def booking_create(
     if problem:
         raise _refusal(code=problem, service=service, start=local_start, now=now, rules=rules)
 
-    # calls (its services, API and SMS texts) imports bookings; importing calls.sms here, when a
-    # booking is made, keeps the two apps free of an import cycle.
-    from calls.sms import sms_confirmation_queue
-
     try:
         with transaction.atomic():
             # The race: two callers (or one worker retrying) check the same free slot at the same
@@ -143,15 +137,15 @@ def booking_create(
             # The one place a booking's confirmation fans out, once the booking is surely stored.
             # robust: by then the booking is committed, so a failure to queue its SMS must not turn
             # the caller's answer into an error (the agent would try again and book twice).
-            transaction.on_commit(lambda: sms_confirmation_queue(booking=booking), robust=True)
+            transaction.on_commit(lambda: booking_confirmation_queue(booking=booking), robust=True)
     except _SlotTaken:
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules, status=409) from None
+        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
     except IntegrityError as error:
         # The exclusion constraint is the last guard (a booking written around this function,
         # say in the admin, without the lock). Anything else is a bug and is raised as is.
         if OVERLAP_CONSTRAINT not in str(error):
             raise
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules, status=409) from None
+        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
 
     booking_start, booking_end = booking.start.astimezone(tz), booking.end.astimezone(tz)
     today = now.astimezone(tz).date()
@@ -168,8 +162,7 @@ def booking_create(
 def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -> list[Booking]:
     """Cancel the confirmed bookings among `booking_ids` (others are left as they are) and return
     them. Their places are free again at once. Each customer whose appointment is still ahead is
-    texted that it is cancelled (`calls.sms.sms_booking_cancelled_queue`), after the commit."""
-    from calls.sms import sms_booking_cancelled_queue  # calls imports bookings (see booking_create)
+    texted that it is cancelled (`bookings.sms.booking_cancelled_queue`), after the commit."""
 
     now = now or clock.now()
     with transaction.atomic():
@@ -179,7 +172,7 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
         for booking in bookings:
             booking.status = Booking.Status.CANCELLED
             if booking.start > now:
-                transaction.on_commit(lambda booking=booking: sms_booking_cancelled_queue(booking=booking), robust=True)
+                transaction.on_commit(lambda booking=booking: booking_cancelled_queue(booking=booking), robust=True)
     return bookings
 
 
@@ -192,9 +185,6 @@ def booking_reminders_queue(*, now: dt.datetime | None = None, lead: dt.timedelt
 
     Nothing is written when the tenant has SMS to customers off; turning it on later reminds the
     bookings still inside the window."""
-    from calls.models import SmsMessage
-    from calls.sms import sms_booking_reminder_queue  # calls imports bookings (see booking_create)
-
     now = now or clock.now()
     lead = lead or dt.timedelta(hours=settings.BOOKING_REMINDER_HOURS)
     reminded = []
@@ -205,6 +195,6 @@ def booking_reminders_queue(*, now: dt.datetime | None = None, lead: dt.timedelt
                .exclude(sms_messages__kind=SmsMessage.Kind.BOOKING_REMINDER)
                .order_by("start"))
         for booking in due:
-            if sms_booking_reminder_queue(booking=booking) is not None:
+            if booking_reminder_queue(booking=booking) is not None:
                 reminded.append(booking)
     return reminded

@@ -6,7 +6,7 @@ import logging
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
 from bookings.services import booking_reminders_queue
-from soniq_site.celery import app
+from core.celery_app import app
 
 logger = logging.getLogger("bookings")
 

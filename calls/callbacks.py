@@ -19,7 +19,7 @@ def callback_request_mark_done(*, callback_request_id: int, handled_by: str) -> 
     with transaction.atomic():
         callback_request = CallbackRequest.objects.select_for_update().filter(pk=callback_request_id).first()
         if callback_request is None:
-            raise DomainError("callback_not_found", f"Callback request #{callback_request_id} does not exist.", status=404)
+            raise DomainError("callback_not_found", f"Callback request #{callback_request_id} does not exist.")
         if callback_request.status == CallbackRequest.Status.DONE:
             return callback_request
         callback_request.status = CallbackRequest.Status.DONE
@@ -34,7 +34,7 @@ def callback_request_reopen(*, callback_request_id: int) -> CallbackRequest:
     with transaction.atomic():
         callback_request = CallbackRequest.objects.select_for_update().filter(pk=callback_request_id).first()
         if callback_request is None:
-            raise DomainError("callback_not_found", f"Callback request #{callback_request_id} does not exist.", status=404)
+            raise DomainError("callback_not_found", f"Callback request #{callback_request_id} does not exist.")
         callback_request.status = CallbackRequest.Status.OPEN
         callback_request.handled_by = ""
         callback_request.done_at = None

@@ -142,41 +142,6 @@ class CallbackRequest(models.Model):
         return f"Call back {self.caller_number}: {self.reason[:40]}"
 
 
-class SmsMessage(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
-
-    class Kind(models.TextChoices):
-        CONFIRMATION = "confirmation", "Confirmation"
-        ORDER_READY = "order_ready", "Order ready"
-        BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled"
-        BOOKING_REMINDER = "booking_reminder", "Booking reminder"
-
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONFIRMATION)
-    to_number = models.CharField(max_length=20)
-    from_number = models.CharField(max_length=20, blank=True)
-    body = models.TextField(max_length=1600)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    provider_id = models.CharField(max_length=64, blank=True)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    booking = models.ForeignKey("bookings.Booking", null=True, blank=True, on_delete=models.SET_NULL, related_name="sms_messages")
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="sms_messages")
-    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="sms_messages")
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created"]
-        verbose_name = "SMS message"
-
-    def __str__(self) -> str:
-        return f"SMS to {self.to_number} ({self.status})"
-
-
 class IdempotencyRecord(models.Model):
     """The first response to a create request with an Idempotency-Key, replayed on retries."""
 

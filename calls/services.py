@@ -1,5 +1,5 @@
-"""Writes about calls: starting one, the transfer/callback decision, the agent's end-of-call outcome,
-notes, and the replay of idempotent tool responses.
+"""Writes about calls: starting one, the transfer/callback decision, the agent's end-of-call outcome
+and notes.
 
 All of these run inside the call's tenant schema (`tenant_context(tenant)`); the internal API sets it
 from the call token before calling them.
@@ -7,19 +7,15 @@ from the call token before calling them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from bookings.selectors import tenant_timezone
-from calls.models import Call, CallbackRequest, CallNote, IdempotencyRecord
+from calls.models import Call, CallbackRequest, CallNote
 from calls.selectors import transfer_target_at
 from core.errors import DomainError, ToolOutcome
 from core.phone import InvalidPhoneNumber, normalize_phone_number
 from tenants.agent.selectors import agent_settings_get
-from tenants.selectors import tenant_phone_region
+from tenants.selectors import tenant_phone_region, tenant_timezone
 
 
 def caller_number_clean(raw: str) -> str:
@@ -77,12 +73,10 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
         try:
             number = normalize_phone_number(callback_number, default_region=tenant_phone_region())
         except InvalidPhoneNumber as exc:
-            raise DomainError("invalid_phone_number", "That callback number doesn't look right. Could you say it again?",
-                              status=422) from exc
+            raise DomainError("invalid_phone_number", "That callback number doesn't look right. Could you say it again?") from exc
     if not number or not number.startswith("+"):
         raise DomainError("callback_number_required",
-                          "I need a phone number so the team can call you back. Which number should they use?",
-                          status=422)
+                          "I need a phone number so the team can call you back. Which number should they use?")
     with transaction.atomic():
         callback_request = callback_request_create(call=call, caller_number=number, reason=reason, caller_name=caller_name)
         if transfer_failed and call.transferred_to:
@@ -103,8 +97,7 @@ def call_end_request(*, call: Call, reason: str, outcome: str) -> ToolOutcome:
     if outcome not in Call.AGENT_OUTCOMES:
         raise DomainError(
             "invalid_outcome",
-            f"The outcome must be one of: {', '.join(Call.AGENT_OUTCOMES)}.",
-            status=422, details={"valid_outcomes": list(Call.AGENT_OUTCOMES)},
+            f"The outcome must be one of: {', '.join(Call.AGENT_OUTCOMES)}.", details={"valid_outcomes": list(Call.AGENT_OUTCOMES)},
         )
     call.outcome = outcome
     call.end_reason = reason.strip()[:500]
@@ -112,54 +105,6 @@ def call_end_request(*, call: Call, reason: str, outcome: str) -> ToolOutcome:
     return ToolOutcome(result={"action": "hangup", "outcome": outcome}, message="Thank you for calling. Goodbye!")
 
 
-def _idempotency_record_claim(*, call: Call, key: str, action: str, request_hash: str) -> int | None:
-    """Insert the key's record (no response yet) and return its id, or None when the key is taken.
-
-    `ON CONFLICT DO NOTHING` waits on a concurrent insert of the same key exactly as a plain INSERT
-    does, without raising: no savepoint to set and release around it (two round trips fewer on
-    every create_booking and create_order)."""
-    table = IdempotencyRecord._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'INSERT INTO "{table}" (call_id, key, action, request_hash, status_code, response, created) '
-            "VALUES (%s, %s, %s, %s, 0, '{}'::jsonb, %s) ON CONFLICT (call_id, key) DO NOTHING RETURNING id",
-            [call.pk, key, action, request_hash, timezone.now()],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
 def call_note_add(*, call: Call, note: str) -> ToolOutcome:
     call_note = CallNote.objects.create(call=call, text=note.strip())
     return ToolOutcome(result={"note_id": call_note.pk}, message="I've made a note of that.")
-
-
-def tool_response_idempotent(*, call: Call, key: str, action: str, request_hash: str,
-                             respond: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any], bool]:
-    """The response to a create request carrying an Idempotency-Key: the first response for that key
-    within the call, computed by `respond()` once and replayed afterwards. Returns (status, body,
-    replayed).
-
-    The race: the worker retries after a timeout while the first request is still running, so two
-    requests with one key can arrive together. The record is inserted *before* the work, inside the
-    same transaction. PostgreSQL makes the second INSERT on the unique (call, key) wait until the
-    first transaction ends: if it committed, the second inserts nothing and replays the stored
-    response; if it rolled back (an unexpected error), the second proceeds as the first. Either way
-    the work runs once. `respond()` must not let a DomainError escape (it returns the error
-    response), so errors are replayed too — a retry of a refused booking is refused the same way.
-    """
-    with transaction.atomic():
-        record_id = _idempotency_record_claim(call=call, key=key, action=action, request_hash=request_hash)
-        if record_id is not None:
-            status_code, body = respond()
-            IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status_code, response=body)
-            return status_code, body, False
-
-    first = IdempotencyRecord.objects.get(call=call, key=key)
-    if first.action != action or first.request_hash != request_hash:
-        raise DomainError(
-            "idempotency_key_reused",
-            "This request reuses the idempotency key of a different request.",
-            status=422, details={"first_action": first.action},
-        )
-    return first.status_code, first.response, True

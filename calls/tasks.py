@@ -10,7 +10,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
 from calls import ingestion
-from soniq_site.celery import app
+from core.celery_app import app
 
 ingestion_logger = logging.getLogger("calls.ingestion")
 
@@ -62,36 +62,3 @@ def calls_close_abandoned() -> dict[str, int]:
             closed[tenant.schema_name] = count
             ingestion_logger.warning("closed %d abandoned call(s) in %s", count, tenant.schema_name)
     return closed
-
-
-
-# --- SMS confirmations (issue 3; calls/sms.py) ---------------------------------------------------
-from calls import sms as sms_service  # noqa: E402 - this section is kept apart from the ingestion one
-from calls.models import SmsMessage  # noqa: E402
-
-sms_logger = logging.getLogger("calls.sms")
-
-
-@app.task(bind=True, name="calls.sms_send", acks_late=True, max_retries=None)
-def sms_send(self, sms_id: int) -> str:
-    """Send one queued SMS (`SmsMessage` id, in the schema the task was sent from) via SignalWire.
-
-    Contract: transient failures (5xx, 429, timeouts, refused connections) are retried
-    SMS_SEND_MAX_RETRIES times with exponential backoff (SMS_RETRY_BACKOFF_MS * 2**n, or the
-    provider's Retry-After if longer); after the last the row becomes `failed`. A permanent
-    refusal (4xx) is `failed` at once. Returns the row's final status ("queued" while retrying).
-    Sending is guarded by the row's status, so a redelivered task does not text twice.
-    """
-    sms = SmsMessage.objects.filter(pk=sms_id).first()
-    if sms is None:
-        # The confirming write was rolled back, or the row was deleted: nothing to send.
-        sms_logger.warning("SMS %s not found in schema %s", sms_id, connection.schema_name)
-        return "missing"
-    try:
-        return sms_service.sms_deliver(sms=sms).status
-    except sms_service.SmsTransientError as exc:
-        if self.request.retries < settings.SMS_SEND_MAX_RETRIES:
-            countdown = settings.SMS_RETRY_BACKOFF_MS * 2 ** self.request.retries / 1000
-            countdown = max(countdown, exc.retry_after or 0)
-            raise self.retry(exc=exc, countdown=countdown) from exc
-        return sms_service.sms_delivery_give_up(sms=sms, error=str(exc)).status

@@ -28,6 +28,10 @@ class MenuItem(models.Model):
 class OrderingPolicy(models.Model):
     """How long orders take (one row)."""
 
+    # What the owner may set, in the admin and in a provisioning spec alike (minutes, inclusive).
+    PREP_MINUTES_RANGE = (1, 480)
+    DELIVERY_MINUTES_RANGE = (0, 480)
+
     prep_minutes = models.PositiveIntegerField(default=20)
     delivery_minutes = models.PositiveIntegerField(default=30, help_text="Added to prep time for deliveries.")
     delivery_available = models.BooleanField(default=True)

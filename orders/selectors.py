@@ -188,7 +188,7 @@ def menu_item_match(*, spoken_name: str, menu: Sequence[MenuItem] | None = None)
     details = {"item": spoken_name[:SPOKEN_MAX], "closest": closest_names}
     if found is not None:
         details["unavailable"] = found.item.name
-    raise DomainError("unknown_item", message, status=422, details=details)
+    raise DomainError("unknown_item", message, details=details)
 
 
 def menu_summary() -> str:

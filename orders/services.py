@@ -7,14 +7,14 @@ from typing import Any
 
 from django.db import transaction
 
-from bookings.selectors import business_is_open, next_opening_after, tenant_timezone
-from calls.sms import sms_confirmation_queue
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_money, spoken_time
 from orders.models import Order, OrderingPolicy, OrderLine
 from orders.selectors import menu_item_match, menu_load
-from tenants.selectors import customer_phone_number
+from orders.sms import order_confirmation_queue
+from tenants.hours.selectors import business_is_open, next_opening_after
+from tenants.selectors import customer_phone_number, tenant_timezone
 
 MAX_ORDER_LINES = 50
 MAX_QUANTITY = 99
@@ -80,7 +80,7 @@ def order_create(
     Orders are taken while the business is open (opening hours minus closures); what is accepted
     before closing time is made, even if it is ready a little after.
 
-    Once the order has committed, its SMS confirmation goes through `calls.sms.sms_confirmation_queue`.
+    Once the order has committed, its SMS confirmation goes through `orders.sms.order_confirmation_queue`.
     """
     now = now or clock.now()
     tz = tenant_timezone()
@@ -159,7 +159,7 @@ def order_create(
         # The one place an order's confirmation fans out, once the order is surely stored. robust:
         # by then the order is committed, so a failure to queue its SMS must not turn the caller's
         # answer into an error (the agent would retry and order twice); Django logs it instead.
-        transaction.on_commit(lambda: sms_confirmation_queue(order=order), robust=True)
+        transaction.on_commit(lambda: order_confirmation_queue(order=order), robust=True)
 
     when = spoken_time(estimated_ready_at, now=now.astimezone(tz))
     if fulfillment == Order.Fulfillment.DELIVERY:

@@ -1,5 +1,5 @@
 """An order's life in the kitchen: new → preparing → ready → done, or cancelled before it is done.
-Becoming ready texts the customer (`calls.sms.sms_order_ready_queue`).
+Becoming ready texts the customer (`orders.sms.order_ready_queue`).
 
 The one place that decides which status changes are allowed; the admin's buttons and actions call
 `order_status_change` and show its refusal as is.
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from calls.sms import sms_order_ready_queue
 from core.errors import DomainError
 from orders.models import Order
+from orders.sms import order_ready_queue
 
 Status = Order.Status
 
@@ -45,13 +45,12 @@ def order_status_change(*, order_id: int, status: str) -> Order:
         # after the other, each against the status the other left.
         order = Order.objects.select_for_update().filter(pk=order_id).first()
         if order is None:
-            raise DomainError("order_not_found", f"Order #{order_id} does not exist.", status=404)
+            raise DomainError("order_not_found", f"Order #{order_id} does not exist.")
         if status not in ORDER_STATUS_TRANSITIONS[order.status]:
             raise DomainError(
                 "illegal_status_change",
                 f"Order #{order.pk} is {order.get_status_display().lower()}; "
                 f"it cannot become {Status(status).label.lower()}.",
-                status=409,
                 details={"from": order.status, "to": status},
             )
         order.status = status
@@ -60,5 +59,5 @@ def order_status_change(*, order_id: int, status: str) -> Order:
             # An order becomes ready once (READY is reached only from PREPARING), so one text per
             # order. robust: the status change has committed; a failure to queue the text must not
             # turn the owner's click into an error.
-            transaction.on_commit(lambda: sms_order_ready_queue(order=order), robust=True)
+            transaction.on_commit(lambda: order_ready_queue(order=order), robust=True)
     return order

@@ -109,7 +109,24 @@ def ensure_browser() -> None:
         say("chromium is not installed and could not be installed: the browser tests will fail")
 
 
+def run_checks() -> int:
+    """The checks CI runs before the tests: ruff, and the import layers of docs/ARCHITECTURE.md (so an
+    upward import fails the build the day it is written)."""
+    bin_dir = Path(PYTHON).parent
+    for command in ([str(bin_dir / "ruff"), "check", "."], [str(bin_dir / "lint-imports")]):
+        say(" ".join(Path(command[0]).name if i == 0 else part for i, part in enumerate(command)))
+        status = subprocess.call(command, cwd=ROOT)
+        if status:
+            return status
+    return 0
+
+
 def run_tests(extra_args: list[str]) -> int:
+    # A run of selected tests (`dev.py test -k name`) skips the checks; the whole suite (CI) runs them.
+    if not extra_args:
+        status = run_checks()
+        if status:
+            return status
     ensure_browser()
     services = Services()
     try:

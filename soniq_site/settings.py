@@ -74,6 +74,10 @@ SHARED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    # No models: the admin sites, every ModelAdmin, the dashboard, the admin template tags.
+    "backoffice",
+    # No models: the tenant spec, provisioning and the demo data, and their commands.
+    "provisioning",
 ]
 # Each tenant schema has its own users, sessions and admin log, so an owner's login exists only at
 # their own domain.
@@ -83,9 +87,11 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "django.contrib.admin",
     "tenants.agent",
+    "tenants.hours",
     "bookings",
     "orders",
     "calls",
+    "messaging",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 INSTALLED_APPS += ["voiceworker"]
@@ -205,7 +211,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The call-log body has nullable fields, which OpenAPI 3.0 cannot express as `type: null`.
     "OAS_VERSION": "3.1.0",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "calls.serializers.strict_request_schemas"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "voiceapi.serializers.strict_request_schemas"],
 }
 
 # --- Celery ------------------------------------------------------------------------------------
@@ -224,7 +230,7 @@ CELERY_TASK_PUBLISH_RETRY = False
 # tenant-schemas-celery looks the task's tenant up before every task unless cached.
 CELERY_TASK_TENANT_CACHE_SECONDS = 60
 # Celery's Django fixup closes the database connection before and after every task unless this is
-# set (it then closes every N tasks); soniq_site/celery.py applies Django's per-request rules instead.
+# set (it then closes every N tasks); core/celery_app.py applies Django's per-request rules instead.
 CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},

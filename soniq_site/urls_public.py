@@ -1,11 +1,11 @@
 """URLs on the platform's public host: the operator admin, the internal voice API, health."""
 from django.urls import include, path
 
-from soniq_site.admin_sites import operator_admin_site
+from backoffice.sites import operator_admin_site
 from soniq_site.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("internal/", include("calls.urls_internal")),
+    path("internal/", include("voiceapi.urls")),
     path("admin/", operator_admin_site.urls),
 ]

@@ -2,7 +2,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from soniq_site.admin_sites import tenant_admin_site
+from backoffice.sites import tenant_admin_site
 from soniq_site.health import healthz
 
 urlpatterns = [

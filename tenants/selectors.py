@@ -1,3 +1,9 @@
+import threading
+import time
+import zoneinfo
+
+from django.db.models.signals import post_save
+
 from core.errors import DomainError
 from core.phone import InvalidPhoneNumber, normalize_phone_number
 from tenants.models import PhoneNumber, Tenant
@@ -29,6 +35,11 @@ def tenant_phone_region() -> str:
     return current_tenant().country
 
 
+def tenant_timezone() -> zoneinfo.ZoneInfo:
+    """The time zone of the tenant whose schema is active: every local time a caller or owner sees."""
+    return current_tenant().tzinfo
+
+
 def current_tenant() -> Tenant:
     """The Tenant whose schema is active. Under `schema_context(...)` django-tenants activates a
     stand-in that only knows the schema name, so look the real one up then."""
@@ -38,3 +49,33 @@ def current_tenant() -> Tenant:
     if isinstance(tenant, Tenant):
         return tenant
     return Tenant.objects.get(schema_name=connection.schema_name)
+
+
+# Every tool call names its tenant by schema; looking the tenant up each time is a public-schema
+# query on the hot path. Tenants change rarely, so a few seconds of staleness (a renamed time zone
+# reaching running calls a little late) is the price for skipping it. Per process, thread-safe.
+TENANT_CACHE_SECONDS = 30.0
+_tenant_cache: dict[str, tuple[float, Tenant | None]] = {}
+_tenant_cache_lock = threading.Lock()
+
+
+def tenant_for_schema(*, schema_name: str) -> Tenant | None:
+    """The tenant whose schema is `schema_name`, or None if there is none (any more)."""
+    now = time.monotonic()
+    cached = _tenant_cache.get(schema_name)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    tenant = Tenant.objects.filter(schema_name=schema_name).first()
+    with _tenant_cache_lock:
+        _tenant_cache[schema_name] = (now + TENANT_CACHE_SECONDS, tenant)
+    return tenant
+
+
+def tenant_cache_clear(**_signal_arguments) -> None:
+    with _tenant_cache_lock:
+        _tenant_cache.clear()
+
+
+# A change made in this process (the operator admin, provisioning, a test) is seen at once; other
+# processes see it within TENANT_CACHE_SECONDS.
+post_save.connect(tenant_cache_clear, sender=Tenant, dispatch_uid="soniq-tenant-cache-save")

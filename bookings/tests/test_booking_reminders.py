@@ -1,6 +1,5 @@
 """Reminder texts for upcoming bookings: who gets one, once, and the periodic task over all tenants."""
 import datetime as dt
-import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -9,10 +8,10 @@ from django_tenants.utils import schema_context
 from bookings.models import Booking, Service
 from bookings.services import booking_reminders_queue
 from bookings.tasks import booking_reminders_send
-from calls.models import SmsMessage
+from messaging.models import SmsMessage
+from soniq_site.demo_tenants import NEW_YORK
 from tenants.agent.models import AgentSettings
 
-NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 NOW = dt.datetime(2026, 3, 11, 15, 0, tzinfo=NEW_YORK)  # Wednesday afternoon
 
 
@@ -88,7 +87,7 @@ def test_the_periodic_task_reminds_in_every_tenants_schema(salon, pizzeria, monk
 def test_beat_runs_the_reminders():
     from django.conf import settings
 
-    from soniq_site.celery import app
+    from core.celery_app import app
 
     entries = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == booking_reminders_send.name]
     assert entries and entries[0]["task"] in app.tasks

@@ -1,19 +1,17 @@
 """The salon's opening hours in its own zone (America/New_York): Tue-Fri 09:00-12:30 and 13:30-18:00
 (Thursday until 20:00), Saturday 09:00-15:00, closed Sunday, Monday, 25 December and 1 January."""
 import datetime as dt
-import zoneinfo
 
-from bookings.models import OpeningHours
-from bookings.selectors import (
+from soniq_site.demo_tenants import NEW_YORK
+from tenants.hours.models import OpeningHours
+from tenants.hours.selectors import (
     business_is_open,
     local_datetime,
     next_opening_after,
     opening_hours_summary,
     opening_ranges_on,
-    tenant_timezone,
 )
-
-NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+from tenants.selectors import tenant_timezone
 
 
 def at(*args) -> dt.datetime:

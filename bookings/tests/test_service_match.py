@@ -2,9 +2,10 @@
 women's cut), Colour (color, dye, highlights), Blow Dry (blowout, blow-dry, styling)."""
 import pytest
 
+from bookings.catalog import service_match
 from bookings.models import Service
-from bookings.selectors import service_match
 from core.errors import DomainError
+from voiceapi.errors import http_status
 
 
 def matched(spoken: str) -> str:
@@ -60,7 +61,7 @@ def test_it_lists_the_services_offered_when_it_does_not_know_one(in_salon):
     with pytest.raises(DomainError) as caught:
         service_match(spoken_name="manicure")
     error = caught.value
-    assert error.code == "unknown_service" and error.status == 422
+    assert error.code == "unknown_service" and http_status(error) == 422
     assert error.details == {"services": ["Blow Dry", "Colour", "Haircut"]}
     assert error.message == "Sorry, we don't offer manicure. We offer Blow Dry, Colour and Haircut."
 

@@ -1,6 +1,6 @@
 """The services in brief, as the agent's instructions list them."""
+from bookings.catalog import services_summary
 from bookings.models import Service
-from bookings.selectors import services_summary
 
 
 def test_it_lists_each_bookable_service_with_duration_price_and_other_names(in_salon):

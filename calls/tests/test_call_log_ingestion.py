@@ -18,10 +18,10 @@ from django_tenants.utils import schema_context
 
 from calls.models import Call, ToolInvocation, TranscriptTurn
 from calls.services import call_start
-from calls.tokens import call_token_issue
 from core import clock
-from soniq_site.celery import app as celery_app
+from core.celery_app import app as celery_app
 from tenants.models import IngestionDeadLetter
+from voiceapi.tokens import call_token_issue
 
 NUMBERS = {"salon": "+15550100001", "pizzeria": "+15550100002"}
 

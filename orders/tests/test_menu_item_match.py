@@ -9,6 +9,7 @@ from django_tenants.utils import tenant_context
 from core.errors import DomainError
 from orders.models import MenuItem
 from orders.selectors import menu_item_match, menu_summary
+from voiceapi.errors import http_status
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_it_names_the_closest_items_for_something_not_on_the_menu(in_pizzeria):
     with pytest.raises(DomainError) as caught:
         menu_item_match(spoken_name="hawaiian pizza")
     error = caught.value
-    assert (error.code, error.status) == ("unknown_item", 422)
+    assert (error.code, http_status(error)) == ("unknown_item", 422)
     assert error.details["item"] == "hawaiian pizza"
     assert len(error.details["closest"]) == 3
     assert "Truffle Pizza" not in error.details["closest"]

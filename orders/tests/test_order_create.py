@@ -1,20 +1,20 @@
 """Placing an order by phone at the demo pizzeria (Europe/Berlin). Hours: Mon-Thu 11:30-14:30 and
 17:00-22:30, Fri 11:30-23:30, Sat 12:00-23:30, Sun 12:00-22:00; prep 20 min, delivery +30 min."""
 import datetime as dt
-import zoneinfo
 from decimal import Decimal
 
 import pytest
 from django_tenants.utils import tenant_context
 
-from bookings.models import Closure
-from calls.models import SmsMessage
 from core.errors import DomainError
+from messaging.models import SmsMessage
 from orders.models import Order, OrderingPolicy, OrderLine
 from orders.services import order_create
+from soniq_site.demo_tenants import BERLIN
 from tenants.agent.models import AgentSettings
+from tenants.hours.models import Closure
+from voiceapi.errors import http_status
 
-BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 # Tuesday 10 March 2026, 18:00 in Berlin (UTC+1): the evening service is on.
 TUESDAY_EVENING = dt.datetime(2026, 3, 10, 18, 0, tzinfo=BERLIN)
 
@@ -35,7 +35,7 @@ def refused(items, *, code, **kwargs) -> DomainError:
     with pytest.raises(DomainError) as caught:
         place(items, **kwargs)
     assert caught.value.code == code, caught.value.message
-    assert caught.value.status == 422
+    assert http_status(caught.value) == 422
     assert not Order.objects.exists() and not OrderLine.objects.exists()
     return caught.value
 

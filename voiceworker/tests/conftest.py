@@ -8,8 +8,6 @@ os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
 
 from voiceworker.tests.fakes import FakeLiveKit, FakeOpenAI  # noqa: E402
 
-SALON_NUMBER = "+15550100001"
-PIZZERIA_NUMBER = "+15550100002"
 CALLER_NUMBER = "+15555550123"
 
 # Fixed moments, so opening hours and escalation hours do not depend on when the tests run.

@@ -8,10 +8,11 @@ from django_tenants.utils import schema_context
 from livekit import api
 
 from calls.models import Call, CallbackRequest, ToolInvocation, TranscriptTurn
+from soniq_site.demo_tenants import SALON_NUMBER
 from voiceworker.call_control import LiveKitCallControl
 from voiceworker.call_logger import CallLogger
 from voiceworker.entrypoint import build_watchdog, finish_call
-from voiceworker.tests.conftest import CALLER_NUMBER, SALON_NUMBER
+from voiceworker.tests.conftest import CALLER_NUMBER
 from voiceworker.tests.fakes import ScriptedLLM, free_port_url
 from voiceworker.tests.helpers import close, spoken, start_text_call, turn
 from voiceworker.watchdog import FakeClock
@@ -156,7 +157,7 @@ def test_at_the_time_limit_with_nobody_to_transfer_to_it_queues_a_callback_and_h
 @pytest.fixture
 def celery_in_the_request():
     """The API hands the transcript to Celery; run that task in the request, as a worker would."""
-    from soniq_site.celery import app as celery_app
+    from core.celery_app import app as celery_app
 
     celery_app.conf.task_always_eager = True
     yield

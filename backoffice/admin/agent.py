@@ -1,0 +1,131 @@
+"""The agent settings page: everything about how the phone agent behaves on one page, with the
+escalation hours (when humans take transfers) as a table underneath.
+
+EscalationHours has no foreign key to AgentSettings (both are "the tenant's", one settings row per
+schema), so the hours are edited with a plain model formset dressed as an admin inline: the admin
+passes `instance=` to every inline formset, and this formset accepts and ignores it. The inline is
+returned from `get_inline_instances` rather than listed in `inlines`, because the admin's system
+check would (rightly) refuse an inline without a foreign key.
+"""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseModelFormSet, modelformset_factory
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from backoffice.helpers import SingleRowAdminMixin, first_overlap, overlap_message, validate_range_order
+from backoffice.sites import tenant_admin_site
+from tenants.agent.models import AgentSettings, EscalationHours
+
+
+class AgentSettingsForm(forms.ModelForm):
+    class Meta:
+        model = AgentSettings
+        fields = "__all__"
+        widgets = {
+            "greeting": forms.Textarea(attrs={"rows": 2, "cols": 80}),
+            "instructions": forms.Textarea(attrs={"rows": 12, "cols": 80}),
+        }
+        help_texts = {
+            "greeting": "The first sentence callers hear. Takes effect on the next call.",
+            "max_call_seconds": "Calls end (or are transferred) after this many seconds (60–3600).",
+            "transfer_to": "A phone number (+1 555 010 0900) or a SIP address (sip:desk@example.com). "
+                           "Leave empty to always queue callbacks.",
+            "language": "The language the agent speaks first, e.g. en, de, es. It follows the caller if they switch.",
+            "voice_speed": "0.6 (slow) to 1.5 (fast); 1.0 is normal.",
+        }
+
+
+class EscalationHoursForm(forms.ModelForm):
+    class Meta:
+        model = EscalationHours
+        fields = ["weekday", "starts", "ends"]
+        widgets = {"starts": forms.TimeInput(format="%H:%M"), "ends": forms.TimeInput(format="%H:%M")}
+
+    def clean(self):
+        cleaned_data = super().clean()
+        validate_range_order(cleaned_data.get("starts"), cleaned_data.get("ends"), starts_field="starts", ends_field="ends")
+        return cleaned_data
+
+
+class EscalationHoursFormSet(BaseModelFormSet):
+    """All of the tenant's escalation hours, checked together: two ranges on one day must not
+    overlap (the transfer decision would be ambiguous and the spec validator refuses it too)."""
+
+    def __init__(self, *args, instance=None, save_as_new=False, **kwargs):
+        self.instance = instance
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def get_default_prefix(cls):
+        return "escalation_hours"
+
+    def clean(self):
+        super().clean()
+        kept = [
+            (form.cleaned_data["weekday"], form.cleaned_data["starts"], form.cleaned_data["ends"])
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+            and {"weekday", "starts", "ends"} <= set(form.cleaned_data)
+        ]
+        overlap = first_overlap(kept)
+        if overlap:
+            raise ValidationError(overlap_message(*overlap, what="Escalation hours"))
+
+
+class EscalationHoursInline(admin.TabularInline):
+    model = EscalationHours
+    form = EscalationHoursForm
+    extra = 1
+    verbose_name = "hour range when humans take transfers"
+    verbose_name_plural = "Escalation hours (when humans take transferred calls; otherwise a callback is queued)"
+
+    def get_formset(self, request, obj=None, **kwargs):
+        can_delete = self.has_delete_permission(request, obj)
+        formset = modelformset_factory(
+            EscalationHours, form=self.form, formset=EscalationHoursFormSet, fields=["weekday", "starts", "ends"],
+            extra=self.extra, can_delete=can_delete,
+        )
+        formset.fk = None
+        return formset
+
+    def get_queryset(self, request):
+        return EscalationHours.objects.order_by("weekday", "starts")
+
+
+@admin.register(AgentSettings, site=tenant_admin_site)
+class AgentSettingsAdmin(SingleRowAdminMixin, admin.ModelAdmin):
+    form = AgentSettingsForm
+    save_on_top = False
+    fieldsets = [
+        ("Greeting and voice", {"fields": ["business_name", "greeting", "language", "voice_id", "voice_speed"]}),
+        ("Instructions", {"fields": ["instructions"],
+                          "description": "What the agent knows and how it behaves. Opening hours, services, "
+                                         "the menu and today's date are added automatically."}),
+        ("Call length", {"fields": ["max_call_seconds", "first_warning_seconds", "final_warning_seconds"],
+                         "description": "The agent warns the caller before the call reaches its maximum length."}),
+        ("Escalation", {"fields": ["transfer_to", "escalation_fallback", "callback_promise"]}),
+        ("Text messages", {"fields": ["sms_confirmations"]}),
+    ]
+
+    def get_inline_instances(self, request, obj=None):
+        inline = EscalationHoursInline(self.model, self.admin_site)
+        if not (inline.has_view_or_change_permission(request, obj) or inline.has_add_permission(request, obj)):
+            return []
+        return [inline]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url, {"title": "Agent settings", **(extra_context or {})})
+
+    def response_change(self, request, obj):
+        # Stay on the page: this is the only row, and the owner usually checks what they changed.
+        if "_continue" not in request.POST and "_saveasnew" not in request.POST:
+            self.message_user(request, "Saved. The next call uses these settings.")
+            return self.response_post_save_change(request, obj)
+        return super().response_change(request, obj)
+
+    def response_post_save_change(self, request, obj):
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:agent_agentsettings_change", args=[obj.pk]))

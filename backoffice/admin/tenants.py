@@ -1,0 +1,217 @@
+"""The operator admin (public host): tenants with their domains and numbers, provisioning a tenant
+from a spec, per-tenant usage for a month, and the call-log ingestion dead letters."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import yaml
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.text import Truncator
+
+from backoffice.dashboard import tenant_usage_for_month
+from backoffice.sites import operator_admin_site, tenant_admin_site
+from calls.ingestion import ingestion_dead_letter_replay
+from core import clock
+from provisioning.services import TenantSpecError, tenant_delete, tenant_provision
+from tenants.models import Domain, IngestionDeadLetter, PhoneNumber, Tenant
+
+SPEC_EXAMPLE = """slug: barbers
+name: Sharp Barbers
+domain: barbers.localhost
+timezone: Europe/London
+country: GB
+phone_numbers: ["020 7946 0001"]
+owner: {email: owner@barbers.example, password: choose-a-long-one}
+agent:
+  greeting: "Sharp Barbers, how can I help?"
+hours:
+  mon: [["09:00", "18:00"]]
+services:
+  - {name: Haircut, duration_minutes: 30, capacity: 3, price: "25.00", currency: GBP}
+"""
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+class PhoneNumberInline(admin.TabularInline):
+    model = PhoneNumber
+    extra = 0
+    fields = ["number", "label"]
+
+
+class ProvisionForm(forms.Form):
+    spec = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 22, "cols": 90, "spellcheck": "false", "class": "soniq-code"}),
+        help_text="A tenant spec in YAML or JSON, the same format as `manage.py provision_tenant` (see demo/salon.yaml). "
+                  "An existing slug is updated to match the spec; provisioning the same spec twice changes nothing.",
+    )
+
+    def clean_spec(self):
+        text = self.cleaned_data["spec"]
+        try:
+            # YAML is a superset of JSON, but JSON errors read better from the JSON parser.
+            parsed = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise forms.ValidationError(f"This is not valid YAML or JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise forms.ValidationError("The spec must be a mapping (slug: …, name: …, …).")
+        return parsed
+
+
+@admin.register(Tenant, site=operator_admin_site)
+class TenantAdmin(admin.ModelAdmin):
+    change_list_template = "admin/soniq/tenant_change_list.html"
+    list_display = ["name", "schema_name", "domain_list", "number_list", "timezone", "country", "created"]
+    search_fields = ["name", "schema_name", "phone_numbers__number", "domains__domain"]
+    inlines = [DomainInline, PhoneNumberInline]
+    readonly_fields = ["schema_name", "created"]
+    fields = ["name", "schema_name", "timezone", "country", "created"]
+    actions = None  # the bulk delete would skip dropping schemas; delete one tenant at a time
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(schema_name="public").prefetch_related("domains", "phone_numbers")
+
+    def get_urls(self):
+        return [
+            path("provision/", self.admin_site.admin_view(self.provision_view), name="tenants_tenant_provision"),
+            path("usage/", self.admin_site.admin_view(self.usage_view), name="tenants_tenant_usage"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="Domains")
+    def domain_list(self, tenant):
+        return format_html_join(", ", '<a href="http://{}/admin/">{}</a>',
+                                ((domain.domain, domain.domain) for domain in tenant.domains.all()))
+
+    @admin.display(description="Numbers")
+    def number_list(self, tenant):
+        return ", ".join(number.number for number in tenant.phone_numbers.all()) or "—"
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # A tenant is more than a row (schema, domain, numbers, owner, agent): it is provisioned.
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:tenants_tenant_provision"))
+
+    def delete_model(self, request, obj):
+        tenant_delete(tenant=obj)
+
+    def provision_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        result = None
+        if request.method == "POST":
+            form = ProvisionForm(request.POST)
+            if form.is_valid():
+                try:
+                    result = tenant_provision(spec=form.cleaned_data["spec"])
+                except TenantSpecError as error:
+                    form.add_error("spec", f"{error.field}: {error.message}")
+                else:
+                    verb = "Created" if result.created else "Updated"
+                    summary = "; ".join(result.changes) if result.changes else "nothing to change"
+                    self.message_user(request, f"{verb} {result.tenant.name} ({result.tenant.schema_name}): {summary}.",
+                                      messages.SUCCESS)
+                    return HttpResponseRedirect(
+                        reverse(f"{self.admin_site.name}:tenants_tenant_change", args=[result.tenant.pk])
+                    )
+        else:
+            form = ProvisionForm(initial={"spec": SPEC_EXAMPLE})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Provision a tenant",
+            "form": form,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/soniq/tenant_provision.html", context)
+
+    def usage_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        this_month = clock.now().date().replace(day=1)
+        try:
+            month = dt.date.fromisoformat(request.GET.get("month", "") + "-01")
+        except ValueError:
+            month = this_month
+        usage = tenant_usage_for_month(month=month)
+        previous_month = (month - dt.timedelta(days=1)).replace(day=1)
+        next_month = (month + dt.timedelta(days=32)).replace(day=1)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Usage in {month:%B %Y} (UTC)",
+            "usage": usage,
+            "month": month,
+            "previous_month": previous_month,
+            "next_month": next_month if next_month <= this_month else None,
+            "totals": {
+                "calls": sum(row.calls for row in usage),
+                "minutes": sum((row.minutes for row in usage), start=0),
+                "tokens": sum(row.tokens for row in usage),
+                "bookings": sum(row.bookings for row in usage),
+                "orders": sum(row.orders for row in usage),
+            },
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/soniq/tenant_usage.html", context)
+
+
+@admin.register(PhoneNumber, site=operator_admin_site)
+class PhoneNumberAdmin(admin.ModelAdmin):
+    list_display = ["number", "tenant", "label", "created"]
+    list_filter = ["tenant"]
+    search_fields = ["number", "tenant__name"]
+
+
+@admin.register(IngestionDeadLetter, site=operator_admin_site)
+class IngestionDeadLetterAdmin(admin.ModelAdmin):
+    list_display = ["created", "tenant", "call_id", "attempts", "short_error", "replayed_at"]
+    list_filter = ["tenant", ("replayed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["call_id", "error"]
+    readonly_fields = ["tenant", "call_id", "payload", "error", "attempts", "created", "replayed_at"]
+    actions = ["replay"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Error")
+    def short_error(self, dead_letter):
+        return Truncator(dead_letter.error.strip().splitlines()[-1] if dead_letter.error.strip() else "").chars(120)
+
+    @admin.action(description="Replay selected call logs")
+    def replay(self, request, queryset):
+
+        replayed, failed = 0, []
+        for dead_letter in queryset.select_related("tenant"):
+            try:
+                ingestion_dead_letter_replay(dead_letter=dead_letter)
+            except Exception as exc:  # noqa: BLE001 - shown to the operator, one letter must not stop the rest
+                failed.append(f"{dead_letter.call_id}: {exc}")
+            else:
+                replayed += 1
+        if replayed:
+            self.message_user(request, f"Replayed {replayed} call log{'s' if replayed != 1 else ''}.", messages.SUCCESS)
+        for failure in failed:
+            self.message_user(request, f"Could not replay {failure}", messages.ERROR)
+
+
+
+# Staff accounts: the operator's in the public schema; each tenant's own in its schema (an owner can
+# add a colleague who then logs in at the same domain, and nowhere else).
+for _site in (operator_admin_site, tenant_admin_site):
+    _site.register(User, UserAdmin)
+    _site.register(Group, GroupAdmin)

@@ -1,0 +1,178 @@
+"""The agent settings page in the tenant admin: one page, validated, and what the next call gets."""
+import datetime as dt
+import json
+import zoneinfo
+
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tenants.agent.models import AgentSettings, EscalationHours
+
+
+def settings_page(client: Client):
+    response = client.get("/admin/agent/agentsettings/")
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes) -> dict:
+    """What the browser posts: every field of the settings plus the escalation hours formset."""
+    data = {
+        "business_name": agent.business_name, "greeting": agent.greeting, "language": agent.language,
+        "voice_id": agent.voice_id, "voice_speed": str(agent.voice_speed), "instructions": agent.instructions,
+        "max_call_seconds": agent.max_call_seconds, "first_warning_seconds": agent.first_warning_seconds,
+        "final_warning_seconds": agent.final_warning_seconds, "transfer_to": agent.transfer_to,
+        "escalation_fallback": agent.escalation_fallback, "callback_promise": agent.callback_promise,
+        "sms_confirmations": "on" if agent.sms_confirmations else "",
+    }
+    data.update(changes)
+    existing = list(EscalationHours.objects.order_by("weekday", "starts"))
+    data.update({
+        "escalation_hours-TOTAL_FORMS": str(max(len(hours), len(existing))),
+        "escalation_hours-INITIAL_FORMS": str(len(existing)),
+        "escalation_hours-MIN_NUM_FORMS": "0",
+        "escalation_hours-MAX_NUM_FORMS": "1000",
+    })
+    for index in range(max(len(hours), len(existing))):
+        if index < len(existing):
+            data[f"escalation_hours-{index}-id"] = str(existing[index].pk)
+        if index < len(hours):
+            weekday, starts, ends = hours[index]
+            data.update({f"escalation_hours-{index}-weekday": str(weekday), f"escalation_hours-{index}-starts": starts,
+                         f"escalation_hours-{index}-ends": ends})
+        else:
+            data[f"escalation_hours-{index}-DELETE"] = "on"
+            data.update({f"escalation_hours-{index}-weekday": str(existing[index].weekday),
+                         f"escalation_hours-{index}-starts": f"{existing[index].starts:%H:%M}",
+                         f"escalation_hours-{index}-ends": f"{existing[index].ends:%H:%M}"})
+    return data
+
+
+DEMO_HOURS = [(1, "10:00", "17:00"), (2, "10:00", "17:00"), (3, "10:00", "17:00"), (4, "10:00", "17:00")]
+
+
+def test_it_shows_settings_and_escalation_hours_on_one_page(salon_admin):  # noqa: F811
+    page = salon_admin.get(settings_page(salon_admin)).content.decode()
+
+    assert "Thanks for calling Bella Hair Studio" in page
+    assert 'name="max_call_seconds"' in page and 'name="transfer_to"' in page and 'name="sms_confirmations"' in page
+    assert 'name="escalation_hours-0-weekday"' in page
+    assert 'value="10:00"' in page
+
+
+def test_it_saves_a_new_greeting_that_the_next_call_start_returns(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        agent = AgentSettings.objects.get()
+        data = form_data(agent, DEMO_HOURS, greeting="Bella Hair Studio, Ava speaking!")
+
+    response = salon_admin.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert "The next call uses these settings" in salon_admin.get(response.headers["Location"]).content.decode()
+    call_start = Client(HTTP_HOST="localhost").post(
+        "/internal/calls/start",
+        data=json.dumps({"called_number": "+15550100001", "caller_number": "+15550123456", "room": "r1",
+                         "sip_call_id": "s1"}),
+        content_type="application/json", HTTP_AUTHORIZATION="Bearer test-internal-token",
+    )
+    assert call_start.status_code == 201
+    assert call_start.json()["config"]["greeting"] == "Bella Hair Studio, Ava speaking!"
+
+
+def test_it_stores_a_transfer_number_in_any_format_as_tel_e164(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to="(555) 010-0999")
+    assert salon_admin.post(url, data).status_code == 302
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().transfer_to == "tel:+15550100999"
+
+
+def refused(client, url, data) -> str:
+    response = client.post(url, data)
+    assert response.status_code == 200, "the form was accepted"
+    return response.content.decode()
+
+
+def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to="call the front desk")
+    assert "is neither a phone number nor a SIP URI" in refused(salon_admin, url, data)
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
+
+
+def test_it_refuses_warnings_longer_than_the_call(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        agent = AgentSettings.objects.get()
+        too_long = form_data(agent, DEMO_HOURS, max_call_seconds="120", first_warning_seconds="150")
+        final_after_first = form_data(agent, DEMO_HOURS, first_warning_seconds="60", final_warning_seconds="90")
+
+    assert "The first warning must come before the call" in refused(salon_admin, url, too_long)
+    assert "The final warning must come after" in refused(salon_admin, url, final_after_first)
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().max_call_seconds == 600
+
+
+def test_it_refuses_a_call_length_out_of_range(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, max_call_seconds="30")
+    assert "Ensure this value is greater than or equal to 60" in refused(salon_admin, url, data)
+
+
+def test_it_refuses_overlapping_escalation_hours(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), [*DEMO_HOURS, (1, "16:00", "19:00")])
+
+    page = refused(salon_admin, url, data)
+
+    assert "Escalation hours on Tuesday overlap: 10:00–17:00 and 16:00–19:00" in page
+    with schema_context("salon"):
+        assert EscalationHours.objects.count() == 4
+
+
+def test_it_refuses_escalation_hours_that_end_before_they_start(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), [*DEMO_HOURS, (5, "18:00", "09:00")])
+    assert "Must be later than 18:00" in refused(salon_admin, url, data)
+
+
+def test_it_adds_and_removes_escalation_hours(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), [(1, "10:00", "12:00"), (1, "13:00", "17:00"), (5, "10:00", "14:00")])
+
+    assert salon_admin.post(url, data).status_code == 302
+
+    with schema_context("salon"):
+        assert [str(hours) for hours in EscalationHours.objects.all()] == [
+            "Tuesday 10:00–12:00", "Tuesday 13:00–17:00", "Saturday 10:00–14:00",
+        ]
+
+
+def test_it_neither_adds_nor_deletes_the_settings_row(salon_admin):  # noqa: F811
+    assert salon_admin.get("/admin/agent/agentsettings/add/").status_code == 403
+    with schema_context("salon"):
+        pk = AgentSettings.objects.get().pk
+    assert salon_admin.get(f"/admin/agent/agentsettings/{pk}/delete/").status_code == 403
+
+
+def test_it_takes_effect_for_transfers_at_the_new_hours(salon_admin):  # noqa: F811
+    from calls.selectors import transfer_target_at
+
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), [(0, "08:00", "09:00")])
+    assert salon_admin.post(url, data).status_code == 302
+
+    with schema_context("salon"):
+        tz = zoneinfo.ZoneInfo("America/New_York")
+        monday_8_30 = dt.datetime(2026, 3, 9, 8, 30, tzinfo=tz)
+        assert transfer_target_at(at=monday_8_30, tz=tz) == "tel:+15550100900"
+        assert transfer_target_at(at=monday_8_30 + dt.timedelta(days=1), tz=tz) == ""

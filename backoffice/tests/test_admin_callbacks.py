@@ -1,0 +1,98 @@
+"""The callback queue: open requests first, one click marks one done and records who and when."""
+import datetime as dt
+
+from django_tenants.utils import schema_context
+
+from backoffice.tests.factories import call_make
+from calls.callbacks import callback_request_mark_done
+from calls.models import CallbackRequest
+from calls.services import callback_request_create
+from core import clock
+
+FIXED_NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
+
+
+def test_it_marks_a_callback_done_once_and_keeps_the_first_handler(salon, monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: FIXED_NOW)
+    with schema_context("salon"):
+        request = callback_request_create(call=None, caller_number="+15550123456", reason="Colour consultation")
+
+        done = callback_request_mark_done(callback_request_id=request.pk, handled_by="Anna")
+        again = callback_request_mark_done(callback_request_id=request.pk, handled_by="Marco")
+
+        assert (done.status, done.handled_by, done.done_at) == ("done", "Anna", FIXED_NOW)
+        assert (again.handled_by, again.done_at) == ("Anna", FIXED_NOW)
+
+
+def test_it_lists_open_callbacks_by_default(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        callback_request_create(call=None, caller_number="+15550123456", reason="Wants a colour consultation")
+        handled = callback_request_create(call=None, caller_number="+15550111111", reason="Asked about parking")
+        callback_request_mark_done(callback_request_id=handled.pk, handled_by="Anna")
+
+    page = salon_admin.get("/admin/calls/callbackrequest/").content.decode()
+
+    assert "Wants a colour consultation" in page and "Mark done" in page
+    assert "Asked about parking" not in page
+    done_page = salon_admin.get("/admin/calls/callbackrequest/?queue=done").content.decode()
+    assert "Asked about parking" in done_page and "Anna" in done_page
+
+
+def test_it_marks_a_callback_done_with_one_click_recording_the_user(salon_admin, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(clock, "now", lambda: FIXED_NOW)
+    with schema_context("salon"):
+        call = call_make(started_at=FIXED_NOW - dt.timedelta(hours=1))
+        request = callback_request_create(call=call, caller_number="+15550123456", reason="Colour consultation")
+
+    response = salon_admin.post(f"/admin/calls/callbackrequest/{request.pk}/done/",
+                                {"next": "/admin/calls/callbackrequest/"})
+
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/calls/callbackrequest/"
+    assert "Marked done: call back +1 555-012-3456." in salon_admin.get("/admin/calls/callbackrequest/").content.decode()
+    with schema_context("salon"):
+        request.refresh_from_db()
+    assert (request.status, request.handled_by, request.done_at) == ("done", "owner@salon.example", FIXED_NOW)
+
+
+def test_it_reopens_a_callback(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        request = callback_request_create(call=None, caller_number="+15550123456", reason="Colour consultation")
+        callback_request_mark_done(callback_request_id=request.pk, handled_by="Anna")
+
+    salon_admin.post(f"/admin/calls/callbackrequest/{request.pk}/reopen/")
+
+    with schema_context("salon"):
+        request.refresh_from_db()
+    assert (request.status, request.handled_by, request.done_at) == ("open", "", None)
+
+
+def test_it_marks_several_done_with_an_action(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        ids = [callback_request_create(call=None, caller_number=f"+1555012345{n}", reason="Call me").pk for n in range(3)]
+
+    response = salon_admin.post("/admin/calls/callbackrequest/", {"action": "mark_done", "_selected_action": ids[:2]},
+                                follow=True)
+
+    assert "Marked 2 callbacks done." in response.content.decode()
+    with schema_context("salon"):
+        assert sorted(CallbackRequest.objects.filter(status="done").values_list("pk", flat=True)) == sorted(ids[:2])
+
+
+def test_it_shows_the_request_with_a_mark_done_button_and_the_call(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        call = call_make(started_at=FIXED_NOW)
+        request = callback_request_create(call=call, caller_number="+15550123456", reason="Colour consultation",
+                                          caller_name="Maria Lopez")
+
+    page = salon_admin.get(f"/admin/calls/callbackrequest/{request.pk}/change/").content.decode()
+
+    assert "Maria Lopez" in page and "Colour consultation" in page
+    assert f'action="/admin/calls/callbackrequest/{request.pk}/done/"' in page
+    assert f"/admin/calls/call/{call.pk}/change/" in page
+    assert salon_admin.post(f"/admin/calls/callbackrequest/{request.pk}/change/", {"reason": "x"}).status_code == 403
+
+
+def test_it_marks_done_only_by_post(salon_admin):  # noqa: F811
+    with schema_context("salon"):
+        request = callback_request_create(call=None, caller_number="+15550123456", reason="Call me")
+    assert salon_admin.get(f"/admin/calls/callbackrequest/{request.pk}/done/").status_code == 405

@@ -1,0 +1,187 @@
+"""The voice tools: `POST /internal/voice-tools/<name>`. Each view checks the token and the body's shape,
+then calls one domain service in the call's tenant schema (see `TOOLS`), and renders its outcome or its
+DomainError in the one response format (docs/internal-api.md)."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.response import Response
+
+from bookings.selectors import availability_check
+from bookings.services import booking_create
+from calls.models import Call
+from calls.services import call_end_request, call_note_add, call_transfer_request
+from core import clock
+from core.errors import DomainError, ToolOutcome
+from orders.services import order_create
+from voiceapi import serializers as shapes
+from voiceapi.errors import http_status
+from voiceapi.idempotency import request_fingerprint, tool_response_idempotent
+from voiceapi.views import IDEMPOTENCY_KEY_MAX, CallTokenView, error_body, success_body
+
+
+def tool_respond(perform: Callable[[], ToolOutcome], *, writes: bool = True) -> tuple[int, dict[str, Any]]:
+    """Run one tool service and turn its outcome or DomainError into (status, body). For writes, the
+    savepoint keeps a refused write (say, the exclusion constraint) from poisoning an enclosing
+    transaction; a read needs no transaction (and saves the BEGIN/COMMIT round trips)."""
+    try:
+        with transaction.atomic() if writes else contextlib.nullcontext():
+            outcome = perform()
+    except DomainError as error:
+        return http_status(error), error_body(error.code, error.message, error.details)
+    return status.HTTP_200_OK, success_body(outcome)
+
+
+TOOL_RESPONSES = {
+    200: shapes.ToolSuccessSerializer,
+    400: OpenApiResponse(shapes.ErrorSerializer, description="invalid_request: a field is missing, unknown or malformed"),
+    401: OpenApiResponse(shapes.ErrorSerializer, description="invalid_token"),
+    409: OpenApiResponse(shapes.ErrorSerializer, description="call_ended, slot_taken"),
+    422: OpenApiResponse(shapes.ErrorSerializer, description="A business rule refused the request (see the code)"),
+}
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Same key within a call → the first response is replayed and nothing new is created.",
+)
+
+
+class VoiceToolView(CallTokenView):
+    """One voice tool. Subclasses name the tool, its request shape and the one service it calls."""
+
+    tool_name: str
+    request_serializer: type[shapes.StrictSerializer]
+    # create_booking and create_order must survive the worker's retries.
+    idempotent = False
+    # After the end-of-call log the call is over; only annotations are still accepted.
+    allowed_after_end = False
+    writes = True
+
+    def perform(self, *, call: Call, data: dict[str, Any]) -> ToolOutcome:
+        raise NotImplementedError
+
+    def post(self, request):
+        serializer = self.request_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        call, data = self.call, serializer.validated_data
+        if call.status == Call.Status.ENDED and not self.allowed_after_end:
+            raise DomainError("call_ended", "This call has already ended.")
+        key = request.headers.get("Idempotency-Key", "").strip() if self.idempotent else ""
+        if len(key) > IDEMPOTENCY_KEY_MAX:
+            raise DomainError("invalid_request", f"The Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX} characters.")
+
+        def respond() -> tuple[int, dict[str, Any]]:
+            return tool_respond(lambda: self.perform(call=call, data=data), writes=self.writes)
+
+        if not key:
+            status_code, body = respond()
+            return Response(body, status=status_code)
+        status_code, body, replayed = tool_response_idempotent(
+            call=call, key=key, action=self.tool_name, request_hash=request_fingerprint(self.tool_name, request.data),
+            respond=respond,
+        )
+        return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"} if replayed else None)
+
+
+def _tool_schema(name: str, summary: str, request_serializer, *, idempotent: bool = False):
+    return extend_schema_view(post=extend_schema(
+        operation_id=name, summary=summary, request=request_serializer, responses=TOOL_RESPONSES,
+        parameters=[IDEMPOTENCY_HEADER] if idempotent else None, tags=["voice tools"],
+    ))
+
+
+@_tool_schema("check_availability", "Is a time free, and the nearest free start times",
+              shapes.CheckAvailabilityRequestSerializer)
+class CheckAvailabilityView(VoiceToolView):
+    tool_name = "check_availability"
+    request_serializer = shapes.CheckAvailabilityRequestSerializer
+    writes = False
+
+    def perform(self, *, call, data):
+        return availability_check(service_name=data["service"], date=data["date"], time=data["time"], now=clock.now())
+
+
+@_tool_schema("create_booking", "Book a service at a start time", shapes.CreateBookingRequestSerializer, idempotent=True)
+class CreateBookingView(VoiceToolView):
+    tool_name = "create_booking"
+    request_serializer = shapes.CreateBookingRequestSerializer
+    idempotent = True
+
+    def perform(self, *, call, data):
+        return booking_create(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
+                              customer_phone=data["customer_phone"], notes=data["notes"], call=call, now=clock.now())
+
+
+@_tool_schema("create_order", "Place an order from the menu", shapes.CreateOrderRequestSerializer, idempotent=True)
+class CreateOrderView(VoiceToolView):
+    tool_name = "create_order"
+    request_serializer = shapes.CreateOrderRequestSerializer
+    idempotent = True
+
+    def perform(self, *, call, data):
+        items = [{"name": item["name"], "quantity": item["quantity"], "notes": item["notes"]} for item in data["items"]]
+        return order_create(items=items, customer_name=data["customer_name"], customer_phone=data["customer_phone"],
+                            fulfillment=data["fulfillment"], delivery_address=data["delivery_address"],
+                            notes=data["notes"], call=call, now=clock.now())
+
+
+@_tool_schema("transfer_to_human", "Transfer to a person now, or queue a callback",
+              shapes.TransferToHumanRequestSerializer)
+class TransferToHumanView(VoiceToolView):
+    tool_name = "transfer_to_human"
+    request_serializer = shapes.TransferToHumanRequestSerializer
+
+    def perform(self, *, call, data):
+        return call_transfer_request(call=call, reason=data["reason"], now=clock.now(),
+                                     transfer_failed=data["transfer_failed"], callback_number=data["callback_number"],
+                                     caller_name=data["caller_name"])
+
+
+@_tool_schema("end_call", "Record the outcome; the worker hangs up", shapes.EndCallRequestSerializer)
+class EndCallView(VoiceToolView):
+    tool_name = "end_call"
+    request_serializer = shapes.EndCallRequestSerializer
+    allowed_after_end = True
+
+    def perform(self, *, call, data):
+        return call_end_request(call=call, reason=data["reason"], outcome=data["outcome"])
+
+
+@_tool_schema("log_note", "Attach a note to the call", shapes.LogNoteRequestSerializer)
+class LogNoteView(VoiceToolView):
+    tool_name = "log_note"
+    request_serializer = shapes.LogNoteRequestSerializer
+    allowed_after_end = True
+
+    def perform(self, *, call, data):
+        return call_note_add(call=call, note=data["note"])
+
+
+# The one table from a tool's name (the URL `/internal/voice-tools/<name>`, the worker's function
+# tool) to its view; each view calls the one service named in its `perform`:
+#   check_availability -> bookings.selectors.availability_check
+#   create_booking     -> bookings.services.booking_create
+#   create_order       -> orders.services.order_create
+#   transfer_to_human  -> calls.services.call_transfer_request
+#   end_call           -> calls.services.call_end_request
+#   log_note           -> calls.services.call_note_add
+TOOLS: dict[str, type[VoiceToolView]] = {
+    "check_availability": CheckAvailabilityView,
+    "create_booking": CreateBookingView,
+    "create_order": CreateOrderView,
+    "transfer_to_human": TransferToHumanView,
+    "end_call": EndCallView,
+    "log_note": LogNoteView,
+}
+assert all(view.tool_name == name for name, view in TOOLS.items())
+
+
+@extend_schema(exclude=True)
+class UnknownToolView(CallTokenView):
+    def post(self, request, action: str):
+        names = ", ".join(TOOLS)
+        raise DomainError("unknown_tool", f"There is no tool called {action[:50]!r}. The tools are: {names}.")

@@ -1,0 +1,299 @@
+"""The internal voice API: call start and the end-of-call log (the voice tools: voiceapi/tools.py).
+
+Views are thin: check the token, check the shape of the body, call one service or selector inside
+the tenant schema the token names, and wrap the result in the one response format:
+
+    200 {"ok": true, "result": {...}, "message": "<one sentence the agent can say>"}
+    4xx {"ok": false, "error": {"code": "<snake_case>", "message": "<speakable sentence>", "details"?: {...}}}
+
+Every failure, including bad JSON, a wrong method or an unexpected exception, is rendered in that
+format by `internal_api_exception_handler`. A 500 is always a bug, never bad input. The contract is
+written up in docs/internal-api.md.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django_tenants.utils import tenant_context
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, status
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView, set_rollback
+
+from calls import ingestion
+from calls.models import Call
+from calls.selectors import call_get
+from calls.services import call_start
+from core import clock
+from core.errors import DomainError, ToolOutcome
+from tenants.selectors import tenant_for_called_number
+from voiceapi import serializers as shapes
+from voiceapi.authentication import (
+    CallAccess,
+    CallLogTokenAuthentication,
+    CallTokenAuthentication,
+    InternalTokenAuthentication,
+)
+from voiceapi.call_config import call_config_build
+from voiceapi.errors import http_status
+from voiceapi.tokens import call_token_issue
+
+logger = logging.getLogger("voiceapi.views")
+
+TOOL_BODY_MAX_BYTES = 256 * 1024
+# The end-of-call log: CALL_LOG_MAX_BYTES (2 MB) → 413 payload_too_large.
+LOG_BODY_MAX_BYTES = settings.CALL_LOG_MAX_BYTES
+IDEMPOTENCY_KEY_MAX = 200
+SORRY = "Sorry, something went wrong on our side. Please try again in a moment."
+
+
+# --- response format ---------------------------------------------------------------------------
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return {"ok": False, "error": error}
+
+
+def success_body(outcome: ToolOutcome) -> dict[str, Any]:
+    return {"ok": True, "result": outcome.result, "message": outcome.message, **outcome.extra}
+
+
+def _first_field_error(detail: Any, path: str = "") -> tuple[str, str]:
+    """The first (field path, message) in DRF's nested error structure: `items[1].quantity`."""
+    if isinstance(detail, dict):
+        for name, sub in detail.items():
+            if sub:
+                if name in ("non_field_errors", "detail"):
+                    child = path
+                elif isinstance(name, int):  # list items come back keyed by index
+                    child = f"{path}[{name}]"
+                else:
+                    child = f"{path}.{name}" if path else str(name)
+                return _first_field_error(sub, child)
+    if isinstance(detail, list):
+        for index, sub in enumerate(detail):
+            if sub:
+                if isinstance(sub, (dict, list)):
+                    return _first_field_error(sub, f"{path}[{index}]")
+                return _first_field_error(sub, path)
+    return path, str(detail)
+
+
+def validation_message(detail: Any) -> str:
+    """One sentence naming the field, so the model can fix its next tool call."""
+    path, message = _first_field_error(detail)
+    if not path:
+        if "Expected a dictionary" in message:
+            return "The request body must be a JSON object."
+        return message
+    if message.startswith("This field "):
+        message = message[len("This field "):]
+    if message[:1].islower():
+        return f"The field {path} {message}"
+    return f"The field {path} is not valid: {message}"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
+
+
+API_EXCEPTION_CODES = {
+    exceptions.ParseError: ("invalid_json", "The request body is not valid JSON."),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", "Send the request body as JSON (Content-Type: application/json)."),
+    exceptions.MethodNotAllowed: ("method_not_allowed", "This endpoint does not accept that method."),
+    exceptions.NotAcceptable: ("not_acceptable", "This endpoint only answers in JSON."),
+    exceptions.NotFound: ("not_found", "There is no such endpoint."),
+    PayloadTooLarge: ("payload_too_large", "The request body is too large."),
+}
+
+
+def internal_api_exception_handler(exc: Exception, context: dict) -> Response:
+    set_rollback()
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.details), status=http_status(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, exceptions.ValidationError):
+        return Response(error_body("invalid_request", validation_message(exc.detail), {"fields": exc.detail}),
+                        status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, (exceptions.AuthenticationFailed, exceptions.NotAuthenticated)):
+        headers = {"WWW-Authenticate": exc.auth_header} if getattr(exc, "auth_header", None) else {}
+        return Response(error_body("invalid_token", str(exc.detail)), status=status.HTTP_401_UNAUTHORIZED, headers=headers)
+    if isinstance(exc, exceptions.APIException):
+        code, message = API_EXCEPTION_CODES.get(type(exc), (exc.default_code, str(exc.detail)))
+        return Response(error_body(code, message), status=exc.status_code)
+    view = context.get("view")
+    logger.exception("internal API error in %s (schema %s)", type(view).__name__, connection.schema_name)
+    return Response(error_body("internal_error", SORRY), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+class BoundedJSONParser(BaseParser):
+    """JSON, read with a size limit (Django's DATA_UPLOAD_MAX_MEMORY_SIZE does not apply to streamed
+    bodies), rejecting NaN/Infinity, which PostgreSQL's jsonb cannot hold."""
+
+    media_type = "application/json"
+    renderer_class = JSONRenderer
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        view = (parser_context or {}).get("view")
+        limit = getattr(view, "max_body_bytes", TOOL_BODY_MAX_BYTES)
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit // 1024} KB.")
+        try:
+            return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise exceptions.ParseError() from exc
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# --- base views --------------------------------------------------------------------------------
+
+class InternalAPIView(APIView):
+    parser_classes = [BoundedJSONParser]
+    renderer_classes = [JSONRenderer]
+    permission_classes: list = []
+    max_body_bytes = TOOL_BODY_MAX_BYTES
+
+    def get_exception_handler(self) -> Callable:
+        return internal_api_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # DRF would quietly read a body without a JSON content type as `{}`, turning a client bug
+        # into "field is required"; say what is actually wrong.
+        has_body = int(request.META.get("CONTENT_LENGTH") or 0) > 0
+        if has_body and request.content_type.split(";")[0].strip().lower() != "application/json":
+            raise exceptions.UnsupportedMediaType(request.content_type)
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # The connection outlives the request (CONN_MAX_AGE); never leave it in a tenant schema.
+            connection.set_schema_to_public()
+
+
+class CallTokenView(InternalAPIView):
+    """A view for one call: the call token has been verified, its tenant's schema is active and
+    `self.call` is the call it names. Nothing else is reachable from here."""
+
+    authentication_classes = [CallTokenAuthentication]
+    call: Call
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        access: CallAccess = request.auth
+        connection.set_tenant(access.tenant)
+        call = call_get(call_id=access.claims.call_id)
+        if call is None:
+            self.call_missing()
+        self.call = call
+
+    def call_missing(self) -> None:
+        raise exceptions.AuthenticationFailed("The call token names a call that does not exist.")
+
+
+# --- call start --------------------------------------------------------------------------------
+
+@extend_schema_view(post=extend_schema(
+    operation_id="call_start",
+    summary="Start a call: create the call, issue its token, return the tenant's config",
+    request=shapes.CallStartRequestSerializer,
+    responses={201: shapes.CallStartResponseSerializer, 400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer,
+               404: OpenApiResponse(shapes.ErrorSerializer, description="unknown_number")},
+    tags=["calls"],
+))
+class CallStartView(InternalAPIView):
+    authentication_classes = [InternalTokenAuthentication]
+
+    def post(self, request):
+        serializer = shapes.CallStartRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        tenant = tenant_for_called_number(called_number=data["called_number"])
+        if tenant is None:
+            raise DomainError("unknown_number", "This number is not connected to any business.")
+        now = clock.now()
+        with tenant_context(tenant):
+            call = call_start(called_number=data["called_number"], caller_number=data["caller_number"],
+                              room=data["room"], sip_call_id=data["sip_call_id"], now=now)
+            config = call_config_build(tenant=tenant, call=call, now=now)
+        token = call_token_issue(schema_name=tenant.schema_name, call_id=str(call.pk),
+                                 max_call_seconds=call.max_call_seconds, issued_at=now)
+        return Response({"call_id": str(call.pk), "call_token": token, "config": config}, status=status.HTTP_201_CREATED)
+
+
+# --- end-of-call log ---------------------------------------------------------------------------
+
+@extend_schema_view(post=extend_schema(
+    operation_id="call_log",
+    summary="The end-of-call log (accepted, stored asynchronously)",
+    request=ingestion.CallLogIn,
+    responses={202: ingestion.CallLogResponseSerializer, 200: ingestion.CallLogResponseSerializer,
+               400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer,
+               403: OpenApiResponse(shapes.ErrorSerializer, description="wrong_call: the token is for another call"),
+               404: OpenApiResponse(shapes.ErrorSerializer, description="unknown_call: the token's call does not exist"),
+               413: OpenApiResponse(shapes.ErrorSerializer, description="payload_too_large"),
+               503: OpenApiResponse(shapes.ErrorSerializer, description="ingestion_unavailable: metadata saved, "
+                                    "transcript not queued; send the log again later")},
+    tags=["calls"],
+))
+class CallLogView(CallTokenView):
+    """The log's shape, the hand-off to Celery and every status but 401/403 are calls/ingestion.py's."""
+
+    authentication_classes = [CallLogTokenAuthentication]
+    max_body_bytes = LOG_BODY_MAX_BYTES
+
+    def call_missing(self) -> None:
+        # A genuine token whose call is gone: there is nothing to attach the log to, and re-sending
+        # will not change that.
+        raise DomainError("unknown_call", "There is no such call.")
+
+    def post(self, request, call_id):
+        if str(call_id) != str(self.call.pk):
+            raise DomainError("wrong_call", "This call token belongs to a different call.")
+        status_code, body = ingestion.call_log_accept(call=self.call, payload=request.data, received_at=clock.now())
+        return Response(body, status=status_code)
+
+
+@csrf_exempt
+def internal_not_found(request, *args, **kwargs) -> JsonResponse:
+    return JsonResponse(error_body("not_found", "There is no such endpoint."), status=404)
+
+
+# --- OpenAPI security schemes ------------------------------------------------------------------
+
+class InternalTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "voiceapi.authentication.InternalTokenAuthentication"
+    name = "internalToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object("Authorization", "Bearer")
+
+
+class CallTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "voiceapi.authentication.CallTokenAuthentication"
+    match_subclasses = True  # the log endpoint's longer-lived variant is the same scheme
+    name = "callToken"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object("Authorization", "Bearer")
