@@ -229,6 +229,9 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
+    # Compares LiveKit's SIP trunk with the registry and records drift for /healthz and the operator
+    # admin; it changes nothing in LiveKit (that is `manage.py sip_sync`, or any number change).
+    "tenants-sip-trunk-check": {"task": "tenants.sip_trunk_check", "schedule": 900.0},
 }
 # A booking is reminded by SMS this long before it starts (if it was made at least as long before).
 BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)
@@ -249,6 +252,23 @@ VOICE_SPOOL_DIR = env_str("VOICE_SPOOL_DIR", str(BASE_DIR / ".var" / "spool"))
 LIVEKIT_URL = env_str("LIVEKIT_URL")
 LIVEKIT_API_KEY = env_str("LIVEKIT_API_KEY")
 LIVEKIT_API_SECRET = env_str("LIVEKIT_API_SECRET")
+# --- LiveKit SIP: the inbound trunk and dispatch rule Soniq keeps in step (tenants/sip_trunk.py) ---
+# Empty = off: numbers are put on a trunk by hand. Set, Soniq owns the inbound trunk of this name
+# (creating it if absent) and puts exactly the registry's numbers on it.
+LIVEKIT_SIP_TRUNK_NAME = env_str("LIVEKIT_SIP_TRUNK_NAME")
+# How SignalWire proves it is SignalWire: digest credentials, or its signalling addresses (CIDRs),
+# or both. One of the two is required: a trunk with neither takes calls from anyone.
+LIVEKIT_SIP_AUTH_USERNAME = env_str("LIVEKIT_SIP_AUTH_USERNAME")
+LIVEKIT_SIP_AUTH_PASSWORD = env_str("LIVEKIT_SIP_AUTH_PASSWORD")
+LIVEKIT_SIP_ALLOWED_ADDRESSES = env_list("LIVEKIT_SIP_ALLOWED_ADDRESSES")
+LIVEKIT_SIP_DISPATCH_RULE_NAME = env_str("LIVEKIT_SIP_DISPATCH_RULE_NAME", "soniq-agent")
+# Each call gets its own room, named this prefix + the caller's number + a random suffix.
+LIVEKIT_SIP_ROOM_PREFIX = env_str("LIVEKIT_SIP_ROOM_PREFIX", "call-")
+LIVEKIT_SIP_TIMEOUT_SECONDS = env_int("LIVEKIT_SIP_TIMEOUT_SECONDS", 10)
+# A sync LiveKit could not be reached for is retried this often; backoff before retry n (0-based)
+# is LIVEKIT_SIP_RETRY_BACKOFF_MS * 2**n: 5, 10, 20, 40, 80 s by default.
+LIVEKIT_SIP_SYNC_MAX_RETRIES = env_int("LIVEKIT_SIP_SYNC_MAX_RETRIES", 5)
+LIVEKIT_SIP_RETRY_BACKOFF_MS = env_int("LIVEKIT_SIP_RETRY_BACKOFF_MS", 5000)
 DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")

@@ -22,6 +22,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from tenants.agent.models import normalize_transfer_target
 from tenants.models import Domain, PhoneNumber, Tenant
 from tenants.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
+from tenants.sip_sync import sip_sync_request
 
 WEEKDAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -566,6 +567,8 @@ def tenant_provision(*, spec: Any) -> ProvisionResult:
         if stale_numbers:
             tenant.phone_numbers.filter(number__in=stale_numbers).delete()
             changes.append(f"numbers released: {', '.join(sorted(stale_numbers))}")
+        if set(validated.phone_numbers) != current_numbers:
+            sip_sync_request()  # LiveKit's trunk follows after the commit
 
         with schema_context(tenant.schema_name):
             _write_tenant_schema(validated, changes)
@@ -577,4 +580,6 @@ def tenant_delete(*, tenant: Tenant) -> None:
     if connection.schema_name != get_public_schema_name():
         connection.set_schema_to_public()
     with transaction.atomic():
+        if tenant.phone_numbers.exists():
+            sip_sync_request()  # its numbers leave LiveKit's trunk after the commit
         tenant.delete(force_drop=True)
