@@ -23,7 +23,7 @@ from livekit.protocol import sip as sip_proto
 from tenants import sip_sync
 from tenants.models import PhoneNumber, Tenant
 from tenants.services import tenant_delete, tenant_provision
-from tenants.tasks import sip_trunk_check
+from tenants.tasks import sip_trunk_check, sip_trunk_sync
 from tenants.tests.livekit_sip_fake import FakeLiveKitSip
 from tenants.tests.sip_fixtures import DEMO_NUMBERS, RULE, TRUNK, run_queued_syncs, sip_state_reset
 from voiceworker.tests.fakes import free_port_url
@@ -279,4 +279,18 @@ def test_it_refuses_to_manage_a_trunk_anyone_could_call(sip_settings, settings):
     settings.LIVEKIT_SIP_AUTH_USERNAME = settings.LIVEKIT_SIP_AUTH_PASSWORD = ""
 
     assert "so that only SignalWire can call in" in sip_sync_command()
+    assert sip_settings.requests == []
+
+
+def test_it_keeps_the_change_and_says_so_when_the_sync_cannot_be_queued(committed, sip_settings, monkeypatch):
+    def broker_down():
+        raise ConnectionRefusedError("Connection refused")
+
+    monkeypatch.setattr(sip_trunk_sync, "delay", broker_down)
+
+    tenant_provision(spec=SPEC)
+
+    status, reason = number_state(FLORIST_NUMBER)
+    assert status == "not_live"
+    assert reason == "The LiveKit sync could not be queued (ConnectionRefusedError); run `manage.py sip_sync`."
     assert sip_settings.requests == []
