@@ -93,7 +93,8 @@ def _record_report(report: SipTrunkReport, numbers: set[str]) -> None:
     elif report.applied:
         state, detail = SipTrunkStatus.State.IN_STEP, "Fixed: " + "; ".join(report.drift) + "."
     else:
-        state, detail = SipTrunkStatus.State.DRIFT, "; ".join(report.drift).capitalize() + "."
+        drift = "; ".join(report.drift)
+        state, detail = SipTrunkStatus.State.DRIFT, drift[0].upper() + drift[1:] + "."
     _status_write(state=state, detail=detail, checked_at=now, trunk_id=report.trunk_id,
                   dispatch_rule_id=report.dispatch_rule_id)
     if report.drift:

@@ -144,13 +144,14 @@ def test_it_leaves_numbers_on_other_trunks_alone(committed, sip_settings, queued
 def test_it_repairs_a_dispatch_rule_changed_behind_sonics_back(committed, sip_settings, queued_syncs):
     sip_sync_command()
     rule = sip_settings.rule_named(RULE)
-    rule.rule.dispatch_rule_individual.room_prefix = "other-"
+    rule.rule.dispatch_rule_individual.room_prefix = "Other-"
     del rule.room_config.agents[:]
     behind_sonics_back(sip_settings, lambda lkapi: lkapi.sip.update_dispatch_rule(rule.sip_dispatch_rule_id, rule))
 
     with pytest.raises(CommandError):
         sip_sync_command("--check")
-    assert "does not dispatch the agent 'soniq'" in sip_sync.sip_health()
+    health = sip_sync.sip_health()
+    assert "names rooms 'Other-'… instead of 'call-'…" in health and "does not dispatch the agent 'soniq'" in health
 
     sip_sync_command()
 
