@@ -8,9 +8,9 @@ The flow, and why it is split:
    call's *metadata* (ended at, duration, outcome, end reason, transfer target, status) in the
    request itself — one small UPDATE, so the call is closed even if Redis is down — and hands the
    transcript, tool calls, usage and latency to Celery. A call has one log: once it is received,
-   the same log again is recognised and a different one refused (409), never replaced. If the broker cannot take the task the
-   endpoint answers 503 `ingestion_unavailable`: the worker keeps the log in its spool and sends it
-   again, and the re-send finds the metadata already there.
+   the same log again is recognised and a different one refused (409), never replaced. If the
+   broker cannot take the task the endpoint answers 503 `ingestion_unavailable`: the worker keeps
+   the log in its spool and sends it again, and the re-send finds the metadata already there.
 2. `call_log_store` runs in the Celery worker, in the call's tenant schema (tenant-schemas-celery
    carries the schema in the task headers). It replaces the call's transcript and tool calls and
    writes the usage figures in ONE transaction, so a reader sees the whole log or none of it, and a
@@ -136,8 +136,8 @@ class TranscriptTurnIn(_LogPart):
 
 class ToolCallIn(_LogPart):
     name: Annotated[Text, Field(max_length=64)]
-    arguments: ToolJson = Field(default_factory=dict)
-    result: ToolJson = Field(default_factory=dict)
+    arguments: ToolJson = Field(default_factory=dict, description=f"Any JSON, at most {MAX_JSON_DEPTH} levels deep.")
+    result: ToolJson = Field(default_factory=dict, description=f"Any JSON, at most {MAX_JSON_DEPTH} levels deep.")
     is_error: bool = False
     offset_seconds: Seconds | None = None
     duration_ms: Count | None = None
@@ -165,7 +165,9 @@ class LatencyIn(_LogPart):
 class CallLogIn(_LogPart):
     """The end-of-call log exactly as the voice worker sends it (docs/internal-api.md)."""
 
-    ended_at: dt.datetime | None = Field(None, description="ISO 8601, with offset (UTC if none); default: when the log arrives.")
+    ended_at: dt.datetime | None = Field(None, description="ISO 8601, with offset (UTC if none); default: when the log "
+                                         "arrives. Between the call's start and the log's arrival, give or take "
+                                         "5 minutes; otherwise 400.")
     duration_seconds: Seconds | None = Field(None, description="Default: ended_at minus the call's start.")
     outcome: Literal[Call.AGENT_OUTCOMES + ("",)] = ""
     end_reason: Annotated[Text, Field(max_length=500)] = ""
@@ -288,8 +290,9 @@ def call_log_accept(*, call: Call, payload: Any, received_at: dt.datetime | None
 
     # Plain JSON from here on: it travels through Redis and may end up in the dead-letter table.
     # The digest covers the whole log as sent, metadata included, so "the same log" means exactly that.
-    digest = call_log_digest(log_in.model_dump(mode="json"))
-    stored_part = log_in.model_dump(mode="json", include={"transcript", "tool_calls", "usage", "latency"})
+    log_json = log_in.model_dump(mode="json")
+    digest = call_log_digest(log_json)
+    stored_part = {key: log_json[key] for key in ("transcript", "tool_calls", "usage", "latency")}
     with transaction.atomic():
         # The row lock: two different logs for one call arriving together must not both be taken.
         first = (Call.objects.select_for_update().filter(pk=call.pk)
