@@ -382,7 +382,7 @@ class TransferToHumanView(VoiceToolView):
 class EndCallView(VoiceToolView):
     tool_name = "end_call"
     request_serializer = shapes.EndCallRequestSerializer
-    allowed_after_end = True
+    # After the log the outcome is the log's: a late end_call must not change how the call went.
 
     def perform(self, *, call, data):
         return call_end_request(call=call, reason=data["reason"], outcome=data["outcome"])
@@ -418,6 +418,8 @@ class UnknownToolView(CallTokenView):
                400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer,
                403: OpenApiResponse(shapes.ErrorSerializer, description="wrong_call: the token is for another call"),
                404: OpenApiResponse(shapes.ErrorSerializer, description="unknown_call: the token's call does not exist"),
+               409: OpenApiResponse(shapes.ErrorSerializer, description="log_already_received: the call already "
+                                    "has a different log, which is kept"),
                413: OpenApiResponse(shapes.ErrorSerializer, description="payload_too_large"),
                503: OpenApiResponse(shapes.ErrorSerializer, description="ingestion_unavailable: metadata saved, "
                                     "transcript not queued; send the log again later")},

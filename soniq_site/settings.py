@@ -242,6 +242,9 @@ CALL_LOG_STORE_MAX_RETRIES = env_int("CALL_LOG_STORE_MAX_RETRIES", 5)
 # Backoff before retry n (0-based) is this * 2**n: 2, 4, 8, 16, 32 s by default.
 CALL_LOG_RETRY_BACKOFF_MS = env_int("CALL_LOG_RETRY_BACKOFF_MS", 2000)
 CALL_LOG_LOCK_TIMEOUT_MS = env_int("CALL_LOG_LOCK_TIMEOUT_MS", 5000)
+# When even the dead letter cannot be written (the database is down), the task is retried every
+# 5 minutes this many times (288: a day) before it logs the payload and gives up.
+CALL_LOG_DEAD_LETTER_MAX_RETRIES = env_int("CALL_LOG_DEAD_LETTER_MAX_RETRIES", 288)
 # A call still active this long after its maximum length lost its worker (calls_close_abandoned).
 CALL_ABANDONED_MARGIN_SECONDS = env_int("CALL_ABANDONED_MARGIN_SECONDS", 300)
 

@@ -122,7 +122,9 @@ class IngestionDeadLetter(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="dead_letters")
     call_id = models.UUIDField()
-    payload = models.JSONField()
+    # JSON, as text with every non-ASCII character escaped rather than jsonb: a log that failed
+    # because jsonb cannot hold it (a NUL, a lone surrogate) must not fail here for the same reason.
+    payload = models.TextField()
     error = models.TextField()
     attempts = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
