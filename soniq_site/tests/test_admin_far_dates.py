@@ -1,5 +1,6 @@
 """Dates at the ends of the calendar in the tenant admin (issue 12's hostile-input battery): the day
-view and the lists' date drill-down said 500 for 9999-12-31; now a page says the date is out of range."""
+view, the lists' date drill-down and the operator's usage said 500 for 9999-12-31; now a page says the
+date is out of range."""
 import datetime as dt
 import zoneinfo
 
@@ -7,7 +8,7 @@ import pytest
 from django_tenants.utils import schema_context
 
 from bookings.models import Booking, Service
-from soniq_site.tests.admin_fixtures import salon_admin  # noqa: F401 - fixture
+from soniq_site.tests.admin_fixtures import operator_admin, salon_admin  # noqa: F401 - fixture
 
 NOW = dt.datetime(2026, 3, 12, 9, 50, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
 
@@ -57,3 +58,12 @@ def test_a_walk_in_booked_for_the_last_day_of_the_calendar_is_refused_on_the_for
     assert "we only take bookings up to 60 days ahead" in response.content.decode()
     with schema_context("salon"):
         assert not Booking.objects.exists()
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0001-01"])
+def test_the_operators_usage_for_a_far_month_says_out_of_range(operator_admin, month):  # noqa: F811
+    response = operator_admin.get(f"/admin/tenants/tenant/usage/?month={month}")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"{month} is out of range" in page and "Usage in March 2026 (UTC)" in page
