@@ -227,13 +227,25 @@ def _date_from_text(text: str) -> dt.date:
                           details={"field": "date"}) from None
 
 
+def _day_in_reach(day: dt.date, *, today: dt.date, field: str) -> dt.date:
+    """`day`, or a 422 when it is too far from `today` to be meant: `too_far_ahead` (the horizon's
+    sentence) or `in_the_past`."""
+    if clock.date_in_reach(day, today=today):
+        return day
+    if day > today:
+        raise DomainError("too_far_ahead", _too_far_ahead_sentence(policy=booking_policy_get(), today=today),
+                          details={"field": field})
+    raise DomainError("in_the_past", f"{day.isoformat()} is long past; which day did you mean?", details={"field": field})
+
+
 def local_date_parse(value: str | dt.date, *, today: dt.date) -> dt.date:
     """`2026-03-10`, `today` or `tomorrow` (relative to `today`, the tenant's local date).
-    Raises `DomainError("invalid_date")` for anything else, impossible dates included."""
+    Raises `DomainError("invalid_date")` for anything else, impossible dates included, and
+    `too_far_ahead` / `in_the_past` for a day out of reach (see clock.DATE_REACH_DAYS)."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        return _day_in_reach(value.date(), today=today, field="date")
     if isinstance(value, dt.date):
-        return value
+        return _day_in_reach(value, today=today, field="date")
     if not isinstance(value, str):
         raise DomainError("invalid_date", f"Which day? Please give the date like {_EXAMPLE_DATE}.", details={"field": "date"})
     text = value.strip().lower()
@@ -241,7 +253,7 @@ def local_date_parse(value: str | dt.date, *, today: dt.date) -> dt.date:
         return today
     if text == "tomorrow":
         return today + dt.timedelta(days=1)
-    return _date_from_text(text)
+    return _day_in_reach(_date_from_text(text), today=today, field="date")
 
 
 def _offset_from_text(text: str, original: str) -> dt.tzinfo:
@@ -296,7 +308,8 @@ def _aware_local(day: dt.date, clock: dt.time, offset: dt.tzinfo | None, tz: zon
     return dt.datetime.combine(day, clock, tzinfo=offset).astimezone(tz)
 
 
-def _datetime_value(value: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+def _datetime_value(value: dt.datetime, tz: zoneinfo.ZoneInfo, *, today: dt.date, field: str) -> dt.datetime:
+    _day_in_reach(value.date(), today=today, field=field)
     value = value.replace(second=0, microsecond=0)
     if value.tzinfo is not None and value.utcoffset() is not None:
         return value.astimezone(tz)
@@ -304,32 +317,34 @@ def _datetime_value(value: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
 
 
 def requested_start_parse(*, day: dt.date, time: str | dt.time | dt.datetime | None,
-                          tz: zoneinfo.ZoneInfo) -> dt.datetime | None:
+                          tz: zoneinfo.ZoneInfo, today: dt.date) -> dt.datetime | None:
     """The start a caller asks about, in the tenant's zone: `time` is `14:30` (local time on `day`),
     `14:30-05:00` (an offset is honoured and converted), or a full ISO 8601 datetime (its own date
-    wins). None when no time was given."""
+    wins). None when no time was given. A day out of reach of `today` is refused (clock.DATE_REACH_DAYS)."""
     if time is None or (isinstance(time, str) and not time.strip()):
         return None
     if isinstance(time, dt.datetime):
-        return _datetime_value(time, tz)
+        return _datetime_value(time, tz, today=today, field="time")
+    day = _day_in_reach(day, today=today, field="date")
     if isinstance(time, dt.time):
         return _aware_local(day, time.replace(second=0, microsecond=0, tzinfo=None), time.tzinfo, tz)
     if not isinstance(time, str):
         raise _invalid_time(repr(time))
     match = _DATETIME_RE.fullmatch(time.strip())
     if match:
-        day = _date_from_text(match[1])
+        day = _day_in_reach(_date_from_text(match[1]), today=today, field="time")
         clock, offset = _clock_from_text(match[2])
     else:
         clock, offset = _clock_from_text(time)
     return _aware_local(day, clock, offset, tz)
 
 
-def booking_start_parse(*, start: str | dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+def booking_start_parse(*, start: str | dt.datetime, tz: zoneinfo.ZoneInfo, today: dt.date) -> dt.datetime:
     """A booking's start: `2026-03-10T14:30` (local), `2026-03-10 14:30`, or with an offset
-    (`2026-03-10T19:30Z`, `…-04:00`) converted to local. Raises invalid_date / invalid_time."""
+    (`2026-03-10T19:30Z`, `…-04:00`) converted to local. Raises invalid_date / invalid_time, and
+    too_far_ahead / in_the_past for a day out of reach of `today` (clock.DATE_REACH_DAYS)."""
     if isinstance(start, dt.datetime):
-        return _datetime_value(start, tz)
+        return _datetime_value(start, tz, today=today, field="start")
     if not isinstance(start, str):
         raise DomainError("invalid_time", "When should the booking start? Please give it like 2026-03-10T14:30.",
                           details={"field": "start"})
@@ -338,7 +353,7 @@ def booking_start_parse(*, start: str | dt.datetime, tz: zoneinfo.ZoneInfo) -> d
         raise DomainError("invalid_time",
                           f"I couldn't understand the start {start[:40]!r}; please give the date and time like 2026-03-10T14:30.",
                           details={"field": "start"})
-    day = _date_from_text(match[1])
+    day = _day_in_reach(_date_from_text(match[1]), today=today, field="start")
     clock, offset = _clock_from_text(match[2])
     return _aware_local(day, clock, offset, tz)
 
@@ -723,14 +738,15 @@ def availability_check(*, service_name: str, date: str | dt.date, time: str | dt
     `moved_to_next_open_day`, `available_starts` (up to 5, ISO 8601 with offset, nearest to the
     requested time first, or earliest first without one).
 
-    Raises `DomainError`: unknown_service, invalid_date, invalid_time (all 422).
+    Raises `DomainError`: unknown_service, invalid_date, invalid_time, and too_far_ahead or
+    in_the_past for a day more than clock.DATE_REACH_DAYS from today (all 422).
     """
     now = now or clock.now()
     tz = tenant_timezone()
     service = service_match(spoken_name=service_name)
     today = now.astimezone(tz).date()
     day = local_date_parse(date, today=today)
-    requested = requested_start_parse(day=day, time=time, tz=tz)
+    requested = requested_start_parse(day=day, time=time, tz=tz, today=today)
     if requested is not None:
         day = requested.date()  # an offset can move the time onto another local day
     rules = booking_rules_load(service=service, now=now, around=day)

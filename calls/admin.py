@@ -17,6 +17,7 @@ from django.utils.text import Truncator
 from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest, SmsMessage
 from soniq_site.admin_helpers import (
+    DateHierarchyInReachMixin,
     PhoneDataReadOnlyMixin,
     csv_export_action,
     duration_text,
@@ -68,7 +69,7 @@ class DurationFilter(admin.SimpleListFilter):
 
 
 @admin.register(Call, site=tenant_admin_site)
-class CallAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
+class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAdmin):
     change_form_template = "admin/soniq/call_change_form.html"
     list_display = ["when", "caller", "duration", "outcome_badge", "result"]
     actions = [csv_export_action(name="calls", columns=[

@@ -177,6 +177,11 @@ class TenantAdmin(admin.ModelAdmin):
             month = dt.date.fromisoformat(request.GET.get("month", "") + "-01")
         except ValueError:
             month = this_month
+        if not clock.date_in_reach(month, today=this_month):
+            # 9999-12 has no next month (a 500): say so, show this month.
+            messages.warning(request, f"{month.isoformat()[:7]} is out of range: usage goes back and ahead "
+                                      f"{clock.DATE_REACH_DAYS // 366} years. Showing this month instead.")
+            month = this_month
         usage = tenant_usage_for_month(month=month)
         previous_month = (month - dt.timedelta(days=1)).replace(day=1)
         next_month = (month + dt.timedelta(days=32)).replace(day=1)

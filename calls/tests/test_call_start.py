@@ -137,13 +137,13 @@ def test_it_answers_404_for_a_number_no_business_uses(committed_db, api_server, 
     assert_error(start_call(api_server, called_number=called_number), 404, "unknown_number")
 
 
-def test_it_keeps_a_withheld_caller_number_as_sent(committed_db, api_server):
+def test_it_stores_a_withheld_caller_number_as_withheld(committed_db, api_server):
     salon = tenant_named("salon")
     body = started_call(api_server, caller_number="anonymous")
-    assert body["config"]["caller_number"] == "anonymous"
+    assert body["config"]["caller_number"] == ""
     assert "withheld" in body["config"]["instructions"]
     with tenant_context(salon):
-        assert Call.objects.get(pk=body["call_id"]).caller_number == "anonymous"
+        assert Call.objects.get(pk=body["call_id"]).caller_number == ""
 
 
 def test_it_refuses_a_missing_or_wrong_internal_token(committed_db, api_server):
