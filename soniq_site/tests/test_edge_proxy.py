@@ -1,0 +1,165 @@
+"""deploy/Caddyfile with the real Caddy (Debian's package) on loopback, in front of a real gunicorn
+serving the test database (docs/HOSTILE_INPUT.md, "The deployment"):
+
+- 20 slow clients, each declaring a 100,000-byte body and sending 10 bytes, do not delay /healthz
+  beyond 1 s through the proxy; sent straight to the same gunicorn (1 worker, 2 threads) they do,
+  which shows the test measures the proxy and not a roomy server;
+- the on-demand TLS "ask" endpoint, reached through the proxy, approves a tenant's domain and
+  refuses any other.
+
+Skips with the reason when the `caddy` binary is absent (`make test` installs it where it can).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+SLOW_CLIENTS = 20
+DECLARED_BYTES = 100_000
+SENT_BYTES = 10
+
+
+def free_port_pick() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_wait(port: int, *, timeout: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def caddy_binary() -> str:
+    binary = shutil.which("caddy")
+    if binary is None:
+        pytest.skip("Caddy is not installed: `apt-get install -y caddy` (Debian's package; `make test` installs it "
+                    "when it runs as root) to test deploy/Caddyfile.")
+    return binary
+
+
+def database_url_for_subprocess() -> str:
+    db = settings.DATABASES["default"]
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture(scope="module")
+def gunicorn(django_db_setup) -> Iterator[str]:
+    """The app as production runs it, but small: one worker with two threads, easy to starve."""
+    port = free_port_pick()
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "REDIS_URL": settings.REDIS_URL, "DEBUG": "1",
+           "INTERNAL_API_TOKEN": "test-internal-token", "DJANGO_SETTINGS_MODULE": "soniq_site.settings"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "soniq_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--threads", "2", "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "2"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_wait(port, timeout=30, process=process)
+        # The first request loads the app (seconds on a busy machine): not what the tests time.
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=60).status_code == 200
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def caddy(gunicorn, tmp_path_factory) -> Iterator[str]:
+    binary = caddy_binary()
+    port = free_port_pick()
+    home = tmp_path_factory.mktemp("caddy")
+    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
+           "SONIQ_SITE_ADDRESS": f"http://127.0.0.1:{port}", "SONIQ_TLS": "off", "SONIQ_UPSTREAM": gunicorn,
+           "SONIQ_TLS_ASK_URL": f"http://{gunicorn}/internal/tls/ask"}
+    process = subprocess.Popen([binary, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+                               cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        port_wait(port, timeout=15, process=process)
+    except RuntimeError:
+        stop(process)
+        pytest.fail(f"Caddy did not start with deploy/Caddyfile: {process.stderr.read().decode()[-2000:]}")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def slow_clients(address: str) -> list[socket.socket]:
+    host, port = address.rsplit(":", 1)
+    clients = []
+    for _ in range(SLOW_CLIENTS):
+        client = socket.create_connection((host, int(port)), timeout=5)
+        client.sendall((f"POST /internal/calls/start HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                        f"Authorization: Bearer test-internal-token\r\nContent-Length: {DECLARED_BYTES}\r\n\r\n").encode()
+                       + b'{"called":'[:SENT_BYTES])
+        clients.append(client)
+    time.sleep(0.5)  # let the server take them in
+    return clients
+
+
+def healthz_seconds(address: str) -> float:
+    started = time.monotonic()
+    try:
+        response = requests.get(f"http://{address}/healthz", timeout=3)
+    except requests.Timeout:
+        return float("inf")
+    assert response.status_code == 200, response.text
+    return time.monotonic() - started
+
+
+def test_slow_clients_do_not_delay_healthz_through_the_proxy(caddy):
+    clients = slow_clients(caddy)
+    try:
+        assert healthz_seconds(caddy) < 1.0
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_the_same_slow_clients_sent_straight_to_gunicorn_stall_it(gunicorn, caddy):
+    # The control: without the proxy the test's gunicorn is starved, so the test above measures Caddy.
+    clients = slow_clients(gunicorn)
+    try:
+        assert healthz_seconds(gunicorn) > 1.0
+    finally:
+        for client in clients:
+            client.close()
+    time.sleep(0.5)
+    assert healthz_seconds(gunicorn) < 1.0  # and it recovers once they leave
+
+
+@pytest.mark.parametrize(("domain", "status"), [
+    ("salon.localhost", 200), ("pizzeria.localhost", 200),
+    ("evil.salon.localhost", 404), ("salon.localhost.attacker.example", 404), ("example.com", 404),
+])
+def test_the_ask_endpoint_through_the_proxy_approves_only_tenants_domains(caddy, domain, status):
+    response = requests.get(f"http://{caddy}/internal/tls/ask", params={"domain": domain}, timeout=5)
+    assert response.status_code == status, response.text
