@@ -5,7 +5,10 @@ serving the test database (docs/HOSTILE_INPUT.md, "The deployment"):
   beyond 1 s through the proxy; sent straight to the same gunicorn (1 worker, 2 threads) they do,
   which shows the test measures the proxy and not a roomy server;
 - the on-demand TLS "ask" endpoint, reached through the proxy, approves a tenant's domain and
-  refuses any other.
+  refuses any other;
+- on-demand TLS itself, with Caddy's internal CA standing in for ACME (no internet here): a TLS
+  handshake for a tenant's domain gets a certificate for that name (Caddy asked the platform) and
+  reaches the tenant's admin; a handshake for any other name is refused.
 
 Skips with the reason when the `caddy` binary is absent (`make test` installs it where it can).
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -91,25 +95,56 @@ def gunicorn(django_db_setup) -> Iterator[str]:
         stop(process)
 
 
-@pytest.fixture(scope="module")
-def caddy(gunicorn, tmp_path_factory) -> Iterator[str]:
-    binary = caddy_binary()
-    port = free_port_pick()
-    home = tmp_path_factory.mktemp("caddy")
+def caddy_run(*, home: Path, port: int, gunicorn: str, **variables: str) -> subprocess.Popen:
+    """deploy/Caddyfile, unchanged, with the test's environment; its state stays in `home`."""
     env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "config"),
-           "SONIQ_SITE_ADDRESS": f"http://127.0.0.1:{port}", "SONIQ_TLS": "off", "SONIQ_UPSTREAM": gunicorn,
-           "SONIQ_TLS_ASK_URL": f"http://{gunicorn}/internal/tls/ask"}
-    process = subprocess.Popen([binary, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+           "SONIQ_UPSTREAM": gunicorn, "SONIQ_TLS_ASK_URL": f"http://{gunicorn}/internal/tls/ask", **variables}
+    process = subprocess.Popen([caddy_binary(), "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
                                cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         port_wait(port, timeout=15, process=process)
     except RuntimeError:
         stop(process)
         pytest.fail(f"Caddy did not start with deploy/Caddyfile: {process.stderr.read().decode()[-2000:]}")
+    return process
+
+
+@pytest.fixture(scope="module")
+def caddy(gunicorn, tmp_path_factory) -> Iterator[str]:
+    caddy_binary()
+    port = free_port_pick()
+    process = caddy_run(home=tmp_path_factory.mktemp("caddy"), port=port, gunicorn=gunicorn,
+                        SONIQ_SITE_ADDRESS=f"http://127.0.0.1:{port}", SONIQ_TLS="off")
     try:
         yield f"127.0.0.1:{port}"
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def caddy_tls(gunicorn, tmp_path_factory) -> Iterator[tuple[int, Path]]:
+    """Caddy with on-demand TLS from its internal CA, on loopback; yields the port and the CA's root."""
+    caddy_binary()
+    port, http_port = free_port_pick(), free_port_pick()
+    home = tmp_path_factory.mktemp("caddy-tls")
+    process = caddy_run(home=home, port=port, gunicorn=gunicorn, SONIQ_SITE_ADDRESS=f"https://:{port}",
+                        SONIQ_TLS="internal_on_demand", SONIQ_BIND="loopback", SONIQ_HTTP_PORT=str(http_port))
+    try:
+        yield port, home / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+    finally:
+        stop(process)
+
+
+def tls_get(port: int, root_certificate: Path, hostname: str, path: str) -> str:
+    """GET over TLS to loopback with `hostname` as SNI and Host, verifying the certificate is for it."""
+    context = ssl.create_default_context(cafile=str(root_certificate))
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname=hostname) as tls:
+            tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {hostname}\r\nConnection: close\r\n\r\n".encode())
+            chunks = []
+            while chunk := tls.recv(65536):
+                chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def slow_clients(address: str) -> list[socket.socket]:
@@ -163,3 +198,18 @@ def test_the_same_slow_clients_sent_straight_to_gunicorn_stall_it(gunicorn, cadd
 def test_the_ask_endpoint_through_the_proxy_approves_only_tenants_domains(caddy, domain, status):
     response = requests.get(f"http://{caddy}/internal/tls/ask", params={"domain": domain}, timeout=5)
     assert response.status_code == status, response.text
+
+
+def test_on_demand_tls_issues_a_certificate_for_a_tenants_domain_only(caddy_tls):
+    port, root_certificate = caddy_tls
+    deadline = time.monotonic() + 10
+    while not root_certificate.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)  # Caddy creates its CA right after it starts listening
+
+    response = tls_get(port, root_certificate, "salon.localhost", "/admin/login/")
+    assert response.startswith("HTTP/1.1 200"), response[:300]
+    assert "Bella Hair Studio" in response
+
+    for hostname in ("evil.salon.localhost", "attacker.example"):
+        with pytest.raises(ssl.SSLError):
+            tls_get(port, root_certificate, hostname, "/healthz")
