@@ -6,6 +6,7 @@ serving the test database (docs/HOSTILE_INPUT.md, "The deployment"):
   which shows the test measures the proxy and not a roomy server;
 - the on-demand TLS "ask" endpoint, reached through the proxy, approves a tenant's domain and
   refuses any other;
+- behind Caddy with TRUSTED_PROXY_COUNT=1, a forged X-Forwarded-For does not dodge the login limit;
 - on-demand TLS itself, with Caddy's internal CA standing in for ACME (no internet here): a TLS
   handshake for a tenant's domain gets a certificate for that name (Caddy asked the platform) and
   reaches the tenant's admin; a handshake for any other name is refused.
@@ -15,6 +16,7 @@ Skips with the reason when the `caddy` binary is absent (`make test` installs it
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -27,6 +29,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
+
+from soniq_site.login_throttle import login_failures_reset_all
 
 ROOT = Path(settings.BASE_DIR)
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
@@ -81,7 +85,8 @@ def gunicorn(django_db_setup) -> Iterator[str]:
     """The app as production runs it, but small: one worker with two threads, easy to starve."""
     port = free_port_pick()
     env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "REDIS_URL": settings.REDIS_URL, "DEBUG": "1",
-           "INTERNAL_API_TOKEN": "test-internal-token", "DJANGO_SETTINGS_MODULE": "soniq_site.settings"}
+           "INTERNAL_API_TOKEN": "test-internal-token", "DJANGO_SETTINGS_MODULE": "soniq_site.settings",
+           "TRUSTED_PROXY_COUNT": "1"}  # as compose runs it behind Caddy
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "soniq_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
          "--workers", "1", "--threads", "2", "--worker-class", "gthread", "--timeout", "60", "--graceful-timeout", "2"],
@@ -213,3 +218,20 @@ def test_on_demand_tls_issues_a_certificate_for_a_tenants_domain_only(caddy_tls)
     for hostname in ("evil.salon.localhost", "attacker.example"):
         with pytest.raises(ssl.SSLError):
             tls_get(port, root_certificate, hostname, "/healthz")
+
+
+def test_a_forged_forwarded_for_through_the_proxy_does_not_dodge_the_login_limit(caddy):
+    login_failures_reset_all()
+    session = requests.Session()
+    login = f"http://{caddy}/admin/login/"
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(login, timeout=10).text).group(1)
+
+    def attempt(forged: str) -> int:
+        return session.post(login, data={"username": "operator", "password": "guess", "csrfmiddlewaretoken": token},
+                            headers={"X-Forwarded-For": forged}, timeout=10).status_code
+
+    try:
+        assert [attempt(f"192.0.2.{n}") for n in range(5)] == [200] * 5
+        assert attempt("192.0.2.99") == 429
+    finally:
+        login_failures_reset_all()
