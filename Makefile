@@ -1,5 +1,5 @@
-# The two commands: `make run` and `make test`. Both create .venv and install requirements.txt (and
-# requirements-dev.txt: the test tools) first.
+# The two commands: `make run` and `make test`. Both create .venv and install requirements-dev.txt
+# (the runtime requirements.txt plus the test and development tools) first.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install -q -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

@@ -33,11 +33,11 @@ from soniq_site.login_throttle import (
 
 
 class ThrottledAuthenticationForm(AdminAuthenticationForm):
-    """The admin login form, refusing a username+address pair after too many failures."""
+    """The admin login form, refusing a username+address pair, or an address, after too many failures."""
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "throttled": "Too many failed logins for this account from your address. "
+        "throttled": "Too many failed logins from your address. "
                      "For your security, try again in %(minutes)d minutes.",
     }
 

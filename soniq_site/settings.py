@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,12 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,.localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# The hosts that serve the operator admin. Every other host that is not a tenant's domain (a typo, a
+# guessed subdomain) gets the internal API and /healthz but no operator login page.
+OPERATOR_HOSTS = [host.lower().rstrip(".") for host in env_list("OPERATOR_HOSTS", "localhost,127.0.0.1")]
+# How many reverse proxies in front of gunicorn append to X-Forwarded-For (1 behind deploy/Caddyfile).
+# 0 = trust no header and use REMOTE_ADDR; the login limits need the real client address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- Tenancy -----------------------------------------------------------------------------------
 SHARED_APPS = [
@@ -88,7 +95,8 @@ TENANT_APPS = [
     "calls",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
-INSTALLED_APPS += ["voiceworker"]
+# soniq_site registers the deploy checks (soniq_site/checks.py); csp checks django-csp's settings.
+INSTALLED_APPS += ["voiceworker", "soniq_site", "csp"]
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -114,6 +122,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The operator admin only on OPERATOR_HOSTS; no-store on the internal API (call start returns a token).
+    "soniq_site.middleware.OperatorHostMiddleware",
+    "soniq_site.middleware.InternalAPINoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 TEMPLATES = [
@@ -126,6 +138,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ]
         },
     }
@@ -178,6 +191,30 @@ if not DEBUG and not RUNNING_TESTS:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+# Content-Security-Policy (django-csp) on every page. Django 5.2's admin has no inline script (its
+# constants travel in data- attributes), so scripts come only from our own static files. Inline
+# <style> elements need the per-request nonce (templates/admin/soniq/styles.html) or their hash:
+# Django's change_list.html and django-tenants' admin index.html/app_list.html (on every page, in the
+# sidebar) each have one fixed <style>; soniq_site/tests/test_headers.py recomputes these hashes
+# from the installed packages. Style *attributes* (the day view's computed positions) are allowed:
+# they cannot run script, and autoescaping already keeps callers' text out of them.
+ADMIN_INLINE_STYLE_HASHES = [
+    "'sha256-blvLUW3UscWqsXGByNOqdBboM+ShWAuugp2mC/wbafU='",  # django/.../admin/change_list.html
+    "'sha256-VVLgkveYriYccl8IakSIMmivuo+40EbStbnlzNT84VA='",  # django_tenants/.../admin/app_list.html, index.html
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", csp_constants.NONCE, *ADMIN_INLINE_STYLE_HASHES],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 # The voice worker and load balancers talk plain HTTP to these inside the private network.
 SECURE_REDIRECT_EXEMPT = [r"^internal/", r"^healthz$"]
 

@@ -1,5 +1,10 @@
+import re
+
+from django.conf import settings
+from django_tenants.utils import get_public_schema_name
+
 from soniq_site.domain import DomainError
-from tenants.models import PhoneNumber, Tenant
+from tenants.models import Domain, PhoneNumber, Tenant
 from tenants.phone import InvalidPhoneNumber, normalize_phone_number
 
 
@@ -38,3 +43,20 @@ def current_tenant() -> Tenant:
     if isinstance(tenant, Tenant):
         return tenant
     return Tenant.objects.get(schema_name=connection.schema_name)
+
+
+HOSTNAME_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
+
+
+def hostname_may_get_certificate(*, hostname: str) -> bool:
+    """Whether the edge proxy may obtain a TLS certificate for `hostname` (deploy/Caddyfile's
+    on-demand TLS): a tenant's domain or an operator host, nothing else. Anyone can point a DNS
+    name at the platform and open a TLS handshake with it; approving every name would let them
+    spend the platform's certificate-authority rate limits."""
+    name = hostname.strip().lower().rstrip(".")
+    # Only what a DNS name (IDNs arrive as punycode) can be made of; a NUL would even fail the query.
+    if not HOSTNAME_PATTERN.fullmatch(name):
+        return False
+    if name in settings.OPERATOR_HOSTS:
+        return True
+    return Domain.objects.filter(domain=name).exclude(tenant__schema_name=get_public_schema_name()).exists()

@@ -490,17 +490,15 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
     from tenants.agent.models import AgentSettings, EscalationHours
 
     if spec.owner:
+        # The spec's password is only the first one. An existing owner is left exactly as they are:
+        # re-provisioning (and `seed_demo` on every start) used to reset a changed password to the
+        # one in the spec (for the demo tenants, the one printed in the README) and re-grant
+        # superuser to an account the business had deliberately limited or disabled.
         user_model = get_user_model()
-        owner = user_model.objects.filter(username=spec.owner["email"]).first()
-        if owner is None:
+        if not user_model.objects.filter(username=spec.owner["email"]).exists():
             user_model.objects.create_superuser(username=spec.owner["email"], email=spec.owner["email"],
                                                 password=spec.owner["password"])
             changes.append("owner created")
-        elif not owner.check_password(spec.owner["password"]) or not (owner.is_active and owner.is_superuser):
-            owner.set_password(spec.owner["password"])
-            owner.is_active = owner.is_staff = owner.is_superuser = True
-            owner.save()
-            changes.append("owner updated")
     _front_desk_group_ensure(changes)
 
     agent_values = dict(spec.agent)
