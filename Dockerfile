@@ -2,9 +2,14 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends libpq5 && rm -rf /var/lib/apt/lists/*
+# The runtime only: the test and development tools (pytest, Playwright, ruff...) stay out.
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DEBUG=1 python manage.py collectstatic --noinput
+# The app never needs root: it runs as `soniq`, owning only the voice worker's spool (a volume).
+RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin soniq \
+    && mkdir -p /var/lib/soniq/spool && chown soniq:soniq /var/lib/soniq/spool
+USER soniq
 EXPOSE 8000
 CMD ["gunicorn", "soniq_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--worker-class", "gthread"]

@@ -6,8 +6,11 @@ from django.db import connection, connections
 
 from soniq_site.testing import LiveServer, truncate_activity
 
-# A real Celery worker and a local SignalWire, for the calls, messaging and API tests that need them.
-pytest_plugins = ["soniq_site.celery_testing"]
+# A real Celery worker and a local SignalWire (calls, messaging and API tests); a local LiveKit SIP
+# service (the SIP trunk sync, in tenants and the operator admin); admin clients for the demo owners;
+# Chromium for the browser tests.
+pytest_plugins = ["soniq_site.celery_testing", "tenants.tests.sip_fixtures", "backoffice.tests.admin_clients",
+                  "backoffice.tests.browser"]
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import phonenumbers
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -32,6 +32,31 @@ class PhoneDataReadOnlyMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class DateHierarchyInReachMixin:
+    """Django's date_hierarchy turns `?start__year=9999&start__month=12&start__day=31` into "from
+    that day to the next", which does not exist (a 500). A date out of clock.DATE_REACH_DAYS is
+    dropped from the query with a message saying so; the list is shown without it."""
+
+    def changelist_view(self, request, extra_context=None):
+        field = getattr(self, "date_hierarchy", None)
+        year = request.GET.get(f"{field}__year") if field else None
+        if year is not None:
+            try:
+                day = dt.date(int(year), int(request.GET.get(f"{field}__month") or 1),
+                              int(request.GET.get(f"{field}__day") or 1))
+            except (ValueError, OverflowError):
+                day = None  # not a date at all: Django answers that itself
+            today = timezone.localdate(clock.now())
+            if day is not None and not clock.date_in_reach(day, today=today):
+                messages.warning(request, f"{day.isoformat()} is out of range: dates go back and ahead "
+                                          f"{clock.DATE_REACH_DAYS // 366} years. Showing every date instead.")
+                query = request.GET.copy()
+                for part in ("year", "month", "day"):
+                    query.pop(f"{field}__{part}", None)
+                return HttpResponseRedirect(f"{request.path}?{query.urlencode()}" if query else request.path)
+        return super().changelist_view(request, extra_context)
 
 
 class SingleRowAdminMixin:

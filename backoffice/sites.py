@@ -3,7 +3,7 @@ owner's on each tenant domain (their agent, calls, bookings, orders). Keeping th
 tenant admin never lists public-schema models and the operator admin never queries tenant tables.
 
 Both sites:
-- rate-limit the login (soniq_site/login_throttle.py), answering 429 with a clear message;
+- rate-limit the login (backoffice/login_throttle.py), answering 429 with a clear message;
 - send every page with `Cache-Control: no-store` (AdminSite.admin_view wraps each view in
   `never_cache`, the login view has it too; custom views are registered through `admin_view` so they
   get it as well) — admin pages show callers' phone numbers and transcripts.
@@ -33,11 +33,11 @@ from core import clock
 
 
 class ThrottledAuthenticationForm(AdminAuthenticationForm):
-    """The admin login form, refusing a username+address pair after too many failures."""
+    """The admin login form, refusing a username+address pair, or an address, after too many failures."""
 
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "throttled": "Too many failed logins for this account from your address. "
+        "throttled": "Too many failed logins from your address. "
                      "For your security, try again in %(minutes)d minutes.",
     }
 

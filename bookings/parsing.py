@@ -7,6 +7,9 @@ import datetime as dt
 import re
 import zoneinfo
 
+from bookings.availability import booking_policy_get
+from bookings.refusals import too_far_ahead_sentence
+from core import clock
 from core.errors import DomainError
 from core.phrasing import calendar_date, spoken_clock
 from tenants.hours.selectors import local_datetime
@@ -34,13 +37,25 @@ def _date_from_text(text: str) -> dt.date:
                           details={"field": "date"}) from None
 
 
+def _day_in_reach(day: dt.date, *, today: dt.date, field: str) -> dt.date:
+    """`day`, or a 422 when it is too far from `today` to be meant: `too_far_ahead` (the horizon's
+    sentence) or `in_the_past`."""
+    if clock.date_in_reach(day, today=today):
+        return day
+    if day > today:
+        raise DomainError("too_far_ahead", too_far_ahead_sentence(policy=booking_policy_get(), today=today),
+                          details={"field": field})
+    raise DomainError("in_the_past", f"{day.isoformat()} is long past; which day did you mean?", details={"field": field})
+
+
 def local_date_parse(value: str | dt.date, *, today: dt.date) -> dt.date:
     """`2026-03-10`, `today` or `tomorrow` (relative to `today`, the tenant's local date).
-    Raises `DomainError("invalid_date")` for anything else, impossible dates included."""
+    Raises `DomainError("invalid_date")` for anything else, impossible dates included, and
+    `too_far_ahead` / `in_the_past` for a day out of reach (see clock.DATE_REACH_DAYS)."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        return _day_in_reach(value.date(), today=today, field="date")
     if isinstance(value, dt.date):
-        return value
+        return _day_in_reach(value, today=today, field="date")
     if not isinstance(value, str):
         raise DomainError("invalid_date", f"Which day? Please give the date like {_EXAMPLE_DATE}.", details={"field": "date"})
     text = value.strip().lower()
@@ -48,7 +63,7 @@ def local_date_parse(value: str | dt.date, *, today: dt.date) -> dt.date:
         return today
     if text == "tomorrow":
         return today + dt.timedelta(days=1)
-    return _date_from_text(text)
+    return _day_in_reach(_date_from_text(text), today=today, field="date")
 
 
 def _offset_from_text(text: str, original: str) -> dt.tzinfo:
@@ -103,7 +118,8 @@ def _aware_local(day: dt.date, clock: dt.time, offset: dt.tzinfo | None, tz: zon
     return dt.datetime.combine(day, clock, tzinfo=offset).astimezone(tz)
 
 
-def _datetime_value(value: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+def _datetime_value(value: dt.datetime, tz: zoneinfo.ZoneInfo, *, today: dt.date, field: str) -> dt.datetime:
+    _day_in_reach(value.date(), today=today, field=field)
     value = value.replace(second=0, microsecond=0)
     if value.tzinfo is not None and value.utcoffset() is not None:
         return value.astimezone(tz)
@@ -111,32 +127,34 @@ def _datetime_value(value: dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
 
 
 def requested_start_parse(*, day: dt.date, time: str | dt.time | dt.datetime | None,
-                          tz: zoneinfo.ZoneInfo) -> dt.datetime | None:
+                          tz: zoneinfo.ZoneInfo, today: dt.date) -> dt.datetime | None:
     """The start a caller asks about, in the tenant's zone: `time` is `14:30` (local time on `day`),
     `14:30-05:00` (an offset is honoured and converted), or a full ISO 8601 datetime (its own date
-    wins). None when no time was given."""
+    wins). None when no time was given. A day out of reach of `today` is refused (clock.DATE_REACH_DAYS)."""
     if time is None or (isinstance(time, str) and not time.strip()):
         return None
     if isinstance(time, dt.datetime):
-        return _datetime_value(time, tz)
+        return _datetime_value(time, tz, today=today, field="time")
+    day = _day_in_reach(day, today=today, field="date")
     if isinstance(time, dt.time):
         return _aware_local(day, time.replace(second=0, microsecond=0, tzinfo=None), time.tzinfo, tz)
     if not isinstance(time, str):
         raise _invalid_time(repr(time))
     match = _DATETIME_RE.fullmatch(time.strip())
     if match:
-        day = _date_from_text(match[1])
+        day = _day_in_reach(_date_from_text(match[1]), today=today, field="time")
         clock, offset = _clock_from_text(match[2])
     else:
         clock, offset = _clock_from_text(time)
     return _aware_local(day, clock, offset, tz)
 
 
-def booking_start_parse(*, start: str | dt.datetime, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+def booking_start_parse(*, start: str | dt.datetime, tz: zoneinfo.ZoneInfo, today: dt.date) -> dt.datetime:
     """A booking's start: `2026-03-10T14:30` (local), `2026-03-10 14:30`, or with an offset
-    (`2026-03-10T19:30Z`, `…-04:00`) converted to local. Raises invalid_date / invalid_time."""
+    (`2026-03-10T19:30Z`, `…-04:00`) converted to local. Raises invalid_date / invalid_time, and
+    too_far_ahead / in_the_past for a day out of reach of `today` (clock.DATE_REACH_DAYS)."""
     if isinstance(start, dt.datetime):
-        return _datetime_value(start, tz)
+        return _datetime_value(start, tz, today=today, field="start")
     if not isinstance(start, str):
         raise DomainError("invalid_time", "When should the booking start? Please give it like 2026-03-10T14:30.",
                           details={"field": "start"})
@@ -145,6 +163,6 @@ def booking_start_parse(*, start: str | dt.datetime, tz: zoneinfo.ZoneInfo) -> d
         raise DomainError("invalid_time",
                           f"I couldn't understand the start {start[:40]!r}; please give the date and time like 2026-03-10T14:30.",
                           details={"field": "start"})
-    day = _date_from_text(match[1])
+    day = _day_in_reach(_date_from_text(match[1]), today=today, field="start")
     clock, offset = _clock_from_text(match[2])
     return _aware_local(day, clock, offset, tz)

@@ -37,14 +37,15 @@ def availability_check(*, service_name: str, date: str | dt.date, time: str | dt
     `moved_to_next_open_day`, `available_starts` (up to 5, ISO 8601 with offset, nearest to the
     requested time first, or earliest first without one).
 
-    Raises `DomainError`: unknown_service, invalid_date, invalid_time (all 422).
+    Raises `DomainError`: unknown_service, invalid_date, invalid_time, and too_far_ahead or
+    in_the_past for a day more than clock.DATE_REACH_DAYS from today (all 422).
     """
     now = now or clock.now()
     tz = tenant_timezone()
     service = service_match(spoken_name=service_name)
     today = now.astimezone(tz).date()
     day = local_date_parse(date, today=today)
-    requested = requested_start_parse(day=day, time=time, tz=tz)
+    requested = requested_start_parse(day=day, time=time, tz=tz, today=today)
     if requested is not None:
         day = requested.date()  # an offset can move the time onto another local day
     rules = booking_rules_load(service=service, now=now, around=day)

@@ -95,7 +95,7 @@ def booking_create(
     now = now or clock.now()
     tz = tenant_timezone()
     service = service if service is not None else service_match(spoken_name=service_name)
-    local_start = booking_start_parse(start=start, tz=tz)
+    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
 
     if not isinstance(customer_name, str) or not customer_name.strip():
         raise DomainError("invalid_name", "What name should I put the booking under?", details={"field": "customer_name"})

@@ -13,18 +13,20 @@ from django.db import transaction
 from calls.models import Call, CallbackRequest, CallNote
 from calls.selectors import transfer_target_at
 from core.errors import DomainError, ToolOutcome
-from core.phone import InvalidPhoneNumber, normalize_phone_number
+from core.phone import InvalidPhoneNumber, is_e164, normalize_phone_number
 from tenants.agent.selectors import agent_settings_get
 from tenants.selectors import tenant_phone_region, tenant_timezone
 
 
 def caller_number_clean(raw: str) -> str:
-    """E.164 when the trunk sent a real number, otherwise what it sent (trimmed): a withheld number
-    arrives as "anonymous" or a SIP URI, and the business still wants to see that."""
+    """E.164 when the trunk sent a real number, otherwise "" (withheld: the admin shows "Withheld"
+    and the agent asks for a number). The caller id is whatever the far end put in its SIP From
+    header ("anonymous", a SIP URI, or `+<script>… ignore previous instructions`), so nothing but a
+    phone number is kept: not to be shown in the admin, read into the prompt, or called back."""
     try:
         return normalize_phone_number(raw, default_region=tenant_phone_region())
     except InvalidPhoneNumber:
-        return (raw or "").strip()[:32]
+        return ""
 
 
 def call_start(*, called_number: str, caller_number: str, room: str = "", sip_call_id: str = "",
@@ -74,7 +76,7 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
             number = normalize_phone_number(callback_number, default_region=tenant_phone_region())
         except InvalidPhoneNumber as exc:
             raise DomainError("invalid_phone_number", "That callback number doesn't look right. Could you say it again?") from exc
-    if not number or not number.startswith("+"):
+    if not is_e164(number):
         raise DomainError("callback_number_required",
                           "I need a phone number so the team can call you back. Which number should they use?")
     with transaction.atomic():

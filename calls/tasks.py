@@ -16,8 +16,9 @@ ingestion_logger = logging.getLogger("calls.ingestion")
 
 # Errors a later attempt can get past: a lock timeout, a dropped connection, a restarting database.
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-# When even the dead letter cannot be written the database is down; keep the message and try again
-# this often, rather than acknowledge a log that is stored nowhere.
+# When even the dead letter cannot be written the database is down (the dead letter cannot fail on
+# its data); keep the message and try again this often, CALL_LOG_DEAD_LETTER_MAX_RETRIES times,
+# rather than acknowledge a log that is stored nowhere.
 DATABASE_DOWN_RETRY_SECONDS = 300
 
 
@@ -28,6 +29,10 @@ def call_log_store(self, *, call_id: str, payload: dict) -> str:
     Contract: transient database errors are retried CALL_LOG_STORE_MAX_RETRIES times with
     exponential backoff (CALL_LOG_RETRY_BACKOFF_MS * 2**n); after the last, or at once for any other
     error, the payload goes to the dead-letter table and the task ends. Storing twice is harmless.
+    If the dead letter cannot be written either (the database is unreachable: it cannot fail on the
+    payload, which it keeps as ASCII text), the whole task is retried every 5 minutes, at most
+    CALL_LOG_DEAD_LETTER_MAX_RETRIES times; after that the payload is logged at CRITICAL level,
+    the one place left to keep it, and the task fails. Nothing retries forever.
     """
     attempt = self.request.retries + 1
     try:
@@ -45,8 +50,13 @@ def call_log_store(self, *, call_id: str, payload: dict) -> str:
         ingestion.ingestion_dead_letter_create(call_id=call_id, payload=payload, error=error, attempts=attempt)
     except Exception as exc:
         close_old_connections()
-        ingestion_logger.exception("call log %s: could not write the dead letter either", call_id)
-        raise self.retry(exc=exc, countdown=DATABASE_DOWN_RETRY_SECONDS) from exc
+        if self.request.retries < settings.CALL_LOG_STORE_MAX_RETRIES + settings.CALL_LOG_DEAD_LETTER_MAX_RETRIES:
+            ingestion_logger.exception("call log %s: could not write the dead letter either", call_id)
+            raise self.retry(exc=exc, countdown=DATABASE_DOWN_RETRY_SECONDS) from exc
+        ingestion_logger.critical("call log %s (schema %s) given up after %d attempts, neither stored nor "
+                                  "dead-lettered (%s: %s); payload: %s", call_id, connection.schema_name, attempt,
+                                  exc.__class__.__name__, exc, ingestion.dead_letter_text(payload))
+        raise
     ingestion_logger.error("call log %s (schema %s) dead-lettered: %s", call_id, connection.schema_name, error)
     return "dead_letter"
 

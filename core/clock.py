@@ -12,3 +12,14 @@ from django.utils import timezone
 def now() -> dt.datetime:
     """The current time, timezone-aware (UTC)."""
     return timezone.now()
+
+
+# A day further than this from today is not one anybody means (a slip of the tongue, or a probe:
+# 9999-12-31), and near the ends of the calendar the arithmetic on it (the day's bounds in UTC, an
+# offset, the next day) overflows. Every booking horizon is far inside it (at most 730 days).
+DATE_REACH_DAYS = 10 * 366
+
+
+def date_in_reach(day: dt.date, *, today: dt.date) -> bool:
+    """Whether `day` is within DATE_REACH_DAYS of `today`: callers refuse or replace any other."""
+    return abs((day - today).days) <= DATE_REACH_DAYS

@@ -1,4 +1,6 @@
 """The one phone-number normaliser. Every number Soniq stores or looks up goes through here."""
+import re
+
 import phonenumbers
 
 DEFAULT_REGION = "US"
@@ -54,6 +56,15 @@ def phone_region(number: str) -> str:
 
 def is_phone_region(code: str) -> bool:
     return code in phonenumbers.SUPPORTED_REGIONS
+
+
+_E164_RE = re.compile(r"\+[1-9]\d{6,14}")
+
+
+def is_e164(value: str | None) -> bool:
+    """Whether `value` is a number as `normalize_phone_number` stores it: only then may it be read
+    to the model or called back (a caller id is whatever the far end put in the SIP From header)."""
+    return bool(value) and _E164_RE.fullmatch(value) is not None
 
 
 def is_sip_uri(value: str) -> bool:

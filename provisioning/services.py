@@ -26,6 +26,7 @@ from orders.models import MenuItem, OrderingPolicy
 from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import Domain, PhoneNumber, Tenant
+from tenants.sip_sync import sip_sync_request
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
@@ -494,17 +495,15 @@ def _front_desk_group_ensure(changes: list[str]) -> None:
 def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
 
     if spec.owner:
+        # The spec's password is only the first one. An existing owner is left exactly as they are:
+        # re-provisioning (and `seed_demo` on every start) used to reset a changed password to the
+        # one in the spec (for the demo tenants, the one printed in the README) and re-grant
+        # superuser to an account the business had deliberately limited or disabled.
         user_model = get_user_model()
-        owner = user_model.objects.filter(username=spec.owner["email"]).first()
-        if owner is None:
+        if not user_model.objects.filter(username=spec.owner["email"]).exists():
             user_model.objects.create_superuser(username=spec.owner["email"], email=spec.owner["email"],
                                                 password=spec.owner["password"])
             changes.append("owner created")
-        elif not owner.check_password(spec.owner["password"]) or not (owner.is_active and owner.is_superuser):
-            owner.set_password(spec.owner["password"])
-            owner.is_active = owner.is_staff = owner.is_superuser = True
-            owner.save()
-            changes.append("owner updated")
     _front_desk_group_ensure(changes)
 
     agent_values = dict(spec.agent)
@@ -571,6 +570,8 @@ def tenant_provision(*, spec: Any) -> ProvisionResult:
         if stale_numbers:
             tenant.phone_numbers.filter(number__in=stale_numbers).delete()
             changes.append(f"numbers released: {', '.join(sorted(stale_numbers))}")
+        if set(validated.phone_numbers) != current_numbers:
+            sip_sync_request()  # LiveKit's trunk follows after the commit
 
         with schema_context(tenant.schema_name):
             _write_tenant_schema(validated, changes)
@@ -582,4 +583,6 @@ def tenant_delete(*, tenant: Tenant) -> None:
     if connection.schema_name != get_public_schema_name():
         connection.set_schema_to_public()
     with transaction.atomic():
+        if tenant.phone_numbers.exists():
+            sip_sync_request()  # its numbers leave LiveKit's trunk after the commit
         tenant.delete(force_drop=True)

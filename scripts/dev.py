@@ -96,17 +96,30 @@ class Services:
             self.postgres.cleanup()
 
 
-def ensure_browser() -> None:
-    """The admin's browser tests drive Debian's Chromium (Playwright cannot download its own here)."""
-    if shutil.which("chromium") or os.environ.get("CHROMIUM_PATH"):
+def ensure_debian_package(*, binary: str, package: str, needed_for: str) -> None:
+    """Install a Debian package the tests drive (Playwright cannot download its browser here; the
+    edge proxy's test runs the real Caddy) when running as root, else say what will not run."""
+    if shutil.which(binary):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        say("installing Debian's chromium for the browser tests")
+        say(f"installing Debian's {package} for {needed_for}")
         subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False,
+        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=False,
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    if not shutil.which("chromium"):
-        say("chromium is not installed and could not be installed: the browser tests will fail")
+    if not shutil.which(binary):
+        say(f"{package} is not installed and could not be installed: {needed_for} will not run")
+
+
+def ensure_browser() -> None:
+    """The admin's browser tests drive Debian's Chromium (they fail without it)."""
+    if os.environ.get("CHROMIUM_PATH"):
+        return
+    ensure_debian_package(binary="chromium", package="chromium", needed_for="the browser tests (they fail)")
+
+
+def ensure_caddy() -> None:
+    """deploy/Caddyfile is tested with the real Caddy (soniq_site/tests/test_edge_proxy.py skips without it)."""
+    ensure_debian_package(binary="caddy", package="caddy", needed_for="the edge proxy tests (skipped)")
 
 
 def run_checks() -> int:
@@ -128,6 +141,7 @@ def run_tests(extra_args: list[str]) -> int:
         if status:
             return status
     ensure_browser()
+    ensure_caddy()
     services = Services()
     try:
         env = {**os.environ, **services.start(persistent_redis=False)}

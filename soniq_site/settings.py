@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +61,12 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,.localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# The hosts that serve the operator admin. Every other host that is not a tenant's domain (a typo, a
+# guessed subdomain) gets the internal API and /healthz but no operator login page.
+OPERATOR_HOSTS = [host.lower().rstrip(".") for host in env_list("OPERATOR_HOSTS", "localhost,127.0.0.1")]
+# How many reverse proxies in front of gunicorn append to X-Forwarded-For (1 behind deploy/Caddyfile).
+# 0 = trust no header and use REMOTE_ADDR; the login limits need the real client address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 # --- Tenancy -----------------------------------------------------------------------------------
 SHARED_APPS = [
@@ -94,7 +101,8 @@ TENANT_APPS = [
     "messaging",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
-INSTALLED_APPS += ["voiceworker"]
+# soniq_site registers the deploy checks (soniq_site/checks.py); csp checks django-csp's settings.
+INSTALLED_APPS += ["voiceworker", "soniq_site", "csp"]
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -120,6 +128,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The operator admin only on OPERATOR_HOSTS; no-store on the internal API (call start returns a token).
+    "soniq_site.middleware.OperatorHostMiddleware",
+    "soniq_site.middleware.InternalAPINoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 TEMPLATES = [
@@ -132,6 +144,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ]
         },
     }
@@ -184,6 +197,30 @@ if not DEBUG and not RUNNING_TESTS:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+# Content-Security-Policy (django-csp) on every page. Django 5.2's admin has no inline script (its
+# constants travel in data- attributes), so scripts come only from our own static files. Inline
+# <style> elements need the per-request nonce (templates/admin/soniq/styles.html) or their hash:
+# Django's change_list.html and django-tenants' admin index.html/app_list.html (on every page, in the
+# sidebar) each have one fixed <style>; soniq_site/tests/test_headers.py recomputes these hashes
+# from the installed packages. Style *attributes* (the day view's computed positions) are allowed:
+# they cannot run script, and autoescaping already keeps callers' text out of them.
+ADMIN_INLINE_STYLE_HASHES = [
+    "'sha256-blvLUW3UscWqsXGByNOqdBboM+ShWAuugp2mC/wbafU='",  # django/.../admin/change_list.html
+    "'sha256-VVLgkveYriYccl8IakSIMmivuo+40EbStbnlzNT84VA='",  # django_tenants/.../admin/app_list.html, index.html
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", csp_constants.NONCE, *ADMIN_INLINE_STYLE_HASHES],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 # The voice worker and load balancers talk plain HTTP to these inside the private network.
 SECURE_REDIRECT_EXEMPT = [r"^internal/", r"^healthz$"]
 
@@ -235,6 +272,9 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
+    # Compares LiveKit's SIP trunk with the registry and records drift for /healthz and the operator
+    # admin; it changes nothing in LiveKit (that is `manage.py sip_sync`, or any number change).
+    "tenants-sip-trunk-check": {"task": "tenants.sip_trunk_check", "schedule": 900.0},
 }
 # A booking is reminded by SMS this long before it starts (if it was made at least as long before).
 BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)
@@ -245,6 +285,9 @@ CALL_LOG_STORE_MAX_RETRIES = env_int("CALL_LOG_STORE_MAX_RETRIES", 5)
 # Backoff before retry n (0-based) is this * 2**n: 2, 4, 8, 16, 32 s by default.
 CALL_LOG_RETRY_BACKOFF_MS = env_int("CALL_LOG_RETRY_BACKOFF_MS", 2000)
 CALL_LOG_LOCK_TIMEOUT_MS = env_int("CALL_LOG_LOCK_TIMEOUT_MS", 5000)
+# When even the dead letter cannot be written (the database is down), the task is retried every
+# 5 minutes this many times (288: a day) before it logs the payload and gives up.
+CALL_LOG_DEAD_LETTER_MAX_RETRIES = env_int("CALL_LOG_DEAD_LETTER_MAX_RETRIES", 288)
 # A call still active this long after its maximum length lost its worker (calls_close_abandoned).
 CALL_ABANDONED_MARGIN_SECONDS = env_int("CALL_ABANDONED_MARGIN_SECONDS", 300)
 
@@ -255,6 +298,23 @@ VOICE_SPOOL_DIR = env_str("VOICE_SPOOL_DIR", str(BASE_DIR / ".var" / "spool"))
 LIVEKIT_URL = env_str("LIVEKIT_URL")
 LIVEKIT_API_KEY = env_str("LIVEKIT_API_KEY")
 LIVEKIT_API_SECRET = env_str("LIVEKIT_API_SECRET")
+# --- LiveKit SIP: the inbound trunk and dispatch rule Soniq keeps in step (tenants/sip_trunk.py) ---
+# Empty = off: numbers are put on a trunk by hand. Set, Soniq owns the inbound trunk of this name
+# (creating it if absent) and puts exactly the registry's numbers on it.
+LIVEKIT_SIP_TRUNK_NAME = env_str("LIVEKIT_SIP_TRUNK_NAME")
+# How SignalWire proves it is SignalWire: digest credentials, or its signalling addresses (CIDRs),
+# or both. One of the two is required: a trunk with neither takes calls from anyone.
+LIVEKIT_SIP_AUTH_USERNAME = env_str("LIVEKIT_SIP_AUTH_USERNAME")
+LIVEKIT_SIP_AUTH_PASSWORD = env_str("LIVEKIT_SIP_AUTH_PASSWORD")
+LIVEKIT_SIP_ALLOWED_ADDRESSES = env_list("LIVEKIT_SIP_ALLOWED_ADDRESSES")
+LIVEKIT_SIP_DISPATCH_RULE_NAME = env_str("LIVEKIT_SIP_DISPATCH_RULE_NAME", "soniq-agent")
+# Each call gets its own room, named this prefix + the caller's number + a random suffix.
+LIVEKIT_SIP_ROOM_PREFIX = env_str("LIVEKIT_SIP_ROOM_PREFIX", "call-")
+LIVEKIT_SIP_TIMEOUT_SECONDS = env_int("LIVEKIT_SIP_TIMEOUT_SECONDS", 10)
+# A sync LiveKit could not be reached for is retried this often; backoff before retry n (0-based)
+# is LIVEKIT_SIP_RETRY_BACKOFF_MS * 2**n: 5, 10, 20, 40, 80 s by default.
+LIVEKIT_SIP_SYNC_MAX_RETRIES = env_int("LIVEKIT_SIP_SYNC_MAX_RETRIES", 5)
+LIVEKIT_SIP_RETRY_BACKOFF_MS = env_int("LIVEKIT_SIP_RETRY_BACKOFF_MS", 5000)
 DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")

@@ -34,6 +34,12 @@ post_delete.connect(public_host_cache_clear, sender=Domain, dispatch_uid="soniq-
 
 
 class TenantMainMiddleware(BaseTenantMainMiddleware):
+    @staticmethod
+    def hostname_from_request(request):
+        # Host names are case-insensitive and may end in a dot; Domain rows are stored lowercased.
+        # Without this, `SALON.LOCALHOST` missed the salon and fell through to the public host.
+        return BaseTenantMainMiddleware.hostname_from_request(request).lower().rstrip(".")
+
     def get_tenant(self, domain_model, hostname):
         expires = _public_hosts.get(hostname)
         if expires is not None and expires > time.monotonic():

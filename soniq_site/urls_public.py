@@ -1,11 +1,15 @@
-"""URLs on the platform's public host: the operator admin, the internal voice API, health."""
+"""URLs on the platform's public host: the operator admin, the internal voice API, the edge proxy's
+certificate approval, health."""
 from django.urls import include, path
 
 from backoffice.sites import operator_admin_site
 from soniq_site.health import healthz
+from soniq_site.tls_ask import tls_ask
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Before the voice API, whose catch-all answers every other /internal/ path.
+    path("internal/tls/ask", tls_ask, name="internal-tls-ask"),
     path("internal/", include("voiceapi.urls")),
     path("admin/", operator_admin_site.urls),
 ]

@@ -65,6 +65,16 @@ class PhoneNumber(models.Model):
     label = models.CharField(max_length=100, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
+    class SipStatus(models.TextChoices):
+        PENDING = "pending", "waiting for the LiveKit sync"
+        LIVE = "live", "live"
+        NOT_LIVE = "not_live", "not live"
+
+    # Whether LiveKit's SIP trunk carries this number (tenants/sip_sync.py), as of `sip_checked_at`.
+    sip_status = models.CharField(max_length=10, choices=SipStatus.choices, default=SipStatus.PENDING)
+    sip_error = models.TextField(blank=True)
+    sip_checked_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["number"]
         constraints = [
@@ -82,13 +92,39 @@ class PhoneNumber(models.Model):
             raise ValidationError({"number": str(exc)}) from exc
 
 
+class SipTrunkStatus(models.Model):
+    """The last known state of LiveKit's SIP trunk and dispatch rule against the registry: one row,
+    written by every sync and check, read by /healthz and the operator admin (which must not call
+    LiveKit to answer)."""
+
+    class State(models.TextChoices):
+        IN_STEP = "in_step", "in step"
+        DRIFT = "drift", "drift"
+        ERROR = "error", "error"
+
+    state = models.CharField(max_length=10, choices=State.choices)
+    detail = models.TextField(blank=True)
+    checked_at = models.DateTimeField()
+    trunk_id = models.CharField(max_length=64, blank=True)
+    dispatch_rule_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = "SIP trunk status"
+        verbose_name_plural = "SIP trunk status"
+
+    def __str__(self) -> str:
+        return f"{self.get_state_display()} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
 class IngestionDeadLetter(models.Model):
     """A call log the ingestion task could not store after its last retry. Kept in the public schema
     so the operator sees every tenant's failures in one list and can replay them."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="dead_letters")
     call_id = models.UUIDField()
-    payload = models.JSONField()
+    # JSON, as text with every non-ASCII character escaped rather than jsonb: a log that failed
+    # because jsonb cannot hold it (a NUL, a lone surrogate) must not fail here for the same reason.
+    payload = models.TextField()
     error = models.TextField()
     attempts = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)

@@ -1,12 +1,15 @@
+import re
 import threading
 import time
 import zoneinfo
 
+from django.conf import settings
 from django.db.models.signals import post_save
+from django_tenants.utils import get_public_schema_name
 
 from core.errors import DomainError
 from core.phone import InvalidPhoneNumber, normalize_phone_number
-from tenants.models import PhoneNumber, Tenant
+from tenants.models import Domain, PhoneNumber, Tenant
 
 
 def tenant_for_called_number(*, called_number: str) -> Tenant | None:
@@ -79,3 +82,18 @@ def tenant_cache_clear(**_signal_arguments) -> None:
 # A change made in this process (the operator admin, provisioning, a test) is seen at once; other
 # processes see it within TENANT_CACHE_SECONDS.
 post_save.connect(tenant_cache_clear, sender=Tenant, dispatch_uid="soniq-tenant-cache-save")
+HOSTNAME_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
+
+
+def hostname_may_get_certificate(*, hostname: str) -> bool:
+    """Whether the edge proxy may obtain a TLS certificate for `hostname` (deploy/Caddyfile's
+    on-demand TLS): a tenant's domain or an operator host, nothing else. Anyone can point a DNS
+    name at the platform and open a TLS handshake with it; approving every name would let them
+    spend the platform's certificate-authority rate limits."""
+    name = hostname.strip().lower().rstrip(".")
+    # Only what a DNS name (IDNs arrive as punycode) can be made of; a NUL would even fail the query.
+    if not HOSTNAME_PATTERN.fullmatch(name):
+        return False
+    if name in settings.OPERATOR_HOSTS:
+        return True
+    return Domain.objects.filter(domain=name).exclude(tenant__schema_name=get_public_schema_name()).exists()

@@ -2,7 +2,7 @@
 
 Two bearer tokens: the platform-wide INTERNAL_API_TOKEN (only for starting a call) and the per-call
 token issued by call start (tools and the end-of-call log). Both failures are 401 with code
-`invalid_token`; the exception handler in calls/api.py renders them in the API's error format.
+`invalid_token`; the exception handler in voiceapi/views.py renders them in the API's error format.
 """
 from __future__ import annotations
 

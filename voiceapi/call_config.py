@@ -13,6 +13,7 @@ from bookings.catalog import services_summary
 from bookings.models import Service
 from calls.models import Call
 from calls.selectors import transfer_target_at
+from core.phone import is_e164
 from core.phrasing import calendar_date
 from messaging.sms import signalwire_missing_settings
 from orders.models import MenuItem
@@ -57,7 +58,7 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
         f"Right now it is {calendar_date(local.date())}, {local:%H:%M} local time "
         f"({tenant.timezone}, {local.tzname()}, {_utc_offset(local)}).",
         f"The caller is calling from {call.caller_number}; use it as their phone number unless they give another."
-        if call.caller_number.startswith("+") else
+        if is_e164(call.caller_number) else
         "The caller's number is withheld; ask for a phone number when you need one.",
         "",
         "## Opening hours (local time)",
@@ -119,7 +120,8 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> dict[s
         "greeting": agent_settings.greeting,
         "instructions": call_instructions_build(tenant=tenant, agent_settings=agent_settings, call=call, local=local,
                                                 tools=tools, transfer_target=transfer_target),
-        "caller_number": call.caller_number,
+        # Only a phone number (rows stored before caller ids were cleaned may hold anything).
+        "caller_number": call.caller_number if is_e164(call.caller_number) else "",
         "voice": {
             "provider": VOICE_PROVIDER,
             "model": VOICE_MODEL,

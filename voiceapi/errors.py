@@ -16,6 +16,9 @@ ERROR_STATUS: dict[str, int] = {
     "call_ended": 409,
     "slot_taken": 409,
     "illegal_status_change": 409,
+    "log_already_received": 409,
+    "payload_too_large": 413,
+    "ingestion_unavailable": 503,
 }
 DEFAULT_STATUS = 422
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -60,6 +61,8 @@ def strict_request_schemas(result: dict, generator, request, public) -> dict:
         component["additionalProperties"] = False
         for name, field in serializer_class().fields.items():
             prop = component.get("properties", {}).get(name)
+            if prop is not None:
+                _blank_text_unwrapped(prop)
             if prop is None or not isinstance(field, serializers.ListSerializer):
                 continue
             if not field.allow_empty:
@@ -67,6 +70,48 @@ def strict_request_schemas(result: dict, generator, request, public) -> dict:
             if field.max_length is not None:
                 prop["maxItems"] = field.max_length
     return result
+
+
+# What str.strip() (and so DRF's trim_whitespace) takes for whitespace: exactly the characters
+# for which str.isspace() is true, spelt out so that every regex engine reads the schema's pattern
+# alike (`\s` differs between Python, ECMA 262 and Rust).
+WHITESPACE_CLASS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+class TextPatternValidator(RegexValidator):
+    """Says in the OpenAPI schema (drf-spectacular turns a RegexValidator into `pattern`) what a
+    TextField refuses besides its length: NUL, and, when it must not be blank, text that is only
+    whitespace. The check itself is a plain scan: the pattern would backtrack quadratically over a
+    long text with a NUL at its end."""
+
+    # As drf-spectacular writes it into the schema (ECMA 262 escapes).
+    BLANK_ALLOWED = r"^[^\u0000]*$"
+
+    def __init__(self, *, allow_blank: bool):
+        self.allow_blank = allow_blank
+        pattern = r"^[^\x00]*$" if allow_blank else rf"^[^\x00]*[^\x00{WHITESPACE_CLASS}][^\x00]*$"
+        super().__init__(pattern, message="must not contain NUL characters.", code="null_characters_not_allowed")
+
+    def __call__(self, value: Any) -> None:
+        text = str(value)
+        # Blank text never gets here (the field's own `blank` check answers it first); this is the
+        # pattern's meaning, so the schema and the check cannot drift apart.
+        if "\x00" in text or not (self.allow_blank or text.strip()):
+            raise serializers.ValidationError(self.message, code=self.code)
+
+
+BLANK_TEXT = {"type": "string", "maxLength": 0}
+
+
+def _blank_text_unwrapped(prop: dict) -> None:
+    """drf-spectacular writes a blank-allowed text with a pattern as `oneOf: [<pattern>, <empty>]`;
+    the pattern of a TextField that may be blank already matches "", so "" matched both and was
+    schema-invalid (oneOf means exactly one). Keep the one alternative."""
+    alternatives = prop.get("oneOf")
+    if isinstance(alternatives, list) and len(alternatives) == 2 and alternatives[1] == BLANK_TEXT \
+            and alternatives[0].get("pattern") == TextPatternValidator.BLANK_ALLOWED:
+        del prop["oneOf"]
+        prop.update(alternatives[0])
 
 
 class TextField(serializers.CharField):
@@ -89,6 +134,9 @@ class TextField(serializers.CharField):
         if not kwargs.get("allow_blank", False):
             kwargs.setdefault("min_length", 1)
         super().__init__(**kwargs)
+        self.validators = [validator for validator in self.validators
+                           if not isinstance(validator, ProhibitNullCharactersValidator)]
+        self.validators.append(TextPatternValidator(allow_blank=self.allow_blank))
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -101,7 +149,9 @@ class TextField(serializers.CharField):
 
 
 class WholeNumberField(serializers.IntegerField):
-    """A JSON integer: `"3"`, `3.0` and `true` are refused."""
+    """A JSON integer: `"3"`, `3.5` and `true` are refused. `3.0` is taken as 3: JSON Schema counts
+    it as an integer (a number with a zero fractional part), and so do clients generated from the
+    schema."""
 
     default_error_messages = {
         "invalid": "must be a whole number.",
@@ -112,6 +162,8 @@ class WholeNumberField(serializers.IntegerField):
     }
 
     def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -265,3 +317,10 @@ class ErrorDetailSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="Always false.")
     error = ErrorDetailSerializer()
+
+
+class CallLogResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    call_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=["accepted", "already_stored"],
+                                     help_text="202 accepted (queued), 200 already_stored (this exact log is stored).")

@@ -57,7 +57,13 @@ def call_token_read(token: str, *, accept_expired_for_seconds: int = 0) -> CallT
     if not isinstance(payload, dict) or not all(isinstance(payload.get(key), str) for key in ("s", "c")) \
             or not isinstance(payload.get("e"), int):
         raise InvalidCallToken("The call token is not valid.")
-    expires_at = dt.datetime.fromtimestamp(payload["e"], tz=dt.UTC)
-    if clock.now() >= expires_at + dt.timedelta(seconds=accept_expired_for_seconds):
+    try:
+        expires_at = dt.datetime.fromtimestamp(payload["e"], tz=dt.UTC)
+        accepted_until = expires_at + dt.timedelta(seconds=accept_expired_for_seconds)
+    except (OverflowError, OSError, ValueError) as exc:
+        # An expiry outside the calendar (e = ±10**20): signed, so only a holder of SECRET_KEY
+        # could make one, but it is still a bad token, not a 500.
+        raise InvalidCallToken("The call token is not valid.") from exc
+    if clock.now() >= accepted_until:
         raise InvalidCallToken("The call token has expired.")
     return CallTokenClaims(schema_name=payload["s"], call_id=payload["c"], expires_at=expires_at)

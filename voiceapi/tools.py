@@ -145,7 +145,7 @@ class TransferToHumanView(VoiceToolView):
 class EndCallView(VoiceToolView):
     tool_name = "end_call"
     request_serializer = shapes.EndCallRequestSerializer
-    allowed_after_end = True
+    # After the log the outcome is the log's: a late end_call must not change how the call went.
 
     def perform(self, *, call, data):
         return call_end_request(call=call, reason=data["reason"], outcome=data["outcome"])

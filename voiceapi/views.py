@@ -248,10 +248,12 @@ class CallStartView(InternalAPIView):
     operation_id="call_log",
     summary="The end-of-call log (accepted, stored asynchronously)",
     request=ingestion.CallLogIn,
-    responses={202: ingestion.CallLogResponseSerializer, 200: ingestion.CallLogResponseSerializer,
+    responses={202: shapes.CallLogResponseSerializer, 200: shapes.CallLogResponseSerializer,
                400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer,
                403: OpenApiResponse(shapes.ErrorSerializer, description="wrong_call: the token is for another call"),
                404: OpenApiResponse(shapes.ErrorSerializer, description="unknown_call: the token's call does not exist"),
+               409: OpenApiResponse(shapes.ErrorSerializer, description="log_already_received: the call already "
+                                    "has a different log, which is kept"),
                413: OpenApiResponse(shapes.ErrorSerializer, description="payload_too_large"),
                503: OpenApiResponse(shapes.ErrorSerializer, description="ingestion_unavailable: metadata saved, "
                                     "transcript not queued; send the log again later")},
@@ -271,8 +273,10 @@ class CallLogView(CallTokenView):
     def post(self, request, call_id):
         if str(call_id) != str(self.call.pk):
             raise DomainError("wrong_call", "This call token belongs to a different call.")
-        status_code, body = ingestion.call_log_accept(call=self.call, payload=request.data, received_at=clock.now())
-        return Response(body, status=status_code)
+        result = ingestion.call_log_accept(call=self.call, payload=request.data, received_at=clock.now())
+        # 2xx means "you may forget this log": 202 when queued, 200 when this exact log is stored.
+        code = status.HTTP_202_ACCEPTED if result == ingestion.ACCEPTED else status.HTTP_200_OK
+        return Response({"ok": True, "call_id": str(self.call.pk), "status": result}, status=code)
 
 
 @csrf_exempt

@@ -17,6 +17,7 @@ from django.utils.html import format_html
 from backoffice.dashboard import bookings_day_view
 from backoffice.forms import BookingAddForm
 from backoffice.helpers import (
+    DateHierarchyInReachMixin,
     PriceCurrencyFormMixin,
     SingleRowAdminMixin,
     csv_export_action,
@@ -72,7 +73,7 @@ class ClosureForm(forms.ModelForm):
 
 
 @admin.register(Closure, site=tenant_admin_site)
-class ClosureAdmin(admin.ModelAdmin):
+class ClosureAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
     form = ClosureForm
     list_display = ["date", "weekday", "reason"]
     date_hierarchy = "date"
@@ -156,7 +157,7 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Booking, site=tenant_admin_site)
-class BookingAdmin(admin.ModelAdmin):
+class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
     change_list_template = "admin/soniq/booking_change_list.html"
     list_display = ["when", "service", "customer", "status_badge", "from_call", "booked"]
     list_filter = ["status", "service", ("start", admin.DateFieldListFilter)]
@@ -255,6 +256,11 @@ class BookingAdmin(admin.ModelAdmin):
         try:
             day = dt.date.fromisoformat(request.GET.get("date", ""))
         except ValueError:
+            day = today
+        if not clock.date_in_reach(day, today=today):
+            # 9999-12-31 has no next day, and its bounds in UTC overflow: say so, show today.
+            messages.warning(request, f"{day.isoformat()} is out of range: the day view goes back and ahead "
+                                      f"{clock.DATE_REACH_DAYS // 366} years. Showing today instead.")
             day = today
         view = bookings_day_view(day=day, tz=tz)
         context = {

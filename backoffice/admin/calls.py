@@ -15,7 +15,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 
 from backoffice.dashboard import call_detail, calls_with_results
-from backoffice.helpers import PhoneDataReadOnlyMixin, csv_export_action, duration_text, local_time_text, phone_text
+from backoffice.helpers import (
+    DateHierarchyInReachMixin,
+    PhoneDataReadOnlyMixin,
+    csv_export_action,
+    duration_text,
+    local_time_text,
+    phone_text,
+)
 from backoffice.sites import tenant_admin_site
 from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest
@@ -63,7 +70,7 @@ class DurationFilter(admin.SimpleListFilter):
 
 
 @admin.register(Call, site=tenant_admin_site)
-class CallAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
+class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAdmin):
     change_form_template = "admin/soniq/call_change_form.html"
     list_display = ["when", "caller", "duration", "outcome_badge", "result"]
     actions = [csv_export_action(name="calls", columns=[

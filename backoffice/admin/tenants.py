@@ -23,6 +23,7 @@ from calls.ingestion import ingestion_dead_letter_replay
 from core import clock
 from provisioning.services import TenantSpecError, tenant_delete, tenant_provision
 from tenants.models import Domain, IngestionDeadLetter, PhoneNumber, Tenant
+from tenants.sip_sync import sip_health, sip_sync_enabled, sip_sync_request, sip_trunk_status
 
 SPEC_EXAMPLE = """slug: barbers
 name: Sharp Barbers
@@ -45,10 +46,30 @@ class DomainInline(admin.TabularInline):
     extra = 0
 
 
+@admin.display(description="Phone line")
+def phone_line(number: PhoneNumber) -> str:
+    """Whether LiveKit's trunk carries the number, as the last sync or check found."""
+    if number.pk is None:
+        return ""
+    if not sip_sync_enabled():
+        return "not managed by Soniq (LiveKit SIP settings unset)"
+    if number.sip_status == PhoneNumber.SipStatus.NOT_LIVE:
+        return f"not live: {number.sip_error}"
+    return number.get_sip_status_display()
+
+
+def _sip_sync_after_admin_change(*, changed_numbers: list[str] = ()) -> None:
+    """An admin form added, renumbered or removed numbers: LiveKit follows after the commit."""
+    PhoneNumber.objects.filter(number__in=changed_numbers).update(
+        sip_status=PhoneNumber.SipStatus.PENDING, sip_error="", sip_checked_at=None)
+    sip_sync_request()
+
+
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
     extra = 0
-    fields = ["number", "label"]
+    fields = ["number", "label", phone_line]
+    readonly_fields = [phone_line]
 
 
 class ProvisionForm(forms.Form):
@@ -97,7 +118,20 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="Numbers")
     def number_list(self, tenant):
-        return ", ".join(number.number for number in tenant.phone_numbers.all()) or "—"
+        managed = sip_sync_enabled()
+        return ", ".join(number.number + (f" ({number.get_sip_status_display()})"
+                                          if managed and number.sip_status != PhoneNumber.SipStatus.LIVE else "")
+                         for number in tenant.phone_numbers.all()) or "—"
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is PhoneNumber and (formset.new_objects or formset.changed_objects or formset.deleted_objects):
+            _sip_sync_after_admin_change(changed_numbers=[
+                number.number for number, fields in formset.changed_objects if "number" in fields])
+
+    def changelist_view(self, request, extra_context=None):
+        _sip_trunk_message(self, request)
+        return super().changelist_view(request, extra_context)
 
     def add_view(self, request, form_url="", extra_context=None):
         # A tenant is more than a row (schema, domain, numbers, owner, agent): it is provisioned.
@@ -144,6 +178,11 @@ class TenantAdmin(admin.ModelAdmin):
             month = dt.date.fromisoformat(request.GET.get("month", "") + "-01")
         except ValueError:
             month = this_month
+        if not clock.date_in_reach(month, today=this_month):
+            # 9999-12 has no next month (a 500): say so, show this month.
+            messages.warning(request, f"{month.isoformat()[:7]} is out of range: usage goes back and ahead "
+                                      f"{clock.DATE_REACH_DAYS // 366} years. Showing this month instead.")
+            month = this_month
         usage = tenant_usage_for_month(month=month)
         previous_month = (month - dt.timedelta(days=1)).replace(day=1)
         next_month = (month + dt.timedelta(days=32)).replace(day=1)
@@ -167,11 +206,41 @@ class TenantAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/soniq/tenant_usage.html", context)
 
 
+def _sip_trunk_message(model_admin: admin.ModelAdmin, request) -> None:
+    """Above the tenant and number lists: LiveKit's trunk, when it did not match at the last look."""
+    health = sip_health()
+    if health in ("ok", "off"):
+        return
+    status = sip_trunk_status()
+    when = f" (checked {status.checked_at:%Y-%m-%d %H:%M} UTC)" if status else ""
+    model_admin.message_user(request, f"LiveKit SIP trunk: {health.rstrip('.')}{when}. `manage.py sip_sync` repairs it.",
+                             messages.WARNING)
+
+
 @admin.register(PhoneNumber, site=operator_admin_site)
 class PhoneNumberAdmin(admin.ModelAdmin):
-    list_display = ["number", "tenant", "label", "created"]
-    list_filter = ["tenant"]
+    list_display = ["number", "tenant", "label", phone_line, "sip_checked_at", "created"]
+    list_filter = ["sip_status", "tenant"]
     search_fields = ["number", "tenant__name"]
+    fields = ["number", "tenant", "label", phone_line, "sip_checked_at"]
+    readonly_fields = [phone_line, "sip_checked_at"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or "number" in form.changed_data:
+            _sip_sync_after_admin_change(changed_numbers=[obj.number])
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        sip_sync_request()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        sip_sync_request()
+
+    def changelist_view(self, request, extra_context=None):
+        _sip_trunk_message(self, request)
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(IngestionDeadLetter, site=operator_admin_site)

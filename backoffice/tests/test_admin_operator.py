@@ -1,6 +1,7 @@
 """The operator admin on the public host: tenants with numbers and domains, provisioning from a
 spec, usage per tenant for a month, and the ingestion dead letters."""
 import datetime as dt
+import json
 import uuid
 
 from django.conf import settings
@@ -102,7 +103,7 @@ def test_it_shows_usage_per_tenant_for_the_month(operator_admin, monkeypatch):  
 def test_it_lists_dead_letters_read_only(operator_admin):  # noqa: F811
     salon = Tenant.objects.get(schema_name="salon")
     dead_letter = IngestionDeadLetter.objects.create(
-        tenant=salon, call_id=uuid.uuid4(), payload={"transcript": []}, attempts=5,
+        tenant=salon, call_id=uuid.uuid4(), payload=json.dumps({"transcript": []}), attempts=5,
         error="Traceback ...\nOperationalError: could not obtain lock on relation",
     )
 
@@ -167,8 +168,8 @@ def test_it_replays_a_dead_letter_from_the_list(operator_admin):  # noqa: F811
     connection.set_schema_to_public()
     dead_letter = IngestionDeadLetter.objects.create(
         tenant=Tenant.objects.get(schema_name="salon"), call_id=call.pk, attempts=5, error="OperationalError",
-        payload={"transcript": [{"role": "user", "text": "Do you do balayage?", "offset_seconds": 1.5}],
-                 "tool_calls": [], "usage": {"llm_prompt_tokens": 700}, "latency": []},
+        payload=json.dumps({"transcript": [{"role": "user", "text": "Do you do balayage?", "offset_seconds": 1.5}],
+                            "tool_calls": [], "usage": {"llm_prompt_tokens": 700}, "latency": []}),
     )
 
     response = operator_admin.post("/admin/tenants/ingestiondeadletter/",

@@ -133,7 +133,7 @@ def test_it_still_lets_owners_in_when_the_cache_is_down(salon, monkeypatch):
     def unreachable(*args, **kwargs):
         raise RedisConnectionError("Connection refused")
 
-    for method in ("get", "add", "incr", "set", "delete"):
+    for method in ("get", "get_many", "add", "incr", "set", "delete"):
         monkeypatch.setattr(cache, method, unreachable)
     client = Client(HTTP_HOST=SALON_HOST)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import socket
 import time
 import uuid
@@ -217,15 +218,17 @@ def test_it_keeps_one_copy_when_the_same_task_runs_twice_at_once(committed_db, c
     assert len(turns_of("pizzeria", call.pk)) == 30
 
 
-def test_it_replaces_the_transcript_when_a_corrected_log_arrives(committed_db, api_server, celery_worker_process):
+def test_it_keeps_the_stored_log_when_a_different_one_arrives(committed_db, api_server, celery_worker_process):
     call, token = start_call("salon")
     post_log(api_server, call.pk, token, a_log(turns=30, said="first"))
     wait_until(lambda: stored_call("salon", call.pk), what="the first log")
 
-    assert post_log(api_server, call.pk, token, a_log(turns=5, said="second")).status_code == 202
-    wait_until(lambda: turns_of("salon", call.pk)[-1:] == [(5, "user", "second #5")], what="the second log")
+    response = post_log(api_server, call.pk, token, a_log(turns=5, said="second", outcome="answered"))
 
-    assert [text for _, _, text in turns_of("salon", call.pk)] == [f"second #{n}" for n in range(1, 6)]
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "log_already_received"
+    assert [text for _, _, text in turns_of("salon", call.pk)] == [f"first #{n}" for n in range(1, 31)]
+    assert stored_call("salon", call.pk).outcome == "booked"
 
 
 def test_it_writes_the_metadata_in_the_request_and_keeps_the_agents_outcome(committed_db, api_server):
@@ -453,7 +456,8 @@ def test_the_sweep_is_scheduled_every_few_minutes(settings):
 
 def test_a_replay_that_fails_again_keeps_the_dead_letter(salon):
     dead_letter = IngestionDeadLetter.objects.create(
-        tenant=salon, call_id=uuid.uuid4(), payload={"transcript": [], "tool_calls": [], "usage": {}, "latency": []},
+        tenant=salon, call_id=uuid.uuid4(),
+        payload=json.dumps({"transcript": [], "tool_calls": [], "usage": {}, "latency": []}),
         error="OperationalError after 6 attempts: canceling statement due to lock timeout", attempts=6)
 
     with pytest.raises(CommandError, match="1 dead letter"):

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('bookings', '0002_initial'),
         ('contenttypes', '0002_remove_content_type_name'),
-        ('calls', '0006_smsmessage_moves_to_messaging'),
+        ('calls', '0007_smsmessage_moves_to_messaging'),
         ('orders', '0001_initial'),
     ]
 

@@ -11,7 +11,7 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "k3y-" + "x7Q9vR2mL8pZ4tW6yB1nC5dF0gH3jK" * 2,
     "ALLOWED_HOSTS": "soniq.example.com,.soniq.example.com",
-    "INTERNAL_API_TOKEN": "a-long-random-internal-token",
+    "INTERNAL_API_TOKEN": "a-long-random-internal-token-of-43-characters",
 }
 
 
@@ -45,3 +45,13 @@ def test_docker_compose_runs_the_whole_stack_with_the_same_environment():
         assert environment["DATABASE_URL"].startswith("postgres://")
         assert environment["REDIS_URL"].startswith("redis://")
         assert set(environment) <= documented | {"DJANGO_SETTINGS_MODULE"}, set(environment) - documented
+
+
+def test_the_deploy_check_warns_about_a_missing_or_short_internal_token_and_a_wildcard_host():
+    for overrides, expected in (({"INTERNAL_API_TOKEN": ""}, "soniq.W001"),
+                                ({"INTERNAL_API_TOKEN": "dev-internal-token"}, "soniq.W002"),
+                                ({"ALLOWED_HOSTS": "*"}, "soniq.W003"),
+                                ({"ALLOWED_HOSTS": "soniq.example.com,*"}, "soniq.W003")):
+        result = manage("check", "--deploy", "--fail-level", "WARNING", extra_env={**PRODUCTION_ENV, **overrides})
+        assert result.returncode != 0, overrides
+        assert expected in result.stderr + result.stdout, (overrides, result.stderr)

@@ -9,9 +9,10 @@ from django_tenants.utils import tenant_context
 
 from calls.models import Call
 from calls.services import call_start
+from soniq_site.demo_tenants import PIZZERIA_NUMBER
 from tenants.agent.models import AgentSettings
 from voiceapi.call_config import call_config_build
-from voiceapi.tests.voice_api import CALLER, PIZZERIA_NUMBER, assert_error, start_call, started_call, tenant_named, tool
+from voiceapi.tests.voice_api import CALLER, assert_error, start_call, started_call, tenant_named, tool
 
 # Tuesday 10 March 2026, two days after New York moved to daylight time: 11:00 EDT, inside the
 # salon's escalation hours (Tue-Fri 10-17).
@@ -137,13 +138,13 @@ def test_it_answers_404_for_a_number_no_business_uses(committed_db, api_server, 
     assert_error(start_call(api_server, called_number=called_number), 404, "unknown_number")
 
 
-def test_it_keeps_a_withheld_caller_number_as_sent(committed_db, api_server):
+def test_it_stores_a_withheld_caller_number_as_withheld(committed_db, api_server):
     salon = tenant_named("salon")
     body = started_call(api_server, caller_number="anonymous")
-    assert body["config"]["caller_number"] == "anonymous"
+    assert body["config"]["caller_number"] == ""
     assert "withheld" in body["config"]["instructions"]
     with tenant_context(salon):
-        assert Call.objects.get(pk=body["call_id"]).caller_number == "anonymous"
+        assert Call.objects.get(pk=body["call_id"]).caller_number == ""
 
 
 def test_it_refuses_a_missing_or_wrong_internal_token(committed_db, api_server):

@@ -164,7 +164,7 @@ def celery_in_the_request():
     celery_app.conf.task_always_eager = False
 
 
-def test_the_call_log_reaches_the_api_and_is_stored(live_api, friday_noon, spool_dir, celery_in_the_request):
+def test_the_call_log_reaches_the_api_and_is_stored(live_api, spool_dir, celery_in_the_request):
     model = ScriptedLLM([
         {"tool_calls": [("log_note", {"note": "Asked about parking."})]},
         {"content": "There's parking behind the building."},
@@ -194,7 +194,7 @@ def test_the_call_log_reaches_the_api_and_is_stored(live_api, friday_noon, spool
         assert recorded.metrics["latency"][0]["turn"] == 1
 
 
-def test_a_log_spooled_while_the_api_was_down_reaches_it_later(live_api, friday_noon, spool_dir):
+def test_a_log_spooled_while_the_api_was_down_reaches_it_later(live_api, spool_dir):
     async def conversation():
         session, call = await start_text_call(called_number=SALON_NUMBER, model=ScriptedLLM([{"content": "Hello!"}]))
         await turn(session, "Hi")

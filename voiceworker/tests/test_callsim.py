@@ -18,7 +18,7 @@ def test_without_an_llm_it_says_what_to_set(settings):
     assert "set OPENAI_API_KEY, or OPENAI_BASE_URL" in str(refused.value)
 
 
-def test_it_holds_a_text_call_with_the_real_agent(live_api, friday_noon, fake_openai, settings, spool_dir):
+def test_it_holds_a_text_call_with_the_real_agent(live_api, fake_openai, settings, spool_dir):
     settings.OPENAI_API_KEY = ""
     settings.OPENAI_BASE_URL = fake_openai.base_url
     fake_openai.steps = [

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0005_sms_kinds_for_bookings'),
+        ('calls', '0006_repair_impossible_end_times'),
     ]
 
     operations = [

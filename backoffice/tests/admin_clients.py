@@ -1,4 +1,5 @@
-"""Admin clients logged in as each demo owner and as the operator (hosts and factories: factories.py)."""
+"""Admin clients logged in as each demo owner and as the operator: pytest fixtures every test may use
+(registered in the root conftest; hosts and factories: factories.py)."""
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
