@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -176,12 +177,19 @@ class FakeOpenAI:
 
 class FakeLiveKit:
     """Decodes TransferSIPParticipant and DeleteRoom with livekit.protocol and records them.
-    `transfer_outcome`: "success", "sip_error" (the callee was busy) or "failed" (a FAILED status)."""
+    `transfer_outcome`: "success", "sip_error" (the callee was busy), "failed" (a FAILED status),
+    "ongoing" (ONGOING with a transfer id) or "empty" (an older server's empty success).
+    `transfer_seconds`: how long the transfer rings before the answer. `delete_fails`: DeleteRoom
+    answers 500 (recorded all the same). `on_transfer`: called (in the server's thread) as it answers."""
 
     def __init__(self, transfer_outcome: str = "success"):
         self.transfer_outcome = transfer_outcome
+        self.transfer_seconds = 0.0
+        self.delete_fails = False
+        self.on_transfer: Callable[[], None] | None = None
         self.transfers: list[dict[str, Any]] = []
         self.deleted_rooms: list[str] = []
+        self.deleted_at: list[float] = []
         self.authorized: list[bool] = []
         app = web.Application()
         app.router.add_post("/twirp/livekit.SIP/TransferSIPParticipant", self._transfer)
@@ -197,11 +205,18 @@ class FakeLiveKit:
         message = sip_proto.TransferSIPParticipantRequest.FromString(await request.read())
         self.transfers.append({"room": message.room_name, "participant_identity": message.participant_identity,
                                "transfer_to": message.transfer_to, "play_dialtone": message.play_dialtone})
+        if self.transfer_seconds:
+            await asyncio.sleep(self.transfer_seconds)
+        if self.on_transfer is not None:
+            self.on_transfer()
+        if self.transfer_outcome == "empty":
+            return web.Response(body=b"", content_type="application/protobuf")
         if self.transfer_outcome == "sip_error":
             return web.json_response({"code": "failed_precondition", "msg": "transfer failed",
                                       "meta": {"sip_status_code": "486", "sip_status": "Busy Here"}}, status=412)
-        status = (sip_proto.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL if self.transfer_outcome == "success"
-                  else sip_proto.SIPTransferStatus.STS_TRANSFER_FAILED)
+        status = {"success": sip_proto.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL,
+                  "ongoing": sip_proto.SIPTransferStatus.STS_TRANSFER_ONGOING,
+                  }.get(self.transfer_outcome, sip_proto.SIPTransferStatus.STS_TRANSFER_FAILED)
         reply = sip_proto.TransferSIPParticipantResponse(transfer_id="TR_test", status=status)
         return web.Response(body=reply.SerializeToString(), content_type="application/protobuf")
 
@@ -209,6 +224,9 @@ class FakeLiveKit:
         self.authorized.append(request.headers.get("Authorization", "").startswith("Bearer "))
         message = room_proto.DeleteRoomRequest.FromString(await request.read())
         self.deleted_rooms.append(message.room)
+        self.deleted_at.append(time.monotonic())
+        if self.delete_fails:
+            return web.json_response({"code": "internal", "msg": "boom"}, status=500)
         return web.Response(body=room_proto.DeleteRoomResponse().SerializeToString(), content_type="application/protobuf")
 
 
