@@ -220,17 +220,13 @@ def _for_model(reply: ToolReply, **extra: Any) -> str:
 
 def _model_spoke(context: RunContext[CallState]) -> bool:
     """Whether the model said something in the step that called this tool (its goodbye).
-    `chat_items` accumulates over every tool step of one reply; the step of this call is what
-    follows the previous step's tool outputs."""
+    `chat_items` accumulates over every tool step of one reply, and a step's text is appended when
+    it has played, after that step's tool outputs; so the step is told by time: what was created
+    after the previous step's tool outputs."""
     items = list(context.speech_handle.chat_items)
-    call_id = context.function_call.call_id
-    at = next((index for index, item in enumerate(items)
-               if getattr(item, "type", None) == "function_call" and item.call_id == call_id), len(items))
-    # The step runs from the previous step's tool outputs to its own (its text may be recorded
-    # before or after its tool calls).
-    start = next((index + 1 for index in range(at - 1, -1, -1)
-                  if getattr(items[index], "type", None) == "function_call_output"), 0)
-    end = next((index for index in range(at, len(items))
-                if getattr(items[index], "type", None) == "function_call_output"), len(items))
-    return any(getattr(item, "type", None) == "message" and item.role == "assistant"
-               and (item.text_content or "").strip() for item in items[start:end])
+    called_at = context.function_call.created_at
+    step_began = max((item.created_at for item in items
+                      if getattr(item, "type", None) == "function_call_output" and item.created_at <= called_at),
+                     default=0.0)
+    return any(getattr(item, "type", None) == "message" and item.role == "assistant" and item.created_at > step_began
+               and (item.text_content or "").strip() for item in items)

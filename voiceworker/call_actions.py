@@ -65,8 +65,11 @@ async def hang_up(call: CallState, *, after_speech: bool = True) -> None:
     local 200 ms audio queue has drained into WebRTC, while the last 0.1-0.5 s are still being
     encoded, sent, and buffered by the SIP gateway; deleting the room at once clips them."""
     call.end()
+    if call.room_deleted:
+        return
     if after_speech and call.hang_up_grace > 0:
         await asyncio.sleep(call.hang_up_grace)
+    call.room_deleted = True
     await call.control.hang_up()
 
 
@@ -225,38 +228,41 @@ class ProviderFailures:
 
 
 class UserAway:
-    """A silent, off-hook caller (`user_away_timeout` marked them away): "Are you still there?" up to
-    `MAX_STILL_THERE_PROMPTS` times, then a goodbye and the hang-up, outcome other."""
+    """A silent, off-hook caller (the session marked them away after `user_away_timeout`): "Are
+    you still there?" up to `MAX_STILL_THERE_PROMPTS` times, `user_away_timeout` apart, then a
+    goodbye and the hang-up, outcome other. Instead of the forced transfer at T-0 a silent line
+    used to get. The session marks the caller away once; they stay away until they speak."""
 
     def __init__(self, session: AgentSession, call: CallState, *, max_prompts: int = MAX_STILL_THERE_PROMPTS):
         self.session = session
         self.call = call
         self.max_prompts = max_prompts
-        self.prompts = 0
-        self.tasks: set[asyncio.Task[None]] = set()
+        self._back = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     def attach(self) -> None:
         self.session.on("user_state_changed", self.on_user_state)
 
     def on_user_state(self, event: Any) -> None:
         if event.new_state != "away":
-            if event.new_state == "speaking":
-                self.prompts = 0
+            self._back.set()
             return
-        if self.call.over or self.call.transferring:
+        if self.call.over or self.call.transferring or (self._task is not None and not self._task.done()):
             return
-        task = asyncio.create_task(self._prompt())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._back.clear()
+        self._task = asyncio.create_task(self._while_away())
 
-    async def _prompt(self) -> None:
-        if self.prompts < self.max_prompts:
-            self.prompts += 1
+    async def _while_away(self) -> None:
+        wait = self.session.options.user_away_timeout or 10.0
+        for _ in range(self.max_prompts):
+            await say_and_wait(self.session, STILL_THERE)
             try:
-                self.session.say(STILL_THERE)
-            except RuntimeError:
+                await asyncio.wait_for(self._back.wait(), wait)
+                return  # they spoke
+            except TimeoutError:
                 pass
-            return
+            if self.call.over or self.call.transferring:
+                return
         self.call.settle(outcome="other", end_reason=NO_RESPONSE_REASON)
         self.call.end()
         await say_and_wait(self.session, NO_RESPONSE_GOODBYE)

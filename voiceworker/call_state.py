@@ -42,6 +42,8 @@ class CallState:
     hang_up_grace: float = HANG_UP_GRACE_SECONDS
     # Set when the caller's SIP leg leaves the room (they hung up, or a transfer took them away).
     caller_gone: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set by `call_actions.hang_up`: the room (and with it the caller's line) is gone.
+    room_deleted: bool = False
     # When the caller left or was hung up on: the log's end, however long the job takes to finish.
     ended_at: float | None = None
     # Called once, the moment the call is over: stops the watchdog (it must not outlive the caller).

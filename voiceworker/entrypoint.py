@@ -46,8 +46,6 @@ DEFAULT_MAX_CALL_SECONDS = 600
 CALLER_HUNG_UP = "The caller hung up."
 # A dispatched job whose SIP participant never joins (the caller gave up while it was routed).
 CALLER_JOIN_TIMEOUT_SECONDS = 20.0
-# A caller who hung up during call start: how long the start may still take to be logged.
-LATE_START_WAIT_SECONDS = 1.0
 # The apology to a caller about to be hung up on: bounded (one quick TTS attempt, not a long silence).
 APOLOGY_TIMEOUT_SECONDS = 5.0
 # Console and simulated jobs have no SIP participant: this number plays the dialled number.
@@ -104,23 +102,35 @@ async def entrypoint(ctx: JobContext) -> None:
                             LiveKitCallControl(lkapi=ctx.api, room_name=ctx.room.name,
                                                participant_identity=participant.identity))
     api = SoniqApiClient(base_url=settings.SONIQ_API_URL, internal_token=settings.INTERNAL_API_TOKEN)
-    ctx.add_shutdown_callback(api.aclose)
     call_logger = CallLogger(api_url=settings.SONIQ_API_URL, spool_dir=settings.VOICE_SPOOL_DIR)
 
     start_request = asyncio.ensure_future(api.start_call(
         called_number=sip_call.called_number, caller_number=sip_call.caller_number, room=ctx.room.name,
         sip_call_id=sip_call.sip_call_id))
+
+    async def close_api() -> None:
+        # A call start still running (the caller left during it) is let finish, to be logged.
+        await asyncio.wait({start_request}, timeout=api.timeout)
+        await api.aclose()
+
+    ctx.add_shutdown_callback(close_api)
     try:
         await presence.unless_gone(start_request)
     except CallerGone:
-        # The call row may be created as they leave: log it as hung up if the answer comes soon.
-        start = await _start_or_none(start_request)
-        if start is not None:
+        # They hung up while the call was being started. The job ends now; the call row may still
+        # be created, so its log (and the empty room's deletion) follow in the shutdown.
+        async def log_late_start(reason: str) -> None:
+            await control.hang_up()
+            start = await _start_or_none(start_request)
+            if start is None:
+                return
             call = CallState(call_id=start.call_id, call_token=start.call_token, config=start.config, api=api,
-                             control=control)
+                             control=control, room_deleted=True, ended_at=presence.left_at)
             call.recorder.started_at = presence.joined_at
-            presence.attach(call)
-            ctx.add_shutdown_callback(lambda reason: finish_call(call, call_logger=call_logger, shutdown_reason=reason))
+            call.settle(outcome="other", end_reason=CALLER_HUNG_UP)
+            await finish_call(call, call_logger=call_logger, shutdown_reason=reason)
+
+        ctx.add_shutdown_callback(log_late_start)
         return
     except UnknownNumber:
         logger.warning("call to unknown number %r from %r: apologising and hanging up", sip_call.called_number,
@@ -152,13 +162,7 @@ async def entrypoint(ctx: JobContext) -> None:
         session.on("close", on_session_close)
 
         async def send_log(reason: str) -> None:
-            await watchdog.stop()
-            if not call.over:
-                # The job is ending with the caller still on the line (the session failed): a job
-                # that ends without deleting the room leaves them in silence.
-                call.end()
-                await control.hang_up()
-            await finish_call(call, call_logger=call_logger, shutdown_reason=reason)
+            await end_job(call, watchdog=watchdog, call_logger=call_logger, shutdown_reason=reason)
 
         ctx.add_shutdown_callback(send_log)
 
@@ -180,6 +184,7 @@ async def entrypoint(ctx: JobContext) -> None:
         if session is not None:
             await session.aclose()
         await apologise_and_hang_up(ctx, participant, control, UNAVAILABLE_APOLOGY)
+        call.room_deleted = True
         await finish_call(call, call_logger=call_logger)
         return
     if call.over:
@@ -202,6 +207,7 @@ class CallerPresence:
     def __init__(self, *, room: rtc.Room, identity: str):
         self.identity = identity
         self.joined_at = time.time()
+        self.left_at: float | None = None
         self.gone = asyncio.Event()
         self.on_leave: list[Callable[[], object]] = []
         self._call: CallState | None = None
@@ -219,6 +225,7 @@ class CallerPresence:
             self._left()
 
     def _left(self) -> None:
+        self.left_at = time.time()
         self.gone.set()
         if self._call is not None:
             self._settle(self._call)
@@ -246,10 +253,10 @@ class CallerPresence:
 
 
 async def _start_or_none(start_request: asyncio.Future) -> CallStart | None:
+    """The call start's answer (bounded by the API client's own timeout), or None."""
     try:
-        return await asyncio.wait_for(asyncio.shield(start_request), LATE_START_WAIT_SECONDS)
+        return await start_request
     except Exception:
-        start_request.cancel()
         return None
 
 
@@ -295,6 +302,18 @@ def note_session_close(call: CallState, event: CloseEvent) -> None:
         call.settle(outcome=call.recorder.inferred_outcome(), end_reason=CALLER_HUNG_UP)
     elif event.reason == CloseReason.ERROR:
         call.settle(outcome=call.recorder.inferred_outcome(), end_reason=f"The agent failed: {event.error}"[:500])
+
+
+async def end_job(call: CallState, *, watchdog: CallWatchdog | None, call_logger: CallLogger,
+                  shutdown_reason: str = "") -> bool:
+    """The job's last step, whatever ended it: stop the watchdog, delete the room unless that is
+    done (a job that ends with the caller still in the room leaves them in silence; an empty room
+    would otherwise linger until LiveKit's empty timeout), send the log."""
+    if watchdog is not None:
+        await watchdog.stop()
+    call.end()
+    await call_actions.hang_up(call, after_speech=False)
+    return await finish_call(call, call_logger=call_logger, shutdown_reason=shutdown_reason)
 
 
 async def finish_call(call: CallState, *, call_logger: CallLogger, shutdown_reason: str = "") -> bool:
