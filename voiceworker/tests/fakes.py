@@ -199,6 +199,8 @@ class FakeLiveKit:
         self.delete_fails = False
         self.on_transfer: Callable[[], None] | None = None
         self.transfers: list[dict[str, Any]] = []
+        # (asked, answered) wall-clock times of each transfer: while it rings the caller hears a tone.
+        self.ringing: list[tuple[float, float]] = []
         self.deleted_rooms: list[str] = []
         self.deleted_at: list[float] = []
         self.authorized: list[bool] = []
@@ -213,11 +215,13 @@ class FakeLiveKit:
 
     async def _transfer(self, request: web.Request) -> web.Response:
         self.authorized.append(request.headers.get("Authorization", "").startswith("Bearer "))
+        asked = time.time()
         message = sip_proto.TransferSIPParticipantRequest.FromString(await request.read())
         self.transfers.append({"room": message.room_name, "participant_identity": message.participant_identity,
                                "transfer_to": message.transfer_to, "play_dialtone": message.play_dialtone})
         if self.transfer_seconds:
             await asyncio.sleep(self.transfer_seconds)
+        self.ringing.append((asked, time.time()))
         if self.on_transfer is not None:
             self.on_transfer()
         if self.transfer_outcome == "empty":
@@ -314,12 +318,14 @@ class PlayingAudioOutput(io.AudioOutput):
                          sample_rate=TTS_SAMPLE_RATE)
         self._pushed = 0.0
         self._playing: asyncio.Task[None] | None = None
+        self.started_at: list[float] = []
         self.finished_at: list[float] = []
 
     async def capture_frame(self, frame) -> None:
         await super().capture_frame(frame)
         if self._pushed == 0.0:
-            self.on_playback_started(created_at=time.time())
+            self.started_at.append(time.time())
+            self.on_playback_started(created_at=self.started_at[-1])
         self._pushed += frame.duration
 
     def flush(self) -> None:
@@ -336,6 +342,7 @@ class PlayingAudioOutput(io.AudioOutput):
     def clear_buffer(self) -> None:
         if self._playing is not None and not self._playing.done():
             self._playing.cancel()
+            self.finished_at.append(time.time())
             self.on_playback_finished(playback_position=0.0, interrupted=True)
         self._pushed = 0.0
 

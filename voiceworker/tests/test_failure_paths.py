@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
@@ -32,6 +33,7 @@ from voiceworker.tests.conftest import CALLER_NUMBER, SALON_NUMBER
 from voiceworker.tests.fakes import (
     FakeApi,
     FakeJobContext,
+    FakeLiveKit,
     FakeParticipant,
     FakeRoom,
     PlayingAudioOutput,
@@ -53,7 +55,10 @@ class VoiceCall:
     audio: PlayingAudioOutput
     lkapi: api.LiveKitAPI
     room: FakeRoom
+    fake_livekit: FakeLiveKit
     watchdog: CallWatchdog | None = None
+    caller_words: list[float] = field(default_factory=list)
+    left_at: float | None = None
 
     @property
     def heard(self) -> str:
@@ -62,7 +67,31 @@ class VoiceCall:
 
     def says(self, text: str) -> None:
         """A caller's turn, as the end of their utterance would start it."""
+        self.caller_words.append(time.time())
         self.session.generate_reply(user_input=text)
+
+    def hangs_up(self) -> None:
+        self.left_at = time.time()
+        self.room.leave(SIP_IDENTITY)
+
+    def longest_silence(self) -> float:
+        """The longest stretch the caller, still on the line, heard nothing: from their last word
+        or the end of the agent's audio to the next audio or the hang-up. A stretch the caller
+        ended (they spoke, or left) was theirs, not dead air; a ringing transfer plays a tone."""
+        segments = list(zip(self.audio.started_at, self.audio.finished_at, strict=False))
+        quiet_from = self.caller_words + [end for _, end in segments]
+        heard = [("audio", start) for start, _ in segments] + [("hang-up", at) for at in self.fake_livekit.deleted_at[:1]]
+        theirs = [("caller", at) for at in self.caller_words] + ([("left", self.left_at)] if self.left_at else [])
+        longest = 0.0
+        for began in quiet_from:
+            after = sorted((at, kind) for kind, at in heard + theirs if at > began)
+            if not after or after[0][1] in ("caller", "left"):
+                continue
+            ended = after[0][0]
+            tone = sum(max(0.0, min(ended, answered) - max(began, asked))
+                       for asked, answered in self.fake_livekit.ringing)
+            longest = max(longest, ended - began - tone)
+        return longest
 
     async def end(self, spool_dir, api_url: str) -> None:
         """The job's end (`end_job`), then the pieces are closed."""
@@ -97,7 +126,15 @@ async def start_voice_call(*, fake_livekit, user_away_timeout: float | None = No
     await session.start(SoniqAgent(instructions=start.config["instructions"], tools_offered=start.config["tools"]),
                         record=False)
     watchdog = build_watchdog(session, call, clock=clock) if clock is not None else None
-    return VoiceCall(session=session, call=call, tts=recording, audio=audio, lkapi=lkapi, room=room, watchdog=watchdog)
+    return VoiceCall(session=session, call=call, tts=recording, audio=audio, lkapi=lkapi, room=room,
+                     fake_livekit=fake_livekit, watchdog=watchdog)
+
+
+def report_silence(scenario: str, seconds: float, note: str = "") -> None:
+    """bench/silence.py collects these (SONIQ_SILENCE_REPORT names the file); tests time nothing."""
+    if path := os.environ.get("SONIQ_SILENCE_REPORT"):
+        with open(path, "a") as report:
+            report.write(json.dumps({"scenario": scenario, "seconds": round(seconds, 3), "note": note}) + "\n")
 
 
 def said(*texts: str) -> str:
@@ -131,13 +168,14 @@ def test_an_llm_that_keeps_failing_gets_one_say_again_then_the_apology_and_the_h
     async def conversation():
         voice_call = await start_voice_call(fake_livekit=fake_livekit)
         voice_call.says("Hi, I'd like a haircut.")
-        await until(lambda: voice_call.heard == said(call_actions.SAY_AGAIN))
+        await until(lambda: voice_call.heard == said(call_actions.SAY_AGAIN) and voice_call.audio.finished_at)
         voice_call.says("A haircut, please.")
         await until(lambda: fake_livekit.deleted_rooms)
         await voice_call.end(voice["spool_dir"], voice["api_url"])
         return voice_call
 
     voice_call = asyncio.run(conversation())
+    report_silence('1. LLM answers 429 (twice)', voice_call.longest_silence(), '')
     assert voice_call.heard == said(call_actions.SAY_AGAIN, call_actions.FAILURE_APOLOGY)
     assert fake_livekit.deleted_rooms == [ROOM]
     recorded = logged(voice_call.call)
@@ -152,15 +190,16 @@ def test_a_single_failed_turn_is_asked_again_and_the_call_goes_on(voice, fake_op
     async def conversation():
         voice_call = await start_voice_call(fake_livekit=fake_livekit)
         voice_call.says("I'd like a haircut.")
-        await until(lambda: voice_call.heard == said(call_actions.SAY_AGAIN))
+        await until(lambda: voice_call.heard == said(call_actions.SAY_AGAIN) and voice_call.audio.finished_at)
         voice_call.says("I'd like a haircut.")
         await until(lambda: voice_call.heard.endswith("suit you?"))
         assert fake_livekit.deleted_rooms == []  # still on the line
-        voice_call.room.leave(SIP_IDENTITY)
+        voice_call.hangs_up()
         await voice_call.end(voice["spool_dir"], voice["api_url"])
         return voice_call
 
     voice_call = asyncio.run(conversation())
+    report_silence('1. LLM hangs for one turn', voice_call.longest_silence(), 'includes the 1.5 s LLM timeout')
     assert voice_call.heard == said(call_actions.SAY_AGAIN, "Sure, what day would suit you?")
     assert fake_livekit.deleted_rooms == [ROOM]
     assert logged(voice_call.call).end_reason == CALLER_HUNG_UP
@@ -179,6 +218,7 @@ def test_a_failed_voice_hangs_up_at_once(voice, fake_openai, fake_livekit):
         return voice_call
 
     voice_call = asyncio.run(conversation())
+    report_silence('1. TTS fails', voice_call.longest_silence(), 'to the hang-up; DeleteRoom answered 500')
     # The reply was handed to the voice, which failed; nothing more was tried.
     assert voice_call.heard == said("Sure, what day would suit you?")
     assert fake_livekit.deleted_rooms == [ROOM]
@@ -216,14 +256,18 @@ def test_a_session_that_cannot_start_after_call_start_hangs_up_and_logs_why(sett
         ctx = FakeJobContext(room_name=ROOM, caller=FakeParticipant(SIP_IDENTITY, {
             "sip.trunkPhoneNumber": SALON_NUMBER, "sip.phoneNumber": CALLER_NUMBER, "sip.callID": "SCL_1"}),
             lkapi=lkapi)
+        joined = time.time()
         await asyncio.wait_for(entrypoint(ctx), 10)
         await ctx.run_shutdown()
         await lkapi.aclose()
+        return joined
 
     try:
-        asyncio.run(job())
+        joined = asyncio.run(job())
     finally:
         fake_api.stop()
+    report_silence("1. Session cannot start after call start", fake_livekit.deleted_at[0] - joined,
+                   "from the caller's join to the hang-up; no voice could be built")
     assert fake_livekit.deleted_rooms == [ROOM]
     (log,) = logs_of(fake_api)
     assert log["end_reason"].startswith("The agent failed to start")
@@ -248,6 +292,7 @@ def test_while_a_transfer_rings_the_caller_hears_a_tone_and_no_new_reply(voice, 
         return voice_call, requests_before
 
     voice_call, requests_before = asyncio.run(conversation())
+    report_silence('2. Transfer rings 1 s, caller says hello', voice_call.longest_silence(), 'ringing excluded: dial tone')
     assert voice_call.heard == said("I'm transferring you to a colleague now, please hold the line.")
     assert len(fake_openai.requests) == requests_before  # no new LLM turn
     (transfer,) = fake_livekit.transfers  # no second transfer
@@ -273,6 +318,7 @@ def test_an_ongoing_transfer_completes_when_the_caller_leg_leaves(voice, fake_op
         return voice_call
 
     voice_call = asyncio.run(conversation())
+    report_silence('11. Transfer reported ONGOING', voice_call.longest_silence(), 'ringing excluded: dial tone')
     assert voice_call.heard == said("I'm transferring you to a colleague now, please hold the line.")
     assert fake_livekit.deleted_rooms == [ROOM]
     recorded = logged(voice_call.call)
@@ -297,6 +343,7 @@ def test_end_call_in_a_later_step_still_says_goodbye(voice, fake_openai, fake_li
         return voice_call
 
     voice_call = asyncio.run(conversation())
+    report_silence('3. end_call in a later step', voice_call.longest_silence(), '')
     # The goodbye of the API (or the worker's own), after what the model said in the first step.
     assert voice_call.heard.startswith("Let me note that. ")
     assert voice_call.heard.endswith("Goodbye!")
@@ -320,6 +367,7 @@ def test_the_time_limit_goodbye_hangs_up_before_the_api_records_it(voice, fake_l
         return voice_call
 
     voice_call = asyncio.run(conversation())
+    report_silence('4/10. Time-limit goodbye, then hang-up', voice_call.longest_silence(), 'includes the 0.5 s tail grace')
     goodbye = voice_call.heard
     assert goodbye.startswith("I'm sorry, we've reached the time limit for this call.")
     assert fake_livekit.deleted_rooms == [ROOM]
@@ -357,6 +405,8 @@ def test_a_caller_who_hangs_up_during_call_start_ends_the_job_at_once(settings, 
         ctx, left_at = asyncio.run(job())
     finally:
         fake_api.stop()
+    report_silence("5. Caller hangs up during call start", ctx.shutdown_at - left_at,
+                   "not a silence: from their leaving to the job's end")
     assert ctx.shutdown_at - left_at < 2.0
     assert fake_livekit.deleted_rooms == [ROOM]
     (log,) = logs_of(fake_api)
@@ -373,7 +423,7 @@ def test_the_watchdog_stops_the_moment_the_caller_leaves(voice, fake_livekit):
         voice_call = await start_voice_call(fake_livekit=fake_livekit, clock=clock)
         voice_call.watchdog.start()
         await clock.advance(100)
-        voice_call.room.leave(SIP_IDENTITY)
+        voice_call.hangs_up()
         await clock.advance(600)  # well past the limit
         await asyncio.sleep(0.2)
         fired = list(voice_call.watchdog.fired)
@@ -381,6 +431,7 @@ def test_the_watchdog_stops_the_moment_the_caller_leaves(voice, fake_livekit):
         return voice_call, fired
 
     voice_call, fired = asyncio.run(conversation())
+    report_silence('6. Caller leaves; watchdog', voice_call.longest_silence(), 'no audio at all after they left')
     assert fired == []
     assert voice_call.heard == said()
     assert fake_livekit.transfers == []  # nobody transferred who has gone
@@ -402,15 +453,18 @@ def test_an_unknown_number_is_hung_up_even_when_the_apology_voice_cannot_be_buil
         lkapi = api.LiveKitAPI(url=fake_livekit.url, api_key="devkey", api_secret=LIVEKIT_SECRET)
         ctx = FakeJobContext(room_name=ROOM, caller=FakeParticipant(SIP_IDENTITY, {
             "sip.trunkPhoneNumber": "+15550109999", "sip.phoneNumber": CALLER_NUMBER}), lkapi=lkapi)
+        joined = time.time()
         await asyncio.wait_for(entrypoint(ctx), 10)
         await ctx.run_shutdown()
         await lkapi.aclose()
-        return ctx
+        return ctx, joined
 
     try:
-        ctx = asyncio.run(job())
+        ctx, joined = asyncio.run(job())
     finally:
         fake_api.stop()
+    report_silence("7. Unknown number, apology voice cannot be built", fake_livekit.deleted_at[0] - joined,
+                   "from the caller's join to the hang-up")
     assert fake_livekit.deleted_rooms == [ROOM]
     assert ctx.shutdown_reasons == ["call refused"]
     assert logs_of(fake_api) == []  # no call row, nothing to log
@@ -445,11 +499,12 @@ def test_a_retried_booking_with_the_same_request_books_once(voice, fake_openai, 
         voice_call = await start_voice_call(fake_livekit=fake_livekit)
         voice_call.says("A haircut Monday at ten, Ana Lopez.")
         await until(lambda: voice_call.heard == said("You're booked."))
-        voice_call.room.leave(SIP_IDENTITY)
+        voice_call.hangs_up()
         await voice_call.end(voice["spool_dir"], voice["api_url"])
         return voice_call
 
     voice_call = asyncio.run(conversation())
+    report_silence('9. Retried create_booking', voice_call.longest_silence(), '')
     creates = [tool_call for tool_call in voice_call.call.recorder.tool_calls if tool_call["name"] == "create_booking"]
     assert len(creates) == 2 and not any(tool_call["is_error"] for tool_call in creates)
     with schema_context("salon"):
@@ -470,6 +525,7 @@ def test_a_silent_caller_is_asked_twice_then_the_call_ends(voice, fake_livekit):
         return voice_call
 
     voice_call = asyncio.run(conversation())
+    report_silence('12. Silent caller (user_away_timeout 0.3 s here)', voice_call.longest_silence(), "the gaps are the caller's turn: user_away_timeout (15 s in calls)")
     assert voice_call.heard == said(call_actions.STILL_THERE, call_actions.STILL_THERE, call_actions.NO_RESPONSE_GOODBYE)
     assert fake_livekit.deleted_rooms == [ROOM]
     recorded = logged(voice_call.call)
