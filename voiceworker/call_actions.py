@@ -82,9 +82,9 @@ async def transfer_caller(session: AgentSession, call: CallState, *, transfer_to
 
     From the announcement on, the caller is on their way: no new LLM turn starts (`SoniqAgent`), no
     second transfer, and the SIP side plays a dial tone while the REFER rings."""
-    call.transferring, call.transfer_target = True, transfer_to
-    await say_and_wait(session, announcement)
     reason = str(request.get("reason") or "")
+    call.transferring, call.transfer_target, call.transfer_reason = True, transfer_to, reason
+    await say_and_wait(session, announcement)
     outcome = await call.control.transfer(transfer_to)
     if outcome is Transfer.ONGOING:
         # The server stopped waiting before the transfer did; it completes when the caller's leg

@@ -38,6 +38,7 @@ class CallState:
     # True from the moment a transfer starts until it failed: no new LLM turn, no second transfer.
     transferring: bool = False
     transfer_target: str = ""
+    transfer_reason: str = ""
     # See `call_actions.hang_up`.
     hang_up_grace: float = HANG_UP_GRACE_SECONDS
     # Set when the caller's SIP leg leaves the room (they hung up, or a transfer took them away).

@@ -146,6 +146,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     call: CallState | None = None
     session: AgentSession | None = None
+    log_at_shutdown = False
     try:
         session, call = build_call(start, api=api, control=control, vad_model=ctx.proc.userdata.get("vad"))
         call.recorder.started_at = presence.joined_at
@@ -165,6 +166,7 @@ async def entrypoint(ctx: JobContext) -> None:
             await end_job(call, watchdog=watchdog, call_logger=call_logger, shutdown_reason=reason)
 
         ctx.add_shutdown_callback(send_log)
+        log_at_shutdown = True
 
         await session.start(
             SoniqAgent(instructions=call.config.get("instructions", ""), tools_offered=call.config.get("tools")),
@@ -185,7 +187,8 @@ async def entrypoint(ctx: JobContext) -> None:
             await session.aclose()
         await apologise_and_hang_up(ctx, participant, control, UNAVAILABLE_APOLOGY)
         call.room_deleted = True
-        await finish_call(call, call_logger=call_logger)
+        if not log_at_shutdown:  # otherwise `send_log` sends it as the job ends
+            await finish_call(call, call_logger=call_logger)
         return
     if call.over:
         return  # the caller left while the session started
@@ -234,10 +237,11 @@ class CallerPresence:
 
     def _settle(self, call: CallState) -> None:
         if call.transferring:
-            # The leg left because the transfer took it: `transfer_caller` settles the call.
-            call.caller_gone.set()
-            return
-        call.settle(outcome=call.recorder.inferred_outcome(), end_reason=CALLER_HUNG_UP)
+            # The leg left because the transfer took it (settled here too: the job may end before
+            # `transfer_caller` gets to it).
+            call.settle(outcome="transferred", end_reason=call.transfer_reason, transferred_to=call.transfer_target)
+        else:
+            call.settle(outcome=call.recorder.inferred_outcome(), end_reason=CALLER_HUNG_UP)
         call.caller_left()
 
     async def unless_gone(self, awaitable: asyncio.Future) -> None:

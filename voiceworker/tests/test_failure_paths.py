@@ -244,8 +244,8 @@ def logs_of(fake_api: FakeApi) -> list[dict]:
 
 
 def test_a_session_that_cannot_start_after_call_start_hangs_up_and_logs_why(settings, fake_livekit, spool_dir):
-    # `session.start` fails on this room (as it would with a broken room connection), and without
-    # a Cartesia key the apology's voice cannot even be built: the caller is hung up on at once.
+    # Without a Cartesia key the session cannot be built (`build_call` raises after call start),
+    # nor the apology's voice: the caller is hung up on at once, and the log says why.
     fake_api = job_api("")
     settings.SONIQ_API_URL = fake_api.url
     settings.DEEPGRAM_API_KEY, settings.OPENAI_API_KEY, settings.CARTESIA_API_KEY = "dg", "oa", ""
