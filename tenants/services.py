@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from soniq_site.languages import unsupported_language_message
 from tenants.agent.models import normalize_transfer_target
 from tenants.models import Domain, PhoneNumber, Tenant
 from tenants.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
@@ -182,6 +183,13 @@ def validate_weekly_ranges(value: Any, path: str) -> dict[int, list[tuple[dt.tim
     return weekly
 
 
+def _call_language(value: Any) -> str:
+    language = _text(value, "agent.language", max_length=16)
+    if problem := unsupported_language_message(language):
+        raise TenantSpecError("agent.language", problem)
+    return language
+
+
 def _validate_agent(value: Any, business_name: str) -> dict:
     agent = _require_mapping(value if value is not None else {}, "agent")
     _reject_unknown_keys(agent, AGENT_KEYS, "agent")
@@ -191,7 +199,7 @@ def _validate_agent(value: Any, business_name: str) -> dict:
                           "agent.greeting", max_length=1000),
         "instructions": _text(agent.get("instructions", ""), "agent.instructions", max_length=20000, required=False),
         "voice_id": _text(agent.get("voice_id", ""), "agent.voice_id", max_length=100, required=False),
-        "language": _text(agent.get("language", "en"), "agent.language", max_length=16),
+        "language": _call_language(agent.get("language", "en")),
         "max_call_seconds": _whole_number(agent.get("max_call_seconds", 600), "agent.max_call_seconds", minimum=60, maximum=3600),
         "first_warning_seconds": _whole_number(agent.get("first_warning_seconds", 120), "agent.first_warning_seconds", minimum=1, maximum=3599),
         "final_warning_seconds": _whole_number(agent.get("final_warning_seconds", 30), "agent.final_warning_seconds", minimum=1, maximum=3599),

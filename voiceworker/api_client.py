@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,10 +179,6 @@ class SoniqApiClient:
         if not 200 <= status < 300:
             code, message = _error_of(data)
             raise ApiRefused(status, code, message)
-
-
-def new_idempotency_key() -> str:
-    return uuid.uuid4().hex
 
 
 def _error_of(data: dict[str, Any]) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from soniq_site.admin_helpers import SingleRowAdminMixin, first_overlap, overlap_message, validate_range_order
 from soniq_site.admin_sites import tenant_admin_site
+from soniq_site.languages import unsupported_language_message
 from tenants.agent.models import AgentSettings, EscalationHours
 
 
@@ -37,6 +38,13 @@ class AgentSettingsForm(forms.ModelForm):
             "language": "The language the agent speaks first, e.g. en, de, es. It follows the caller if they switch.",
             "voice_speed": "0.6 (slow) to 1.5 (fast); 1.0 is normal.",
         }
+
+
+    def clean_language(self):
+        language = self.cleaned_data["language"].strip()
+        if problem := unsupported_language_message(language):
+            raise ValidationError(problem)
+        return language
 
 
 class EscalationHoursForm(forms.ModelForm):
