@@ -225,7 +225,7 @@ def _too_late_to_change(*, booking: Booking, rules: BookingRules, verb: str) -> 
     (or the booking has already started), with the way on the agent can offer."""
     from bookings.selectors import change_deadline
 
-    if rules.now < change_deadline(booking=booking, policy=rules.policy, tz=rules.tz) and rules.now < booking.start:
+    if rules.now <= change_deadline(booking=booking, policy=rules.policy, tz=rules.tz) and rules.now < booking.start:
         return None
     hours = rules.policy.change_notice_hours
     notice = (f"Bookings can only be {verb} by phone up to {hours} hour{'s' if hours != 1 else ''} before they start"
