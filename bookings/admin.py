@@ -12,7 +12,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from bookings.forms import BookingAddForm
 from bookings.models import Booking, BookingPolicy, Closure, OpeningHours, Service
@@ -172,9 +173,9 @@ class BookingAdmin(admin.ModelAdmin):
     # Only the notes are the owner's to write; where and when a booking is (and which parallel
     # "lane" it holds) is the booking service's job, guarded by the exclusion constraint.
     readonly_fields = ["service", "start", "end", "blocked_until", "lane", "customer_name", "customer_phone",
-                       "status", "call_link", "created"]
+                       "status", "call_link", "created", "history"]
     fields = ["service", "start", "end", "customer_name", "customer_phone", "status", "notes", "call_link",
-              "created", "blocked_until", "lane"]
+              "created", "history", "blocked_until", "lane"]
 
     def add_view(self, request, form_url="", extra_context=None):
         """Not the model form (where and when a booking is is the booking service's to decide): a
@@ -213,6 +214,13 @@ class BookingAdmin(admin.ModelAdmin):
             path("day/", self.admin_site.admin_view(self.day_view), name="bookings_booking_day"),
             *super().get_urls(),
         ]
+
+    @admin.display(description="History")
+    def history(self, booking):
+        from bookings.selectors import booking_history
+
+        return format_html_join(mark_safe("<br>"), "{}: {}", ((local_time_text(when), sentence)
+                                                               for when, sentence in booking_history(booking=booking)))
 
     @admin.display(description="When", ordering="start")
     def when(self, booking):

@@ -864,3 +864,24 @@ def booking_find(*, caller_number: str, customer_phone: str = "", customer_name:
                   f"{spoken_clock(booking.start.astimezone(tz))} (booking {booking.pk})" for booking in bookings[:5]]
         message = f"I found {spoken_list(spoken)}."
     return ToolOutcome(result={"bookings": result}, message=message)
+
+
+def booking_history(*, booking: Booking) -> list[tuple[dt.datetime, str]]:
+    """What happened to `booking`, oldest first, as (when, sentence) for the admin: how it was made
+    (by phone or by staff), each move from -> to, and its cancellation (by the caller or by staff)."""
+    tz = tenant_timezone()
+
+    def spoken(moment: dt.datetime | None) -> str:
+        local = moment.astimezone(tz) if moment else None
+        return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}" if local else "?"
+
+    history = [(booking.created, "Booked by phone" if booking.call_id else "Booked by staff")]
+    for event in booking.events.all():
+        if event.kind == "moved":
+            sentence = f"Moved by the caller from {spoken(event.from_start)} to {spoken(event.to_start)}"
+        elif event.kind == "cancelled_by_caller":
+            sentence = "Cancelled by the caller" + (f" ({event.reason})" if event.reason else "")
+        else:
+            sentence = "Cancelled by staff"
+        history.append((event.created, sentence))
+    return history
