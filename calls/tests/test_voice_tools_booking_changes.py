@@ -251,3 +251,16 @@ def test_a_reschedule_racing_new_bookings_for_the_same_slot_never_double_books(a
     # Every 200 holds a place, and nothing else does (the original booking when the move lost).
     wins = sum(response.status_code == 200 for _what, response in results)
     assert wins == len(confirmed) - (0 if moved.status_code == 200 else 1)
+
+
+def test_the_openapi_schema_documents_the_new_tools(committed_db, api_server):
+    import yaml
+
+    schema = yaml.safe_load(requests.get(f"{api_server.url}/internal/schema/", timeout=10).text)
+    for name in ("reschedule_booking", "cancel_booking"):
+        operation = schema["paths"][f"/internal/voice-tools/{name}"]["post"]
+        assert {"Idempotency-Key"} <= {parameter["name"] for parameter in operation["parameters"]}
+        assert {"200", "400", "401", "404", "409", "422"} <= set(operation["responses"])
+    assert "parameters" not in schema["paths"]["/internal/voice-tools/find_bookings"]["post"]
+    reschedule = schema["components"]["schemas"]["RescheduleBookingRequest"]
+    assert reschedule["additionalProperties"] is False and set(reschedule["required"]) == {"booking_id", "start"}
