@@ -85,7 +85,15 @@ class ClosureAdmin(admin.ModelAdmin):
 class BookingPolicyForm(forms.ModelForm):
     class Meta:
         model = BookingPolicy
-        fields = ["min_notice_minutes", "horizon_days", "slot_interval_minutes"]
+        fields = ["min_notice_minutes", "horizon_days", "slot_interval_minutes", "change_notice_hours"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty, it means what the default means: callers may change a booking until it starts.
+        self.fields["change_notice_hours"].required = False
+
+    def clean_change_notice_hours(self):
+        return self.cleaned_data.get("change_notice_hours") or 0
 
     def clean_slot_interval_minutes(self):
         value = self.cleaned_data["slot_interval_minutes"]

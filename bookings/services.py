@@ -289,6 +289,9 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
                 raise DomainError("booking_cancelled", "That booking was just cancelled, so it can't be moved.", status=409)
             if span.start == booking.start:
                 return outcome(booking, "That's already your booking's time:")
+            refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")  # moved meanwhile
+            if refusal:
+                raise refusal
             overlapping = [lane for other_start, _blocked, lane in
                            Booking.objects.filter(service=locked, status=Booking.Status.CONFIRMED, start__lt=span.blocked_until,
                                                   blocked_until__gt=span.start).exclude(pk=booking.pk)

@@ -33,3 +33,14 @@ def test_a_booking_shows_how_it_was_made_moved_and_cancelled_and_the_call_lists_
     call_page = salon_admin.get(f"/admin/calls/call/{change_call.pk}/change/").content.decode()
     assert "Moved booking: Haircut from Tue 10 Mar, 10:00 to Tue 10 Mar, 15:00" in call_page
     assert "Cancelled booking: Colour, Wed 11 Mar, 10:00" in call_page
+
+
+def test_the_owner_sets_the_change_notice_in_the_booking_rules(salon_admin):  # noqa: F811
+    from bookings.models import BookingPolicy
+
+    url = salon_admin.get("/admin/bookings/bookingpolicy/").headers["Location"]
+    response = salon_admin.post(url, {"min_notice_minutes": "60", "horizon_days": "30", "slot_interval_minutes": "15",
+                                      "change_notice_hours": "24"})
+    assert response.status_code == 302
+    with schema_context("salon"):
+        assert BookingPolicy.objects.get().change_notice_hours == 24

@@ -6,12 +6,13 @@ import datetime as dt
 import pytest
 from django_tenants.utils import schema_context, tenant_context
 
+from bookings.models import BookingPolicy
 from calls.selectors import call_config_build
 from calls.services import call_start
 from soniq_site.tests.admin_fixtures import salon_admin  # noqa: F401 - fixtures
 from tenants.agent.models import FACTS_TOTAL_MAX, BusinessFact
 from tenants.services import TenantSpecError, tenant_provision
-from tenants.tests.test_provision_tenant import BARBER_SPEC
+from tenants.tests.test_provision_tenant import BARBER_SPEC, provisioned  # noqa: F401 - fixture
 
 NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 
@@ -44,11 +45,13 @@ def barber_spec():
     return copy.deepcopy(BARBER_SPEC)
 
 
-def test_facts_are_provisioned_from_the_spec_and_replaced_on_update(db, barber_spec):
+def test_facts_and_the_change_notice_are_provisioned_from_the_spec(provisioned, barber_spec):  # noqa: F811
     barber_spec["facts"] = [{"topic": "Walk-ins", "answer": "Welcome before noon."},
                             {"topic": "Payment", "answer": "Cards only."}]
+    barber_spec["booking_rules"] = {"change_notice_hours": 12}
     result = tenant_provision(spec=barber_spec)
     with schema_context("barber"):
+        assert BookingPolicy.objects.get().change_notice_hours == 12
         assert list(BusinessFact.objects.values_list("topic", "answer")) == [("Walk-ins", "Welcome before noon."),
                                                                              ("Payment", "Cards only.")]
     barber_spec["facts"] = [{"topic": "Payment", "answer": "Cards and cash."}]
@@ -65,7 +68,7 @@ def test_facts_are_provisioned_from_the_spec_and_replaced_on_update(db, barber_s
     ([{"topic": "Parking"}], "facts[0].answer"),
     ([{"topic": "Parking", "answer": "Yes", "price": 3}], "facts[0].price"),
 ])
-def test_a_bad_facts_list_is_refused_naming_the_field(db, barber_spec, facts, field):
+def test_a_bad_facts_list_is_refused_naming_the_field(provisioned, barber_spec, facts, field):  # noqa: F811
     barber_spec["facts"] = facts
     with pytest.raises(TenantSpecError) as refused:
         tenant_provision(spec=barber_spec)
