@@ -1,4 +1,4 @@
-"""The internal voice API: call start, the six voice tools, the end-of-call log.
+"""The internal voice API: call start, the voice tools, the end-of-call log.
 
 Views are thin: check the token, check the shape of the body, call one service or selector inside
 the tenant schema the token names, and wrap the result in the one response format:
@@ -271,7 +271,8 @@ TOOL_RESPONSES = {
     200: shapes.ToolSuccessSerializer,
     400: OpenApiResponse(shapes.ErrorSerializer, description="invalid_request: a field is missing, unknown or malformed"),
     401: OpenApiResponse(shapes.ErrorSerializer, description="invalid_token"),
-    409: OpenApiResponse(shapes.ErrorSerializer, description="call_ended, slot_taken"),
+    404: OpenApiResponse(shapes.ErrorSerializer, description="booking_not_found: not the caller's, or no such booking"),
+    409: OpenApiResponse(shapes.ErrorSerializer, description="call_ended, slot_taken, booking_cancelled"),
     422: OpenApiResponse(shapes.ErrorSerializer, description="A business rule refused the request (see the code)"),
 }
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -398,7 +399,67 @@ class LogNoteView(VoiceToolView):
         return call_note_add(call=call, note=data["note"])
 
 
-TOOL_VIEWS = (CheckAvailabilityView, CreateBookingView, CreateOrderView, TransferToHumanView, EndCallView, LogNoteView)
+# --- a caller's existing bookings and orders ---------------------------------------------------
+
+@_tool_schema("find_bookings", "The caller's upcoming bookings (by caller number, or phone + name)",
+              shapes.FindBookingsRequestSerializer)
+class FindBookingsView(VoiceToolView):
+    tool_name = "find_bookings"
+    request_serializer = shapes.FindBookingsRequestSerializer
+    writes = False
+
+    def perform(self, *, call, data):
+        from bookings.selectors import booking_find
+
+        return booking_find(caller_number=call.caller_number, customer_phone=data["customer_phone"],
+                            customer_name=data["customer_name"], now=clock.now())
+
+
+@_tool_schema("reschedule_booking", "Move one of the caller's bookings to a new start",
+              shapes.RescheduleBookingRequestSerializer, idempotent=True)
+class RescheduleBookingView(VoiceToolView):
+    tool_name = "reschedule_booking"
+    request_serializer = shapes.RescheduleBookingRequestSerializer
+    idempotent = True
+
+    def perform(self, *, call, data):
+        from bookings.services import booking_reschedule
+
+        return booking_reschedule(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
+                                  customer_phone=data["customer_phone"], customer_name=data["customer_name"],
+                                  call=call, now=clock.now())
+
+
+@_tool_schema("cancel_booking", "Cancel one of the caller's bookings", shapes.CancelBookingRequestSerializer,
+              idempotent=True)
+class CancelBookingView(VoiceToolView):
+    tool_name = "cancel_booking"
+    request_serializer = shapes.CancelBookingRequestSerializer
+    idempotent = True
+
+    def perform(self, *, call, data):
+        from bookings.services import booking_cancel_by_caller
+
+        return booking_cancel_by_caller(booking_id=data["booking_id"], reason=data["reason"],
+                                        caller_number=call.caller_number, customer_phone=data["customer_phone"],
+                                        customer_name=data["customer_name"], call=call, now=clock.now())
+
+
+@_tool_schema("order_status", "The caller's orders of the last 24 hours", shapes.OrderStatusRequestSerializer)
+class OrderStatusView(VoiceToolView):
+    tool_name = "order_status"
+    request_serializer = shapes.OrderStatusRequestSerializer
+    writes = False
+
+    def perform(self, *, call, data):
+        from orders.selectors import order_status
+
+        return order_status(caller_number=call.caller_number, now=clock.now())
+
+
+CALLER_CHANGE_VIEWS = (FindBookingsView, RescheduleBookingView, CancelBookingView, OrderStatusView)
+TOOL_VIEWS = (CheckAvailabilityView, CreateBookingView, CreateOrderView, TransferToHumanView, EndCallView, LogNoteView,
+              *CALLER_CHANGE_VIEWS)
 
 
 @extend_schema(exclude=True)

@@ -108,6 +108,18 @@ def _booking_cancelled_body(*, business: str, booking) -> str:
             f"has been cancelled. Call us to find a new time.")
 
 
+def _booking_rescheduled_body(*, business: str, booking) -> str:
+    start = _local(booking.start)
+    return (f"{business}: your {booking.service.name} has moved to {start:%a} {start.day} {start:%b} at "
+            f"{start:%H:%M}. See you then!")
+
+
+def _cancel_confirmation_body(*, business: str, booking) -> str:
+    start = _local(booking.start)
+    return (f"{business}: as you asked, your {booking.service.name} on {start:%a} {start.day} {start:%b} at "
+            f"{start:%H:%M} is cancelled. Call us any time to book again.")
+
+
 def _order_ready_body(*, business: str, order) -> str:
     if order.fulfillment == order.Fulfillment.DELIVERY:
         return f"{business}: your order #{order.pk} is ready and will be with you shortly."
@@ -162,6 +174,20 @@ def sms_booking_reminder_queue(*, booking) -> SmsMessage | None:
     booking_reminders_queue` for which bookings get one). Same switch, states and guarantees."""
     return _sms_queue(kind=SmsMessage.Kind.BOOKING_REMINDER,
                       body=lambda business: _booking_reminder_body(business=business, booking=booking), booking=booking)
+
+
+def sms_booking_rescheduled_queue(*, booking) -> SmsMessage | None:
+    """Record and queue the SMS with the new time of `booking`, which the caller moved on the phone.
+    Same switch, states and guarantees as `sms_confirmation_queue`."""
+    return _sms_queue(kind=SmsMessage.Kind.BOOKING_RESCHEDULED,
+                      body=lambda business: _booking_rescheduled_body(business=business, booking=booking), booking=booking)
+
+
+def sms_cancel_confirmation_queue(*, booking) -> SmsMessage | None:
+    """Record and queue the SMS confirming that the caller cancelled `booking` on the phone (not the
+    business's apology of `sms_booking_cancelled_queue`). Same switch, states and guarantees."""
+    return _sms_queue(kind=SmsMessage.Kind.CANCEL_CONFIRMATION,
+                      body=lambda business: _cancel_confirmation_body(business=business, booking=booking), booking=booking)
 
 
 def _sms_queue(*, kind: str, body: Callable[[str], str], booking=None, order=None) -> SmsMessage | None:

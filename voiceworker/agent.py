@@ -1,4 +1,4 @@
-"""The voice agent: one `Agent` whose six tools are described for the model and all run through
+"""The voice agent: one `Agent` whose tools are described for the model and all run through
 `_call_tool()`, which talks to the internal API and turns its answer into what the model reads.
 
 What the model gets back from a tool:
@@ -95,6 +95,61 @@ async def create_order(context: RunContext[CallState], items: list[OrderItem], c
 
 
 @function_tool
+async def find_bookings(context: RunContext[CallState], customer_phone: str | None = None,
+                        customer_name: str | None = None) -> str | None:
+    """Look up the caller's upcoming bookings, before moving or cancelling one. Found by the number they
+    call from; if they booked from another phone or their number is withheld, pass that number and the
+    name the booking is under (both).
+
+    Args:
+        customer_phone: The number the booking was made under, only if not the one they call from; else null.
+        customer_name: The name the booking was made under, together with customer_phone; else null.
+    """
+    return await _call_tool(context, "find_bookings", {"customer_phone": customer_phone, "customer_name": customer_name})
+
+
+@function_tool
+async def reschedule_booking(context: RunContext[CallState], booking_id: int, start: str,
+                             customer_phone: str | None = None, customer_name: str | None = None) -> str | None:
+    """Move a booking to a new time. Only with a booking_id from find_bookings, after check_availability
+    showed the new time is free and the caller confirmed the old and the new day and time.
+
+    Args:
+        booking_id: The booking's id from find_bookings.
+        start: The new start in local time, written like 2026-03-10T14:30.
+        customer_phone: As given to find_bookings; else null.
+        customer_name: As given to find_bookings; else null.
+    """
+    return await _call_tool(context, "reschedule_booking", {
+        "booking_id": booking_id, "start": start, "customer_phone": customer_phone, "customer_name": customer_name,
+    })
+
+
+@function_tool
+async def cancel_booking(context: RunContext[CallState], booking_id: int, reason: str | None = None,
+                         customer_phone: str | None = None, customer_name: str | None = None) -> str | None:
+    """Cancel a booking. Only with a booking_id from find_bookings, after reading the booking back and
+    hearing the caller confirm they want it cancelled.
+
+    Args:
+        booking_id: The booking's id from find_bookings.
+        reason: Why, in a few words, if the caller said; else null.
+        customer_phone: As given to find_bookings; else null.
+        customer_name: As given to find_bookings; else null.
+    """
+    return await _call_tool(context, "cancel_booking", {
+        "booking_id": booking_id, "reason": reason, "customer_phone": customer_phone, "customer_name": customer_name,
+    })
+
+
+@function_tool
+async def order_status(context: RunContext[CallState]) -> str | None:
+    """Look up the orders the caller placed in the last day from the number they call from: their status
+    and when they will be ready."""
+    return await _call_tool(context, "order_status", {})
+
+
+@function_tool
 async def transfer_to_human(context: RunContext[CallState], reason: str, callback_number: str | None = None,
                             caller_name: str | None = None) -> str | None:
     """Hand the caller to a person, when they ask for one or you cannot help. If nobody can take the call
@@ -131,7 +186,8 @@ async def log_note(context: RunContext[CallState], note: str) -> str | None:
     return await _call_tool(context, "log_note", {"note": note})
 
 
-TOOLS = [check_availability, create_booking, create_order, transfer_to_human, end_call, log_note]
+TOOLS = [check_availability, create_booking, find_bookings, reschedule_booking, cancel_booking, create_order, order_status,
+         transfer_to_human, end_call, log_note]
 
 
 class SoniqAgent(Agent):
