@@ -97,6 +97,13 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = True
 # Set search_path once per connection and schema change instead of before every query.
 TENANT_LIMIT_SET_CALLS = True
+# New tenants are copied from a migrated template schema instead of running every tenant migration
+# (see docs/BENCHMARKS.md); migrate_schemas keeps the template current (tenants/schema_template.py).
+# Not django-tenants' TENANT_BASE_SCHEMA: its clone is slower than the migrations here.
+TENANT_TEMPLATE_SCHEMA = "_tenant_template"
+GET_EXECUTOR_FUNCTION = "tenants.schema_template.get_executor"
+# Ready-made copies of the template: a new tenant renames one (a few ms) instead of copying it.
+TENANT_SPARE_SCHEMAS = env_int("TENANT_SPARE_SCHEMAS", 2)
 PUBLIC_SCHEMA_URLCONF = "soniq_site.urls_public"
 # django-tenants' admin templates paint tenant apps green; the admin has its own look.
 TENANT_COLOR_ADMIN_APPS = False
@@ -229,6 +236,7 @@ CELERY_DB_REUSE_MAX = 1000
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
+    "tenants-spare-schemas": {"task": "tenants.tenant_spare_schemas_fill", "schedule": 600.0},
 }
 # A booking is reminded by SMS this long before it starts (if it was made at least as long before).
 BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)
