@@ -6,6 +6,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -233,6 +234,18 @@ CELERY_TASK_TENANT_CACHE_SECONDS = 60
 # Celery's Django fixup closes the database connection before and after every task unless this is
 # set (it then closes every N tasks); soniq_site/celery.py applies Django's per-request rules instead.
 CELERY_DB_REUSE_MAX = 1000
+# Queues, so a caller's SMS never waits behind a backlog of call logs (docs/SCALING.md). A worker
+# started without -Q consumes every queue listed here (Redis is polled round-robin across them);
+# at scale, run a worker per queue (`celery worker -Q ingest`, `-Q messages`, ...).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("messages"), Queue("ingest"), Queue("maintenance")]
+CELERY_TASK_ROUTES = {
+    "calls.sms_send": {"queue": "messages"},
+    "calls.call_log_store": {"queue": "ingest"},
+    "calls.calls_close_abandoned": {"queue": "maintenance"},
+    "bookings.booking_reminders_send": {"queue": "maintenance"},
+    "tenants.tenant_spare_schemas_fill": {"queue": "maintenance"},
+}
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
