@@ -17,7 +17,7 @@ and dropped at the end unless --keep-database). At 1,000 tenants: ~15-30 minutes
 6. Catalog: database size, pg_class rows, size of pg_class/pg_attribute/pg_depend; pg_dump time.
 7. A deploy: `migrate_schemas` with one new tenant migration (a column on calls_callnote) across all
    schemas, serial (standard executor) and then a second one with `--executor=multiprocessing`.
-   The migration files are written under calls/migrations/ for the run and removed afterwards.
+   The migration files are written into a temporary copy of the project, which runs the deploy.
 """
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ def number_for(number: int) -> str:
     return f"+442071{number:06d}"
 
 
-def write_probe_migration(name: str, previous: str) -> Path:
-    path = ROOT / "calls" / "migrations" / f"{name}.py"
+def write_probe_migration(root: Path, name: str, previous: str) -> Path:
+    path = root / "calls" / "migrations" / f"{name}.py"
     column = name.split("_", 1)[1]
     path.write_text(
         "from django.db import migrations\n\n\n"
@@ -177,28 +177,48 @@ def main() -> None:
                               "pg_size_pretty(pg_total_relation_size('pg_depend'))").fetchone()
         print(f"\nCatalog at {args.tenants} tenants: database {size[0]}, pg_class rows {size[1]}, schemas {size[2]}, "
               f"pg_class {size[3]}, pg_attribute {size[4]}, pg_depend {size[5]}")
+        with psycopg.connect(database_url, autocommit=True) as db:
+            locks = db.execute("SELECT current_setting('max_locks_per_transaction')::int * "
+                               "current_setting('max_connections')::int").fetchone()[0]
         with tempfile.TemporaryDirectory() as dump_dir:
-            t0 = time.perf_counter()
-            subprocess.run(["pg_dump", "-Fc", "-f", f"{dump_dir}/dump", database_url], check=True)
-            dump_s = time.perf_counter() - t0
-            dump_size = Path(dump_dir, "dump").stat().st_size / 2**20
-        print(f"pg_dump -Fc: {dump_s:.1f} s, {dump_size:.1f} MB")
+            # pg_dump locks every table and sequence in one transaction: past the shared lock table
+            # (max_locks_per_transaction x max_connections) it fails.
+            for label, extra in (("whole database", []), ("one tenant (-n public -n scale00003)",
+                                                         ["-n", "public", "-n", "scale00003"])):
+                t0 = time.perf_counter()
+                done = subprocess.run(["pg_dump", "-Fc", "-f", f"{dump_dir}/dump", *extra, database_url],
+                                      capture_output=True, text=True)
+                dump_s = time.perf_counter() - t0
+                if done.returncode:
+                    print(f"pg_dump -Fc, {label}: FAILED after {dump_s:.1f} s (lock table {locks} slots): "
+                          f"{done.stderr.strip().splitlines()[0]}")
+                else:
+                    print(f"pg_dump -Fc, {label}: {dump_s:.1f} s, {Path(dump_dir, 'dump').stat().st_size / 2**20:.1f} MB")
 
-        previous = sorted(p.stem for p in (ROOT / "calls" / "migrations").glob("0*.py"))[-1]
+        # The deploy runs from a copy of the project, so the probe migrations never appear in this one.
+        import shutil
+
+        copy = Path(tempfile.mkdtemp(prefix="soniq-scale-deploy-"))
+        probes.append(copy)
+        shutil.copytree(ROOT, copy / "soniq", ignore=shutil.ignore_patterns(".git", ".var", "__pycache__", "node_modules"))
+        deploy_root = copy / "soniq"
+        previous = sorted(p.stem for p in (deploy_root / "calls" / "migrations").glob("0*.py"))[-1]
         env = server_env(database_url)
         for name, executor in zip(PROBE_MIGRATIONS, ["standard", "multiprocessing"], strict=True):
-            probes.append(write_probe_migration(name, previous))
+            write_probe_migration(deploy_root, name, previous)
             previous = name
             # multiprocessing: django-tenants' pool of TENANT_MULTIPROCESSING_MAX_PROCESSES (default 2) forks.
             extra = ["--executor", executor]
             t0 = time.perf_counter()
             subprocess.run([sys.executable, "manage.py", "migrate_schemas", "--noinput", "-v", "0", *extra],
-                           cwd=ROOT, env=env, check=True)
+                           cwd=deploy_root, env=env, check=True)
             print(f"migrate_schemas, one new tenant migration, {args.tenants} tenants + template, {executor}: "
                   f"{time.perf_counter() - t0:.1f} s (load {os.getloadavg()[0]:.2f})", flush=True)
     finally:
+        import shutil
+
         for path in probes:
-            path.unlink(missing_ok=True)
+            shutil.rmtree(path, ignore_errors=True)
         if server is not None:
             server.stop()
             server.access_log.unlink(missing_ok=True)

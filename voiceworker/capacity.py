@@ -27,8 +27,11 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-# Measured by bench/worker_capacity.py on a 2-vCPU machine (docs/BENCHMARKS.md): concurrent calls
-# per core at which our code's p95 added latency per turn stays under 50 ms.
+# From bench/worker_capacity.py on the shared 2-vCPU VM (docs/BENCHMARKS.md, "Voice worker capacity"):
+# a call costs ~75-100 ms of CPU per second there; 8 calls keep a core near 70 %, the headroom
+# the turn latency needs. (Where the p95 added latency crosses 50 ms could not be read there: the
+# VM was 3-4x slowed by other load and already above it at one call.) Re-measure on the target
+# machine and set VOICE_MAX_CALLS; a quiet machine of session 2's speed would carry about 2-3x this.
 MEASURED_CALLS_PER_CORE = 8
 DEFAULT_CPU_FULL = 0.85
 DEFAULT_DRAIN_TIMEOUT_SECONDS = 600  # a long phone call; shorter than most orchestrators would allow by default
