@@ -359,12 +359,20 @@ def build_server(*, job_entrypoint: Callable[[JobContext], Awaitable[None]] | No
     preload_modules = ["voiceworker.entrypoint", FORKSERVER_PRELOAD]
     if settings_module := os.environ.get(SETTINGS_MODULE_ENV):
         preload_modules.append(settings_module)
+    # How full the worker tells LiveKit it is (calls against the measured capacity, and CPU), and
+    # how long a SIGTERM waits for live calls: voiceworker/capacity.py.
+    from voiceworker.capacity import LOAD_THRESHOLD, Capacity, load_function
+
+    capacity = Capacity.from_env()
     server = AgentServer(
         setup_fnc=prewarm,
         preload_modules=preload_modules,
         ws_url=settings.LIVEKIT_URL or None,
         api_key=settings.LIVEKIT_API_KEY or None,
         api_secret=settings.LIVEKIT_API_SECRET or None,
+        load_fnc=load_function(capacity),
+        load_threshold=LOAD_THRESHOLD,
+        drain_timeout=capacity.drain_timeout,
     )
     # `job_entrypoint`: bench/call_start.py wraps the entrypoint (it must be importable by path).
     server.rtc_session(job_entrypoint or entrypoint, agent_name=settings.VOICE_AGENT_NAME)
