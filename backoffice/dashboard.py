@@ -169,6 +169,8 @@ class CallDetail:
     latency: list[LatencyRow]
     total_tokens: int
     timeline: list[tuple[str, object]] = field(default_factory=list)
+    # Bookings made earlier that this call moved or cancelled (BookingEvents it recorded).
+    booking_changes: list = field(default_factory=list)
 
 
 def call_timeline(*, turns: list, tool_invocations: list) -> list[tuple[str, object]]:
@@ -213,6 +215,7 @@ def call_detail(*, call: Call) -> CallDetail:
         ).distinct().order_by("created")),
         latency=latency,
         total_tokens=call.llm_prompt_tokens + call.llm_completion_tokens,
+        booking_changes=list(call.booking_events.select_related("booking__service").order_by("created", "pk")),
     )
 
 

@@ -441,7 +441,7 @@ def purge_celery_queue() -> None:
     """The bench calls' logs were queued for a Celery worker that does not run here."""
     import redis
 
-    redis.Redis.from_url(os.environ["REDIS_URL"]).delete("celery")
+    redis.Redis.from_url(os.environ["REDIS_URL"]).delete("celery", "messages", "ingest", "maintenance")
 
 
 def main() -> None:

@@ -193,7 +193,7 @@ class BookingRules:
 # this machine, mostly query compilation; every availability check and booking loads them.
 # Same rows and order as the ORM queries: the first policy by pk (defaults when there is none),
 # hours by weekday then opens, closures from min(around, today) to max(around, today + horizon).
-_POLICY_FIELDS = ["id", "min_notice_minutes", "horizon_days", "slot_interval_minutes"]
+_POLICY_FIELDS = ["id", "min_notice_minutes", "horizon_days", "slot_interval_minutes", "change_notice_hours"]
 _RULES_SQL = f"""
 WITH policy AS (SELECT {", ".join(_POLICY_FIELDS)} FROM {BookingPolicy._meta.db_table} ORDER BY id LIMIT 1),
 hours AS (SELECT weekday, opens, closes, id FROM {OpeningHours._meta.db_table})

@@ -84,3 +84,18 @@ def best_match(spoken: str, candidates: Iterable[tuple[T, Iterable[str]]]) -> T 
     if len(scored) > 1 and scored[0][0] - scored[1][0] < FUZZY_MARGIN:
         return None
     return keyed[scored[0][1]][0]
+
+
+def customer_name_matches(said: str, booked: str) -> bool:
+    """Whether the name a caller gives is the name a booking was made under, the way service names
+    are compared: case, accents and punctuation do not count ("Zoë O'Neil" is "zoe oneil"), and one
+    small misspelling (a speech-to-text slip: "Ann Smyth") is forgiven. It is a second factor next to
+    the phone number, never the only one, so the fuzzy cut-off stays the one services use."""
+    said_key, booked_key = _compact(key(said or "")), _compact(key(booked or ""))
+    if not said_key or not booked_key:
+        return False
+    if said_key == booked_key:
+        return True
+    if min(len(said_key), len(booked_key)) < FUZZY_MIN_LENGTH or max(len(said_key), len(booked_key)) > FUZZY_MAX_LENGTH:
+        return False
+    return difflib.SequenceMatcher(None, said_key, booked_key).ratio() >= FUZZY_CUTOFF

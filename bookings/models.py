@@ -11,6 +11,9 @@ class BookingPolicy(models.Model):
     min_notice_minutes = models.PositiveIntegerField(default=60, help_text="How soon the earliest bookable start is.")
     horizon_days = models.PositiveIntegerField(default=60, help_text="How far ahead callers can book.")
     slot_interval_minutes = models.PositiveIntegerField(default=15, help_text="Start times are offered on this grid.")
+    change_notice_hours = models.PositiveIntegerField(
+        default=0, help_text="Callers can move or cancel a booking by phone until this many hours before it starts "
+                             "(0: until it starts).")
 
     class Meta:
         verbose_name_plural = "booking policy"
@@ -73,6 +76,8 @@ class Booking(models.Model):
     notes = models.TextField(blank=True, max_length=2000)
     call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="bookings")
     created = models.DateTimeField(auto_now_add=True)
+    # When the booking last moved to another time: its reminder is due again for the new time.
+    moved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["start"]
@@ -93,3 +98,29 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service} {self.start:%Y-%m-%d %H:%M} {self.customer_name}"
+
+
+class BookingEvent(models.Model):
+    """One change to a booking after it was made, for its history: moved from one time to another,
+    or cancelled (by the caller on the phone, or by staff). How it was made is the booking's own
+    `call` (by phone) or its absence (by staff)."""
+
+    class Kind(models.TextChoices):
+        MOVED = "moved", "Moved"
+        CANCELLED_BY_CALLER = "cancelled_by_caller", "Cancelled by the caller"
+        CANCELLED_BY_STAFF = "cancelled_by_staff", "Cancelled by staff"
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    from_start = models.DateTimeField(null=True, blank=True)
+    to_start = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="booking_events")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.booking_id})"

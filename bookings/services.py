@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import Coalesce
 
 from bookings.availability import (
     BookingRules,
@@ -17,10 +18,17 @@ from bookings.availability import (
     free_lane,
 )
 from bookings.catalog import a_service, service_match
-from bookings.models import Booking, Service
+from bookings.models import Booking, BookingEvent, Service
 from bookings.parsing import booking_start_parse
 from bookings.refusals import offer_sentence, start_refusal_sentence
-from bookings.sms import booking_cancelled_queue, booking_confirmation_queue, booking_reminder_queue
+from bookings.selectors import booking_for_caller, caller_identity, change_deadline
+from bookings.sms import (
+    booking_cancel_confirmation_queue,
+    booking_cancelled_queue,
+    booking_confirmation_queue,
+    booking_reminder_queue,
+    booking_rescheduled_queue,
+)
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
@@ -169,6 +177,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
         bookings = list(Booking.objects.select_for_update(of=("self",)).select_related("service")
                         .filter(pk__in=booking_ids, status=Booking.Status.CONFIRMED).order_by("start"))
         Booking.objects.filter(pk__in=[booking.pk for booking in bookings]).update(status=Booking.Status.CANCELLED)
+        BookingEvent.objects.bulk_create([BookingEvent(booking=booking, kind=BookingEvent.Kind.CANCELLED_BY_STAFF,
+                                                       from_start=booking.start) for booking in bookings])
         for booking in bookings:
             booking.status = Booking.Status.CANCELLED
             if booking.start > now:
@@ -178,8 +188,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
 
 def booking_reminders_queue(*, now: dt.datetime | None = None, lead: dt.timedelta | None = None) -> list[Booking]:
     """Queue a reminder SMS for every confirmed booking in the current tenant that starts within
-    `lead` (BOOKING_REMINDER_HOURS, a day by default) and was made at least that long before its
-    start; a booking made for this afternoon needs no reminder on top of its confirmation. Each
+    `lead` (BOOKING_REMINDER_HOURS, a day by default) and was made (or last moved) at least that long
+    before its start; a booking made for this afternoon needs no reminder on top of its confirmation. Each
     booking is reminded once: a booking that has a reminder row is skipped, and a second sweep
     running at the same moment skips the bookings this one holds. Returns the bookings reminded.
 
@@ -190,11 +200,140 @@ def booking_reminders_queue(*, now: dt.datetime | None = None, lead: dt.timedelt
     reminded = []
     with transaction.atomic():
         due = (Booking.objects.select_for_update(skip_locked=True, of=("self",)).select_related("service")
+               .alias(scheduled_at=Coalesce("moved_at", "created"))
                .filter(status=Booking.Status.CONFIRMED, start__gt=now, start__lte=now + lead,
-                       created__lte=F("start") - lead)
-               .exclude(sms_messages__kind=SmsMessage.Kind.BOOKING_REMINDER)
+                       scheduled_at__lte=F("start") - lead)
+               # A booking moved to a new time is reminded of the new time, even if it had a
+               # reminder of the old one.
+               .exclude(Exists(SmsMessage.objects.filter(booking=OuterRef("pk"), kind=SmsMessage.Kind.BOOKING_REMINDER,
+                                                         created__gte=OuterRef("scheduled_at"))))
                .order_by("start"))
         for booking in due:
             if booking_reminder_queue(booking=booking) is not None:
                 reminded.append(booking)
     return reminded
+
+
+# --- a caller moves or cancels their own booking ------------------------------------------------
+
+def _too_late_to_change(*, booking: Booking, rules: BookingRules, verb: str) -> DomainError | None:
+    """422 `too_late_to_change` when `now` is inside the tenant's change notice before the booking
+    (or the booking has already started), with the way on the agent can offer."""
+    if rules.now <= change_deadline(booking=booking, policy=rules.policy, tz=rules.tz) and rules.now < booking.start:
+        return None
+    hours = rules.policy.change_notice_hours
+    notice = (f"Bookings can only be {verb} by phone up to {hours} hour{'s' if hours != 1 else ''} before they start"
+              if hours and rules.now < booking.start else f"That booking has already started, so it can't be {verb} now")
+    return DomainError("too_late_to_change",
+                       f"{notice}. I can put you through to someone or ask them to call you back.",
+                       details={"change_notice_hours": hours})
+
+
+def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_number: str, customer_phone: str = "",
+                       customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+    """reschedule_booking: move the caller's booking `booking_id` to `start` (the form `booking_create`
+    takes). The new time obeys every rule a new booking obeys; the old time is free once the move
+    commits (it is the same row, updated); the same time again is a no-op.
+
+    Result: `booking_id`, `start`, `end`. Raises `DomainError`: 404 `booking_not_found` (not the
+    caller's, or no such booking), 409 `booking_cancelled`, 422 `too_late_to_change`, and every
+    refusal of `booking_create` (422 time rules, 409 `slot_taken`, with alternatives).
+    The customer is texted the new time after the commit (`bookings.sms.booking_rescheduled_queue`)."""
+
+    now = now or clock.now()
+    tz = tenant_timezone()
+    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+    if booking.status != Booking.Status.CONFIRMED:
+        raise DomainError("booking_cancelled", "That booking was cancelled, so it can't be moved. I can make a new "
+                          "booking instead.")
+    service = booking.service
+    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
+    rules = booking_rules_load(service=service, now=now, around=local_start.date())
+    refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")
+    if refusal:
+        raise refusal
+    span = BookingSpan.of(service, local_start)
+    today = now.astimezone(tz).date()
+
+    def outcome(moved: Booking, sentence: str) -> ToolOutcome:
+        booking_start, booking_end = moved.start.astimezone(tz), moved.end.astimezone(tz)
+        return ToolOutcome(result={"booking_id": moved.pk, "start": booking_start.isoformat(), "end": booking_end.isoformat()},
+                           message=f"{sentence} {a_service(service)} {spoken_day(booking_start.date(), today=today)} at "
+                                   f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}.")
+
+    if span.start == booking.start:
+        return outcome(booking, "That's already your booking's time:")
+    problem = rules.start_problem(span)
+    if problem:
+        raise _refusal(code=problem, service=service, start=local_start, now=now, rules=rules)
+
+    try:
+        with transaction.atomic():
+            # The same race as booking_create, and the same lock: the service row, so a move and a new
+            # booking (or two moves) into one slot take turns between counting and writing. The
+            # booking row is locked and read again under it: a concurrent cancel or move of this very
+            # booking has committed by now and is seen.
+            locked = Service.objects.select_for_update().get(pk=service.pk)
+            booking = booking_for_caller(booking_id=booking_id, identity=identity, for_update=True)
+            if booking.status != Booking.Status.CONFIRMED:
+                raise DomainError("booking_cancelled", "That booking was just cancelled, so it can't be moved.")
+            if span.start == booking.start:
+                return outcome(booking, "That's already your booking's time:")
+            refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")  # moved meanwhile
+            if refusal:
+                raise refusal
+            overlapping = [lane for other_start, _blocked, lane in
+                           Booking.objects.filter(service=locked, status=Booking.Status.CONFIRMED, start__lt=span.blocked_until,
+                                                  blocked_until__gt=span.start).exclude(pk=booking.pk)
+                           .values_list("start", "blocked_until", "lane")]
+            lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
+            if lane is None:
+                raise _SlotTaken
+            from_start = booking.start
+            Booking.objects.filter(pk=booking.pk).update(start=span.start, end=span.end, blocked_until=span.blocked_until,
+                                                         lane=lane, moved_at=now)
+            booking.start, booking.end, booking.blocked_until, booking.lane, booking.moved_at = (
+                span.start, span.end, span.blocked_until, lane, now)
+            BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.MOVED, from_start=from_start,
+                                        to_start=span.start, call=call)
+            transaction.on_commit(lambda: booking_rescheduled_queue(booking=booking), robust=True)
+    except _SlotTaken:
+        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
+    except IntegrityError as error:
+        if OVERLAP_CONSTRAINT not in str(error):
+            raise
+        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
+    return outcome(booking, "Done: your booking is moved to")
+
+
+def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str = "", customer_phone: str = "",
+                             customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+    """cancel_booking: cancel the caller's booking `booking_id`; its place is free once this commits.
+    Cancelling a booking that is already cancelled says so and changes nothing.
+
+    Result: `booking_id`, `status` ("cancelled"). Raises `DomainError` 404 `booking_not_found`,
+    422 `too_late_to_change`. The customer is texted that it is cancelled after the commit
+    (`bookings.sms.booking_cancel_confirmation_queue`); no reminder follows (reminders are for confirmed bookings)."""
+
+    now = now or clock.now()
+    tz = tenant_timezone()
+    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    with transaction.atomic():
+        booking = booking_for_caller(booking_id=booking_id, identity=identity, for_update=True)
+        local_start = booking.start.astimezone(tz)
+        when = f"{a_service(booking.service)} {spoken_day(local_start.date(), today=now.astimezone(tz).date())} at {spoken_clock(local_start)}"
+        if booking.status == Booking.Status.CANCELLED:
+            return ToolOutcome(result={"booking_id": booking.pk, "status": booking.status},
+                               message=f"Your booking for {when} is already cancelled.")
+        rules = booking_rules_load(service=booking.service, now=now, around=local_start.date())
+        refusal = _too_late_to_change(booking=booking, rules=rules, verb="cancelled")
+        if refusal:
+            raise refusal
+        Booking.objects.filter(pk=booking.pk).update(status=Booking.Status.CANCELLED)
+        booking.status = Booking.Status.CANCELLED
+        BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.CANCELLED_BY_CALLER,
+                                    from_start=booking.start, reason=(reason or "").strip()[:500], call=call)
+        transaction.on_commit(lambda: booking_cancel_confirmation_queue(booking=booking), robust=True)
+    return ToolOutcome(result={"booking_id": booking.pk, "status": booking.status},
+                       message=f"Done: your booking for {when} is cancelled.")

@@ -1,5 +1,5 @@
-"""The texts a booking's customer gets: the confirmation, the day-before reminder and "cancelled by the
-business". Bookings write the words; `messaging.sms.sms_queue` records, sends and retries them.
+"""The texts a booking's customer gets: the confirmation, the day-before reminder, "cancelled by the
+business", and the caller's own move or cancellation by phone. Bookings write the words; `messaging.sms.sms_queue` records, sends and retries them.
 
 Plain GSM-7 characters only (no "×", "–", "€"): one such character turns the whole message into UCS-2,
 which halves what fits in one SMS segment and doubles what the business pays."""
@@ -35,3 +35,17 @@ def booking_cancelled_queue(*, booking: Booking) -> SmsMessage | None:
     return sms_queue(kind=SmsMessage.Kind.BOOKING_CANCELLED, booking=booking, body=lambda business: (
         f"{business}: sorry, your {booking.service.name} on {_when(booking)} has been cancelled. "
         "Call us to find a new time."))
+
+
+def booking_rescheduled_queue(*, booking: Booking) -> SmsMessage | None:
+    """Queue the text with the new time of `booking`, which the caller moved on the phone."""
+    return sms_queue(kind=SmsMessage.Kind.BOOKING_RESCHEDULED, booking=booking, body=lambda business: (
+        f"{business}: your {booking.service.name} has moved to {_when(booking)}. See you then!"))
+
+
+def booking_cancel_confirmation_queue(*, booking: Booking) -> SmsMessage | None:
+    """Queue the text confirming the caller cancelled `booking` on the phone (not the business's
+    apology of `booking_cancelled_queue`)."""
+    return sms_queue(kind=SmsMessage.Kind.CANCEL_CONFIRMATION, booking=booking, body=lambda business: (
+        f"{business}: as you asked, your {booking.service.name} on {_when(booking)} is cancelled. "
+        "Call us any time to book again."))

@@ -18,6 +18,8 @@ class SmsMessage(models.Model):
         ORDER_READY = "order_ready", "Order ready"
         BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled"
         BOOKING_REMINDER = "booking_reminder", "Booking reminder"
+        BOOKING_RESCHEDULED = "booking_rescheduled", "Booking moved by the caller"
+        CANCEL_CONFIRMATION = "cancel_confirmation", "Cancellation by the caller"
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONFIRMATION)
     to_number = models.CharField(max_length=20)

@@ -9,13 +9,17 @@ item is that close — a guess between two items is worse than asking again.
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from core.errors import DomainError
+from core import clock
+from core.errors import DomainError, ToolOutcome
+from core.phone import is_e164
 from core.text_keys import key
-from orders.models import MenuItem
+from orders.models import MenuItem, Order
+from tenants.selectors import tenant_timezone
 
 # Words a caller puts before the item that are not part of its name ("two margheritas",
 # "a coke", "another garlic bread"). The quantity itself travels in its own field. Number words
@@ -200,3 +204,45 @@ def menu_summary() -> str:
     if not by_category:
         return "Nothing can be ordered by phone right now."
     return "\n".join(f"{category}: {', '.join(entries)}" for category, entries in by_category.items())
+
+
+# --- a caller's own orders -----------------------------------------------------------------------
+
+ORDER_STATUS_WINDOW = dt.timedelta(hours=24)
+_STATUS_SENTENCES = {
+    Order.Status.NEW: "has been received",
+    Order.Status.PREPARING: "is being prepared",
+    Order.Status.READY: "is ready",
+    Order.Status.DONE: "has been handed over",
+    Order.Status.CANCELLED: "was cancelled",
+}
+
+
+def order_status(*, caller_number: str, now: dt.datetime | None = None) -> ToolOutcome:
+    """order_status: the orders placed from the caller's number in the last 24 hours, newest first.
+    A withheld number sees none: an order's number alone is no proof of whose it is.
+
+    Result: `orders`: [{`order_id`, `status`, `fulfillment`, `estimated_ready_at` (ISO, tenant's zone, or
+    null), `total` (decimal string), `currency`, `lines`: [{`name`, `quantity`}]}]."""
+    now = now or clock.now()
+    if not is_e164(caller_number):
+        return ToolOutcome(result={"orders": []}, message="Your number is withheld, so I can't look up your order. "
+                           "I can ask someone to call you back about it.")
+    tz = tenant_timezone()
+    orders = list(Order.objects.filter(customer_phone=caller_number, created__gte=now - ORDER_STATUS_WINDOW)
+                  .prefetch_related("lines").order_by("-created", "-pk"))
+    result = [{
+        "order_id": order.pk, "status": order.status, "fulfillment": order.fulfillment,
+        "estimated_ready_at": order.estimated_ready_at.astimezone(tz).isoformat() if order.estimated_ready_at else None,
+        "total": str(order.total), "currency": order.currency,
+        "lines": [{"name": line.name, "quantity": line.quantity} for line in order.lines.all()],
+    } for order in orders]
+    if not orders:
+        return ToolOutcome(result={"orders": []}, message="I can't find an order from your number in the last day.")
+    sentences = []
+    for order in orders[:3]:
+        sentence = f"Order {order.pk} {_STATUS_SENTENCES.get(order.status, order.status)}"
+        if order.estimated_ready_at and order.status in (Order.Status.NEW, Order.Status.PREPARING):
+            sentence += f"; it should be ready at {order.estimated_ready_at.astimezone(tz):%H:%M}"
+        sentences.append(sentence + ".")
+    return ToolOutcome(result={"orders": result}, message=" ".join(sentences))

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from bookings.models import BookingPolicy, Service
+from core.languages import unsupported_language_message
 from core.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
 from core.weekdays import WEEKDAY_KEYS
 from orders.models import MenuItem, OrderingPolicy
@@ -33,13 +34,13 @@ DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)
 RESERVED_SLUGS = {"public", "information_schema", "postgres", "admin", "internal", "www"}
 
 TOP_LEVEL_KEYS = {"slug", "name", "domain", "timezone", "country", "phone_numbers", "owner", "agent", "hours", "closures",
-                  "escalation", "booking_rules", "services", "ordering", "menu"}
+                  "escalation", "booking_rules", "services", "ordering", "menu", "facts"}
 REQUIRED_KEYS = {"slug", "name", "domain", "timezone"}
 AGENT_KEYS = {"business_name", "greeting", "instructions", "voice_id", "voice_speed", "language", "max_call_seconds",
               "first_warning_seconds", "final_warning_seconds", "sms_confirmations", "callback_promise"}
 SERVICE_KEYS = {"name", "duration_minutes", "buffer_minutes", "capacity", "price", "currency", "aliases", "description"}
 MENU_KEYS = {"name", "price", "currency", "aliases", "available", "category", "description"}
-BOOKING_RULE_KEYS = {"min_notice_minutes", "horizon_days", "slot_interval_minutes"}
+BOOKING_RULE_KEYS = {"min_notice_minutes", "horizon_days", "slot_interval_minutes", "change_notice_hours"}
 ORDERING_KEYS = {"prep_minutes", "delivery_minutes", "delivery_available"}
 
 
@@ -72,6 +73,8 @@ class TenantSpec:
     services: list[dict] | None
     ordering: dict | None
     menu: list[dict] | None
+    # None: keep an existing tenant's facts; a list replaces them.
+    facts: list[dict] | None = None
 
 
 @dataclass
@@ -185,6 +188,13 @@ def validate_weekly_ranges(value: Any, path: str) -> dict[int, list[tuple[dt.tim
     return weekly
 
 
+def _call_language(value: Any) -> str:
+    language = _text(value, "agent.language", max_length=16)
+    if problem := unsupported_language_message(language):
+        raise TenantSpecError("agent.language", problem)
+    return language
+
+
 def _validate_agent(value: Any, business_name: str) -> dict:
     agent = _require_mapping(value if value is not None else {}, "agent")
     _reject_unknown_keys(agent, AGENT_KEYS, "agent")
@@ -194,7 +204,7 @@ def _validate_agent(value: Any, business_name: str) -> dict:
                           "agent.greeting", max_length=1000),
         "instructions": _text(agent.get("instructions", ""), "agent.instructions", max_length=20000, required=False),
         "voice_id": _text(agent.get("voice_id", ""), "agent.voice_id", max_length=100, required=False),
-        "language": _text(agent.get("language", "en"), "agent.language", max_length=16),
+        "language": _call_language(agent.get("language", "en")),
         "max_call_seconds": _whole_number(agent.get("max_call_seconds", 600), "agent.max_call_seconds", minimum=60, maximum=3600),
         "first_warning_seconds": _whole_number(agent.get("first_warning_seconds", 120), "agent.first_warning_seconds", minimum=1, maximum=3599),
         "final_warning_seconds": _whole_number(agent.get("final_warning_seconds", 30), "agent.final_warning_seconds", minimum=1, maximum=3599),
@@ -264,6 +274,29 @@ def _validate_menu(value: Any) -> list[dict]:
             "description": _text(entry.get("description", ""), f"{path}.description", max_length=300, required=False),
         })
     return menu
+
+
+def validate_facts(value: Any) -> list[dict]:
+    """The business's facts (`facts: [{topic, answer}]`), in order. Their total length is bounded
+    (FACTS_TOTAL_MAX), because every call's instructions carry them."""
+    from tenants.agent.models import FACT_ANSWER_MAX, FACT_TOPIC_MAX, FACTS_TOTAL_MAX
+
+    if not isinstance(value, list):
+        raise TenantSpecError("facts", "must be a list.")
+    facts, seen = [], set()
+    for index, entry in enumerate(value):
+        path = f"facts[{index}]"
+        _reject_unknown_keys(_require_mapping(entry, path), {"topic", "answer"}, path)
+        topic = _text(entry.get("topic"), f"{path}.topic", max_length=FACT_TOPIC_MAX)
+        answer = _text(entry.get("answer"), f"{path}.answer", max_length=FACT_ANSWER_MAX)
+        if topic.lower() in seen:
+            raise TenantSpecError(f"{path}.topic", f"{topic!r} appears twice.")
+        seen.add(topic.lower())
+        facts.append({"topic": topic, "answer": answer, "position": index})
+    total = sum(len(fact["topic"]) + len(fact["answer"]) for fact in facts)
+    if total > FACTS_TOTAL_MAX:
+        raise TenantSpecError("facts", f"are {total} characters in all; keep them under {FACTS_TOTAL_MAX}.")
+    return facts
 
 
 def _validate_closures(value: Any) -> list[tuple[dt.date, str]]:
@@ -388,6 +421,7 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
             "min_notice_minutes": _whole_number(raw.get("min_notice_minutes", 60), "booking_rules.min_notice_minutes", minimum=0, maximum=60 * 24 * 30),
             "horizon_days": _whole_number(raw.get("horizon_days", 60), "booking_rules.horizon_days", minimum=1, maximum=730),
             "slot_interval_minutes": _whole_number(raw.get("slot_interval_minutes", 15), "booking_rules.slot_interval_minutes", minimum=5, maximum=240),
+            "change_notice_hours": _whole_number(raw.get("change_notice_hours", 0), "booking_rules.change_notice_hours", minimum=0, maximum=24 * 30),
         }
 
     ordering = None
@@ -419,6 +453,7 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         services=_validate_services(spec["services"]) if spec.get("services") is not None else None,
         ordering=ordering,
         menu=_validate_menu(spec["menu"]) if spec.get("menu") is not None else None,
+        facts=validate_facts(spec["facts"]) if spec.get("facts") is not None else None,
     )
 
 
@@ -532,6 +567,18 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
         _update_fields(OrderingPolicy.objects.first() or OrderingPolicy(), spec.ordering, changes, "ordering rules")
     if spec.menu is not None:
         _upsert_by_name(MenuItem, spec.menu, "available", changes, "menu item")
+    if spec.facts is not None:
+        _replace_facts(spec.facts, changes)
+
+
+def _replace_facts(facts: list[dict], changes: list[str]) -> None:
+    from tenants.agent.models import BusinessFact
+
+    current = list(BusinessFact.objects.values("topic", "answer", "position"))
+    if current != facts:
+        BusinessFact.objects.all().delete()
+        BusinessFact.objects.bulk_create([BusinessFact(**fact) for fact in facts])
+        changes.append("facts replaced")
 
 
 def tenant_provision(*, spec: Any) -> ProvisionResult:

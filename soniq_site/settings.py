@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -111,6 +112,13 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = True
 # Set search_path once per connection and schema change instead of before every query.
 TENANT_LIMIT_SET_CALLS = True
+# New tenants are copied from a migrated template schema instead of running every tenant migration
+# (see docs/BENCHMARKS.md); migrate_schemas keeps the template current (tenants/schema_template.py).
+# Not django-tenants' TENANT_BASE_SCHEMA: its clone is slower than the migrations here.
+TENANT_TEMPLATE_SCHEMA = "_tenant_template"
+GET_EXECUTOR_FUNCTION = "tenants.schema_template.get_executor"
+# Ready-made copies of the template: a new tenant renames one (a few ms) instead of copying it.
+TENANT_SPARE_SCHEMAS = env_int("TENANT_SPARE_SCHEMAS", 2)
 PUBLIC_SCHEMA_URLCONF = "soniq_site.urls_public"
 # django-tenants' admin templates paint tenant apps green; the admin has its own look.
 TENANT_COLOR_ADMIN_APPS = False
@@ -269,12 +277,27 @@ CELERY_TASK_TENANT_CACHE_SECONDS = 60
 # Celery's Django fixup closes the database connection before and after every task unless this is
 # set (it then closes every N tasks); core/celery_app.py applies Django's per-request rules instead.
 CELERY_DB_REUSE_MAX = 1000
+# Queues, so a caller's SMS never waits behind a backlog of call logs (docs/SCALING.md). A worker
+# started without -Q consumes every queue listed here (Redis is polled round-robin across them);
+# at scale, run a worker per queue (`celery worker -Q ingest`, `-Q messages`, ...).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("messages"), Queue("ingest"), Queue("maintenance")]
+CELERY_TASK_ROUTES = {
+    "calls.sms_send": {"queue": "messages"},
+    "calls.call_log_store": {"queue": "ingest"},
+    "calls.calls_close_abandoned": {"queue": "maintenance"},
+    "bookings.booking_reminders_send": {"queue": "maintenance"},
+    "tenants.tenant_spare_schemas_fill": {"queue": "maintenance"},
+    "tenants.sip_trunk_sync": {"queue": "maintenance"},
+    "tenants.sip_trunk_check": {"queue": "maintenance"},
+}
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
     # Compares LiveKit's SIP trunk with the registry and records drift for /healthz and the operator
     # admin; it changes nothing in LiveKit (that is `manage.py sip_sync`, or any number change).
     "tenants-sip-trunk-check": {"task": "tenants.sip_trunk_check", "schedule": 900.0},
+    "tenants-spare-schemas": {"task": "tenants.tenant_spare_schemas_fill", "schedule": 600.0},
 }
 # A booking is reminded by SMS this long before it starts (if it was made at least as long before).
 BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)

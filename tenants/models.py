@@ -4,6 +4,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import schema_exists
 
 from core.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number
 
@@ -42,6 +43,23 @@ class Tenant(TenantMixin):
 
     def __str__(self) -> str:
         return self.name
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """A spare copy of the migrated template renamed (a few ms), else a new copy of the template,
+        else django-tenants' CREATE SCHEMA and every tenant migration (tenants/schema_template.py)."""
+        from django.db import transaction
+
+        from tenants.schema_template import spare_schema_claim, template_schema_clone
+        from tenants.tasks import tenant_spare_schemas_fill_soon
+
+        if sync_schema and not (check_if_exists and schema_exists(self.schema_name)):
+            if spare_schema_claim(schema_name=self.schema_name):
+                transaction.on_commit(tenant_spare_schemas_fill_soon)
+                return True
+            if template_schema_clone(schema_name=self.schema_name):
+                transaction.on_commit(tenant_spare_schemas_fill_soon)
+                return True
+        return super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity)
 
     @property
     def slug(self) -> str:

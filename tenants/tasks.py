@@ -1,12 +1,18 @@
 """Celery tasks of the tenants app: keeping LiveKit's SIP trunk in step with the registry
-(tenants/sip_sync.py). Thin: they call one service and own the retries."""
+(tenants/sip_sync.py) and the spare tenant schemas ready (tenants/schema_template.py). Thin: they call
+one service and own the retries."""
 from __future__ import annotations
+
+import logging
 
 from django.conf import settings
 
 from core.celery_app import app
 from tenants import sip_sync
+from tenants.schema_template import spare_schemas_fill
 from tenants.sip_trunk import SipTrunkError
+
+logger = logging.getLogger("tenants")
 
 
 @app.task(bind=True, name="tenants.sip_trunk_sync", acks_late=True, max_retries=None)
@@ -43,3 +49,23 @@ def sip_trunk_check() -> str:
     except SipTrunkError:
         return "failed"
     return "in_step" if report.in_step else "drift"
+
+
+@app.task(name="tenants.tenant_spare_schemas_fill")
+def tenant_spare_schemas_fill() -> int:
+    """Keep TENANT_SPARE_SCHEMAS ready-made copies of the template schema, so the next tenant is a
+    rename (tenants/schema_template.py). Sent after every provisioning that took a spare, and by
+    beat as a safety net; two at once make at most a spare too many, which the next tenant takes."""
+    made = spare_schemas_fill()
+    if made:
+        logger.info("made %d spare tenant schema(s)", made)
+    return made
+
+
+def tenant_spare_schemas_fill_soon() -> None:
+    """After a provisioning commits: ask Celery for a new spare. A broker that is down must not turn
+    a committed provisioning into an error; beat's run and the next deploy fill the pool too."""
+    try:
+        tenant_spare_schemas_fill.delay()
+    except Exception:  # noqa: BLE001 - kombu raises many kinds; the tenant exists either way
+        logger.warning("could not ask Celery for a new spare tenant schema", exc_info=True)

@@ -19,7 +19,7 @@ from messaging.sms import signalwire_missing_settings
 from orders.models import MenuItem
 from orders.selectors import menu_summary
 from tenants.agent.models import AgentSettings
-from tenants.agent.selectors import agent_settings_get
+from tenants.agent.selectors import agent_settings_get, business_facts_summary
 from tenants.hours.selectors import opening_hours_summary, upcoming_closures
 from tenants.models import Tenant
 
@@ -27,8 +27,8 @@ CONFIG_VERSION = 1
 VOICE_PROVIDER, VOICE_MODEL = "cartesia", "sonic-3"
 STT_PROVIDER, STT_MODEL, STT_LANGUAGE = "deepgram", "nova-3", "multi"
 LLM_PROVIDER, LLM_MODEL = "openai", "gpt-4.1-mini"
-BOOKING_TOOLS = ("check_availability", "create_booking")
-ORDER_TOOLS = ("create_order",)
+BOOKING_TOOLS = ("check_availability", "create_booking", "find_bookings", "reschedule_booking", "cancel_booking")
+ORDER_TOOLS = ("create_order", "order_status")
 COMMON_TOOLS = ("transfer_to_human", "end_call", "log_note")
 
 
@@ -75,6 +75,9 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     if "create_order" in tools:
 
         context += ["", "## Menu", menu_summary()]
+    facts = business_facts_summary()
+    if facts:
+        context += ["", "## Facts about the business (answer questions about these from here)", facts]
     rules = ["", "## Rules"]
     if "check_availability" in tools:
         rules += [
@@ -86,12 +89,15 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     if "create_order" in tools:
         rules += ["- Only order what is on the menu; an order exists only once create_order has succeeded, "
                   "and the total it returns is the one to tell the caller."]
+    rules += caller_change_rules(tools=tools)
     if agent_settings.sms_confirmations and not signalwire_missing_settings():
         rules += ["- The caller gets a text message confirming each booking or order"
                   + (" and a reminder the day before a booking" if "check_availability" in tools else "")
                   + "; you may say so."]
     rules += [
         "- Never invent prices, times, availability or policies. If a tool fails, say what it said.",
+        "- If the caller asks something that nothing here answers (the facts, hours, services or menu above), "
+        "say \"I'm not sure, I can take a message\" and offer to leave one with log_note; never guess an answer.",
         "- If the caller asks for a person, call transfer_to_human."
         + (" Someone can take the call right now." if transfer_target else
            f" Nobody can take calls right now, so that queues a callback ({agent_settings.callback_promise})."),
@@ -101,6 +107,22 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     ]
     sections.append("\n".join(context + rules))
     return "\n\n".join(sections)
+
+
+def caller_change_rules(*, tools: list[str]) -> list[str]:
+    """The rules for callers with existing business: look before changing, read back before writing."""
+    rules = []
+    if "find_bookings" in tools:
+        rules += [
+            "- To move or cancel a booking, call find_bookings first and use the booking_id it returns; never "
+            "guess one. If the caller booked from another phone (or their number is withheld), ask for that "
+            "number and the name the booking is under and pass both.",
+            "- Before reschedule_booking or cancel_booking, read the change back (the service, the old and the "
+            "new day and time) and wait for the caller's yes. For a new time, check_availability first.",
+        ]
+    if "order_status" in tools:
+        rules += ["- When the caller asks about an order they placed, call order_status; tell them what it says."]
+    return rules
 
 
 def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> dict[str, Any]:

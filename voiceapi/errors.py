@@ -13,6 +13,7 @@ ERROR_STATUS: dict[str, int] = {
     "unknown_tool": 404,
     "order_not_found": 404,
     "callback_not_found": 404,
+    "booking_not_found": 404,
     "call_ended": 409,
     "slot_taken": 409,
     "illegal_status_change": 409,

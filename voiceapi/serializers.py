@@ -302,6 +302,34 @@ class LogNoteRequestSerializer(StrictSerializer):
     note = TextField(max_length=NOTE_MAX)
 
 
+# A caller's own bookings and orders. Who the caller is comes from the call (its caller number);
+# a caller on another phone names the booking's number and name, which count only together.
+
+class CallerVerificationSerializer(StrictSerializer):
+    customer_phone = TextField(max_length=PHONE_MAX, required=False, allow_blank=True, default="",
+                               help_text="The number the booking was made under, when not the one calling.")
+    customer_name = TextField(max_length=NAME_MAX, required=False, allow_blank=True, default="",
+                              help_text="The name the booking was made under; needed together with customer_phone.")
+
+
+class FindBookingsRequestSerializer(CallerVerificationSerializer):
+    pass
+
+
+class RescheduleBookingRequestSerializer(CallerVerificationSerializer):
+    booking_id = WholeNumberField(min_value=1, max_value=INTEGER_LIMIT * 1000, help_text="From find_bookings.")
+    start = TextField(max_length=DATE_TEXT_MAX, help_text="The new start: YYYY-MM-DDTHH:MM local time, or with an offset.")
+
+
+class CancelBookingRequestSerializer(CallerVerificationSerializer):
+    booking_id = WholeNumberField(min_value=1, max_value=INTEGER_LIMIT * 1000, help_text="From find_bookings.")
+    reason = TextField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class OrderStatusRequestSerializer(StrictSerializer):
+    pass
+
+
 class ToolSuccessSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="Always true.")
     result = serializers.DictField(help_text="The tool's structured result (see docs/internal-api.md).")

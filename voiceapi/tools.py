@@ -12,12 +12,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.response import Response
 
-from bookings.selectors import availability_check
-from bookings.services import booking_create
+from bookings.selectors import availability_check, booking_find
+from bookings.services import booking_cancel_by_caller, booking_create, booking_reschedule
 from calls.models import Call
 from calls.services import call_end_request, call_note_add, call_transfer_request
 from core import clock
 from core.errors import DomainError, ToolOutcome
+from orders.selectors import order_status
 from orders.services import order_create
 from voiceapi import serializers as shapes
 from voiceapi.errors import http_status
@@ -41,7 +42,8 @@ TOOL_RESPONSES = {
     200: shapes.ToolSuccessSerializer,
     400: OpenApiResponse(shapes.ErrorSerializer, description="invalid_request: a field is missing, unknown or malformed"),
     401: OpenApiResponse(shapes.ErrorSerializer, description="invalid_token"),
-    409: OpenApiResponse(shapes.ErrorSerializer, description="call_ended, slot_taken"),
+    404: OpenApiResponse(shapes.ErrorSerializer, description="booking_not_found: not the caller's, or no such booking"),
+    409: OpenApiResponse(shapes.ErrorSerializer, description="call_ended, slot_taken, booking_cancelled"),
     422: OpenApiResponse(shapes.ErrorSerializer, description="A business rule refused the request (see the code)"),
 }
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -161,6 +163,56 @@ class LogNoteView(VoiceToolView):
         return call_note_add(call=call, note=data["note"])
 
 
+# --- a caller's existing bookings and orders ---------------------------------------------------
+
+@_tool_schema("find_bookings", "The caller's upcoming bookings (by caller number, or phone + name)",
+              shapes.FindBookingsRequestSerializer)
+class FindBookingsView(VoiceToolView):
+    tool_name = "find_bookings"
+    request_serializer = shapes.FindBookingsRequestSerializer
+    writes = False
+
+    def perform(self, *, call, data):
+        return booking_find(caller_number=call.caller_number, customer_phone=data["customer_phone"],
+                            customer_name=data["customer_name"], now=clock.now())
+
+
+@_tool_schema("reschedule_booking", "Move one of the caller's bookings to a new start",
+              shapes.RescheduleBookingRequestSerializer, idempotent=True)
+class RescheduleBookingView(VoiceToolView):
+    tool_name = "reschedule_booking"
+    request_serializer = shapes.RescheduleBookingRequestSerializer
+    idempotent = True
+
+    def perform(self, *, call, data):
+        return booking_reschedule(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
+                                  customer_phone=data["customer_phone"], customer_name=data["customer_name"],
+                                  call=call, now=clock.now())
+
+
+@_tool_schema("cancel_booking", "Cancel one of the caller's bookings", shapes.CancelBookingRequestSerializer,
+              idempotent=True)
+class CancelBookingView(VoiceToolView):
+    tool_name = "cancel_booking"
+    request_serializer = shapes.CancelBookingRequestSerializer
+    idempotent = True
+
+    def perform(self, *, call, data):
+        return booking_cancel_by_caller(booking_id=data["booking_id"], reason=data["reason"],
+                                        caller_number=call.caller_number, customer_phone=data["customer_phone"],
+                                        customer_name=data["customer_name"], call=call, now=clock.now())
+
+
+@_tool_schema("order_status", "The caller's orders of the last 24 hours", shapes.OrderStatusRequestSerializer)
+class OrderStatusView(VoiceToolView):
+    tool_name = "order_status"
+    request_serializer = shapes.OrderStatusRequestSerializer
+    writes = False
+
+    def perform(self, *, call, data):
+        return order_status(caller_number=call.caller_number, now=clock.now())
+
+
 # The one table from a tool's name (the URL `/internal/voice-tools/<name>`, the worker's function
 # tool) to its view; each view calls the one service named in its `perform`:
 #   check_availability -> bookings.selectors.availability_check
@@ -169,6 +221,10 @@ class LogNoteView(VoiceToolView):
 #   transfer_to_human  -> calls.services.call_transfer_request
 #   end_call           -> calls.services.call_end_request
 #   log_note           -> calls.services.call_note_add
+#   find_bookings      -> bookings.selectors.booking_find
+#   reschedule_booking -> bookings.services.booking_reschedule
+#   cancel_booking     -> bookings.services.booking_cancel_by_caller
+#   order_status       -> orders.selectors.order_status
 TOOLS: dict[str, type[VoiceToolView]] = {
     "check_availability": CheckAvailabilityView,
     "create_booking": CreateBookingView,
@@ -176,6 +232,10 @@ TOOLS: dict[str, type[VoiceToolView]] = {
     "transfer_to_human": TransferToHumanView,
     "end_call": EndCallView,
     "log_note": LogNoteView,
+    "find_bookings": FindBookingsView,
+    "reschedule_booking": RescheduleBookingView,
+    "cancel_booking": CancelBookingView,
+    "order_status": OrderStatusView,
 }
 assert all(view.tool_name == name for name, view in TOOLS.items())
 

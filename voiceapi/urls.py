@@ -15,6 +15,10 @@ urlpatterns = [
     path("voice-tools/transfer_to_human", tools.TransferToHumanView.as_view(), name="internal-tool-transfer_to_human"),
     path("voice-tools/end_call", tools.EndCallView.as_view(), name="internal-tool-end_call"),
     path("voice-tools/log_note", tools.LogNoteView.as_view(), name="internal-tool-log_note"),
+    path("voice-tools/find_bookings", tools.FindBookingsView.as_view(), name="internal-tool-find_bookings"),
+    path("voice-tools/reschedule_booking", tools.RescheduleBookingView.as_view(), name="internal-tool-reschedule_booking"),
+    path("voice-tools/cancel_booking", tools.CancelBookingView.as_view(), name="internal-tool-cancel_booking"),
+    path("voice-tools/order_status", tools.OrderStatusView.as_view(), name="internal-tool-order_status"),
     path("voice-tools/<str:action>", tools.UnknownToolView.as_view(), name="internal-tool-unknown"),
     # The schema is public: it describes the contract, and every endpoint in it authenticates.
     path("schema/", SpectacularAPIView.as_view(

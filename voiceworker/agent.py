@@ -1,4 +1,4 @@
-"""The voice agent: one `Agent` whose six tools are described for the model and all run through
+"""The voice agent: one `Agent` whose tools are described for the model and all run through
 `_call_tool()`, which talks to the internal API and turns its answer into what the model reads.
 
 What the model gets back from a tool:
@@ -15,11 +15,11 @@ import json
 import logging
 from typing import Any, Literal
 
-from livekit.agents import Agent, RunContext, ToolError, function_tool
+from livekit.agents import Agent, ModelSettings, RunContext, StopResponse, ToolError, function_tool, llm
 from pydantic import BaseModel, Field
 
 from voiceworker import call_actions
-from voiceworker.api_client import TOOL_ACTIONS, ApiUnavailable, ToolReply
+from voiceworker.api_client import ApiUnavailable, ToolReply
 from voiceworker.call_state import CallState
 
 logger = logging.getLogger("soniq.voiceworker")
@@ -38,102 +38,185 @@ class OrderItem(BaseModel):
     notes: str | None = Field(default=None, description="Wishes for this item, e.g. 'no onions'; null if none.")
 
 
+@function_tool
+async def check_availability(context: RunContext[CallState], service: str, date: str,
+                             time: str | None = None) -> str | None:
+    """Check when a service can be booked. Call this before offering or confirming any time.
+
+    Returns whether the requested time is free and up to five nearby free start times.
+
+    Args:
+        service: The service as the caller named it, e.g. "haircut".
+        date: The day in local time, written like 2026-03-10.
+        time: The time the caller asked for in local time, written like 14:30; null to see the whole day.
+    """
+    return await _call_tool(context, "check_availability", {"service": service, "date": date, "time": time})
+
+
+@function_tool
+async def create_booking(context: RunContext[CallState], service: str, start: str, customer_name: str,
+                         customer_phone: str, notes: str | None = None) -> str | None:
+    """Book an appointment. Only after check_availability showed the time is free and the caller confirmed
+    the service, day, time, their name and phone number.
+
+    Args:
+        service: The service as the caller named it, e.g. "haircut".
+        start: The start in local time, written like 2026-03-10T14:30.
+        customer_name: The caller's name.
+        customer_phone: The number to reach the caller on.
+        notes: Anything the business should know for this booking; null if nothing.
+    """
+    return await _call_tool(context, "create_booking", {
+        "service": service, "start": start, "customer_name": customer_name,
+        "customer_phone": customer_phone, "notes": notes,
+    })
+
+
+@function_tool
+async def create_order(context: RunContext[CallState], items: list[OrderItem], customer_name: str,
+                       customer_phone: str, fulfillment: Literal["pickup", "delivery"],
+                       delivery_address: str | None = None, notes: str | None = None) -> str | None:
+    """Place a food order, after reading the whole order back to the caller and hearing them confirm it.
+    The result has the total and when it will be ready: tell the caller those.
+
+    Args:
+        items: Every item with its quantity.
+        customer_name: The caller's name.
+        customer_phone: The number to reach the caller on.
+        fulfillment: "pickup" or "delivery".
+        delivery_address: The full address for a delivery; null for pickup.
+        notes: Anything else about the order; null if nothing.
+    """
+    return await _call_tool(context, "create_order", {
+        "items": [item.model_dump(exclude_none=True) for item in items],
+        "customer_name": customer_name, "customer_phone": customer_phone, "fulfillment": fulfillment,
+        "delivery_address": delivery_address, "notes": notes,
+    })
+
+
+@function_tool
+async def find_bookings(context: RunContext[CallState], customer_phone: str | None = None,
+                        customer_name: str | None = None) -> str | None:
+    """Look up the caller's upcoming bookings, before moving or cancelling one. Found by the number they
+    call from; if they booked from another phone or their number is withheld, pass that number and the
+    name the booking is under (both).
+
+    Args:
+        customer_phone: The number the booking was made under, only if not the one they call from; else null.
+        customer_name: The name the booking was made under, together with customer_phone; else null.
+    """
+    return await _call_tool(context, "find_bookings", {"customer_phone": customer_phone, "customer_name": customer_name})
+
+
+@function_tool
+async def reschedule_booking(context: RunContext[CallState], booking_id: int, start: str,
+                             customer_phone: str | None = None, customer_name: str | None = None) -> str | None:
+    """Move a booking to a new time. Only with a booking_id from find_bookings, after check_availability
+    showed the new time is free and the caller confirmed the old and the new day and time.
+
+    Args:
+        booking_id: The booking's id from find_bookings.
+        start: The new start in local time, written like 2026-03-10T14:30.
+        customer_phone: As given to find_bookings; else null.
+        customer_name: As given to find_bookings; else null.
+    """
+    return await _call_tool(context, "reschedule_booking", {
+        "booking_id": booking_id, "start": start, "customer_phone": customer_phone, "customer_name": customer_name,
+    })
+
+
+@function_tool
+async def cancel_booking(context: RunContext[CallState], booking_id: int, reason: str | None = None,
+                         customer_phone: str | None = None, customer_name: str | None = None) -> str | None:
+    """Cancel a booking. Only with a booking_id from find_bookings, after reading the booking back and
+    hearing the caller confirm they want it cancelled.
+
+    Args:
+        booking_id: The booking's id from find_bookings.
+        reason: Why, in a few words, if the caller said; else null.
+        customer_phone: As given to find_bookings; else null.
+        customer_name: As given to find_bookings; else null.
+    """
+    return await _call_tool(context, "cancel_booking", {
+        "booking_id": booking_id, "reason": reason, "customer_phone": customer_phone, "customer_name": customer_name,
+    })
+
+
+@function_tool
+async def order_status(context: RunContext[CallState]) -> str | None:
+    """Look up the orders the caller placed in the last day from the number they call from: their status
+    and when they will be ready."""
+    return await _call_tool(context, "order_status", {})
+
+
+@function_tool
+async def transfer_to_human(context: RunContext[CallState], reason: str, callback_number: str | None = None,
+                            caller_name: str | None = None) -> str | None:
+    """Hand the caller to a person, when they ask for one or you cannot help. If nobody can take the call
+    now, this queues a callback instead: then tell the caller when to expect it.
+
+    Args:
+        reason: In a few words, what the caller needs.
+        callback_number: A number to call back on, only if the caller gave one other than the one they call from; else null.
+        caller_name: The caller's name if you know it; else null.
+    """
+    return await _call_tool(context, "transfer_to_human",
+                            {"reason": reason, "callback_number": callback_number, "caller_name": caller_name})
+
+
+@function_tool
+async def end_call(context: RunContext[CallState], outcome: Outcome, reason: str) -> str | None:
+    """Hang up, once the caller has nothing more and you have said goodbye.
+
+    Args:
+        outcome: What the call achieved: booked, ordered, answered, transferred, callback or other.
+        reason: In a few words, why the call is ending.
+    """
+    return await _call_tool(context, "end_call", {"outcome": outcome, "reason": reason})
+
+
+@function_tool
+async def log_note(context: RunContext[CallState], note: str) -> str | None:
+    """Leave a note for the business about this call: a message for the owner, a complaint, a request no
+    other tool records.
+
+    Args:
+        note: The note, in full sentences.
+    """
+    return await _call_tool(context, "log_note", {"note": note})
+
+
+TOOLS = [check_availability, create_booking, find_bookings, reschedule_booking, cancel_booking, create_order, order_status,
+         transfer_to_human, end_call, log_note]
+
+
 class SoniqAgent(Agent):
     def __init__(self, *, instructions: str, tools_offered: list[str] | None = None):
-        super().__init__(instructions=instructions)
-        if tools_offered is not None:
-            # The API says which tools fit this business (no bookings at a pizzeria); a tool the
-            # model never sees is a tool it cannot call by mistake.
-            offered = set(tools_offered)
-            self._tools = [tool for tool in self._tools if getattr(tool, "id", None) not in TOOL_ACTIONS
-                           or tool.id in offered]
+        # The API says which tools fit this business (no bookings at a pizzeria); a tool the model
+        # never sees is a tool it cannot call by mistake.
+        tools = [tool for tool in TOOLS if tools_offered is None or tool.id in set(tools_offered)]
+        super().__init__(instructions=instructions, tools=tools)
 
-    @function_tool
-    async def check_availability(self, context: RunContext[CallState], service: str, date: str,
-                                 time: str | None = None) -> str | None:
-        """Check when a service can be booked. Call this before offering or confirming any time.
+    async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:
+        # A caller's "hello?" while the transfer rings (or after the hang-up) must not start a new
+        # reply: the line is about to change hands.
+        if _call_is_leaving(self):
+            raise StopResponse()
 
-        Returns whether the requested time is free and up to five nearby free start times.
+    async def llm_node(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings):
+        # Whatever asks for a reply (a queued turn, a warning) gets none once the caller is leaving.
+        if _call_is_leaving(self):
+            return
+        async for chunk in Agent.default.llm_node(self, chat_ctx, tools, model_settings):
+            yield chunk
 
-        Args:
-            service: The service as the caller named it, e.g. "haircut".
-            date: The day in local time, written like 2026-03-10.
-            time: The time the caller asked for in local time, written like 14:30; null to see the whole day.
-        """
-        return await _call_tool(context, "check_availability", {"service": service, "date": date, "time": time})
 
-    @function_tool
-    async def create_booking(self, context: RunContext[CallState], service: str, start: str, customer_name: str,
-                             customer_phone: str, notes: str | None = None) -> str | None:
-        """Book an appointment. Only after check_availability showed the time is free and the caller confirmed
-        the service, day, time, their name and phone number.
-
-        Args:
-            service: The service as the caller named it, e.g. "haircut".
-            start: The start in local time, written like 2026-03-10T14:30.
-            customer_name: The caller's name.
-            customer_phone: The number to reach the caller on.
-            notes: Anything the business should know for this booking; null if nothing.
-        """
-        return await _call_tool(context, "create_booking", {
-            "service": service, "start": start, "customer_name": customer_name,
-            "customer_phone": customer_phone, "notes": notes,
-        })
-
-    @function_tool
-    async def create_order(self, context: RunContext[CallState], items: list[OrderItem], customer_name: str,
-                           customer_phone: str, fulfillment: Literal["pickup", "delivery"],
-                           delivery_address: str | None = None, notes: str | None = None) -> str | None:
-        """Place a food order, after reading the whole order back to the caller and hearing them confirm it.
-        The result has the total and when it will be ready: tell the caller those.
-
-        Args:
-            items: Every item with its quantity.
-            customer_name: The caller's name.
-            customer_phone: The number to reach the caller on.
-            fulfillment: "pickup" or "delivery".
-            delivery_address: The full address for a delivery; null for pickup.
-            notes: Anything else about the order; null if nothing.
-        """
-        return await _call_tool(context, "create_order", {
-            "items": [item.model_dump(exclude_none=True) for item in items],
-            "customer_name": customer_name, "customer_phone": customer_phone, "fulfillment": fulfillment,
-            "delivery_address": delivery_address, "notes": notes,
-        })
-
-    @function_tool
-    async def transfer_to_human(self, context: RunContext[CallState], reason: str, callback_number: str | None = None,
-                                caller_name: str | None = None) -> str | None:
-        """Hand the caller to a person, when they ask for one or you cannot help. If nobody can take the call
-        now, this queues a callback instead: then tell the caller when to expect it.
-
-        Args:
-            reason: In a few words, what the caller needs.
-            callback_number: A number to call back on, only if the caller gave one other than the one they call from; else null.
-            caller_name: The caller's name if you know it; else null.
-        """
-        return await _call_tool(context, "transfer_to_human",
-                                {"reason": reason, "callback_number": callback_number, "caller_name": caller_name})
-
-    @function_tool
-    async def end_call(self, context: RunContext[CallState], outcome: Outcome, reason: str) -> str | None:
-        """Hang up, once the caller has nothing more and you have said goodbye.
-
-        Args:
-            outcome: What the call achieved: booked, ordered, answered, transferred, callback or other.
-            reason: In a few words, why the call is ending.
-        """
-        return await _call_tool(context, "end_call", {"outcome": outcome, "reason": reason})
-
-    @function_tool
-    async def log_note(self, context: RunContext[CallState], note: str) -> str | None:
-        """Leave a note for the business about this call: a message for the owner, a complaint, a request no
-        other tool records.
-
-        Args:
-            note: The note, in full sentences.
-        """
-        return await _call_tool(context, "log_note", {"note": note})
+def _call_is_leaving(agent: Agent) -> bool:
+    try:
+        call = agent.session.userdata
+    except (RuntimeError, ValueError):
+        return False  # a session without call state (tests of the tools alone)
+    return isinstance(call, CallState) and (call.transferring or call.over)
 
 
 async def _call_tool(context: RunContext[CallState], action: str, payload: dict[str, Any]) -> str | None:
@@ -141,6 +224,9 @@ async def _call_tool(context: RunContext[CallState], action: str, payload: dict[
     carried out here once the API has approved them."""
     call = context.userdata
     payload = {name: value for name, value in payload.items() if value is not None}
+    if call.over or (call.transferring and action == "transfer_to_human"):
+        # A second transfer_to_human while the first rings, or anything after the hang-up.
+        return None
     async with context.with_filler(call_actions.filler_for(call.language), delay=call.filler_delay):
         try:
             reply = await call.run_tool(action, payload)
@@ -158,6 +244,8 @@ async def _call_tool(context: RunContext[CallState], action: str, payload: dict[
 
     follow_up = reply.result.get("action")
     if action == "transfer_to_human" and follow_up == "transfer":
+        # The announcement and the transfer are not interrupted by a caller's "hello?".
+        context.disallow_interruptions()
         # Let whatever the model said alongside the tool call finish before the line changes hands.
         await context.wait_for_playout()
         fallback = await call_actions.transfer_caller(
@@ -187,6 +275,14 @@ def _for_model(reply: ToolReply, **extra: Any) -> str:
 
 
 def _model_spoke(context: RunContext[CallState]) -> bool:
-    """Whether the model already said something in the step that called this tool (its goodbye)."""
-    return any(getattr(item, "type", None) == "message" and item.role == "assistant" and (item.text_content or "").strip()
-               for item in context.speech_handle.chat_items)
+    """Whether the model said something in the step that called this tool (its goodbye).
+    `chat_items` accumulates over every tool step of one reply, and a step's text is appended when
+    it has played, after that step's tool outputs; so the step is told by time: what was created
+    after the previous step's tool outputs."""
+    items = list(context.speech_handle.chat_items)
+    called_at = context.function_call.created_at
+    step_began = max((item.created_at for item in items
+                      if getattr(item, "type", None) == "function_call_output" and item.created_at <= called_at),
+                     default=0.0)
+    return any(getattr(item, "type", None) == "message" and item.role == "assistant" and item.created_at > step_began
+               and (item.text_content or "").strip() for item in items)

@@ -1,13 +1,13 @@
 """The worker's only way to the platform: HTTP calls to the internal voice API (docs/internal-api.md).
 
-Three requests: call start (with the platform-wide INTERNAL_API_TOKEN), the six voice tools and the
+Three requests: call start (with the platform-wide INTERNAL_API_TOKEN), the voice tools and the
 end-of-call log (both with the per-call token that call start returns). This module knows HTTP and
 the API's JSON shapes; what a tool answer means to the model and the caller lives in `agent.py`.
 
 Why one retry and only sometimes: a connection error that happened before anything was sent
 (refused, DNS) is safe to retry for any request. A connection dropped after the request went out
 may have been acted on, so only requests that are safe to repeat are retried then: reads, the
-create requests (they carry an Idempotency-Key the API replays) and end_call (it sets a value).
+keyed writes (they carry an Idempotency-Key the API replays) and end_call (it sets a value).
 A timeout is never retried: the caller is already waiting, and a second wait of the same length is
 worse than an apology.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +27,13 @@ DEFAULT_TIMEOUT_SECONDS = 4.0
 # Pause before the single retry: long enough for a restarting API process to accept again.
 RETRY_DELAY_SECONDS = 0.1
 
-TOOL_ACTIONS = ("check_availability", "create_booking", "create_order", "transfer_to_human", "end_call", "log_note")
-# Create requests carry an Idempotency-Key that stays the same on the retry, so the API answers
-# a repeated request with the first response instead of booking or ordering twice.
-KEYED_ACTIONS = frozenset({"create_booking", "create_order"})
-# Safe to send twice: a read, the keyed creates, and end_call (it records a value, twice is once).
-REPEATABLE_ACTIONS = frozenset({"check_availability", "end_call"}) | KEYED_ACTIONS
+TOOL_ACTIONS = ("check_availability", "create_booking", "create_order", "transfer_to_human", "end_call", "log_note",
+                "find_bookings", "reschedule_booking", "cancel_booking", "order_status")
+# Writes that change bookings or orders carry an Idempotency-Key that stays the same on the retry, so
+# the API answers a repeated request with the first response instead of booking (or moving) twice.
+KEYED_ACTIONS = frozenset({"create_booking", "create_order", "reschedule_booking", "cancel_booking"})
+# Safe to send twice: the reads, the keyed writes, and end_call (it records a value, twice is once).
+REPEATABLE_ACTIONS = frozenset({"check_availability", "find_bookings", "order_status", "end_call"}) | KEYED_ACTIONS
 
 
 class ApiUnavailable(Exception):
@@ -180,10 +180,6 @@ class SoniqApiClient:
         if not 200 <= status < 300:
             code, message = _error_of(data)
             raise ApiRefused(status, code, message)
-
-
-def new_idempotency_key() -> str:
-    return uuid.uuid4().hex
 
 
 def _error_of(data: dict[str, Any]) -> tuple[str, str]:

@@ -7,12 +7,14 @@ one (it is written in the tenant's words).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, ErrorEvent
 
 from voiceworker.api_client import ToolReply
+from voiceworker.call_control import Transfer
 from voiceworker.call_state import CallState
 
 logger = logging.getLogger("soniq.voiceworker")
@@ -32,6 +34,18 @@ TIME_LIMIT_REASON = "The call reached its maximum length."
 TIME_UP_TRANSFER = "We've reached the time limit for this call, so I'm transferring you to a colleague now."
 TIME_UP_GOODBYE = "I'm sorry, we've reached the time limit for this call."
 TIME_UP_NO_CALLBACK = "Please call us again if there is anything else."
+SAY_AGAIN = "Sorry, could you say that again?"
+FAILURE_APOLOGY = "I'm sorry, we're having technical difficulties. Please call us again in a few minutes. Goodbye."
+STILL_THERE = "Are you still there?"
+NO_RESPONSE_GOODBYE = "I can't hear anyone, so I'll end the call now. Please call us again. Goodbye!"
+NO_RESPONSE_REASON = "No response from the caller."
+# Failed turns in a row (the model failed or timed out) before the apology and the hang-up.
+MAX_FAILED_TURNS = 2
+# "Are you still there?" this many times, then goodbye.
+MAX_STILL_THERE_PROMPTS = 2
+# After a transfer that the server reported as still ringing: how long to wait for the caller's leg
+# to leave (the transfer completed) before treating it as failed. The ringing timeout is 30 s.
+ONGOING_TRANSFER_WAIT_SECONDS = 35.0
 
 
 def filler_for(language: str) -> str:
@@ -46,8 +60,16 @@ async def say_and_wait(session: AgentSession, text: str) -> None:
         logger.info("could not say %r: the session is closing", text)
 
 
-async def hang_up(call: CallState) -> None:
-    call.over = True
+async def hang_up(call: CallState, *, after_speech: bool = True) -> None:
+    """Delete the room. After speech, a short grace first: `wait_for_playout` returns once the
+    local 200 ms audio queue has drained into WebRTC, while the last 0.1-0.5 s are still being
+    encoded, sent, and buffered by the SIP gateway; deleting the room at once clips them."""
+    call.end()
+    if call.room_deleted:
+        return
+    if after_speech and call.hang_up_grace > 0:
+        await asyncio.sleep(call.hang_up_grace)
+    call.room_deleted = True
     await call.control.hang_up()
 
 
@@ -56,15 +78,30 @@ async def transfer_caller(session: AgentSession, call: CallState, *, transfer_to
     """Announce and do the cold transfer that `request` (the transfer_to_human body) obtained.
     Returns None once the caller is with a person. If the transfer failed, the same request goes to
     the API again marked `transfer_failed`, which queues a callback: its answer is returned for the
-    caller to hear (ok=False when not even the callback could be queued)."""
-    await say_and_wait(session, announcement)
+    caller to hear (ok=False when not even the callback could be queued).
+
+    From the announcement on, the caller is on their way: no new LLM turn starts (`SoniqAgent`), no
+    second transfer, and the SIP side plays a dial tone while the REFER rings."""
     reason = str(request.get("reason") or "")
-    if await call.control.transfer(transfer_to):
+    call.transferring, call.transfer_target, call.transfer_reason = True, transfer_to, reason
+    await say_and_wait(session, announcement)
+    outcome = await call.control.transfer(transfer_to)
+    if outcome is Transfer.ONGOING:
+        # The server stopped waiting before the transfer did; it completes when the caller's leg
+        # leaves the room.
+        try:
+            async with asyncio.timeout(ONGOING_TRANSFER_WAIT_SECONDS):
+                await call.caller_gone.wait()
+            outcome = Transfer.COMPLETED
+        except TimeoutError:
+            outcome = Transfer.FAILED
+    if outcome is Transfer.COMPLETED:
         call.settle(outcome="transferred", end_reason=reason, transferred_to=transfer_to)
         # The caller's leg now belongs to the transfer target; deleting the room ends the job and
         # cannot touch the transferred call.
-        await hang_up(call)
+        await hang_up(call, after_speech=False)
         return None
+    call.transferring = False
     logger.warning("call %s: transfer to %s failed, queueing a callback", call.call_id, transfer_to)
     reply = await call.run_tool_recorded("transfer_to_human", {**request, "transfer_failed": True})
     return reply or ToolReply(ok=False, status=0, error_code="unavailable",
@@ -108,6 +145,125 @@ async def time_up(session: AgentSession, call: CallState) -> None:
     closing = reply.message if callback_queued and reply.message else TIME_UP_NO_CALLBACK
     await say_and_wait(session, f"{TIME_UP_GOODBYE} {closing} Goodbye!")
     outcome = "callback" if callback_queued else "other"
-    await call.run_tool_recorded("end_call", {"reason": TIME_LIMIT_REASON, "outcome": outcome})
     call.settle(outcome=outcome, end_reason=TIME_LIMIT_REASON)
+    # Hang up first: the caller has heard the goodbye, the API's record of it can wait.
     await hang_up(call)
+    await call.run_tool_recorded("end_call", {"reason": TIME_LIMIT_REASON, "outcome": outcome})
+
+
+async def apologise_and_end(session: AgentSession, call: CallState, *, end_reason: str,
+                            can_speak: bool = True) -> None:
+    """A failure the call cannot recover from: the fixed apology (when the voice still works),
+    then the hang-up, and the failure named in the call's log."""
+    if call.over:
+        return
+    call.settle(outcome=call.recorder.inferred_outcome(), end_reason=end_reason[:500])
+    call.end()
+    if can_speak:
+        try:
+            session.interrupt(force=True)
+        except RuntimeError:
+            pass
+        try:
+            async with asyncio.timeout(APOLOGY_TIMEOUT_SECONDS):
+                await say_and_wait(session, FAILURE_APOLOGY)
+        except TimeoutError:
+            logger.warning("call %s: the apology did not play in time", call.call_id)
+    await hang_up(call, after_speech=can_speak)
+
+
+# The apology is said to a caller who is about to be hung up on: bounded, not a long silence.
+APOLOGY_TIMEOUT_SECONDS = 5.0
+
+
+class ProviderFailures:
+    """Listens to the session's `error` events. A turn the model could not answer (an outage, a
+    429, a timeout) gets "Sorry, could you say that again?"; `MAX_FAILED_TURNS` in a row, or a
+    failed transcriber, get the apology and the hang-up; a failed voice gets the hang-up at once.
+    All of it before the session's own error close, which would leave the line open and silent."""
+
+    def __init__(self, session: AgentSession, call: CallState, *, max_failed_turns: int = MAX_FAILED_TURNS):
+        self.session = session
+        self.call = call
+        self.max_failed_turns = max_failed_turns
+        self.failed_turns = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self) -> None:
+        self.session.on("error", self.on_error)
+        self.session.on("conversation_item_added", self._on_item)
+
+    def _on_item(self, event: Any) -> None:
+        item = event.item
+        if getattr(item, "role", None) == "assistant" and (item.text_content or "") not in (SAY_AGAIN, ""):
+            self.failed_turns = 0  # the model answered
+
+    def on_error(self, event: ErrorEvent) -> None:
+        error = event.error
+        if getattr(error, "recoverable", True) or self.call.over:
+            return
+        kind = getattr(error, "type", "")
+        cause = getattr(error, "error", error)
+        if kind == "tts_error":
+            self._spawn(apologise_and_end(self.session, self.call, can_speak=False,
+                                          end_reason=f"The agent failed: the voice (TTS) failed: {cause}"))
+        elif kind == "stt_error":
+            self._spawn(apologise_and_end(self.session, self.call,
+                                          end_reason=f"The agent failed: speech recognition (STT) failed: {cause}"))
+        elif kind == "llm_error":
+            self.failed_turns += 1
+            if self.failed_turns >= self.max_failed_turns:
+                self._spawn(apologise_and_end(self.session, self.call,
+                                              end_reason=f"The agent failed: the language model (LLM) failed: {cause}"))
+            else:
+                try:
+                    self.session.say(SAY_AGAIN)
+                except RuntimeError:
+                    pass
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+class UserAway:
+    """A silent, off-hook caller (the session marked them away after `user_away_timeout`): "Are
+    you still there?" up to `MAX_STILL_THERE_PROMPTS` times, `user_away_timeout` apart, then a
+    goodbye and the hang-up, outcome other. Instead of the forced transfer at T-0 a silent line
+    used to get. The session marks the caller away once; they stay away until they speak."""
+
+    def __init__(self, session: AgentSession, call: CallState, *, max_prompts: int = MAX_STILL_THERE_PROMPTS):
+        self.session = session
+        self.call = call
+        self.max_prompts = max_prompts
+        self._back = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def attach(self) -> None:
+        self.session.on("user_state_changed", self.on_user_state)
+
+    def on_user_state(self, event: Any) -> None:
+        if event.new_state != "away":
+            self._back.set()
+            return
+        if self.call.over or self.call.transferring or (self._task is not None and not self._task.done()):
+            return
+        self._back.clear()
+        self._task = asyncio.create_task(self._while_away())
+
+    async def _while_away(self) -> None:
+        wait = self.session.options.user_away_timeout or 10.0
+        for _ in range(self.max_prompts):
+            await say_and_wait(self.session, STILL_THERE)
+            try:
+                await asyncio.wait_for(self._back.wait(), wait)
+                return  # they spoke
+            except TimeoutError:
+                pass
+            if self.call.over or self.call.transferring:
+                return
+        self.call.settle(outcome="other", end_reason=NO_RESPONSE_REASON)
+        self.call.end()
+        await say_and_wait(self.session, NO_RESPONSE_GOODBYE)
+        await hang_up(self.call)

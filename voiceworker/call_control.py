@@ -5,6 +5,7 @@ the job alone would leave the caller connected to a room nobody speaks in.
 """
 from __future__ import annotations
 
+import enum
 import logging
 from typing import Protocol
 
@@ -13,9 +14,17 @@ from livekit import api
 
 logger = logging.getLogger("soniq.voiceworker")
 
+class Transfer(enum.Enum):
+    COMPLETED = "completed"
+    # The REFER is still in progress (the server stopped waiting, not the transfer): the caller
+    # may yet reach the target, so this is not a failure to queue a callback for.
+    ONGOING = "ongoing"
+    FAILED = "failed"
+
+
 class CallControl(Protocol):
-    async def transfer(self, transfer_to: str) -> bool:
-        """Hand the caller to `transfer_to` (tel: or sip: URI). True when the transfer completed."""
+    async def transfer(self, transfer_to: str) -> Transfer:
+        """Hand the caller to `transfer_to` (tel: or sip: URI)."""
         ...
 
     async def hang_up(self) -> None:
@@ -31,33 +40,38 @@ class LiveKitCallControl:
         self.room_name = room_name
         self.participant_identity = participant_identity
 
-    async def transfer(self, transfer_to: str) -> bool:
+    async def transfer(self, transfer_to: str) -> Transfer:
         request = api.TransferSIPParticipantRequest(
             room_name=self.room_name,
             participant_identity=self.participant_identity,
             transfer_to=transfer_to,
-            play_dialtone=False,
+            # The SIP service plays a dial tone on the caller's own leg while the REFER rings (up
+            # to the 30 s ringing timeout): it needs no track of ours, and it keeps playing if this
+            # job is slow or gone. (BackgroundAudioPlayer's hold music would need the session and
+            # a published track for as long as the transfer rings.)
+            play_dialtone=True,
         )
         try:
             response = await self.lkapi.sip.transfer_sip_participant(request)
         except api.SipCallError as exc:
             # The usual failures: busy, no answer, or a trunk that does not allow REFER.
             logger.warning("SIP transfer of %s to %s failed: %s", self.participant_identity, transfer_to, exc)
-            return False
+            return Transfer.FAILED
         except (api.ServerError, aiohttp.ClientError, TimeoutError) as exc:
             logger.error("SIP transfer of %s to %s could not be requested: %s", self.participant_identity,
                          transfer_to, exc)
-            return False
+            return Transfer.FAILED
         if response.status == api.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL:
-            return True
-        # Servers older than the transfer-status field answer an empty message on success, which
-        # reads as ONGOING with no transfer id; a real ONGOING or FAILED carries an id.
-        if response.status == api.SIPTransferStatus.STS_TRANSFER_ONGOING and not response.transfer_id:
-            return True
+            return Transfer.COMPLETED
+        if response.status == api.SIPTransferStatus.STS_TRANSFER_ONGOING:
+            # Servers older than the transfer-status field answer an empty message on success,
+            # which reads as ONGOING with no transfer id. With an id, the server answered while
+            # the REFER was still ringing: whether it completes shows in the caller's leg leaving.
+            return Transfer.ONGOING if response.transfer_id else Transfer.COMPLETED
         logger.warning("SIP transfer of %s to %s did not complete: status %s, reason %s", self.participant_identity,
                        transfer_to, api.SIPTransferStatus.Name(response.status),
                        api.SIPTransferReason.Name(response.reason))
-        return False
+        return Transfer.FAILED
 
     async def hang_up(self) -> None:
         try:
@@ -78,10 +92,10 @@ class LoggingCallControl:
         self.hung_up = False
         self._echo = echo
 
-    async def transfer(self, transfer_to: str) -> bool:
+    async def transfer(self, transfer_to: str) -> Transfer:
         self.transfers.append(transfer_to)
         self._say(f"[the call would now be transferred to {transfer_to}]")
-        return self.transfer_succeeds
+        return Transfer.COMPLETED if self.transfer_succeeds else Transfer.FAILED
 
     async def hang_up(self) -> None:
         self.hung_up = True

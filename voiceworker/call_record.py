@@ -131,8 +131,10 @@ class CallRecorder:
         totals["stt_seconds"] = round(totals["stt_seconds"], 2)
         return totals
 
-    def build_log(self, *, outcome: str, end_reason: str, transferred_to: str = "") -> dict[str, Any]:
-        ended = self._wall_clock()
+    def build_log(self, *, outcome: str, end_reason: str, transferred_to: str = "",
+                  ended_at: float | None = None) -> dict[str, Any]:
+        """`ended_at`: when the caller left or was hung up on, if that was before now."""
+        ended = ended_at if ended_at is not None else self._wall_clock()
         return {
             "ended_at": dt.datetime.fromtimestamp(ended, tz=dt.UTC).isoformat(),
             "duration_seconds": round(max(ended - self.started_at, 0.0), 2),

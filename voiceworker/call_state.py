@@ -2,16 +2,22 @@
 (it is the session's `userdata`)."""
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voiceworker.api_client import KEYED_ACTIONS, ApiUnavailable, SoniqApiClient, ToolReply, new_idempotency_key
+from voiceworker.api_client import KEYED_ACTIONS, ApiUnavailable, SoniqApiClient, ToolReply
 from voiceworker.call_control import CallControl
 from voiceworker.call_record import CallRecorder
 
 # When a tool call has taken this long, the agent says a short filler once.
 FILLER_DELAY_SECONDS = 0.7
+# Between the end of the last words and the room's deletion (`call_actions.hang_up`).
+HANG_UP_GRACE_SECONDS = 0.5
 
 
 @dataclass
@@ -26,17 +32,53 @@ class CallState:
     outcome: str = ""
     end_reason: str = ""
     transferred_to: str = ""
-    # True once the caller is gone (hung up on, or transferred): nothing more is said or done.
+    # True once the caller is gone (hung up on, transferred, or hung up themselves): nothing more is
+    # said or done.
     over: bool = False
+    # True from the moment a transfer starts until it failed: no new LLM turn, no second transfer.
+    transferring: bool = False
+    transfer_target: str = ""
+    transfer_reason: str = ""
+    # See `call_actions.hang_up`.
+    hang_up_grace: float = HANG_UP_GRACE_SECONDS
+    # Set when the caller's SIP leg leaves the room (they hung up, or a transfer took them away).
+    caller_gone: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set by `call_actions.hang_up`: the room (and with it the caller's line) is gone.
+    room_deleted: bool = False
+    # When the caller left or was hung up on: the log's end, however long the job takes to finish.
+    ended_at: float | None = None
+    # Called once, the moment the call is over: stops the watchdog (it must not outlive the caller).
+    on_over: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def language(self) -> str:
         return str(self.config.get("language") or "en")
 
+    def end(self) -> None:
+        """The caller is gone or about to be: nothing more is said, the watchdog stops."""
+        if self.ended_at is None:
+            self.ended_at = time.time()
+        if self.over:
+            return
+        self.over = True
+        for callback in self.on_over:
+            callback()
+
+    def caller_left(self) -> None:
+        self.caller_gone.set()
+        self.end()
+
+    def idempotency_key(self, action: str, payload: dict[str, Any]) -> str:
+        """The same for the same create in the same call: the model's retry of a request that
+        timed out (but may have succeeded) is replayed by the API instead of booking twice."""
+        canonical = json.dumps({"call": self.call_id, "action": action, "payload": payload}, sort_keys=True,
+                               separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
     async def run_tool(self, action: str, payload: dict[str, Any]) -> ToolReply:
-        """One tool request to the API. A create request gets a fresh Idempotency-Key here, which
-        the client keeps for its retry."""
-        key = new_idempotency_key() if action in KEYED_ACTIONS else None
+        """One tool request to the API. A create request carries an Idempotency-Key derived from the
+        call and the request (`idempotency_key`), which the client also keeps for its own retry."""
+        key = self.idempotency_key(action, payload) if action in KEYED_ACTIONS else None
         return await self.api.call_tool(call_token=self.call_token, action=action, payload=payload, idempotency_key=key)
 
     async def run_tool_recorded(self, action: str, payload: dict[str, Any]) -> ToolReply | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx2 as httpx
 from django.conf import settings
-from livekit.agents import AgentSession, APIConnectOptions, vad
+from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnectOptions, llm, vad
 from livekit.agents.types import NOT_GIVEN
-from livekit.agents.voice.agent_session import SessionConnectOptions
 from livekit.plugins import cartesia, deepgram, openai
 
+from core.languages import DEEPGRAM_MULTI, primary_subtag
 from voiceworker.call_state import CallState
 
 DEFAULT_STT_MODEL, DEFAULT_STT_LANGUAGE = "nova-3", "multi"
@@ -30,19 +31,53 @@ TURN_HANDLING: dict[str, Any] = {
 }
 
 
+# A caller waits for every LLM request in silence. The framework's defaults (10 s timeout, three
+# retries 2 s apart; httpx's 5 s read timeout) add up to 6-30 s of dead air when the provider
+# answers 429 or hangs. One attempt with a short first-byte timeout instead: a failed turn is
+# answered "Sorry, could you say that again?" (`call_actions.ProviderFailures`), and the caller's
+# repeat is the retry.
+LLM_TIMEOUT = httpx.Timeout(connect=1.5, read=1.5, write=1.5, pool=1.5)
+LLM_CONN_OPTIONS = APIConnectOptions(max_retry=0, timeout=1.5)
+# Deepgram's recommendation for `multi` (code-switching): endpointing at 100 ms; the plugin's
+# default, 25 ms, cuts a multilingual utterance into fragments.
+MULTI_ENDPOINTING_MS = 100
+
+
+class CallLLM(openai.LLM):
+    """openai.LLM with the call's bounded connection options on every request (`chat`'s public
+    `conn_options`), whatever the session passes."""
+
+    def chat(self, *, chat_ctx: llm.ChatContext, tools: Any = None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+             **kwargs: Any) -> llm.LLMStream:
+        return super().chat(chat_ctx=chat_ctx, tools=tools, conn_options=LLM_CONN_OPTIONS, **kwargs)
+
+
 def build_llm(config: dict[str, Any], *, timeout: Any = None) -> openai.LLM:
     """OpenAI, or any OpenAI-compatible server at OPENAI_BASE_URL (a local model server needs no
     real key, but the client insists on one)."""
     base_url = settings.OPENAI_BASE_URL or NOT_GIVEN
     api_key = settings.OPENAI_API_KEY or ("not-needed" if settings.OPENAI_BASE_URL else NOT_GIVEN)
-    return openai.LLM(model=(config.get("llm") or {}).get("model") or DEFAULT_LLM_MODEL, base_url=base_url,
-                      api_key=api_key, timeout=timeout)
+    return CallLLM(model=(config.get("llm") or {}).get("model") or DEFAULT_LLM_MODEL, base_url=base_url,
+                   api_key=api_key, timeout=timeout or LLM_TIMEOUT)
+
+
+def stt_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Nova-3 `multi` (with Deepgram's endpointing for it) when it covers the tenant's language;
+    otherwise Nova-3's monolingual model for that language (`multi` would transcribe a Polish
+    caller as whichever of its ten languages sounds closest)."""
+    stt = config.get("stt") or {}
+    model = stt.get("model") or DEFAULT_STT_MODEL
+    language = stt.get("language") or DEFAULT_STT_LANGUAGE
+    tenant_language = primary_subtag(str(config.get("language") or "en"))
+    if language == "multi" and tenant_language not in DEEPGRAM_MULTI:
+        return {"model": model, "language": tenant_language}
+    if language == "multi":
+        return {"model": model, "language": "multi", "endpointing_ms": MULTI_ENDPOINTING_MS}
+    return {"model": model, "language": language}
 
 
 def build_stt(config: dict[str, Any]) -> deepgram.STT:
-    stt = config.get("stt") or {}
-    return deepgram.STT(model=stt.get("model") or DEFAULT_STT_MODEL, language=stt.get("language") or DEFAULT_STT_LANGUAGE,
-                        api_key=settings.DEEPGRAM_API_KEY or NOT_GIVEN)
+    return deepgram.STT(**stt_options(config), api_key=settings.DEEPGRAM_API_KEY or NOT_GIVEN)
 
 
 def build_tts(config: dict[str, Any]) -> cartesia.TTS:
@@ -75,11 +110,7 @@ def build_session(config: dict[str, Any], *, vad_model: vad.VAD | None, userdata
     )
 
 
-# The apology is said to a caller who is about to be hung up on: one quick retry, not a long silence.
-APOLOGY_TTS_OPTIONS = APIConnectOptions(max_retry=1, retry_interval=0.2, timeout=5.0)
-
-
 def build_apology_session(*, vad_model: vad.VAD | None) -> AgentSession:
-    """For calls that never reach a tenant (unknown number, API down): just a voice, the default one."""
-    return AgentSession(tts=build_tts({"language": "en"}), vad=vad_model, turn_handling={"turn_detection": "vad"},
-                        conn_options=SessionConnectOptions(tts_conn_options=APOLOGY_TTS_OPTIONS))
+    """For calls that never reach a tenant (unknown number, API down, a session that failed to
+    start): just a voice, the default one. The caller bounds how long it may take."""
+    return AgentSession(tts=build_tts({"language": "en"}), vad=vad_model, turn_handling={"turn_detection": "vad"})

@@ -88,6 +88,7 @@ class CallWatchdog:
                              key=lambda stage: stage.at_seconds)
         self.stages.append(Stage("time_up", max_call_seconds, on_time_up))
         self.fired: list[str] = []
+        self._running_stage = ""
         self._task: asyncio.Task[None] | None = None
         self._started_at: float | None = None
 
@@ -103,6 +104,7 @@ class CallWatchdog:
         for stage in self.stages:
             await self.clock.sleep(max(self._started_at + stage.at_seconds - self.clock.monotonic(), 0.0))
             self.fired.append(stage.name)
+            self._running_stage = stage.name
             logger.info("call watchdog: %s at %.0f s", stage.name, self.elapsed())
             try:
                 await stage.callback()
@@ -111,12 +113,30 @@ class CallWatchdog:
             except Exception:
                 # A warning that failed to play must not keep the call from ending on time.
                 logger.exception("call watchdog stage %s failed", stage.name)
+            finally:
+                self._running_stage = ""
 
-    async def stop(self) -> None:
-        # A stage that ends the call stops the watchdog from inside its own task: nothing to cancel.
-        if self._task is not None and not self._task.done() and self._task is not asyncio.current_task():
+    def _ending_the_call(self) -> bool:
+        # The time-up stage ends the call itself (and records it after the hang-up): let it finish.
+        return self._running_stage == "time_up" or self._task is asyncio.current_task()
+
+    def cancel(self) -> None:
+        """Stop at once: the caller has left or the call is settled, so no warning and no time-up
+        (a forced transfer of a caller who has gone) may follow."""
+        if self._task is not None and not self._task.done() and not self._ending_the_call():
             self._task.cancel()
+
+    async def stop(self, *, time_up_grace: float = 5.0) -> None:
+        if self._task is None or self._task.done() or self._task is asyncio.current_task():
+            return
+        if self._running_stage == "time_up":
             try:
-                await self._task
-            except asyncio.CancelledError:
+                await asyncio.wait_for(asyncio.shield(self._task), time_up_grace)
+                return
+            except TimeoutError:
                 pass
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass

@@ -18,7 +18,8 @@ from django.urls import reverse
 
 from backoffice.helpers import SingleRowAdminMixin, first_overlap, overlap_message, validate_range_order
 from backoffice.sites import tenant_admin_site
-from tenants.agent.models import AgentSettings, EscalationHours
+from core.languages import unsupported_language_message
+from tenants.agent.models import FACTS_TOTAL_MAX, AgentSettings, BusinessFact, EscalationHours
 
 
 class AgentSettingsForm(forms.ModelForm):
@@ -37,6 +38,13 @@ class AgentSettingsForm(forms.ModelForm):
             "language": "The language the agent speaks first, e.g. en, de, es. It follows the caller if they switch.",
             "voice_speed": "0.6 (slow) to 1.5 (fast); 1.0 is normal.",
         }
+
+
+    def clean_language(self):
+        language = self.cleaned_data["language"].strip()
+        if problem := unsupported_language_message(language):
+            raise ValidationError(problem)
+        return language
 
 
 class EscalationHoursForm(forms.ModelForm):
@@ -129,3 +137,32 @@ class AgentSettingsAdmin(SingleRowAdminMixin, admin.ModelAdmin):
 
     def response_post_save_change(self, request, obj):
         return HttpResponseRedirect(reverse(f"{self.admin_site.name}:agent_agentsettings_change", args=[obj.pk]))
+
+
+class BusinessFactForm(forms.ModelForm):
+    class Meta:
+        model = BusinessFact
+        fields = ["topic", "answer", "position"]
+        widgets = {"answer": forms.Textarea(attrs={"rows": 3, "cols": 80})}
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # Every call's instructions carry all facts, so the list as a whole is bounded, not just each one.
+        others = BusinessFact.objects.exclude(pk=self.instance.pk).values_list("topic", "answer")
+        total = sum(len(topic) + len(answer) for topic, answer in others)
+        total += len(cleaned_data.get("topic") or "") + len(cleaned_data.get("answer") or "")
+        if total > FACTS_TOTAL_MAX:
+            raise ValidationError(f"All facts together would be {total} characters; keep them under {FACTS_TOTAL_MAX} "
+                                  "(shorten this answer or another fact).")
+        return cleaned_data
+
+
+@admin.register(BusinessFact, site=tenant_admin_site)
+class BusinessFactAdmin(admin.ModelAdmin):
+    """What the agent tells callers who ask about parking, payment, accessibility...; a question the
+    facts do not answer gets "I'm not sure, I can take a message"."""
+
+    form = BusinessFactForm
+    list_display = ["topic", "answer", "position"]
+    list_editable = ["position"]
+    ordering = ["position", "pk"]

@@ -12,7 +12,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from backoffice.dashboard import bookings_day_view
 from backoffice.forms import BookingAddForm
@@ -86,7 +87,15 @@ class ClosureAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
 class BookingPolicyForm(forms.ModelForm):
     class Meta:
         model = BookingPolicy
-        fields = ["min_notice_minutes", "horizon_days", "slot_interval_minutes"]
+        fields = ["min_notice_minutes", "horizon_days", "slot_interval_minutes", "change_notice_hours"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty, it means what the default means: callers may change a booking until it starts.
+        self.fields["change_notice_hours"].required = False
+
+    def clean_change_notice_hours(self):
+        return self.cleaned_data.get("change_notice_hours") or 0
 
     def clean_slot_interval_minutes(self):
         value = self.cleaned_data["slot_interval_minutes"]
@@ -174,9 +183,9 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
     # Only the notes are the owner's to write; where and when a booking is (and which parallel
     # "lane" it holds) is the booking service's job, guarded by the exclusion constraint.
     readonly_fields = ["service", "start", "end", "blocked_until", "lane", "customer_name", "customer_phone",
-                       "status", "call_link", "created"]
+                       "status", "call_link", "created", "history"]
     fields = ["service", "start", "end", "customer_name", "customer_phone", "status", "notes", "call_link",
-              "created", "blocked_until", "lane"]
+              "created", "history", "blocked_until", "lane"]
 
     def add_view(self, request, form_url="", extra_context=None):
         """Not the model form (where and when a booking is is the booking service's to decide): a
@@ -215,6 +224,13 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
             path("day/", self.admin_site.admin_view(self.day_view), name="bookings_booking_day"),
             *super().get_urls(),
         ]
+
+    @admin.display(description="History")
+    def history(self, booking):
+        from bookings.selectors import booking_history
+
+        return format_html_join(mark_safe("<br>"), "{}: {}", ((local_time_text(when), sentence)
+                                                               for when, sentence in booking_history(booking=booking)))
 
     @admin.display(description="When", ordering="start")
     def when(self, booking):

@@ -104,6 +104,17 @@ def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_adm
         assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
 
 
+def test_it_refuses_a_language_no_speech_provider_supports(salon_admin):  # noqa: F811
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        agent = AgentSettings.objects.get()
+        estonian, polish = form_data(agent, DEMO_HOURS, language="et"), form_data(agent, DEMO_HOURS, language="pl-PL")
+    assert "Calls cannot be taken in &#x27;et&#x27;" in refused(salon_admin, url, estonian)
+    assert salon_admin.post(url, polish).status_code == 302
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().language == "pl-PL"
+
+
 def test_it_refuses_warnings_longer_than_the_call(salon_admin):  # noqa: F811
     url = settings_page(salon_admin)
     with schema_context("salon"):

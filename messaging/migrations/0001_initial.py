@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('bookings', '0002_initial'),
         ('contenttypes', '0002_remove_content_type_name'),
-        ('calls', '0007_smsmessage_moves_to_messaging'),
+        ('calls', '0008_smsmessage_moves_to_messaging'),
         ('orders', '0001_initial'),
     ]
 
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
             name='SmsMessage',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('confirmation', 'Confirmation'), ('order_ready', 'Order ready'), ('booking_cancelled', 'Booking cancelled'), ('booking_reminder', 'Booking reminder')], default='confirmation', max_length=20)),
+                ('kind', models.CharField(choices=[('confirmation', 'Confirmation'), ('order_ready', 'Order ready'), ('booking_cancelled', 'Booking cancelled'), ('booking_reminder', 'Booking reminder'), ('booking_rescheduled', 'Booking moved by the caller'), ('cancel_confirmation', 'Cancellation by the caller')], default='confirmation', max_length=20)),
                 ('to_number', models.CharField(max_length=20)),
                 ('from_number', models.CharField(blank=True, max_length=20)),
                 ('body', models.TextField(max_length=1600)),

@@ -106,3 +106,26 @@ class EscalationHours(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_weekday_display()} {self.starts:%H:%M}–{self.ends:%H:%M}"
+
+
+# The facts go into every call's instructions, so their total length is bounded: a long list costs
+# tokens on every turn and buries the rules below it.
+FACTS_TOTAL_MAX = 4000
+FACT_TOPIC_MAX = 200
+FACT_ANSWER_MAX = 1000
+
+
+class BusinessFact(models.Model):
+    """Something callers ask that the agent should answer the business's way: parking, payment,
+    accessibility, what to bring."""
+
+    topic = models.CharField(max_length=FACT_TOPIC_MAX, help_text="The question or topic, e.g. 'Parking'.")
+    answer = models.TextField(max_length=FACT_ANSWER_MAX, help_text="What the agent tells callers.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Facts are listed in this order.")
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = "business fact"
+
+    def __str__(self) -> str:
+        return self.topic

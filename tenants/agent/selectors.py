@@ -1,4 +1,4 @@
-from tenants.agent.models import AgentSettings, EscalationHours
+from tenants.agent.models import AgentSettings, BusinessFact, EscalationHours
 
 
 def agent_settings_get() -> AgentSettings:
@@ -11,3 +11,9 @@ def agent_settings_get() -> AgentSettings:
 
 def escalation_hours_for_weekday(*, weekday: int) -> list[EscalationHours]:
     return list(EscalationHours.objects.filter(weekday=weekday))
+
+
+def business_facts_summary() -> str:
+    """The business's facts for the agent's instructions, one `- Topic: answer` line each, or "" when
+    it has none."""
+    return "\n".join(f"- {fact.topic.strip()}: {' '.join(fact.answer.split())}" for fact in BusinessFact.objects.all())

@@ -61,7 +61,8 @@ def test_it_creates_the_call_and_returns_a_token_and_the_salon_config(committed_
     assert config["transfer"] == {"available_now": True, "target": "tel:+15550100900"}
     assert config["callback_promise"] == "within two hours during opening hours"
     assert config["caller_number"] == "+15557654321"
-    assert config["tools"] == ["check_availability", "create_booking", "transfer_to_human", "end_call", "log_note"]
+    assert config["tools"] == ["check_availability", "create_booking", "find_bookings", "reschedule_booking", "cancel_booking",
+                              "transfer_to_human", "end_call", "log_note"]
 
 
 def test_it_writes_todays_date_hours_services_and_rules_into_the_instructions(committed_db, api_server, fixed_clock):
@@ -120,7 +121,7 @@ def test_it_returns_the_pizzerias_own_config(committed_db, api_server, fixed_clo
     assert config["max_call_seconds"] == 420
     assert config["voice"]["voice_id"] == "a0e99841-438c-4a64-b679-ae501e7d6091"
     assert config["transfer"] == {"available_now": True, "target": "sip:kitchen@pizzeria.example"}
-    assert config["tools"] == ["create_order", "transfer_to_human", "end_call", "log_note"]
+    assert config["tools"] == ["create_order", "order_status", "transfer_to_human", "end_call", "log_note"]
     assert "Margherita" in config["instructions"]
     assert "Friday 13 March 2026, 19:00 local time (Europe/Berlin, CET, UTC+01:00)" in config["instructions"]
     with tenant_context(pizzeria):

@@ -172,12 +172,12 @@ def test_after_the_call_ended_only_notes_are_accepted(committed_db, api_server, 
 
 def test_an_unknown_tool_is_a_404_naming_the_tools(committed_db, api_server):
     _call, token = a_call(tenant_named("salon"))
-    error = assert_error(tool(api_server, token, "cancel_booking", {}), 404, "unknown_tool")
+    error = assert_error(tool(api_server, token, "refund_order", {}), 404, "unknown_tool")
     assert "check_availability" in error["message"] and "log_note" in error["message"]
 
 
 def test_an_unknown_tool_needs_a_token_too(committed_db, api_server):
-    assert_error(tool(api_server, "nonsense", "cancel_booking", {}), 401, "invalid_token")
+    assert_error(tool(api_server, "nonsense", "refund_order", {}), 401, "invalid_token")
 
 
 def test_other_methods_and_paths_answer_in_the_same_format(committed_db, api_server):
@@ -197,7 +197,8 @@ def test_the_openapi_schema_is_public_and_documents_every_endpoint(committed_db,
     assert set(schema["paths"]) == {
         "/internal/calls/start", "/internal/calls/{call_id}/log",
         *(f"/internal/voice-tools/{name}" for name in ("check_availability", "create_booking", "create_order",
-                                                       "transfer_to_human", "end_call", "log_note")),
+                                                       "transfer_to_human", "end_call", "log_note", "find_bookings",
+                                                       "reschedule_booking", "cancel_booking", "order_status")),
     }
     booking = schema["paths"]["/internal/voice-tools/create_booking"]["post"]
     assert {"Idempotency-Key"} <= {parameter["name"] for parameter in booking["parameters"]}

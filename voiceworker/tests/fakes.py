@@ -10,17 +10,21 @@ import asyncio
 import itertools
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from livekit.agents import llm
+from livekit import rtc
+from livekit.agents import APIStatusError, llm, tts
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
+from livekit.agents.voice import io
 from livekit.protocol import room as room_proto
 from livekit.protocol import sip as sip_proto
 
 # A step of a scripted conversation: what the model "says" in one response. `tool_calls` is a list of
-# (name, arguments). A callable step receives the chat context and returns a step, so a script can
+# (name, arguments). FakeOpenAI also takes {"status": 429, "code": "insufficient_quota"} (an error
+# answer) and {"hang": seconds} (a wait before answering). A callable step receives the chat context and returns a step, so a script can
 # use what an earlier tool returned (a free start time, say).
 Step = dict[str, Any] | Callable[[llm.ChatContext], dict[str, Any]]
 
@@ -146,6 +150,14 @@ class FakeOpenAI:
         step = self.steps.pop(0) if self.steps else {"content": "Okay."}
         if callable(step):
             step = step(body)
+        if step.get("hang"):
+            # A provider that accepts the request and never answers (within the test's patience).
+            await asyncio.sleep(step["hang"])
+        if step.get("status"):
+            # OpenAI's error shape, e.g. 429 insufficient_quota.
+            code = step.get("code", "insufficient_quota")
+            return web.json_response({"error": {"message": f"test error {code}", "type": code, "param": None,
+                                                "code": code}}, status=step["status"])
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
         number = len(self.requests)
@@ -176,12 +188,21 @@ class FakeOpenAI:
 
 class FakeLiveKit:
     """Decodes TransferSIPParticipant and DeleteRoom with livekit.protocol and records them.
-    `transfer_outcome`: "success", "sip_error" (the callee was busy) or "failed" (a FAILED status)."""
+    `transfer_outcome`: "success", "sip_error" (the callee was busy), "failed" (a FAILED status),
+    "ongoing" (ONGOING with a transfer id) or "empty" (an older server's empty success).
+    `transfer_seconds`: how long the transfer rings before the answer. `delete_fails`: DeleteRoom
+    answers 500 (recorded all the same). `on_transfer`: called (in the server's thread) as it answers."""
 
     def __init__(self, transfer_outcome: str = "success"):
         self.transfer_outcome = transfer_outcome
+        self.transfer_seconds = 0.0
+        self.delete_fails = False
+        self.on_transfer: Callable[[], None] | None = None
         self.transfers: list[dict[str, Any]] = []
+        # (asked, answered) wall-clock times of each transfer: while it rings the caller hears a tone.
+        self.ringing: list[tuple[float, float]] = []
         self.deleted_rooms: list[str] = []
+        self.deleted_at: list[float] = []
         self.authorized: list[bool] = []
         app = web.Application()
         app.router.add_post("/twirp/livekit.SIP/TransferSIPParticipant", self._transfer)
@@ -194,14 +215,23 @@ class FakeLiveKit:
 
     async def _transfer(self, request: web.Request) -> web.Response:
         self.authorized.append(request.headers.get("Authorization", "").startswith("Bearer "))
+        asked = time.time()
         message = sip_proto.TransferSIPParticipantRequest.FromString(await request.read())
         self.transfers.append({"room": message.room_name, "participant_identity": message.participant_identity,
                                "transfer_to": message.transfer_to, "play_dialtone": message.play_dialtone})
+        if self.transfer_seconds:
+            await asyncio.sleep(self.transfer_seconds)
+        self.ringing.append((asked, time.time()))
+        if self.on_transfer is not None:
+            self.on_transfer()
+        if self.transfer_outcome == "empty":
+            return web.Response(body=b"", content_type="application/protobuf")
         if self.transfer_outcome == "sip_error":
             return web.json_response({"code": "failed_precondition", "msg": "transfer failed",
                                       "meta": {"sip_status_code": "486", "sip_status": "Busy Here"}}, status=412)
-        status = (sip_proto.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL if self.transfer_outcome == "success"
-                  else sip_proto.SIPTransferStatus.STS_TRANSFER_FAILED)
+        status = {"success": sip_proto.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL,
+                  "ongoing": sip_proto.SIPTransferStatus.STS_TRANSFER_ONGOING,
+                  }.get(self.transfer_outcome, sip_proto.SIPTransferStatus.STS_TRANSFER_FAILED)
         reply = sip_proto.TransferSIPParticipantResponse(transfer_id="TR_test", status=status)
         return web.Response(body=reply.SerializeToString(), content_type="application/protobuf")
 
@@ -209,6 +239,9 @@ class FakeLiveKit:
         self.authorized.append(request.headers.get("Authorization", "").startswith("Bearer "))
         message = room_proto.DeleteRoomRequest.FromString(await request.read())
         self.deleted_rooms.append(message.room)
+        self.deleted_at.append(time.time())
+        if self.delete_fails:
+            return web.json_response({"code": "internal", "msg": "boom"}, status=500)
         return web.Response(body=room_proto.DeleteRoomResponse().SerializeToString(), content_type="application/protobuf")
 
 
@@ -237,3 +270,140 @@ class FakeApi:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+# --- what the caller hears: a TTS that records its text, and an audio sink that "plays" it -------
+
+class RecordingTTS(tts.TTS):
+    """Records every text it is handed (with the time), in order, and answers with silence as
+    long as the text would take to say at `seconds_per_char`. `fail`: every synthesis fails
+    as a provider outage would (after the framework's retries)."""
+
+    def __init__(self, *, seconds_per_char: float = 0.002):
+        super().__init__(capabilities=tts.TTSCapabilities(streaming=False), sample_rate=TTS_SAMPLE_RATE,
+                         num_channels=1)
+        self.seconds_per_char = seconds_per_char
+        self.fail = False
+        self.handed: list[tuple[float, str]] = []
+
+    @property
+    def texts(self) -> list[str]:
+        return [text for _, text in self.handed]
+
+    def synthesize(self, text: str, *, conn_options=DEFAULT_API_CONNECT_OPTIONS) -> tts.ChunkedStream:
+        self.handed.append((time.time(), text))
+        return _RecordedSpeech(tts=self, input_text=text, conn_options=conn_options)
+
+
+TTS_SAMPLE_RATE = 16000
+
+
+class _RecordedSpeech(tts.ChunkedStream):
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        if self._tts.fail:
+            raise APIStatusError("test: the voice provider is down", status_code=503, retryable=False)
+        output_emitter.initialize(request_id="recorded", sample_rate=TTS_SAMPLE_RATE, num_channels=1,
+                                  mime_type="audio/pcm")
+        samples = max(int(len(self._input_text) * self._tts.seconds_per_char * TTS_SAMPLE_RATE), 160)
+        output_emitter.push(b"\0\0" * samples)
+        output_emitter.flush()
+
+
+class PlayingAudioOutput(io.AudioOutput):
+    """An audio sink that plays in real time: a segment finishes as long after its first frame as
+    it lasts. Records when each segment finished (`finished_at`, wall clock)."""
+
+    def __init__(self):
+        super().__init__(label="test-sink", capabilities=io.AudioOutputCapabilities(pause=False),
+                         sample_rate=TTS_SAMPLE_RATE)
+        self._pushed = 0.0
+        self._playing: asyncio.Task[None] | None = None
+        self.started_at: list[float] = []
+        self.finished_at: list[float] = []
+
+    async def capture_frame(self, frame) -> None:
+        await super().capture_frame(frame)
+        if self._pushed == 0.0:
+            self.started_at.append(time.time())
+            self.on_playback_started(created_at=self.started_at[-1])
+        self._pushed += frame.duration
+
+    def flush(self) -> None:
+        super().flush()
+        duration, self._pushed = self._pushed, 0.0
+
+        async def play() -> None:
+            await asyncio.sleep(duration)
+            self.finished_at.append(time.time())
+            self.on_playback_finished(playback_position=duration, interrupted=False)
+
+        self._playing = asyncio.ensure_future(play())
+
+    def clear_buffer(self) -> None:
+        if self._playing is not None and not self._playing.done():
+            self._playing.cancel()
+            self.finished_at.append(time.time())
+            self.on_playback_finished(playback_position=0.0, interrupted=True)
+        self._pushed = 0.0
+
+
+# --- a job context without a LiveKit server ------------------------------------------------------
+
+class FakeParticipant:
+    def __init__(self, identity: str, attributes: dict[str, str]):
+        self.identity = identity
+        self.attributes = attributes
+
+
+class FakeRoom(rtc.EventEmitter):
+    """The room as the entrypoint sees it before RoomIO: a name, who is in it, and the
+    participant_disconnected event. `leave()` is the caller hanging up."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name
+        self.remote_participants: dict[str, FakeParticipant] = {}
+
+    def leave(self, identity: str) -> None:
+        participant = self.remote_participants.pop(identity)
+        self.emit("participant_disconnected", participant)
+
+
+class FakeJobContext:
+    """What `entrypoint` uses of a JobContext. The SIP caller is in the room from the start;
+    `session.start(room=...)` fails on this room (it is no rtc.Room), as a session that cannot
+    start would. `run_shutdown()` runs the shutdown callbacks as the job would."""
+
+    def __init__(self, *, room_name: str, caller: FakeParticipant, lkapi: Any):
+        self.room = FakeRoom(room_name)
+        self.room.remote_participants[caller.identity] = caller
+        self.caller = caller
+        self.api = lkapi
+        self.proc = type("Proc", (), {"userdata": {}})()
+        self.job = type("Job", (), {"id": "job-test"})()
+        self.shutdown_reasons: list[str] = []
+        self.shutdown_at: float | None = None
+        self._callbacks: list[Callable[..., Any]] = []
+
+    def is_fake_job(self) -> bool:
+        return False
+
+    async def wait_for_participant(self, *, kind: Any = None) -> FakeParticipant:
+        return self.caller
+
+    def add_shutdown_callback(self, callback: Callable[..., Any]) -> None:
+        self._callbacks.append(callback)
+
+    def shutdown(self, reason: str = "") -> None:
+        if self.shutdown_at is None:
+            self.shutdown_at = time.time()
+        self.shutdown_reasons.append(reason)
+
+    async def run_shutdown(self) -> None:
+        import inspect
+
+        reason = self.shutdown_reasons[0] if self.shutdown_reasons else ""
+        for callback in self._callbacks:
+            result = callback(reason) if inspect.signature(callback).parameters else callback()
+            if inspect.isawaitable(result):
+                await result

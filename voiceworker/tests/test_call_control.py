@@ -3,7 +3,7 @@ import asyncio
 
 from livekit import api
 
-from voiceworker.call_control import LiveKitCallControl
+from voiceworker.call_control import LiveKitCallControl, Transfer
 
 
 def control_for(fake_livekit) -> tuple[LiveKitCallControl, api.LiveKitAPI]:
@@ -22,21 +22,32 @@ def run(fake_livekit, action):
 
 
 def test_it_transfers_the_sip_participant(fake_livekit):
-    assert run(fake_livekit, lambda control: control.transfer("tel:+15550100900")) is True
+    assert run(fake_livekit, lambda control: control.transfer("tel:+15550100900")) is Transfer.COMPLETED
+    # The caller hears a dial tone while the transfer rings, not silence.
     assert fake_livekit.transfers == [{"room": "call-room-1", "participant_identity": "sip_+15555550123",
-                                       "transfer_to": "tel:+15550100900", "play_dialtone": False}]
+                                       "transfer_to": "tel:+15550100900", "play_dialtone": True}]
     assert fake_livekit.authorized == [True]
 
 
 def test_a_busy_target_is_a_failed_transfer(fake_livekit):
     fake_livekit.transfer_outcome = "sip_error"
-    assert run(fake_livekit, lambda control: control.transfer("sip:kitchen@pizzeria.example")) is False
+    assert run(fake_livekit, lambda control: control.transfer("sip:kitchen@pizzeria.example")) is Transfer.FAILED
     assert fake_livekit.transfers[0]["transfer_to"] == "sip:kitchen@pizzeria.example"
 
 
 def test_a_failed_status_is_a_failed_transfer_even_without_an_error(fake_livekit):
     fake_livekit.transfer_outcome = "failed"
-    assert run(fake_livekit, lambda control: control.transfer("tel:+15550100900")) is False
+    assert run(fake_livekit, lambda control: control.transfer("tel:+15550100900")) is Transfer.FAILED
+
+
+def test_an_ongoing_status_with_a_transfer_id_is_not_a_failure(fake_livekit):
+    fake_livekit.transfer_outcome = "ongoing"
+    assert run(fake_livekit, lambda control: control.transfer("tel:+15550100900")) is Transfer.ONGOING
+
+
+def test_an_empty_answer_of_an_older_server_is_a_completed_transfer(fake_livekit):
+    fake_livekit.transfer_outcome = "empty"
+    assert run(fake_livekit, lambda control: control.transfer("tel:+15550100900")) is Transfer.COMPLETED
 
 
 def test_hanging_up_deletes_the_room(fake_livekit):

@@ -135,8 +135,8 @@ def test_at_the_time_limit_with_nobody_to_transfer_to_it_queues_a_callback_and_h
         watchdog = build_watchdog(session, call, clock=clock)
         watchdog.start()
         await clock.advance(600)
-        # `over` is set as the hang-up starts; the room deletion reaches LiveKit a moment later.
-        await until(lambda: call.over and fake_livekit.deleted_rooms)
+        # The hang-up comes first; the end_call record follows it.
+        await until(lambda: fake_livekit.deleted_rooms and len(call.recorder.tool_calls) == 2)
         await close(session, call)
         await lkapi.aclose()
         return call

@@ -182,4 +182,4 @@ def test_it_offers_only_the_tools_of_the_business(live_api, friday_noon):
 
     asyncio.run(conversation())
     _, tools = model.requests[0]
-    assert sorted(tool.id for tool in tools) == ["create_order", "end_call", "log_note", "transfer_to_human"]
+    assert sorted(tool.id for tool in tools) == ["create_order", "end_call", "log_note", "order_status", "transfer_to_human"]

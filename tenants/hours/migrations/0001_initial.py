@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('bookings', '0003_opening_hours_move_to_tenants_hours'),
+        ('bookings', '0004_opening_hours_move_to_tenants_hours'),
         ('contenttypes', '0002_remove_content_type_name'),
     ]
 

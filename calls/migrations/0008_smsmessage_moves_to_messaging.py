@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0006_repair_impossible_end_times'),
+        ('calls', '0007_merge_end_time_repair_and_sms_kinds'),
     ]
 
     operations = [
