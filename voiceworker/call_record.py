@@ -18,14 +18,22 @@ from livekit.agents import AgentSession
 from livekit.agents.llm import ChatMessage, FunctionCall, FunctionCallOutput
 from livekit.agents.metrics.usage import LLMModelUsage, STTModelUsage, TTSModelUsage
 
+from core import clock
+
 # Keeps one runaway call from producing a log the API refuses (it caps the body size).
 MAX_TEXT_CHARS = 4000
 
 
 class CallRecorder:
-    def __init__(self, *, language: str = "", wall_clock: Callable[[], float] = time.time):
+    def __init__(self, *, language: str = "", wall_clock: Callable[[], float] = time.time,
+                 platform_clock: Callable[[], dt.datetime] | None = None):
         self._wall_clock = wall_clock
         self.started_at = wall_clock()
+        # The log's `ended_at` is read on the platform's clock (`core.clock`, which the API checks it
+        # against) at the start plus the time the call took; everything within the call is relative
+        # to `wall_clock`, the one livekit-agents stamps its events with. In production both are the
+        # machine's clock; a test that pins the platform's time pins the log's with it.
+        self._started_on_platform = (platform_clock or clock.now)()
         self.language = language
         self.transcript: list[dict[str, Any]] = []
         self.tool_calls: list[dict[str, Any]] = []
@@ -136,7 +144,8 @@ class CallRecorder:
         """`ended_at`: when the caller left or was hung up on, if that was before now."""
         ended = ended_at if ended_at is not None else self._wall_clock()
         return {
-            "ended_at": dt.datetime.fromtimestamp(ended, tz=dt.UTC).isoformat(),
+            "ended_at": (self._started_on_platform + dt.timedelta(seconds=max(ended - self.started_at, 0.0))
+                         ).astimezone(dt.UTC).isoformat(),
             "duration_seconds": round(max(ended - self.started_at, 0.0), 2),
             "outcome": outcome,
             "end_reason": end_reason[:500],

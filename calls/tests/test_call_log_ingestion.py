@@ -138,14 +138,6 @@ def broker_at(url: str) -> Iterator[None]:
         switch(original)
 
 
-@pytest.fixture
-def dead_letters():
-    """Dead letters live in the public schema, which committed_db does not clean."""
-    before = set(IngestionDeadLetter.objects.values_list("pk", flat=True))
-    yield lambda: IngestionDeadLetter.objects.exclude(pk__in=before)
-    IngestionDeadLetter.objects.exclude(pk__in=before).delete()
-
-
 # --- tests -------------------------------------------------------------------------------------
 
 def test_it_stores_each_tenants_log_in_its_own_schema(committed_db, api_server, celery_worker_process):

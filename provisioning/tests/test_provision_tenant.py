@@ -1,5 +1,4 @@
 """Provisioning from a spec: create, update, idempotent, and every bad-spec case changes nothing."""
-import copy
 import datetime as dt
 import json
 from decimal import Decimal
@@ -14,42 +13,10 @@ from django_tenants.utils import schema_context
 
 from bookings.models import Service
 from orders.models import MenuItem
-from provisioning.services import TenantSpecError, tenant_delete, tenant_provision
+from provisioning.services import TenantSpecError, tenant_provision
 from tenants.agent.models import AgentSettings, EscalationHours
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import Domain, PhoneNumber, Tenant
-
-BARBER_SPEC = {
-    "slug": "barber",
-    "name": "Sharp Barbers",
-    "domain": "barber.localhost",
-    "timezone": "Europe/London",
-    "phone_numbers": ["+44 20 7946 0001"],
-    "owner": {"email": "Owner@Barber.example", "password": "barber-pass-2026"},
-    "agent": {"greeting": "Sharp Barbers, how can I help?", "instructions": "Be brief.", "voice_id": "v1",
-              "language": "en", "max_call_seconds": 300, "sms_confirmations": True},
-    "hours": {"mon": [["09:00", "12:00"], ["13:00", "18:00"]], "sat": [["10:00", "14:00"]]},
-    "closures": ["2026-12-25", {"date": "2026-12-26", "reason": "Boxing Day"}],
-    "escalation": {"transfer_to": "+44 20 7946 0999", "hours": {"mon": [["09:00", "17:00"]]}},
-    "services": [{"name": "Beard Trim", "duration_minutes": 20, "buffer_minutes": 5, "capacity": 3, "price": "15.50",
-                  "currency": "GBP", "aliases": ["beard"]}],
-    "menu": [{"name": "Espresso", "price": "2.20", "currency": "GBP", "aliases": ["coffee"]}],
-}
-
-
-@pytest.fixture
-def barber_spec():
-    return copy.deepcopy(BARBER_SPEC)
-
-
-@pytest.fixture
-def provisioned(committed_db):
-    """Tenants created here get their own schema; drop it afterwards so the session stays clean."""
-    # A request made by an earlier test leaves the connection on its tenant's schema.
-    connection.set_schema_to_public()
-    yield
-    for tenant in Tenant.objects.exclude(schema_name__in=["public", "salon", "pizzeria"]):
-        tenant_delete(tenant=tenant)
 
 
 def snapshot(slug: str) -> dict:
@@ -227,7 +194,6 @@ def test_the_command_reads_yaml_and_json_and_reports_errors(provisioned, barber_
 
 
 def test_deleting_a_tenant_drops_its_schema_and_frees_its_numbers(provisioned, barber_spec):
-    from django.db import connection
 
     tenant_provision(spec=barber_spec)
     tenant = Tenant.objects.get(schema_name="barber")

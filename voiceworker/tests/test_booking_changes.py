@@ -7,8 +7,9 @@ import json
 
 from django_tenants.utils import schema_context
 
+from soniq_site.demo_tenants import SALON_NUMBER
 from voiceworker.providers import build_llm
-from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK, SALON_NUMBER
+from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK
 from voiceworker.tests.fakes import ScriptedLLM
 from voiceworker.tests.helpers import close, spoken, start_text_call, turn
 

@@ -5,7 +5,8 @@ import io
 from django.core.management import call_command
 from django_tenants.utils import schema_context
 
-from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK, SALON_NUMBER
+from soniq_site.demo_tenants import SALON_NUMBER
+from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK
 
 
 def test_a_caller_moves_one_booking_and_cancels_another_in_callsim(live_api, friday_noon, fake_openai, settings,

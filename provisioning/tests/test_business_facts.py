@@ -9,8 +9,8 @@ from django_tenants.utils import schema_context, tenant_context
 from bookings.models import BookingPolicy
 from calls.services import call_start
 from provisioning.services import TenantSpecError, tenant_provision
+from provisioning.tests.specs import BARBER_SPEC
 from tenants.agent.models import FACTS_TOTAL_MAX, BusinessFact
-from tenants.tests.test_provision_tenant import BARBER_SPEC, provisioned  # noqa: F401 - fixture
 from voiceapi.call_config import call_config_build
 
 NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)

@@ -19,7 +19,6 @@ from calls.models import Call, ToolInvocation
 from calls.tests.test_call_log_ingestion import (
     a_log,
     broker_at,
-    dead_letters,  # noqa: F401 - fixture
     dead_port,
     post_log,
     start_call,
