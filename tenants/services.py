@@ -19,6 +19,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from notifications.spec import (
+    FollowUpSpecError,
+    followups_spec_apply,
+    notifications_spec_validate,
+    webhooks_spec_validate,
+)
 from tenants.agent.models import normalize_transfer_target
 from tenants.models import Domain, PhoneNumber, Tenant
 from tenants.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
@@ -29,7 +35,7 @@ DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)
 RESERVED_SLUGS = {"public", "information_schema", "postgres", "admin", "internal", "www"}
 
 TOP_LEVEL_KEYS = {"slug", "name", "domain", "timezone", "country", "phone_numbers", "owner", "agent", "hours", "closures",
-                  "escalation", "booking_rules", "services", "ordering", "menu"}
+                  "escalation", "booking_rules", "services", "ordering", "menu", "notifications", "webhooks"}
 REQUIRED_KEYS = {"slug", "name", "domain", "timezone"}
 AGENT_KEYS = {"business_name", "greeting", "instructions", "voice_id", "voice_speed", "language", "max_call_seconds",
               "first_warning_seconds", "final_warning_seconds", "sms_confirmations", "callback_promise"}
@@ -68,6 +74,9 @@ class TenantSpec:
     services: list[dict] | None
     ordering: dict | None
     menu: list[dict] | None
+    # Follow-ups (notifications/spec.py); None keeps what the tenant has.
+    notifications: dict | None = None
+    webhooks: list[dict] | None = None
 
 
 @dataclass
@@ -396,6 +405,13 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
             "delivery_available": _boolean(raw.get("delivery_available", True), "ordering.delivery_available"),
         }
 
+    try:
+        notifications = (notifications_spec_validate(spec["notifications"], region=region)
+                         if spec.get("notifications") is not None else None)
+        webhooks = webhooks_spec_validate(spec["webhooks"]) if spec.get("webhooks") is not None else None
+    except FollowUpSpecError as error:
+        raise TenantSpecError(error.field, error.message) from None
+
     return TenantSpec(
         slug=slug,
         name=name,
@@ -412,6 +428,8 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         services=_validate_services(spec["services"]) if spec.get("services") is not None else None,
         ordering=ordering,
         menu=_validate_menu(spec["menu"]) if spec.get("menu") is not None else None,
+        notifications=notifications,
+        webhooks=webhooks,
     )
 
 
@@ -528,6 +546,7 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
         _update_fields(OrderingPolicy.objects.first() or OrderingPolicy(), spec.ordering, changes, "ordering rules")
     if spec.menu is not None:
         _upsert_by_name(MenuItem, spec.menu, "available", changes, "menu item")
+    followups_spec_apply(notifications=spec.notifications, webhooks=spec.webhooks, changes=changes)
 
 
 def tenant_provision(*, spec: Any) -> ProvisionResult:
