@@ -13,6 +13,7 @@ from webhooks.services import webhook_resend
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https", help_text="https:// only.")
     events = forms.MultipleChoiceField(required=False, choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple,
                                        help_text="Tick none to receive every event type.")
 
