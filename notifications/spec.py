@@ -107,18 +107,24 @@ def followups_spec_apply(*, notifications: dict | None, webhooks: list[dict] | N
     """Write the validated parts in the current tenant schema. Webhook endpoints are matched by URL:
     one not in the spec is deactivated (its delivery history stays), a secret left out keeps the
     existing one."""
-    from notifications.services import notification_settings_update
+    from notifications.services import notification_settings_get, notification_settings_update
     from webhooks.models import WebhookEndpoint, webhook_secret_new
 
     if notifications is not None:
-        notification_settings_update(**notifications)
-        changes.append("notifications")
+        current = notification_settings_get()
+        quiet = (current.quiet_hours_start, current.quiet_hours_end) if current.quiet_hours_start else None
+        if (current.emails, current.sms_numbers, current.events, quiet) != (
+                notifications["emails"], notifications["sms_numbers"], notifications["events"], notifications["quiet_hours"]):
+            notification_settings_update(**notifications)
+            changes.append("notifications")
     if webhooks is not None:
         urls = [entry["url"] for entry in webhooks]
-        WebhookEndpoint.objects.exclude(url__in=urls).update(active=False)
+        if WebhookEndpoint.objects.exclude(url__in=urls).filter(active=True).update(active=False):
+            changes.append("webhooks removed")
         for entry in webhooks:
             endpoint = WebhookEndpoint.objects.filter(url=entry["url"]).first() or WebhookEndpoint(url=entry["url"], secret=webhook_secret_new())
-            endpoint.secret = entry["secret"] or endpoint.secret
-            endpoint.events, endpoint.active = entry["events"], True
-            endpoint.save()
-        changes.append("webhooks")
+            wanted = (entry["secret"] or endpoint.secret, entry["events"], True)
+            if endpoint.pk is None or (endpoint.secret, endpoint.events, endpoint.active) != wanted:
+                endpoint.secret, endpoint.events, endpoint.active = wanted
+                endpoint.save()
+                changes.append(f"webhook {endpoint.url}")
