@@ -145,8 +145,9 @@ def booking_create(
             # The one place a booking's confirmation fans out, once the booking is surely stored.
             # robust: by then the booking is committed, so a failure to queue its SMS must not turn
             # the caller's answer into an error (the agent would try again and book twice).
-            transaction.on_commit(lambda: sms_confirmation_queue(booking=booking), robust=True)
-            transaction.on_commit(lambda: events.booking_created(booking=booking), robust=True)
+            # One callback for both: the follow-up event never raises, so it goes first.
+            transaction.on_commit(lambda: (events.booking_created(booking=booking),
+                                           sms_confirmation_queue(booking=booking)), robust=True)
     except _SlotTaken:
         raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules, status=409) from None
     except IntegrityError as error:

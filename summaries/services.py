@@ -56,8 +56,8 @@ def call_summarize(*, call_id: str) -> CallSummary:
     existing = CallSummary.objects.filter(call=call).first()
     if existing is not None:
         return existing
-    if not settings.OPENAI_API_KEY:
-        reason = "No LLM is configured (OPENAI_API_KEY is not set)."
+    if not (settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL):
+        reason = "No LLM is configured (neither OPENAI_API_KEY nor OPENAI_BASE_URL is set)."
         logger.info("call %s not summarised: %s", call.pk, reason)
         return CallSummary.objects.get_or_create(call=call, defaults={"status": CallSummary.Status.SKIPPED, "error": reason})[0]
     transcript = _transcript_text(call)
@@ -66,7 +66,7 @@ def call_summarize(*, call_id: str) -> CallSummary:
                                                                        "error": "The call has no transcript."})[0]
     try:
         response = requests.post(_chat_url(), timeout=settings.SUMMARY_TIMEOUT_SECONDS,
-                                 headers={"Authorization": f"Bearer {settings.OPENAI_API_KEY}"},
+                                 headers={"Authorization": f"Bearer {settings.OPENAI_API_KEY}"} if settings.OPENAI_API_KEY else {},
                                  json={"model": settings.SUMMARY_LLM_MODEL, "temperature": 0,
                                        "response_format": {"type": "json_object"},
                                        "messages": [{"role": "system", "content": PROMPT},

@@ -85,7 +85,7 @@ def test_without_an_llm_the_summary_is_skipped_with_the_reason(db, salon, settin
     from soniq_site import clock
     from summaries.services import call_summarize
 
-    settings.OPENAI_API_KEY = ""
+    settings.OPENAI_API_KEY = settings.OPENAI_BASE_URL = ""
     with tenant_context(salon):
         call = call_start(called_number="+15550100001", caller_number="+15557654321", now=clock.now())
         summary = call_summarize(call_id=str(call.pk))

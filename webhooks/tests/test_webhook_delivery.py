@@ -138,3 +138,31 @@ def test_each_tenant_hears_only_its_own_events(committed_db, celery_worker_proce
     with schema_context("salon"):
         events.booking_created(booking=a_booking())
     assert deliveries("pizzeria") == [] and deliveries("salon") == []
+
+
+def test_an_order_taken_on_the_phone_reaches_the_webhook(committed_db, api_server, celery_worker_process, receiver,
+                                                         monkeypatch):
+    from calls.tests.test_voice_tools_orders import FRIDAY_EVENING, an_order
+    from calls.tests.voice_api import a_call, tenant_named, tool
+
+    monkeypatch.setattr("soniq_site.clock.now", lambda: FRIDAY_EVENING)
+    endpoint_for(receiver, schema="pizzeria")
+    call, token = a_call(tenant_named("pizzeria"))
+    assert tool(api_server, token, "create_order", an_order()).status_code == 200
+
+    [request] = wait_until(lambda: receiver.of_type("order.created"), what="order.created")
+    data = request.payload["data"]
+    assert data["total"] == "21.80" and data["currency"] == "EUR" and data["call_id"] == str(call.pk)
+    assert [(line["name"], line["quantity"]) for line in data["lines"]] == [("Margherita", 2), ("Coca-Cola", 1)]
+
+
+def test_a_callback_queued_on_the_phone_reaches_the_webhook(committed_db, api_server, celery_worker_process, receiver):
+    from calls.tests.voice_api import started_call, tool
+
+    endpoint_for(receiver)
+    call = started_call(api_server)
+    tool(api_server, call["call_token"], "transfer_to_human", {"reason": "Complaint about a colour", "transfer_failed": True})
+    [request] = wait_until(lambda: receiver.of_type("callback.created"), what="callback.created")
+    data = request.payload["data"]
+    assert data["reason"] == "Complaint about a colour" and data["transfer_failed"] is True
+    assert data["caller_number"] == "+15557654321" and data["call_id"] == call["call_id"]
