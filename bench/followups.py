@@ -137,7 +137,13 @@ def main() -> int:
                                f"--concurrency={args.celery_concurrency}", "--loglevel=WARNING", "--without-heartbeat",
                                "--without-gossip", "--without-mingle"], env=env, cwd=ROOT)
     try:
-        time.sleep(4)  # let the worker connect before the clock starts
+        # The clock starts once the worker has sent a warm-up event's email.
+        emit(1, 10)
+        deadline = time.time() + 120
+        while not smtp.to(MAILBOX) and time.time() < deadline:
+            time.sleep(0.1)
+        smtp.messages.clear()
+        receiver.requests.clear()
         print(f"1. {args.events} events at {args.rate}/s ...", flush=True)
         committed = emit(args.events, args.rate)
         deadline = time.time() + args.timeout
@@ -150,6 +156,13 @@ def main() -> int:
             cid = request.payload["data"]["callback_id"]
             first_attempt.setdefault(cid, request.arrived)
         hook_latency = [arrived - committed[cid] for cid, arrived in first_attempt.items() if cid in committed]
+        with schema_context("salon"):
+            from django.db.models import Count
+
+            phase1_status = dict(WebhookDelivery.objects.filter(event_key__in=[f"callback:{cid}" for cid in committed])
+                                 .values_list("status").annotate(n=Count("pk")))
+            phase1_errors = list(WebhookDelivery.objects.exclude(last_error="").values_list("last_error", flat=True)[:3])
+        print(f"   deliveries by status: {phase1_status}, errors: {phase1_errors}", flush=True)
 
         print(f"2. receiver down for {args.outage:.0f} s, {args.outage_events} events meanwhile ...", flush=True)
         receiver.requests.clear()

@@ -155,7 +155,9 @@ def webhook_attempt(*, delivery_id: int) -> tuple[WebhookDelivery | None, float 
     (acks_late after a crash, the requeue sweep) does not POST twice at once, and a delivered row is
     never sent again."""
     with transaction.atomic():
-        delivery = (WebhookDelivery.objects.select_for_update(skip_locked=True).select_related("endpoint")
+        # of=self: without it the endpoint row is locked too, and concurrent deliveries to the same
+        # endpoint would skip each other's rows (and those attempts would never be made).
+        delivery = (WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",)).select_related("endpoint")
                     .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING).first())
         now = clock.now()
         # A task that arrives early (Redis redelivers ETA tasks after its visibility timeout) is not
