@@ -72,3 +72,85 @@ def api_server(django_db_setup, django_db_blocker):
     server = LiveServer()
     yield server
     server.stop()
+
+
+# --- the real Celery worker and the local servers it talks to ------------------------------------
+# Session-wide (not in calls/tests/conftest.py) because the calls, notifications, webhooks and
+# summaries tests share ONE worker: two workers on one queue would take each other's tasks.
+
+# Small numbers so retry paths finish in well under a second.
+FOLLOWUPS_WORKER_ENV = {
+    "NOTIFICATION_MAX_RETRIES": "2",
+    "NOTIFICATION_RETRY_BACKOFF_MS": "100",
+    "WEBHOOK_RETRY_SCHEDULE": "0.3,0.3,0.3",
+    "WEBHOOK_TIMEOUT_SECONDS": "2",
+    "WEBHOOK_ALLOW_PRIVATE": "1",
+    "SUMMARY_TIMEOUT_SECONDS": "2",
+    "SITE_SCHEME": "http",
+}
+
+
+@pytest.fixture(scope="session")
+def signalwire_fake():
+    """A fake SignalWire Messages API on a free port (calls/tests/signalwire_fake.py). The worker is
+    pointed at it; tests in this process point `settings` at it with `signalwire_fake.settings()`."""
+    from calls.tests.signalwire_fake import FakeSignalWire
+
+    fake = FakeSignalWire()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback; the worker sends its mail there."""
+    from notifications.tests.fakes import FakeSMTP
+
+    server = FakeSMTP()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_server():
+    """A local OpenAI-compatible chat-completions endpoint; the worker's summaries ask it."""
+    from notifications.tests.fakes import FakeLLM
+
+    server = FakeLLM()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake, smtp_server, llm_server):
+    """A real Celery worker on the test database and this run's Redis (calls/tests/conftest.py
+    explains why). `.log()` is its output so far (INFO level: received, retried, succeeded tasks).
+    Its SMS go to `signalwire_fake`, its mail to `smtp_server`, its summaries to `llm_server`."""
+    import os
+
+    from django.conf import settings
+
+    from calls.tests.conftest import WORKER_TEST_ENV, CeleryWorkerProcess, database_url_for_test_db
+    from soniq_site.celery import app
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_test_db(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DEBUG": "1",
+        "PYTHONUNBUFFERED": "1",
+        **WORKER_TEST_ENV,
+        **FOLLOWUPS_WORKER_ENV,
+        **signalwire_fake.settings(),
+        **smtp_server.settings(),
+        **llm_server.settings(),
+    }
+    # Tasks left in the queue by an earlier, interrupted run would run against this run's data.
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(app.conf.task_default_queue)
+    worker = CeleryWorkerProcess(env=env)
+    try:
+        worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()

@@ -26,6 +26,7 @@ from bookings.selectors import (
     start_refusal_sentence,
     tenant_timezone,
 )
+from notifications import events
 from soniq_site import clock
 from soniq_site.domain import DomainError, ToolOutcome
 from tenants.selectors import customer_phone_number
@@ -145,7 +146,9 @@ def booking_create(
             # The one place a booking's confirmation fans out, once the booking is surely stored.
             # robust: by then the booking is committed, so a failure to queue its SMS must not turn
             # the caller's answer into an error (the agent would try again and book twice).
-            transaction.on_commit(lambda: sms_confirmation_queue(booking=booking), robust=True)
+            # One callback for both: the follow-up event never raises, so it goes first.
+            transaction.on_commit(lambda: (events.booking_created(booking=booking),
+                                           sms_confirmation_queue(booking=booking)), robust=True)
     except _SlotTaken:
         raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules, status=409) from None
     except IntegrityError as error:
@@ -184,6 +187,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
             booking.status = Booking.Status.CANCELLED
             if booking.start > now:
                 transaction.on_commit(lambda booking=booking: sms_booking_cancelled_queue(booking=booking), robust=True)
+            # The business's own cancellation (the admin): webhooks hear of it, the owner needs no email.
+            transaction.on_commit(lambda booking=booking: events.booking_cancelled(booking=booking, by_caller=False), robust=True)
     return bookings
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from bookings.selectors import tenant_timezone
 from calls.models import Call, CallbackRequest, CallNote, IdempotencyRecord
 from calls.selectors import transfer_target_at
+from notifications import events
 from soniq_site.domain import DomainError, ToolOutcome
 from tenants.agent.selectors import agent_settings_get
 from tenants.phone import InvalidPhoneNumber, is_e164, normalize_phone_number
@@ -91,6 +92,8 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
             # The REFER did not go through; the call was never transferred.
             call.transferred_to = ""
             call.save(update_fields=["transferred_to"])
+        transaction.on_commit(lambda: events.callback_requested(callback_request=callback_request,
+                                                                transfer_failed=transfer_failed), robust=True)
     promise = agent_settings.callback_promise
     lead = "I couldn't put you through" if transfer_failed else "Nobody can take the call right now"
     return ToolOutcome(
@@ -133,6 +136,7 @@ def _idempotency_record_claim(*, call: Call, key: str, action: str, request_hash
 
 def call_note_add(*, call: Call, note: str) -> ToolOutcome:
     call_note = CallNote.objects.create(call=call, text=note.strip())
+    transaction.on_commit(lambda: events.message_left(call_note=call_note), robust=True)
     return ToolOutcome(result={"note_id": call_note.pk}, message="I've made a note of that.")
 
 

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from bookings.selectors import business_is_open, next_opening_after, tenant_timezone
 from calls.sms import sms_confirmation_queue
+from notifications import events
 from orders.models import Order, OrderingPolicy, OrderLine
 from orders.selectors import menu_item_match, menu_load
 from soniq_site import clock
@@ -177,7 +178,8 @@ def order_create(
         # The one place an order's confirmation fans out, once the order is surely stored. robust:
         # by then the order is committed, so a failure to queue its SMS must not turn the caller's
         # answer into an error (the agent would retry and order twice); Django logs it instead.
-        transaction.on_commit(lambda: sms_confirmation_queue(order=order), robust=True)
+        # One callback for both: the follow-up event never raises, so it goes first.
+        transaction.on_commit(lambda: (events.order_created(order=order), sms_confirmation_queue(order=order)), robust=True)
 
     when = _spoken_time(estimated_ready_at, now=now.astimezone(tz))
     if fulfillment == Order.Fulfillment.DELIVERY:

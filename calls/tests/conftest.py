@@ -18,9 +18,6 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-from django.conf import settings
-
 ROOT = Path(__file__).resolve().parents[2]
 
 # Small numbers so retry and dead-letter paths finish in well under a second; every task in the
@@ -87,39 +84,6 @@ class CeleryWorkerProcess:
         self.log_path.unlink(missing_ok=True)
 
 
-@pytest.fixture(scope="session")
-def signalwire_fake():
-    """A fake SignalWire Messages API on a free port (calls/tests/signalwire_fake.py). The worker is
-    pointed at it; tests in this process point `settings` at it with `signalwire_fake.settings()`."""
-    from calls.tests.signalwire_fake import FakeSignalWire
-
-    fake = FakeSignalWire()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake):
-    """A real Celery worker on the test database and this run's Redis (see the module docstring).
-    `.log()` is its output so far (INFO level: received, retried, succeeded tasks). Its SMS go to
-    the `signalwire_fake` server."""
-    from soniq_site.celery import app
-
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_test_db(),
-        "REDIS_URL": settings.REDIS_URL,
-        "DEBUG": "1",
-        "PYTHONUNBUFFERED": "1",
-        **WORKER_TEST_ENV,
-        **signalwire_fake.settings(),
-    }
-    # Tasks left in the queue by an earlier, interrupted run would run against this run's data.
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(app.conf.task_default_queue)
-    worker = CeleryWorkerProcess(env=env)
-    try:
-        worker.wait_ready()
-        yield worker
-    finally:
-        worker.stop()
+# `signalwire_fake` and `celery_worker_process` live in the root conftest.py: the notification,
+# webhook and summary tests share the one worker (two workers on one queue would take each
+# other's tasks).
