@@ -136,7 +136,7 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
         calls_last_period=sum(item.count for item in calls_per_day),
         calls_per_day=calls_per_day,
         outcomes=outcomes,
-        recent_calls=list(calls_with_results().order_by("-started_at")[:recent]),
+        recent_calls=list(calls_with_results().select_related("summary").order_by("-started_at")[:recent]),
         takes_bookings=Service.objects.filter(active=True).exists(),
         takes_orders=MenuItem.objects.filter(available=True).exists(),
         sms_failed_recently=SmsMessage.objects.filter(

@@ -33,6 +33,7 @@ from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
 from messaging.models import SmsMessage
+from notifications import events
 from tenants.selectors import customer_phone_number, tenant_timezone
 
 if TYPE_CHECKING:
@@ -145,7 +146,9 @@ def booking_create(
             # The one place a booking's confirmation fans out, once the booking is surely stored.
             # robust: by then the booking is committed, so a failure to queue its SMS must not turn
             # the caller's answer into an error (the agent would try again and book twice).
-            transaction.on_commit(lambda: booking_confirmation_queue(booking=booking), robust=True)
+            # One callback for both: the follow-up event never raises, so it goes first.
+            transaction.on_commit(lambda: (events.booking_created(booking=booking),
+                                           booking_confirmation_queue(booking=booking)), robust=True)
     except _SlotTaken:
         raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
     except IntegrityError as error:
@@ -183,6 +186,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
             booking.status = Booking.Status.CANCELLED
             if booking.start > now:
                 transaction.on_commit(lambda booking=booking: booking_cancelled_queue(booking=booking), robust=True)
+            # The business's own cancellation (the admin): webhooks hear of it, the owner needs no email.
+            transaction.on_commit(lambda booking=booking: events.booking_cancelled(booking=booking, by_caller=False), robust=True)
     return bookings
 
 

@@ -5,6 +5,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from core.call_contract import AGENT_OUTCOMES
+
 
 class Call(models.Model):
     class Status(models.TextChoices):
@@ -21,7 +23,7 @@ class Call(models.Model):
         ABANDONED = "abandoned", "Abandoned (no log)"
 
     # Outcomes the agent may set itself; `abandoned` is only set by the sweep.
-    AGENT_OUTCOMES = ("booked", "ordered", "answered", "transferred", "callback", "other")
+    AGENT_OUTCOMES = AGENT_OUTCOMES  # what the agent may record (core/call_contract.py)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     caller_number = models.CharField(max_length=32, blank=True)

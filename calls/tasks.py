@@ -10,6 +10,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
 from calls import ingestion
+from calls.summaries.services import call_log_stored
 from core.celery_app import app
 
 ingestion_logger = logging.getLogger("calls.ingestion")
@@ -36,7 +37,10 @@ def call_log_store(self, *, call_id: str, payload: dict) -> str:
     """
     attempt = self.request.retries + 1
     try:
-        return ingestion.call_log_store(call_id=call_id, payload=payload)
+        result = ingestion.call_log_store(call_id=call_id, payload=payload)
+        if result == "stored":
+            call_log_stored(call_id=call_id)  # the summary, then the call.ended webhook
+        return result
     except TRANSIENT_DB_ERRORS as exc:
         # The failed connection may be unusable; the next query must get a fresh one.
         close_old_connections()

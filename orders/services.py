@@ -10,6 +10,7 @@ from django.db import transaction
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_money, spoken_time
+from notifications import events
 from orders.models import Order, OrderingPolicy, OrderLine
 from orders.selectors import menu_item_match, menu_load
 from orders.sms import order_confirmation_queue
@@ -159,7 +160,8 @@ def order_create(
         # The one place an order's confirmation fans out, once the order is surely stored. robust:
         # by then the order is committed, so a failure to queue its SMS must not turn the caller's
         # answer into an error (the agent would retry and order twice); Django logs it instead.
-        transaction.on_commit(lambda: order_confirmation_queue(order=order), robust=True)
+        # One callback for both: the follow-up event never raises, so it goes first.
+        transaction.on_commit(lambda: (events.order_created(order=order), order_confirmation_queue(order=order)), robust=True)
 
     when = spoken_time(estimated_ready_at, now=now.astimezone(tz))
     if fulfillment == Order.Fulfillment.DELIVERY:

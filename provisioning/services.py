@@ -24,6 +24,12 @@ from core.languages import unsupported_language_message
 from core.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
 from core.weekdays import WEEKDAY_KEYS
 from orders.models import MenuItem, OrderingPolicy
+from provisioning.followups import (
+    FollowUpSpecError,
+    followups_spec_apply,
+    notifications_spec_validate,
+    webhooks_spec_validate,
+)
 from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import Domain, PhoneNumber, Tenant
@@ -34,7 +40,7 @@ DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)
 RESERVED_SLUGS = {"public", "information_schema", "postgres", "admin", "internal", "www"}
 
 TOP_LEVEL_KEYS = {"slug", "name", "domain", "timezone", "country", "phone_numbers", "owner", "agent", "hours", "closures",
-                  "escalation", "booking_rules", "services", "ordering", "menu", "facts"}
+                  "escalation", "booking_rules", "services", "ordering", "menu", "facts", "notifications", "webhooks"}
 REQUIRED_KEYS = {"slug", "name", "domain", "timezone"}
 AGENT_KEYS = {"business_name", "greeting", "instructions", "voice_id", "voice_speed", "language", "max_call_seconds",
               "first_warning_seconds", "final_warning_seconds", "sms_confirmations", "callback_promise"}
@@ -75,6 +81,9 @@ class TenantSpec:
     menu: list[dict] | None
     # None: keep an existing tenant's facts; a list replaces them.
     facts: list[dict] | None = None
+    # Follow-ups (provisioning/followups.py); None keeps what the tenant has.
+    notifications: dict | None = None
+    webhooks: list[dict] | None = None
 
 
 @dataclass
@@ -437,6 +446,13 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
             "delivery_available": _boolean(raw.get("delivery_available", True), "ordering.delivery_available"),
         }
 
+    try:
+        notifications = (notifications_spec_validate(spec["notifications"], region=region)
+                         if spec.get("notifications") is not None else None)
+        webhooks = webhooks_spec_validate(spec["webhooks"]) if spec.get("webhooks") is not None else None
+    except FollowUpSpecError as error:
+        raise TenantSpecError(error.field, error.message) from None
+
     return TenantSpec(
         slug=slug,
         name=name,
@@ -454,6 +470,8 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         ordering=ordering,
         menu=_validate_menu(spec["menu"]) if spec.get("menu") is not None else None,
         facts=validate_facts(spec["facts"]) if spec.get("facts") is not None else None,
+        notifications=notifications,
+        webhooks=webhooks,
     )
 
 
@@ -569,6 +587,7 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
         _upsert_by_name(MenuItem, spec.menu, "available", changes, "menu item")
     if spec.facts is not None:
         _replace_facts(spec.facts, changes)
+    followups_spec_apply(notifications=spec.notifications, webhooks=spec.webhooks, changes=changes)
 
 
 def _replace_facts(facts: list[dict], changes: list[str]) -> None:

@@ -87,6 +87,18 @@ class CeleryWorkerProcess:
         self.log_path.unlink(missing_ok=True)
 
 
+# Small numbers so the follow-ups' retry paths finish in well under a second.
+FOLLOWUPS_WORKER_ENV = {
+    "NOTIFICATION_MAX_RETRIES": "2",
+    "NOTIFICATION_RETRY_BACKOFF_MS": "100",
+    "WEBHOOK_RETRY_SCHEDULE": "0.3,0.3,0.3",
+    "WEBHOOK_TIMEOUT_SECONDS": "2",
+    "WEBHOOK_ALLOW_PRIVATE": "1",
+    "SUMMARY_TIMEOUT_SECONDS": "2",
+    "SITE_SCHEME": "http",
+}
+
+
 @pytest.fixture(scope="session")
 def signalwire_fake():
     """A fake SignalWire Messages API on a free port (messaging/tests/signalwire_fake.py). The worker is
@@ -99,10 +111,31 @@ def signalwire_fake():
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake):
-    """A real Celery worker on the test database and this run's Redis (see the module docstring).
-    `.log()` is its output so far (INFO level: received, retried, succeeded tasks). Its SMS go to
-    the `signalwire_fake` server."""
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback; the worker sends its mail there."""
+    from notifications.tests.fakes import FakeSMTP
+
+    server = FakeSMTP()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_server():
+    """A local OpenAI-compatible chat-completions endpoint; the worker's summaries ask it."""
+    from notifications.tests.fakes import FakeLLM
+
+    server = FakeLLM()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake, smtp_server, llm_server):
+    """One real Celery worker for the whole run (see the module docstring): the calls, messaging,
+    notifications, webhooks and summaries tests share it, as two workers on one queue would take each
+    other's tasks. `.log()` is its output so far (INFO level: received, retried, succeeded tasks).
+    Its SMS go to `signalwire_fake`, its mail to `smtp_server`, its summaries to `llm_server`."""
     from core.celery_app import app
 
     env = {
@@ -112,11 +145,15 @@ def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake):
         "DEBUG": "1",
         "PYTHONUNBUFFERED": "1",
         **WORKER_TEST_ENV,
+        **FOLLOWUPS_WORKER_ENV,
         **signalwire_fake.settings(),
+        **smtp_server.settings(),
+        **llm_server.settings(),
     }
-    # Tasks left in the queue by an earlier, interrupted run would run against this run's data.
+    # Tasks left in the queues by an earlier, interrupted run would run against this run's data.
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(app.conf.task_default_queue)
+        for queue in app.conf.task_queues or [app.conf.task_default_queue]:
+            connection.default_channel.queue_purge(getattr(queue, "name", queue))
     worker = CeleryWorkerProcess(env=env)
     try:
         worker.wait_ready()

@@ -100,6 +100,9 @@ TENANT_APPS = [
     "orders",
     "calls",
     "messaging",
+    "notifications",
+    "webhooks",
+    "calls.summaries",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 # soniq_site registers the deploy checks (soniq_site/checks.py); csp checks django-csp's settings.
@@ -290,6 +293,13 @@ CELERY_TASK_ROUTES = {
     "tenants.tenant_spare_schemas_fill": {"queue": "maintenance"},
     "tenants.sip_trunk_sync": {"queue": "maintenance"},
     "tenants.sip_trunk_check": {"queue": "maintenance"},
+    # Owner emails, staff texts and webhooks wait behind no call log; summaries (slow LLM calls) and
+    # the digests and re-queue sweep behind no text.
+    "notifications.notification_send": {"queue": "messages"},
+    "webhooks.webhook_deliver": {"queue": "messages"},
+    "summaries.call_summarize": {"queue": "ingest"},
+    "notifications.digests_send": {"queue": "maintenance"},
+    "notifications.followups_requeue": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
@@ -298,6 +308,10 @@ CELERY_BEAT_SCHEDULE = {
     # admin; it changes nothing in LiveKit (that is `manage.py sip_sync`, or any number change).
     "tenants-sip-trunk-check": {"task": "tenants.sip_trunk_check", "schedule": 900.0},
     "tenants-spare-schemas": {"task": "tenants.tenant_spare_schemas_fill", "schedule": 600.0},
+    # Each tenant's digest goes out once its local clock passes NOTIFICATION_DIGEST_HOUR.
+    "notifications-digests": {"task": "notifications.digests_send", "schedule": 900.0},
+    # Follow-ups whose task was lost (broker down at commit, worker killed) are queued again.
+    "followups-requeue": {"task": "notifications.followups_requeue", "schedule": 60.0},
 }
 # A booking is reminded by SMS this long before it starts (if it was made at least as long before).
 BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)
@@ -352,6 +366,31 @@ SIGNALWIRE_API_TOKEN = env_str("SIGNALWIRE_API_TOKEN")
 # (0-based) is SMS_RETRY_BACKOFF_MS * 2**n: 2, 4, 8, 16, 32 s by default.
 SMS_SEND_MAX_RETRIES = env_int("SMS_SEND_MAX_RETRIES", 5)
 SMS_RETRY_BACKOFF_MS = env_int("SMS_RETRY_BACKOFF_MS", 2000)
+
+# --- Follow-ups: owner notifications, webhooks, call summaries (notifications/, webhooks/, calls/summaries/)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Soniq <notifications@localhost>")
+# Where links in emails and webhooks point: the tenant's domain is put in front of the path.
+SITE_SCHEME = env_str("SITE_SCHEME", "https")
+# Emails and staff SMS: retries of a transient failure, backoff before retry n = this * 2**n ms.
+NOTIFICATION_MAX_RETRIES = env_int("NOTIFICATION_MAX_RETRIES", 5)
+NOTIFICATION_RETRY_BACKOFF_MS = env_int("NOTIFICATION_RETRY_BACKOFF_MS", 5000)
+# The daily digest is sent after this hour, tenant-local.
+NOTIFICATION_DIGEST_HOUR = env_int("NOTIFICATION_DIGEST_HOUR", 7)
+# Seconds between webhook attempts: the first retry within 30 s, about a day in all, then failed.
+WEBHOOK_RETRY_SCHEDULE = [float(item) for item in env_list("WEBHOOK_RETRY_SCHEDULE", "15,60,300,1800,7200,14400,28800,36000")]
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+# Development and tests only: allow http:// and loopback/private/link-local endpoint addresses.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# The call summary (same OPENAI_* settings as the agent); empty OPENAI_API_KEY = no summaries.
+SUMMARY_LLM_MODEL = env_str("SUMMARY_LLM_MODEL", "gpt-4.1-mini")
+SUMMARY_TIMEOUT_SECONDS = env_int("SUMMARY_TIMEOUT_SECONDS", 25)
 
 LOGGING = {
     "version": 1,

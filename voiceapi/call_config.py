@@ -5,7 +5,6 @@ and by `CallConfigSerializer`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 
@@ -13,6 +12,17 @@ from bookings.catalog import services_summary
 from bookings.models import Service
 from calls.models import Call
 from calls.selectors import transfer_target_at
+from core.call_contract import (
+    CONFIG_VERSION,
+    LLM_MODEL,
+    LLM_PROVIDER,
+    STT_LANGUAGE,
+    STT_MODEL,
+    STT_PROVIDER,
+    VOICE_MODEL,
+    VOICE_PROVIDER,
+    CallConfig,
+)
 from core.phone import is_e164
 from core.phrasing import calendar_date
 from messaging.sms import signalwire_missing_settings
@@ -23,10 +33,6 @@ from tenants.agent.selectors import agent_settings_get, business_facts_summary
 from tenants.hours.selectors import opening_hours_summary, upcoming_closures
 from tenants.models import Tenant
 
-CONFIG_VERSION = 1
-VOICE_PROVIDER, VOICE_MODEL = "cartesia", "sonic-3"
-STT_PROVIDER, STT_MODEL, STT_LANGUAGE = "deepgram", "nova-3", "multi"
-LLM_PROVIDER, LLM_MODEL = "openai", "gpt-4.1-mini"
 BOOKING_TOOLS = ("check_availability", "create_booking", "find_bookings", "reschedule_booking", "cancel_booking")
 ORDER_TOOLS = ("create_order", "order_status")
 COMMON_TOOLS = ("transfer_to_human", "end_call", "log_note")
@@ -125,9 +131,9 @@ def caller_change_rules(*, tools: list[str]) -> list[str]:
     return rules
 
 
-def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> dict[str, Any]:
+def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallConfig:
     """Everything the voice worker needs to run `call`. The shape is documented in
-    docs/internal-api.md and by `CallConfigSerializer`; bump CONFIG_VERSION on incompatible changes."""
+    docs/internal-api.md, `CallConfigSerializer` and core/call_contract.py (the worker reads the same names)."""
     agent_settings = agent_settings_get()
     local = now.astimezone(tenant.tzinfo)
     tools = _tools_offered()

@@ -16,6 +16,7 @@ ERROR_STATUS: dict[str, int] = {
     "booking_not_found": 404,
     "call_ended": 409,
     "slot_taken": 409,
+    "booking_cancelled": 409,
     "illegal_status_change": 409,
     "log_already_received": 409,
     "payload_too_large": 413,

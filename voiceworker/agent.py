@@ -1,5 +1,6 @@
-"""The voice agent: one `Agent` whose tools are described for the model and all run through
-`_call_tool()`, which talks to the internal API and turns its answer into what the model reads.
+"""The voice agent: one `Agent` whose tools are described for the model and all reach the internal API
+through `_api_reply()`; `_call_tool()` turns its answer into what the model reads, and the two tools
+that act on the line once the API approves (transfer_to_human, end_call) do that themselves.
 
 What the model gets back from a tool:
 - success: JSON text `{"result": {...}, "message": "<a sentence it can say>"}`;
@@ -18,6 +19,7 @@ from typing import Any, Literal
 from livekit.agents import Agent, ModelSettings, RunContext, StopResponse, ToolError, function_tool, llm
 from pydantic import BaseModel, Field
 
+from core.call_contract import Outcome
 from voiceworker import call_actions
 from voiceworker.api_client import ApiUnavailable, ToolReply
 from voiceworker.call_state import CallState
@@ -29,7 +31,6 @@ UNAVAILABLE_APOLOGY = ("Our system did not answer just now. Apologise briefly to
 TRANSFER_AND_CALLBACK_FAILED = ("The transfer did not go through and no callback could be queued. Apologise, and "
                                 "offer to take a message with log_note.")
 
-Outcome = Literal["booked", "ordered", "answered", "transferred", "callback", "other"]
 
 
 class OrderItem(BaseModel):
@@ -160,8 +161,29 @@ async def transfer_to_human(context: RunContext[CallState], reason: str, callbac
         callback_number: A number to call back on, only if the caller gave one other than the one they call from; else null.
         caller_name: The caller's name if you know it; else null.
     """
-    return await _call_tool(context, "transfer_to_human",
-                            {"reason": reason, "callback_number": callback_number, "caller_name": caller_name})
+    call = context.userdata
+    if call.transferring:
+        return None  # a second transfer_to_human while the first rings
+    request = _without_nones({"reason": reason, "callback_number": callback_number, "caller_name": caller_name})
+    reply = _approved(await _api_reply(context, "transfer_to_human", request))
+    if reply is None:
+        return None
+    if reply.result.get("action") != "transfer":
+        return _for_model(reply)  # nobody can take the call now: a callback is queued
+    # The announcement and the transfer are not interrupted by a caller's "hello?".
+    context.disallow_interruptions()
+    # Let whatever the model said alongside the tool call finish before the line changes hands.
+    await context.wait_for_playout()
+    fallback = await call_actions.transfer_caller(
+        context.session, call, transfer_to=str(reply.result.get("transfer_to", "")), request=request,
+        announcement=reply.message or call_actions.TRANSFER_ANNOUNCEMENT)
+    if fallback is None:
+        return None  # the caller is with a person now; nothing more to say
+    if not fallback.ok:
+        # A 4xx carries what the API needs to queue the callback (say, a number to call back on).
+        raise ToolError(f"The transfer did not go through. {fallback.message}" if fallback.status
+                        else TRANSFER_AND_CALLBACK_FAILED)
+    return _for_model(fallback, transfer_failed=True)
 
 
 @function_tool
@@ -172,7 +194,24 @@ async def end_call(context: RunContext[CallState], outcome: Outcome, reason: str
         outcome: What the call achieved: booked, ordered, answered, transferred, callback or other.
         reason: In a few words, why the call is ending.
     """
-    return await _call_tool(context, "end_call", {"outcome": outcome, "reason": reason})
+    call = context.userdata
+    request = {"outcome": outcome, "reason": reason}
+    reply = await _api_reply(context, "end_call", request, unavailable_is_refusal=True)
+    if reply is None:
+        return None
+    if not reply.ok and reply.error_code == "invalid_outcome":
+        raise ToolError(reply.message or "That did not work. Ask the caller to rephrase.")
+    if reply.ok and reply.result.get("action") != "hangup":
+        return _for_model(reply)
+    # The caller wants to go whatever else the API said; the outcome still reaches the platform in
+    # the call's log.
+    await context.wait_for_playout()
+    if not _model_spoke(context):
+        goodbye = reply.message if reply.ok else ""  # a refusal's sentence is no goodbye
+        await call_actions.say_and_wait(context.session, goodbye or call_actions.GOODBYE)
+    call.settle(outcome=outcome, end_reason=reason)
+    await call_actions.hang_up(call)
+    return None
 
 
 @function_tool
@@ -220,54 +259,40 @@ def _call_is_leaving(agent: Agent) -> bool:
 
 
 async def _call_tool(context: RunContext[CallState], action: str, payload: dict[str, Any]) -> str | None:
-    """Run `action` against the internal API and answer the model. Transfers and hang-ups are
-    carried out here once the API has approved them."""
+    """Run `action` against the internal API and answer the model with its result. The tools that
+    do more once the API has approved them (transfer_to_human, end_call) do it themselves."""
+    reply = _approved(await _api_reply(context, action, _without_nones(payload)))
+    return None if reply is None else _for_model(reply)
+
+
+async def _api_reply(context: RunContext[CallState], action: str, payload: dict[str, Any], *,
+                     unavailable_is_refusal: bool = False) -> ToolReply | None:
+    """The API's answer to `action`, with a filler if it is slow; None once the call is over. An API
+    that does not answer is a ToolError the model apologises with, or (`unavailable_is_refusal`) a
+    refusal the tool decides about."""
     call = context.userdata
-    payload = {name: value for name, value in payload.items() if value is not None}
-    if call.over or (call.transferring and action == "transfer_to_human"):
-        # A second transfer_to_human while the first rings, or anything after the hang-up.
-        return None
+    if call.over:
+        return None  # anything after the hang-up
     async with context.with_filler(call_actions.filler_for(call.language), delay=call.filler_delay):
         try:
-            reply = await call.run_tool(action, payload)
+            return await call.run_tool(action, payload)
         except ApiUnavailable as exc:
             logger.error("call %s: tool %s failed: %s", call.call_id, action, exc)
-            if action != "end_call":
+            if not unavailable_is_refusal:
                 raise ToolError(UNAVAILABLE_APOLOGY) from exc
-            reply = ToolReply(ok=False, status=0, error_code="unavailable")
-    if not reply.ok and action == "end_call" and reply.error_code != "invalid_outcome":
-        # The caller wants to go whatever the API said; the outcome still reaches the platform in
-        # the call's log.
-        reply = ToolReply(ok=True, status=reply.status, result={"action": "hangup"})
-    if not reply.ok:
+            return ToolReply(ok=False, status=0, error_code="unavailable")
+
+
+def _approved(reply: ToolReply | None) -> ToolReply | None:
+    """`reply` when the API said yes; its speakable refusal as a ToolError, so the model can correct
+    itself or tell the caller."""
+    if reply is not None and not reply.ok:
         raise ToolError(reply.message or "That did not work. Ask the caller to rephrase.")
+    return reply
 
-    follow_up = reply.result.get("action")
-    if action == "transfer_to_human" and follow_up == "transfer":
-        # The announcement and the transfer are not interrupted by a caller's "hello?".
-        context.disallow_interruptions()
-        # Let whatever the model said alongside the tool call finish before the line changes hands.
-        await context.wait_for_playout()
-        fallback = await call_actions.transfer_caller(
-            context.session, call, transfer_to=str(reply.result.get("transfer_to", "")), request=payload,
-            announcement=reply.message or call_actions.TRANSFER_ANNOUNCEMENT)
-        if fallback is None:
-            return None  # the caller is with a person now; nothing more to say
-        if not fallback.ok:
-            # A 4xx carries what the API needs to queue the callback (say, a number to call back on).
-            raise ToolError(f"The transfer did not go through. {fallback.message}" if fallback.status
-                            else TRANSFER_AND_CALLBACK_FAILED)
-        return _for_model(fallback, transfer_failed=True)
 
-    if action == "end_call" and follow_up == "hangup":
-        await context.wait_for_playout()
-        if not _model_spoke(context):
-            await call_actions.say_and_wait(context.session, reply.message or call_actions.GOODBYE)
-        call.settle(outcome=payload["outcome"], end_reason=payload["reason"])
-        await call_actions.hang_up(call)
-        return None
-
-    return _for_model(reply)
+def _without_nones(payload: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in payload.items() if value is not None}
 
 
 def _for_model(reply: ToolReply, **extra: Any) -> str:

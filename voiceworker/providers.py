@@ -15,12 +15,14 @@ from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnect
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import cartesia, deepgram, openai
 
+from core.call_contract import LLM_MODEL, STT_LANGUAGE, STT_MODEL, VOICE_MODEL
 from core.languages import DEEPGRAM_MULTI, primary_subtag
 from voiceworker.call_state import CallState
 
-DEFAULT_STT_MODEL, DEFAULT_STT_LANGUAGE = "nova-3", "multi"
-DEFAULT_LLM_MODEL = "gpt-4.1-mini"
-DEFAULT_TTS_MODEL = "sonic-3"
+# What the worker uses when the config leaves a model out: the API's own choice (core/call_contract.py).
+DEFAULT_STT_MODEL, DEFAULT_STT_LANGUAGE = STT_MODEL, STT_LANGUAGE
+DEFAULT_LLM_MODEL = LLM_MODEL
+DEFAULT_TTS_MODEL = VOICE_MODEL
 # A booking often needs check_availability then create_booking in one turn, plus a retry.
 MAX_TOOL_STEPS = 5
 

@@ -1,3 +1,11 @@
 """Every ModelAdmin of both admin sites. Django's autodiscovery imports `backoffice.admin`; the domains
 have no admin modules of their own, so they never import the back office."""
-from backoffice.admin import agent, bookings, calls, orders, tenants  # noqa: F401 - registers the admins
+from backoffice.admin import (  # noqa: F401 - registers the admins
+    agent,
+    bookings,
+    calls,
+    notifications,
+    orders,
+    tenants,
+    webhooks,
+)

@@ -10,6 +10,7 @@ from bookings.services import booking_cancel_by_caller, booking_create, booking_
 from core.errors import DomainError
 from messaging.models import SmsMessage
 from tenants.agent.models import AgentSettings
+from voiceapi.errors import http_status
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 PHONE = "+15550107777"
@@ -28,7 +29,7 @@ def test_the_change_notice_is_counted_on_the_wall_clock_across_the_clock_change(
 
     with pytest.raises(DomainError) as refused:
         booking_cancel_by_caller(booking_id=booking_id, caller_number=PHONE, now=dt.datetime(2026, 3, 7, 15, 1, tzinfo=dt.UTC))
-    assert refused.value.code == "too_late_to_change" and refused.value.status == 422
+    assert refused.value.code == "too_late_to_change" and http_status(refused.value) == 422
     assert "72 hours" in refused.value.message
 
     outcome = booking_cancel_by_caller(booking_id=booking_id, caller_number=PHONE,

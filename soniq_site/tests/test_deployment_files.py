@@ -8,7 +8,8 @@ import yaml
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-APP_PACKAGES = ("soniq_site", "tenants", "bookings", "orders", "calls", "voiceworker")
+APP_PACKAGES = ("core", "soniq_site", "tenants", "messaging", "webhooks", "notifications", "calls", "bookings", "orders",
+                "voiceapi", "backoffice", "provisioning", "voiceworker")
 # Read by the process plumbing, not settings an operator sets: Django's settings module (manage.py,
 # wsgi) and livekit-agents' preload switch (runvoiceworker sets it itself).
 PLUMBING = {"DJANGO_SETTINGS_MODULE", "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"}
@@ -28,6 +29,8 @@ def settings_the_code_reads() -> set[str]:
                 continue
             source = path.read_text()
             constants = dict(re.findall(r'^([A-Z_]+_ENV)\s*=\s*"([A-Z0-9_]+)"', source, re.M))
+            # Small readers of one module's own (voiceworker/capacity.py: `_env_number("VOICE_CPU_FULL", ...)`).
+            names.update(re.findall(r'\b_env_\w+\(\s*"([A-Z0-9_]+)"', source))
             for name in re.findall(r'os\.(?:environ\.get|getenv|environ\.setdefault)\(\s*([A-Z_"0-9]+)|os\.environ\[\s*([A-Z_"0-9]+)',
                                    source):
                 name = next(part for part in name if part)

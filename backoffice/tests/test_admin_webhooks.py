@@ -1,0 +1,57 @@
+"""The owner's admin pages for webhooks and notifications."""
+from __future__ import annotations
+
+from django_tenants.utils import schema_context
+
+from notifications.models import Notification
+from notifications.services import notification_settings_get
+from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+
+def test_the_owner_adds_an_endpoint_with_a_generated_secret(salon_admin, settings):  # noqa: F811
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    form = salon_admin.get("/admin/webhooks/webhookendpoint/add/").content.decode()
+    assert "whsec_" in form
+    refused = salon_admin.post("/admin/webhooks/webhookendpoint/add/", {"url": "http://crm.example/hook",
+                                                                        "secret": "whsec_" + "a" * 32, "active": "on"})
+    assert "must be an https:// URL" in refused.content.decode()
+    response = salon_admin.post("/admin/webhooks/webhookendpoint/add/", {
+        "url": "https://crm.example/hook", "secret": "whsec_" + "a" * 32, "events": ["booking.created", "call.ended"],
+        "active": "on"})
+    assert response.status_code == 302
+    with schema_context("salon"):
+        endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.events == ["booking.created", "call.ended"]
+
+
+def test_the_owner_sees_each_delivery_and_can_send_one_again(salon_admin, django_capture_on_commit_callbacks):  # noqa: F811
+    with schema_context("salon"):
+        endpoint = WebhookEndpoint.objects.create(url="https://crm.example/hook")
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="order.created", event_key="order:7:created",
+                                                  message_id="msg_abc", payload={}, status="failed", attempts=9,
+                                                  last_status_code=500, last_error="The endpoint answered HTTP 500.")
+    page = salon_admin.get("/admin/webhooks/webhookdelivery/").content.decode()
+    assert "order.created" in page and "Failed" in page and "500" in page
+    with django_capture_on_commit_callbacks() as callbacks:
+        salon_admin.post("/admin/webhooks/webhookdelivery/", {"action": "send_again", "_selected_action": [delivery.pk]})
+    assert len(callbacks) == 1  # the delivery task is queued after the commit
+    with schema_context("salon"):
+        delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.message_id) == ("pending", 0, "msg_abc")
+
+
+def test_the_owner_sets_recipients_and_sees_a_failed_email(salon_admin):  # noqa: F811
+    response = salon_admin.post("/admin/notifications/notificationsettings/add/", {
+        "emails": "owner@salon.example\nfrontdesk@salon.example", "sms_numbers": "(555) 777-0001",
+        "events": ["callback_requested", "message_left"], "quiet_hours_start": "22:00", "quiet_hours_end": "07:00",
+        "digest_enabled": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with schema_context("salon"):
+        notification_settings = notification_settings_get()
+        Notification.objects.create(event="message_left", event_key="note:1", channel="email", recipient="owner@salon.example",
+                                    subject="Message from +15557654321", body="x", status="failed",
+                                    error="Gave up after 6 attempts. 451 Try again later")
+    assert notification_settings.emails == ["owner@salon.example", "frontdesk@salon.example"]
+    assert notification_settings.sms_numbers == ["+15557770001"]
+    page = salon_admin.get("/admin/notifications/notification/?status__exact=failed").content.decode()
+    assert "Message from +15557654321" in page and "Gave up after 6 attempts" in page

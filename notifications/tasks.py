@@ -1,0 +1,52 @@
+"""Celery tasks of the notifications app: sending one message, the daily digests, and the sweep
+that queues again follow-ups whose task was lost."""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
+
+from core.celery_app import app
+from notifications import services
+
+logger = logging.getLogger("notifications")
+
+
+@app.task(bind=True, name="notifications.notification_send", acks_late=True, max_retries=None)
+def notification_send(self, notification_id: int) -> str:
+    """Contract: send one pending notification (email or staff SMS). Transient failures are retried
+    NOTIFICATION_MAX_RETRIES times with exponential backoff (NOTIFICATION_RETRY_BACKOFF_MS * 2**n),
+    then the row is `failed`. A row already sent, or being sent by another task, is left alone."""
+    last = self.request.retries >= settings.NOTIFICATION_MAX_RETRIES
+    try:
+        notification = services.notification_deliver(notification_id=notification_id, last_attempt=last)
+    except services.NotificationTransientError as exc:
+        countdown = settings.NOTIFICATION_RETRY_BACKOFF_MS * 2 ** self.request.retries / 1000
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    return notification.status if notification else "skipped"
+
+
+def each_tenant(function) -> dict[str, int]:
+    done: dict[str, int] = {}
+    for tenant in get_tenant_model().objects.exclude(schema_name=get_public_schema_name()):
+        try:
+            with tenant_context(tenant):
+                count = function()
+        except Exception:
+            logger.exception("%s failed in %s", function.__name__, tenant.schema_name)
+            continue
+        if count:
+            done[tenant.schema_name] = count
+    return done
+
+
+@app.task(name="notifications.followups_requeue")
+def followups_requeue() -> dict[str, int]:
+    """Periodic: queue again the notifications and webhook deliveries whose task was lost."""
+    from webhooks.services import webhook_deliveries_requeue
+
+    def requeue() -> int:
+        return services.notifications_requeue() + webhook_deliveries_requeue()
+
+    return each_tenant(requeue)
