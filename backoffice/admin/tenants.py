@@ -16,11 +16,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.text import Truncator
+from django_tenants.utils import schema_context
 
 from backoffice.dashboard import tenant_usage_for_month
 from backoffice.sites import operator_admin_site, tenant_admin_site
 from calls.ingestion import ingestion_dead_letter_replay
 from core import clock
+from notifications.selectors import followups_failed_since
 from provisioning.services import TenantSpecError, tenant_delete, tenant_provision
 from tenants.models import Domain, IngestionDeadLetter, PhoneNumber, Tenant
 from tenants.sip_sync import sip_health, sip_sync_enabled, sip_sync_request, sip_trunk_status
@@ -94,7 +96,8 @@ class ProvisionForm(forms.Form):
 @admin.register(Tenant, site=operator_admin_site)
 class TenantAdmin(admin.ModelAdmin):
     change_list_template = "admin/soniq/tenant_change_list.html"
-    list_display = ["name", "schema_name", "domain_list", "number_list", "timezone", "country", "created"]
+    list_display = ["name", "schema_name", "domain_list", "number_list", "failed_followups", "timezone", "country",
+                    "created"]
     search_fields = ["name", "schema_name", "phone_numbers__number", "domains__domain"]
     inlines = [DomainInline, PhoneNumberInline]
     readonly_fields = ["schema_name", "created"]
@@ -115,6 +118,14 @@ class TenantAdmin(admin.ModelAdmin):
     def domain_list(self, tenant):
         return format_html_join(", ", '<a href="http://{}/admin/">{}</a>',
                                 ((domain.domain, domain.domain) for domain in tenant.domains.all()))
+
+    @admin.display(description="Failed follow-ups (7 days)")
+    def failed_followups(self, tenant):
+        """Emails, staff texts and webhooks that failed for good: the owner sees each in their admin,
+        the operator sees here which businesses are not hearing of their calls."""
+        with schema_context(tenant.schema_name):
+            failed = followups_failed_since(since=clock.now() - dt.timedelta(days=7))
+        return failed or "—"
 
     @admin.display(description="Numbers")
     def number_list(self, tenant):

@@ -51,7 +51,7 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
 DEMO_HOURS = [(1, "10:00", "17:00"), (2, "10:00", "17:00"), (3, "10:00", "17:00"), (4, "10:00", "17:00")]
 
 
-def test_it_shows_settings_and_escalation_hours_on_one_page(salon_admin):  # noqa: F811
+def test_it_shows_settings_and_escalation_hours_on_one_page(salon_admin):
     page = salon_admin.get(settings_page(salon_admin)).content.decode()
 
     assert "Thanks for calling Bella Hair Studio" in page
@@ -60,7 +60,7 @@ def test_it_shows_settings_and_escalation_hours_on_one_page(salon_admin):  # noq
     assert 'value="10:00"' in page
 
 
-def test_it_saves_a_new_greeting_that_the_next_call_start_returns(salon_admin):  # noqa: F811
+def test_it_saves_a_new_greeting_that_the_next_call_start_returns(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         agent = AgentSettings.objects.get()
@@ -80,7 +80,7 @@ def test_it_saves_a_new_greeting_that_the_next_call_start_returns(salon_admin): 
     assert call_start.json()["config"]["greeting"] == "Bella Hair Studio, Ava speaking!"
 
 
-def test_it_stores_a_transfer_number_in_any_format_as_tel_e164(salon_admin):  # noqa: F811
+def test_it_stores_a_transfer_number_in_any_format_as_tel_e164(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to="(555) 010-0999")
@@ -95,7 +95,7 @@ def refused(client, url, data) -> str:
     return response.content.decode()
 
 
-def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_admin):  # noqa: F811
+def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to="call the front desk")
@@ -104,7 +104,7 @@ def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_adm
         assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
 
 
-def test_it_refuses_a_language_no_speech_provider_supports(salon_admin):  # noqa: F811
+def test_it_refuses_a_language_no_speech_provider_supports(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         agent = AgentSettings.objects.get()
@@ -115,7 +115,7 @@ def test_it_refuses_a_language_no_speech_provider_supports(salon_admin):  # noqa
         assert AgentSettings.objects.get().language == "pl-PL"
 
 
-def test_it_refuses_warnings_longer_than_the_call(salon_admin):  # noqa: F811
+def test_it_refuses_warnings_longer_than_the_call(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         agent = AgentSettings.objects.get()
@@ -128,14 +128,14 @@ def test_it_refuses_warnings_longer_than_the_call(salon_admin):  # noqa: F811
         assert AgentSettings.objects.get().max_call_seconds == 600
 
 
-def test_it_refuses_a_call_length_out_of_range(salon_admin):  # noqa: F811
+def test_it_refuses_a_call_length_out_of_range(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         data = form_data(AgentSettings.objects.get(), DEMO_HOURS, max_call_seconds="30")
     assert "Ensure this value is greater than or equal to 60" in refused(salon_admin, url, data)
 
 
-def test_it_refuses_overlapping_escalation_hours(salon_admin):  # noqa: F811
+def test_it_refuses_overlapping_escalation_hours(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         data = form_data(AgentSettings.objects.get(), [*DEMO_HOURS, (1, "16:00", "19:00")])
@@ -147,14 +147,14 @@ def test_it_refuses_overlapping_escalation_hours(salon_admin):  # noqa: F811
         assert EscalationHours.objects.count() == 4
 
 
-def test_it_refuses_escalation_hours_that_end_before_they_start(salon_admin):  # noqa: F811
+def test_it_refuses_escalation_hours_that_end_before_they_start(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         data = form_data(AgentSettings.objects.get(), [*DEMO_HOURS, (5, "18:00", "09:00")])
     assert "Must be later than 18:00" in refused(salon_admin, url, data)
 
 
-def test_it_adds_and_removes_escalation_hours(salon_admin):  # noqa: F811
+def test_it_adds_and_removes_escalation_hours(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
         data = form_data(AgentSettings.objects.get(), [(1, "10:00", "12:00"), (1, "13:00", "17:00"), (5, "10:00", "14:00")])
@@ -167,14 +167,14 @@ def test_it_adds_and_removes_escalation_hours(salon_admin):  # noqa: F811
         ]
 
 
-def test_it_neither_adds_nor_deletes_the_settings_row(salon_admin):  # noqa: F811
+def test_it_neither_adds_nor_deletes_the_settings_row(salon_admin):
     assert salon_admin.get("/admin/agent/agentsettings/add/").status_code == 403
     with schema_context("salon"):
         pk = AgentSettings.objects.get().pk
     assert salon_admin.get(f"/admin/agent/agentsettings/{pk}/delete/").status_code == 403
 
 
-def test_it_takes_effect_for_transfers_at_the_new_hours(salon_admin):  # noqa: F811
+def test_it_takes_effect_for_transfers_at_the_new_hours(salon_admin):
     from calls.selectors import transfer_target_at
 
     url = settings_page(salon_admin)

@@ -13,7 +13,7 @@ MONDAY = dt.datetime(2026, 3, 9, 10, 0, tzinfo=NEW_YORK)
 PHONE = "+15550123456"
 
 
-def test_a_booking_shows_how_it_was_made_moved_and_cancelled_and_the_call_lists_it(salon_admin):  # noqa: F811
+def test_a_booking_shows_how_it_was_made_moved_and_cancelled_and_the_call_lists_it(salon_admin):
     with schema_context("salon"):
         booking_call = call_make(started_at=MONDAY - dt.timedelta(days=2), caller_number=PHONE)
         booking_id = booking_create(service_name="Haircut", start="2026-03-10T10:00", customer_name="Maria Lopez",
@@ -35,7 +35,7 @@ def test_a_booking_shows_how_it_was_made_moved_and_cancelled_and_the_call_lists_
     assert "Cancelled booking: Colour, Wed 11 Mar, 10:00" in call_page
 
 
-def test_the_owner_sets_the_change_notice_in_the_booking_rules(salon_admin):  # noqa: F811
+def test_the_owner_sets_the_change_notice_in_the_booking_rules(salon_admin):
     from bookings.models import BookingPolicy
 
     url = salon_admin.get("/admin/bookings/bookingpolicy/").headers["Location"]

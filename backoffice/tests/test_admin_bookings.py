@@ -18,7 +18,7 @@ def at(hour: int, minute: int = 0, day: dt.date = THURSDAY) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=NEW_YORK)
 
 
-def test_it_lists_bookings_in_local_time_with_the_call_they_came_from(salon_admin):  # noqa: F811
+def test_it_lists_bookings_in_local_time_with_the_call_they_came_from(salon_admin):
     with schema_context("salon"):
         call = call_make(started_at=at(9, 30, dt.date(2026, 3, 10)))
         booking_make(service_name="Haircut", start=at(15), customer_name="Maria Lopez", call=call)
@@ -54,7 +54,7 @@ def test_it_lays_out_a_day_by_service_and_lane(salon):
     assert [booking.customer_name for booking in view.cancelled] == ["Gone"]
 
 
-def test_it_shows_the_day_view_page(salon_admin):  # noqa: F811
+def test_it_shows_the_day_view_page(salon_admin):
     with schema_context("salon"):
         booking = booking_make(service_name="Colour", start=at(14), customer_name="Aisha Khan")
 
@@ -69,7 +69,7 @@ def test_it_shows_the_day_view_page(salon_admin):  # noqa: F811
     assert "/admin/bookings/booking/add/?date=2026-03-12" in page
 
 
-def test_it_says_when_the_business_is_closed_that_day(salon_admin):  # noqa: F811
+def test_it_says_when_the_business_is_closed_that_day(salon_admin):
     with schema_context("salon"):
         Closure.objects.create(date=THURSDAY, reason="Staff training")
     page = salon_admin.get("/admin/bookings/booking/day/?date=2026-03-12").content.decode()
@@ -78,7 +78,7 @@ def test_it_says_when_the_business_is_closed_that_day(salon_admin):  # noqa: F81
     assert re.search(r"0 bookings ·\s+closed\s+·", monday)
 
 
-def test_it_cancels_bookings_with_an_action_and_frees_the_slot(salon_admin):  # noqa: F811
+def test_it_cancels_bookings_with_an_action_and_frees_the_slot(salon_admin):
     with schema_context("salon"):
         booking = booking_make(service_name="Colour", start=at(14))
 
@@ -93,7 +93,7 @@ def test_it_cancels_bookings_with_an_action_and_frees_the_slot(salon_admin):  # 
 
 
 def test_cancelling_tells_the_customers_still_to_come_by_sms(
-        salon_admin, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
+        salon_admin, monkeypatch, django_capture_on_commit_callbacks):
     from messaging.models import SmsMessage
 
     monkeypatch.setattr("core.clock.now", lambda: at(12))
@@ -113,7 +113,7 @@ def test_cancelling_tells_the_customers_still_to_come_by_sms(
                         "Call us to find a new time.")
 
 
-def test_it_lets_the_owner_edit_only_a_bookings_notes(salon_admin):  # noqa: F811
+def test_it_lets_the_owner_edit_only_a_bookings_notes(salon_admin):
     with schema_context("salon"):
         booking = booking_make(service_name="Colour", start=at(14))
 
@@ -139,7 +139,7 @@ def add_booking(client, **fields):
 
 
 def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
-        salon_admin, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
+        salon_admin, monkeypatch, django_capture_on_commit_callbacks):
     # 09:50 on Thursday: 10:00 is inside the salon's two-hour notice, which callers must give.
     monkeypatch.setattr("core.clock.now", lambda: at(9, 50))
     assert "/admin/bookings/booking/add/" in salon_admin.get("/admin/bookings/booking/").content.decode()
@@ -167,7 +167,7 @@ def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
     ({"time": "08:00"}, "has already passed. I can offer 10:00"),  # earlier today; the notice does not apply
     ({"customer_phone": "12"}, "Enter a phone number we can text"),
 ])
-def test_a_refused_booking_is_explained_on_the_form_and_nothing_is_saved(salon_admin, monkeypatch, fields, sentence):  # noqa: F811
+def test_a_refused_booking_is_explained_on_the_form_and_nothing_is_saved(salon_admin, monkeypatch, fields, sentence):
     monkeypatch.setattr("core.clock.now", lambda: at(9, 50))
 
     response = add_booking(salon_admin, **fields)
@@ -179,7 +179,7 @@ def test_a_refused_booking_is_explained_on_the_form_and_nothing_is_saved(salon_a
         assert not Booking.objects.filter(customer_name="Walk In").exists()
 
 
-def test_a_full_slot_is_refused_with_other_times(salon_admin, monkeypatch):  # noqa: F811
+def test_a_full_slot_is_refused_with_other_times(salon_admin, monkeypatch):
     monkeypatch.setattr("core.clock.now", lambda: at(9, 50))
     with schema_context("salon"):
         booking_make(service_name="Haircut", start=at(10), lane=0)
@@ -192,7 +192,7 @@ def test_a_full_slot_is_refused_with_other_times(salon_admin, monkeypatch):  # n
         assert Booking.objects.filter(start=at(10)).count() == 2
 
 
-def test_the_owner_exports_bookings_to_a_spreadsheet_safely(salon_admin, monkeypatch):  # noqa: F811
+def test_the_owner_exports_bookings_to_a_spreadsheet_safely(salon_admin, monkeypatch):
     import csv
     import io
 

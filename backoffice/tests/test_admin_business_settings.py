@@ -14,7 +14,7 @@ def errors_in(response) -> str:
     return response.content.decode()
 
 
-def test_it_adds_a_second_opening_range_on_a_day(salon_admin):  # noqa: F811
+def test_it_adds_a_second_opening_range_on_a_day(salon_admin):
     response = salon_admin.post("/admin/hours/openinghours/add/", {"weekday": "5", "opens": "16:00", "closes": "18:00"})
 
     assert response.status_code == 302
@@ -24,7 +24,7 @@ def test_it_adds_a_second_opening_range_on_a_day(salon_admin):  # noqa: F811
         ]
 
 
-def test_it_refuses_opening_hours_that_overlap_another_range_that_day(salon_admin):  # noqa: F811
+def test_it_refuses_opening_hours_that_overlap_another_range_that_day(salon_admin):
     page = errors_in(salon_admin.post("/admin/hours/openinghours/add/", {"weekday": "1", "opens": "12:00", "closes": "14:00"}))
 
     assert "Opening hours on Tuesday overlap: 09:00–12:30 and 12:00–14:00" in page
@@ -32,12 +32,12 @@ def test_it_refuses_opening_hours_that_overlap_another_range_that_day(salon_admi
         assert OpeningHours.objects.filter(weekday=1).count() == 2
 
 
-def test_it_refuses_opening_hours_that_close_before_they_open(salon_admin):  # noqa: F811
+def test_it_refuses_opening_hours_that_close_before_they_open(salon_admin):
     page = errors_in(salon_admin.post("/admin/hours/openinghours/add/", {"weekday": "0", "opens": "17:00", "closes": "09:00"}))
     assert "Must be later than 17:00" in page
 
 
-def test_it_lets_a_range_be_moved_without_overlapping_itself(salon_admin):  # noqa: F811
+def test_it_lets_a_range_be_moved_without_overlapping_itself(salon_admin):
     with schema_context("salon"):
         saturday = OpeningHours.objects.get(weekday=5)
     response = salon_admin.post(f"/admin/hours/openinghours/{saturday.pk}/change/",
@@ -47,7 +47,7 @@ def test_it_lets_a_range_be_moved_without_overlapping_itself(salon_admin):  # no
         assert str(OpeningHours.objects.get(weekday=5)) == "Saturday 10:00–16:00"
 
 
-def test_it_adds_a_closure_once(salon_admin):  # noqa: F811
+def test_it_adds_a_closure_once(salon_admin):
     assert salon_admin.post("/admin/hours/closure/add/", {"date": "2026-07-04", "reason": "Independence Day"}).status_code == 302
     page = errors_in(salon_admin.post("/admin/hours/closure/add/", {"date": "2026-07-04", "reason": "again"}))
     assert "Closure with this Date already exists" in page
@@ -59,7 +59,7 @@ SERVICE = {"name": "Beard Trim", "aliases": "beard, trim beard", "description": 
            "buffer_minutes": "5", "capacity": "1", "price": "18.00", "currency": "usd", "active": "on"}
 
 
-def test_it_adds_a_service_with_aliases(salon_admin):  # noqa: F811
+def test_it_adds_a_service_with_aliases(salon_admin):
     assert salon_admin.post("/admin/bookings/service/add/", SERVICE).status_code == 302
     with schema_context("salon"):
         service = Service.objects.get(name="Beard Trim")
@@ -67,7 +67,7 @@ def test_it_adds_a_service_with_aliases(salon_admin):  # noqa: F811
     assert service.currency == "USD" and service.price == Decimal("18.00")
 
 
-def test_it_refuses_services_that_make_no_sense(salon_admin):  # noqa: F811
+def test_it_refuses_services_that_make_no_sense(salon_admin):
     cases = {
         "name": ("haircut", "There is already a service called"),
         "duration_minutes": ("2", "A service lasts from 5 minutes"),
@@ -82,7 +82,7 @@ def test_it_refuses_services_that_make_no_sense(salon_admin):  # noqa: F811
         assert not Service.objects.filter(name="Beard Trim").exists()
 
 
-def test_it_edits_the_booking_rules_and_refuses_a_tiny_slot_grid(salon_admin):  # noqa: F811
+def test_it_edits_the_booking_rules_and_refuses_a_tiny_slot_grid(salon_admin):
     response = salon_admin.get("/admin/bookings/bookingpolicy/")
     assert response.status_code == 302
     url = response.headers["Location"]
@@ -99,7 +99,7 @@ MENU_ITEM = {"name": "Calzone", "category": "Pizza", "description": "", "aliases
              "currency": "EUR", "available": "on"}
 
 
-def test_it_adds_a_menu_item_and_refuses_a_duplicate_or_negative_price(pizzeria_admin):  # noqa: F811
+def test_it_adds_a_menu_item_and_refuses_a_duplicate_or_negative_price(pizzeria_admin):
     assert pizzeria_admin.post("/admin/orders/menuitem/add/", MENU_ITEM).status_code == 302
     assert "There is already a menu item called" in errors_in(
         pizzeria_admin.post("/admin/orders/menuitem/add/", {**MENU_ITEM, "name": "calzone"}))
@@ -109,7 +109,7 @@ def test_it_adds_a_menu_item_and_refuses_a_duplicate_or_negative_price(pizzeria_
         assert MenuItem.objects.get(name="Calzone").price == Decimal("13.50")
 
 
-def test_it_marks_a_menu_item_sold_out_from_the_list(pizzeria_admin):  # noqa: F811
+def test_it_marks_a_menu_item_sold_out_from_the_list(pizzeria_admin):
     with schema_context("pizzeria"):
         items = list(MenuItem.objects.order_by("category", "name"))
     data = {"form-TOTAL_FORMS": str(len(items)), "form-INITIAL_FORMS": str(len(items)), "_save": "Save"}
@@ -126,7 +126,7 @@ def test_it_marks_a_menu_item_sold_out_from_the_list(pizzeria_admin):  # noqa: F
         assert MenuItem.objects.get(name="Margherita").available
 
 
-def test_it_edits_the_ordering_rules(pizzeria_admin):  # noqa: F811
+def test_it_edits_the_ordering_rules(pizzeria_admin):
     url = pizzeria_admin.get("/admin/orders/orderingpolicy/").headers["Location"]
     assert pizzeria_admin.post(url, {"prep_minutes": "25", "delivery_minutes": "35", "delivery_available": "on"}).status_code == 302
     assert "Preparation time must be from 1 to 480 minutes" in errors_in(

@@ -24,7 +24,7 @@ def test_it_marks_a_callback_done_once_and_keeps_the_first_handler(salon, monkey
         assert (again.handled_by, again.done_at) == ("Anna", FIXED_NOW)
 
 
-def test_it_lists_open_callbacks_by_default(salon_admin):  # noqa: F811
+def test_it_lists_open_callbacks_by_default(salon_admin):
     with schema_context("salon"):
         callback_request_create(call=None, caller_number="+15550123456", reason="Wants a colour consultation")
         handled = callback_request_create(call=None, caller_number="+15550111111", reason="Asked about parking")
@@ -38,7 +38,7 @@ def test_it_lists_open_callbacks_by_default(salon_admin):  # noqa: F811
     assert "Asked about parking" in done_page and "Anna" in done_page
 
 
-def test_it_marks_a_callback_done_with_one_click_recording_the_user(salon_admin, monkeypatch):  # noqa: F811
+def test_it_marks_a_callback_done_with_one_click_recording_the_user(salon_admin, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: FIXED_NOW)
     with schema_context("salon"):
         call = call_make(started_at=FIXED_NOW - dt.timedelta(hours=1))
@@ -54,7 +54,7 @@ def test_it_marks_a_callback_done_with_one_click_recording_the_user(salon_admin,
     assert (request.status, request.handled_by, request.done_at) == ("done", "owner@salon.example", FIXED_NOW)
 
 
-def test_it_reopens_a_callback(salon_admin):  # noqa: F811
+def test_it_reopens_a_callback(salon_admin):
     with schema_context("salon"):
         request = callback_request_create(call=None, caller_number="+15550123456", reason="Colour consultation")
         callback_request_mark_done(callback_request_id=request.pk, handled_by="Anna")
@@ -66,7 +66,7 @@ def test_it_reopens_a_callback(salon_admin):  # noqa: F811
     assert (request.status, request.handled_by, request.done_at) == ("open", "", None)
 
 
-def test_it_marks_several_done_with_an_action(salon_admin):  # noqa: F811
+def test_it_marks_several_done_with_an_action(salon_admin):
     with schema_context("salon"):
         ids = [callback_request_create(call=None, caller_number=f"+1555012345{n}", reason="Call me").pk for n in range(3)]
 
@@ -78,7 +78,7 @@ def test_it_marks_several_done_with_an_action(salon_admin):  # noqa: F811
         assert sorted(CallbackRequest.objects.filter(status="done").values_list("pk", flat=True)) == sorted(ids[:2])
 
 
-def test_it_shows_the_request_with_a_mark_done_button_and_the_call(salon_admin):  # noqa: F811
+def test_it_shows_the_request_with_a_mark_done_button_and_the_call(salon_admin):
     with schema_context("salon"):
         call = call_make(started_at=FIXED_NOW)
         request = callback_request_create(call=call, caller_number="+15550123456", reason="Colour consultation",
@@ -92,7 +92,7 @@ def test_it_shows_the_request_with_a_mark_done_button_and_the_call(salon_admin):
     assert salon_admin.post(f"/admin/calls/callbackrequest/{request.pk}/change/", {"reason": "x"}).status_code == 403
 
 
-def test_it_marks_done_only_by_post(salon_admin):  # noqa: F811
+def test_it_marks_done_only_by_post(salon_admin):
     with schema_context("salon"):
         request = callback_request_create(call=None, caller_number="+15550123456", reason="Call me")
     assert salon_admin.get(f"/admin/calls/callbackrequest/{request.pk}/done/").status_code == 405

@@ -38,7 +38,7 @@ def booked_call():
     return call
 
 
-def test_it_lists_calls_with_time_caller_length_outcome_and_result(salon_admin):  # noqa: F811
+def test_it_lists_calls_with_time_caller_length_outcome_and_result(salon_admin):
     with schema_context("salon"):
         booked_call()
         call_make(started_at=dt.datetime(2026, 3, 10, 9, 0, tzinfo=NEW_YORK), caller_number="+15550177777",
@@ -54,7 +54,7 @@ def test_it_lists_calls_with_time_caller_length_outcome_and_result(salon_admin):
     assert "0:42" in answered_row and "Answered a question" in answered_row
 
 
-def test_it_filters_calls_by_outcome_result_and_length_and_searches_the_transcript(salon_admin):  # noqa: F811
+def test_it_filters_calls_by_outcome_result_and_length_and_searches_the_transcript(salon_admin):
     with schema_context("salon"):
         booked_call()
         call_make(started_at=timezone.now() - dt.timedelta(days=1), caller_number="+15550177777",
@@ -74,7 +74,7 @@ def test_it_filters_calls_by_outcome_result_and_length_and_searches_the_transcri
     assert listed("?q=haircut") == {"+1 555-014-2424"}
 
 
-def test_it_shows_a_call_as_a_conversation_with_its_tools_results_usage_and_latency(salon_admin):  # noqa: F811
+def test_it_shows_a_call_as_a_conversation_with_its_tools_results_usage_and_latency(salon_admin):
     with schema_context("salon"):
         call = booked_call()
 
@@ -95,14 +95,14 @@ def test_it_shows_a_call_as_a_conversation_with_its_tools_results_usage_and_late
     assert "412 ms avg" in page and "233 ms avg" in page and "610 ms avg" in page
 
 
-def test_it_shows_a_call_in_progress(salon_admin):  # noqa: F811
+def test_it_shows_a_call_in_progress(salon_admin):
     with schema_context("salon"):
         call = call_make(started_at=timezone.now(), duration_seconds=None)
     page = salon_admin.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
     assert "The call is still going on" in page
 
 
-def test_it_keeps_phone_data_read_only(salon_admin):  # noqa: F811
+def test_it_keeps_phone_data_read_only(salon_admin):
     with schema_context("salon"):
         call = booked_call()
         sms = SmsMessage.objects.get()
@@ -123,7 +123,7 @@ def test_it_keeps_phone_data_read_only(salon_admin):  # noqa: F811
         assert call.outcome == "booked"
 
 
-def test_it_lists_the_sms_log(salon_admin):  # noqa: F811
+def test_it_lists_the_sms_log(salon_admin):
     with schema_context("salon"):
         booked_call()
         SmsMessage.objects.create(to_number="+15550100777", body="Your order is ready", status="failed",
@@ -136,14 +136,14 @@ def test_it_lists_the_sms_log(salon_admin):  # noqa: F811
     assert "Your order is ready" in failed_only and "Booked: Haircut" not in failed_only
 
 
-def test_it_never_shows_one_tenants_calls_to_another(salon_admin, pizzeria_admin):  # noqa: F811
+def test_it_never_shows_one_tenants_calls_to_another(salon_admin, pizzeria_admin):
     with schema_context("salon"):
         call = booked_call()
     assert "+1 555-014-2424" not in pizzeria_admin.get("/admin/calls/call/").content.decode()
     assert pizzeria_admin.get(f"/admin/calls/call/{call.pk}/change/").status_code == 302  # "not found", back to the list
 
 
-def test_the_owner_exports_calls_in_the_salons_time(salon_admin):  # noqa: F811
+def test_the_owner_exports_calls_in_the_salons_time(salon_admin):
     import csv
     import io
 

@@ -69,7 +69,7 @@ def test_it_counts_todays_appointments_open_callbacks_and_orders(salon, pizzeria
     assert summary.takes_orders and not summary.takes_bookings
 
 
-def test_it_shows_the_home_page_with_cards_charts_and_recent_calls(salon_admin):  # noqa: F811
+def test_it_shows_the_home_page_with_cards_charts_and_recent_calls(salon_admin):
     with schema_context("salon"):
         call = call_make(started_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=20), caller_number="+15550199887",
                          outcome="booked", duration_seconds="184")
@@ -95,7 +95,7 @@ def test_it_shows_the_home_page_with_cards_charts_and_recent_calls(salon_admin):
     assert 'data-testid="card-bookings"' in page and 'data-testid="card-orders"' not in page
 
 
-def test_it_shows_the_pizzeria_its_orders(pizzeria_admin):  # noqa: F811
+def test_it_shows_the_pizzeria_its_orders(pizzeria_admin):
     with schema_context("pizzeria"):
         order_make(items=[("Margherita", 2), ("Coca-Cola", 2)])
 
@@ -106,7 +106,7 @@ def test_it_shows_the_pizzeria_its_orders(pizzeria_admin):  # noqa: F811
     assert 'data-testid="card-bookings"' not in page
 
 
-def test_it_says_so_when_there_are_no_calls_yet(salon_admin):  # noqa: F811
+def test_it_says_so_when_there_are_no_calls_yet(salon_admin):
     page = salon_admin.get("/admin/").content.decode()
     assert "No calls yet" in page
 

@@ -26,7 +26,7 @@ services:
 """
 
 
-def test_it_lists_tenants_with_their_domains_and_numbers(operator_admin):  # noqa: F811
+def test_it_lists_tenants_with_their_domains_and_numbers(operator_admin):
     page = operator_admin.get("/admin/tenants/tenant/").content.decode()
 
     assert "Bella Hair Studio" in page and "Luigi&#x27;s Pizzeria" in page
@@ -35,12 +35,12 @@ def test_it_lists_tenants_with_their_domains_and_numbers(operator_admin):  # noq
     assert "Provision a tenant" in page and "Usage this month" in page
 
 
-def test_it_sends_add_tenant_to_provisioning(operator_admin):  # noqa: F811
+def test_it_sends_add_tenant_to_provisioning(operator_admin):
     response = operator_admin.get("/admin/tenants/tenant/add/")
     assert response.status_code == 302 and response.headers["Location"] == "/admin/tenants/tenant/provision/"
 
 
-def test_it_provisions_a_tenant_from_a_yaml_spec(operator_admin):  # noqa: F811
+def test_it_provisions_a_tenant_from_a_yaml_spec(operator_admin):
     response = operator_admin.post("/admin/tenants/tenant/provision/", {"spec": NEW_TENANT_SPEC}, follow=True)
 
     page = response.content.decode()
@@ -55,13 +55,13 @@ def test_it_provisions_a_tenant_from_a_yaml_spec(operator_admin):  # noqa: F811
     connection.set_schema_to_public()
 
 
-def test_it_reprovisions_an_existing_tenant_as_a_no_op(operator_admin):  # noqa: F811
+def test_it_reprovisions_an_existing_tenant_as_a_no_op(operator_admin):
     spec = (settings.BASE_DIR / "demo" / "salon.yaml").read_text()
     response = operator_admin.post("/admin/tenants/tenant/provision/", {"spec": spec}, follow=True)
     assert "Updated Bella Hair Studio (salon): nothing to change." in response.content.decode()
 
 
-def test_it_shows_a_bad_spec_naming_the_field_and_changes_nothing(operator_admin):  # noqa: F811
+def test_it_shows_a_bad_spec_naming_the_field_and_changes_nothing(operator_admin):
     taken = NEW_TENANT_SPEC.replace("+44 20 7946 0001", "+1 555 010 0001")
 
     response = operator_admin.post("/admin/tenants/tenant/provision/", {"spec": taken})
@@ -73,12 +73,12 @@ def test_it_shows_a_bad_spec_naming_the_field_and_changes_nothing(operator_admin
     assert not Tenant.objects.filter(schema_name="barbers").exists()
 
 
-def test_it_refuses_text_that_is_not_yaml(operator_admin):  # noqa: F811
+def test_it_refuses_text_that_is_not_yaml(operator_admin):
     response = operator_admin.post("/admin/tenants/tenant/provision/", {"spec": "slug: [unclosed"})
     assert "This is not valid YAML or JSON" in response.content.decode()
 
 
-def test_it_shows_usage_per_tenant_for_the_month(operator_admin, monkeypatch):  # noqa: F811
+def test_it_shows_usage_per_tenant_for_the_month(operator_admin, monkeypatch):
     monkeypatch.setattr(clock, "now", lambda: dt.datetime(2026, 3, 20, 12, 0, tzinfo=dt.UTC))
     march = dt.datetime(2026, 3, 5, 12, 0, tzinfo=dt.UTC)
     with schema_context("salon"):
@@ -100,7 +100,7 @@ def test_it_shows_usage_per_tenant_for_the_month(operator_admin, monkeypatch):  
     assert "Usage in February 2026" in february and "9,999" in february
 
 
-def test_it_lists_dead_letters_read_only(operator_admin):  # noqa: F811
+def test_it_lists_dead_letters_read_only(operator_admin):
     salon = Tenant.objects.get(schema_name="salon")
     dead_letter = IngestionDeadLetter.objects.create(
         tenant=salon, call_id=uuid.uuid4(), payload=json.dumps({"transcript": []}), attempts=5,
@@ -117,7 +117,7 @@ def test_it_lists_dead_letters_read_only(operator_admin):  # noqa: F811
     assert "call logs waiting for a replay" in home
 
 
-def test_it_is_not_reachable_from_a_tenant_domain(operator_admin):  # noqa: F811
+def test_it_is_not_reachable_from_a_tenant_domain(operator_admin):
     # The tenant domains' URLconf has no operator admin: /admin/ there is the tenant's own site.
     response = operator_admin.get("/admin/tenants/tenant/", HTTP_HOST="salon.localhost")
     assert response.status_code in (302, 404)
@@ -154,7 +154,7 @@ def test_it_deletes_a_tenant_with_its_schema_and_numbers(committed_db):
         user.delete()
 
 
-def test_it_sends_operator_pages_with_no_store(operator_admin):  # noqa: F811
+def test_it_sends_operator_pages_with_no_store(operator_admin):
     for path in ("/admin/", "/admin/tenants/tenant/", "/admin/tenants/tenant/usage/", "/admin/tenants/tenant/provision/",
                  "/admin/tenants/ingestiondeadletter/"):
         response = operator_admin.get(path)
@@ -162,7 +162,7 @@ def test_it_sends_operator_pages_with_no_store(operator_admin):  # noqa: F811
         assert "no-store" in response.headers["Cache-Control"], path
 
 
-def test_it_replays_a_dead_letter_from_the_list(operator_admin):  # noqa: F811
+def test_it_replays_a_dead_letter_from_the_list(operator_admin):
     with schema_context("salon"):
         call = call_make(started_at=dt.datetime(2026, 3, 5, 12, 0, tzinfo=dt.UTC))
     connection.set_schema_to_public()
@@ -180,3 +180,23 @@ def test_it_replays_a_dead_letter_from_the_list(operator_admin):  # noqa: F811
     assert dead_letter.replayed_at is not None
     with schema_context("salon"):
         assert list(call.turns.values_list("text", flat=True)) == ["Do you do balayage?"]
+
+
+def test_it_shows_the_operator_which_tenant_has_follow_ups_that_failed_for_good(operator_admin):
+    from notifications.models import Notification
+
+    with schema_context("salon"):
+        Notification.objects.create(event="callback", event_key="callback:1", channel="email",
+                                    recipient="owner@salon.example", body="A caller asked to be called back.",
+                                    status=Notification.Status.FAILED, error="SMTP refused the recipient")
+        Notification.objects.create(event="callback", event_key="callback:1", channel="sms",
+                                    recipient="+15550109999", body="Callback", status=Notification.Status.SENT)
+    connection.set_schema_to_public()
+
+    page = operator_admin.get("/admin/tenants/tenant/").content.decode()
+
+    assert "Failed follow-ups (7 days)" in page
+    salon_row = next(row for row in page.split("<tr") if ">salon<" in row)
+    pizzeria_row = next(row for row in page.split("<tr") if ">pizzeria<" in row)
+    assert ">1<" in salon_row
+    assert ">1<" not in pizzeria_row

@@ -53,7 +53,7 @@ def test_it_refuses_an_unknown_status_or_order(pizzeria):
     assert unknown_order.value.code == "order_not_found"
 
 
-def test_it_lists_open_orders_with_a_one_click_next_step(pizzeria_admin):  # noqa: F811
+def test_it_lists_open_orders_with_a_one_click_next_step(pizzeria_admin):
     with schema_context("pizzeria"):
         fresh = order_make(items=[("Margherita", 2), ("Coca-Cola", 1)], customer_name="Luca Rossi")
         finished = order_make(items=[("Tiramisu", 1)], status="done", customer_name="Anna Weber")
@@ -67,7 +67,7 @@ def test_it_lists_open_orders_with_a_one_click_next_step(pizzeria_admin):  # noq
     assert f"/admin/orders/order/{finished.pk}/status/" not in pizzeria_admin.get("/admin/orders/order/?kitchen=all").content.decode()
 
 
-def test_it_moves_an_order_on_with_the_button(pizzeria_admin):  # noqa: F811
+def test_it_moves_an_order_on_with_the_button(pizzeria_admin):
     with schema_context("pizzeria"):
         order = order_make(items=[("Margherita", 1)])
 
@@ -82,7 +82,7 @@ def test_it_moves_an_order_on_with_the_button(pizzeria_admin):  # noqa: F811
         assert Order.objects.get(pk=order.pk).status == "preparing"
 
 
-def test_marking_an_order_ready_texts_the_customer_and_logs_it(pizzeria_admin, django_capture_on_commit_callbacks):  # noqa: F811
+def test_marking_an_order_ready_texts_the_customer_and_logs_it(pizzeria_admin, django_capture_on_commit_callbacks):
     with schema_context("pizzeria"):
         AgentSettings.objects.update(sms_confirmations=True)
         order = order_make(items=[("Margherita", 1)], status="preparing")
@@ -100,7 +100,7 @@ def test_marking_an_order_ready_texts_the_customer_and_logs_it(pizzeria_admin, d
     assert "Order ready" in log and f"Order #{order.pk}" in log
 
 
-def test_it_shows_a_refused_change_as_a_message(pizzeria_admin):  # noqa: F811
+def test_it_shows_a_refused_change_as_a_message(pizzeria_admin):
     with schema_context("pizzeria"):
         order = order_make(items=[("Margherita", 1)], status="done")
 
@@ -111,13 +111,13 @@ def test_it_shows_a_refused_change_as_a_message(pizzeria_admin):  # noqa: F811
         assert Order.objects.get(pk=order.pk).status == "done"
 
 
-def test_it_only_changes_status_by_post(pizzeria_admin):  # noqa: F811
+def test_it_only_changes_status_by_post(pizzeria_admin):
     with schema_context("pizzeria"):
         order = order_make(items=[("Margherita", 1)])
     assert pizzeria_admin.get(f"/admin/orders/order/{order.pk}/status/preparing/").status_code == 405
 
 
-def test_it_moves_several_orders_with_an_action_and_reports_the_ones_it_cannot(pizzeria_admin):  # noqa: F811
+def test_it_moves_several_orders_with_an_action_and_reports_the_ones_it_cannot(pizzeria_admin):
     with schema_context("pizzeria"):
         preparing = order_make(items=[("Margherita", 1)], status="preparing")
         new = order_make(items=[("Pepperoni", 1)], status="new")
@@ -134,7 +134,7 @@ def test_it_moves_several_orders_with_an_action_and_reports_the_ones_it_cannot(p
         assert Order.objects.get(pk=new.pk).status == "new"
 
 
-def test_it_keeps_what_the_caller_ordered_read_only(pizzeria_admin):  # noqa: F811
+def test_it_keeps_what_the_caller_ordered_read_only(pizzeria_admin):
     with schema_context("pizzeria"):
         order = order_make(items=[("Margherita", 1)])
     page = pizzeria_admin.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
@@ -144,7 +144,7 @@ def test_it_keeps_what_the_caller_ordered_read_only(pizzeria_admin):  # noqa: F8
     assert pizzeria_admin.get("/admin/orders/order/add/").status_code == 403
 
 
-def test_the_owner_exports_orders_with_their_lines_and_exact_totals(pizzeria_admin):  # noqa: F811
+def test_the_owner_exports_orders_with_their_lines_and_exact_totals(pizzeria_admin):
     import csv
     import io
 

@@ -104,7 +104,7 @@ def test_it_keeps_each_tenants_counters_apart(salon, pizzeria):
     assert "Too many failed logins" not in response.content.decode()
 
 
-def test_it_sends_pages_with_callers_numbers_with_no_store(salon_admin):  # noqa: F811
+def test_it_sends_pages_with_callers_numbers_with_no_store(salon_admin):
     with schema_context("salon"):
         call = call_make(started_at=timezone.now() - dt.timedelta(hours=1), caller_number="+15550142424",
                          turns=[("user", "Hi")])

@@ -14,7 +14,7 @@ def add_number(client, tenant: Tenant, number: str, django_capture_on_commit_cal
         return client.post("/admin/tenants/phonenumber/add/", {"number": number, "tenant": tenant.pk, "label": "Main"})
 
 
-def test_it_puts_a_number_added_in_the_admin_on_the_trunk(operator_admin, salon, sip_settings, queued_syncs,  # noqa: F811
+def test_it_puts_a_number_added_in_the_admin_on_the_trunk(operator_admin, salon, sip_settings, queued_syncs,
                                                           django_capture_on_commit_callbacks):
     response = add_number(operator_admin, salon, "(555) 010-0077", django_capture_on_commit_callbacks)
 
@@ -26,7 +26,7 @@ def test_it_puts_a_number_added_in_the_admin_on_the_trunk(operator_admin, salon,
     assert NEW_NUMBER in page and '<td class="field-phone_line">live</td>' in page
 
 
-def test_it_takes_a_number_deleted_in_the_admin_off_the_trunk(operator_admin, salon, sip_settings, queued_syncs,  # noqa: F811
+def test_it_takes_a_number_deleted_in_the_admin_off_the_trunk(operator_admin, salon, sip_settings, queued_syncs,
                                                               django_capture_on_commit_callbacks):
     add_number(operator_admin, salon, NEW_NUMBER, django_capture_on_commit_callbacks)
     run_queued_syncs(queued_syncs)
@@ -39,7 +39,7 @@ def test_it_takes_a_number_deleted_in_the_admin_off_the_trunk(operator_admin, sa
     assert sip_settings.numbers_of(TRUNK) == DEMO_NUMBERS
 
 
-def test_it_moves_a_renumbered_line_on_the_tenants_page(operator_admin, salon, sip_settings, queued_syncs,  # noqa: F811
+def test_it_moves_a_renumbered_line_on_the_tenants_page(operator_admin, salon, sip_settings, queued_syncs,
                                                         django_capture_on_commit_callbacks):
     run_queued_syncs(["sync"])
     number = PhoneNumber.objects.get(number="+15550100001")
@@ -59,7 +59,7 @@ def test_it_moves_a_renumbered_line_on_the_tenants_page(operator_admin, salon, s
     assert sip_settings.numbers_of(TRUNK) == {"+15550100088", "+15550100002"}
 
 
-def test_it_shows_why_a_number_is_not_live(operator_admin, salon, sip_settings, queued_syncs, settings,  # noqa: F811
+def test_it_shows_why_a_number_is_not_live(operator_admin, salon, sip_settings, queued_syncs, settings,
                                            django_capture_on_commit_callbacks):
     settings.LIVEKIT_URL = free_port_url()
 
@@ -74,7 +74,7 @@ def test_it_shows_why_a_number_is_not_live(operator_admin, salon, sip_settings, 
     assert "LiveKit SIP trunk: error: LiveKit could not be reached" in tenants_page
 
 
-def test_it_says_the_numbers_are_not_managed_without_livekit_settings(operator_admin, salon):  # noqa: F811
+def test_it_says_the_numbers_are_not_managed_without_livekit_settings(operator_admin, salon):
     page = operator_admin.get(f"/admin/tenants/tenant/{salon.pk}/change/").content.decode()
 
     assert "not managed by Soniq (LiveKit SIP settings unset)" in page

@@ -8,7 +8,7 @@ from notifications.services import notification_settings_get
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
-def test_the_owner_adds_an_endpoint_with_a_generated_secret(salon_admin, settings):  # noqa: F811
+def test_the_owner_adds_an_endpoint_with_a_generated_secret(salon_admin, settings):
     settings.WEBHOOK_ALLOW_PRIVATE = False
     form = salon_admin.get("/admin/webhooks/webhookendpoint/add/").content.decode()
     assert "whsec_" in form
@@ -24,7 +24,7 @@ def test_the_owner_adds_an_endpoint_with_a_generated_secret(salon_admin, setting
     assert endpoint.events == ["booking.created", "call.ended"]
 
 
-def test_the_owner_sees_each_delivery_and_can_send_one_again(salon_admin, django_capture_on_commit_callbacks):  # noqa: F811
+def test_the_owner_sees_each_delivery_and_can_send_one_again(salon_admin, django_capture_on_commit_callbacks):
     with schema_context("salon"):
         endpoint = WebhookEndpoint.objects.create(url="https://crm.example/hook")
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="order.created", event_key="order:7:created",
@@ -40,7 +40,7 @@ def test_the_owner_sees_each_delivery_and_can_send_one_again(salon_admin, django
     assert (delivery.status, delivery.attempts, delivery.message_id) == ("pending", 0, "msg_abc")
 
 
-def test_the_owner_sets_recipients_and_sees_a_failed_email(salon_admin):  # noqa: F811
+def test_the_owner_sets_recipients_and_sees_a_failed_email(salon_admin):
     response = salon_admin.post("/admin/notifications/notificationsettings/add/", {
         "emails": "owner@salon.example\nfrontdesk@salon.example", "sms_numbers": "(555) 777-0001",
         "events": ["callback_requested", "message_left"], "quiet_hours_start": "22:00", "quiet_hours_end": "07:00",

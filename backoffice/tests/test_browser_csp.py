@@ -23,13 +23,13 @@ document.addEventListener('securitypolicyviolation', (event) => {
 """
 
 
-def violations_on(page, url: str) -> list[str]:  # noqa: F811
+def violations_on(page, url: str) -> list[str]:
     page.goto(url)
     page.wait_for_load_state("load")
     return page.evaluate("window.__cspViolations")
 
 
-def test_the_admin_pages_render_without_policy_violations(api_server, committed_db, page, pinned_clock):  # noqa: F811
+def test_the_admin_pages_render_without_policy_violations(api_server, committed_db, page, pinned_clock):
     salon = Tenant.objects.get(schema_name="salon")
     demo_activity_seed(tenant=salon, now=clock.now())
     call = booked_call_with_transcript()

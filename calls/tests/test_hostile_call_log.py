@@ -93,7 +93,7 @@ def test_it_takes_an_end_time_a_little_off_as_the_clocks_disagreeing(committed_d
     assert (stored.status, stored.ended_at, stored.duration_seconds) == ("ended", call.started_at, 0)
 
 
-def test_a_tenant_with_an_impossible_end_time_stored_gets_its_admin_back(salon_admin):  # noqa: F811
+def test_a_tenant_with_an_impossible_end_time_stored_gets_its_admin_back(salon_admin):
     """What an earlier version stored (1 BC; year 10000 UTC with a duration given) broke every page
     listing the call; migration 0006 repairs the rows."""
     repair = importlib.import_module("calls.migrations.0006_repair_impossible_end_times").REPAIR_SQL
@@ -188,7 +188,7 @@ def test_the_task_cleans_a_poison_log_an_earlier_version_queued(committed_db, ce
         assert ToolInvocation.objects.get(call_id=call.pk).arguments == {"note": "?"}
 
 
-def test_the_dead_letter_keeps_what_jsonb_cannot_hold(committed_db, celery_worker_process, dead_letters):  # noqa: F811
+def test_the_dead_letter_keeps_what_jsonb_cannot_hold(committed_db, celery_worker_process, dead_letters):
     from calls.tasks import call_log_store
 
     call, _ = start_call("pizzeria")

@@ -44,7 +44,7 @@ def barber_spec():
     return copy.deepcopy(BARBER_SPEC)
 
 
-def test_facts_and_the_change_notice_are_provisioned_from_the_spec(provisioned, barber_spec):  # noqa: F811
+def test_facts_and_the_change_notice_are_provisioned_from_the_spec(provisioned, barber_spec):
     barber_spec["facts"] = [{"topic": "Walk-ins", "answer": "Welcome before noon."},
                             {"topic": "Payment", "answer": "Cards only."}]
     barber_spec["booking_rules"] = {"change_notice_hours": 12}
@@ -67,14 +67,14 @@ def test_facts_and_the_change_notice_are_provisioned_from_the_spec(provisioned, 
     ([{"topic": "Parking"}], "facts[0].answer"),
     ([{"topic": "Parking", "answer": "Yes", "price": 3}], "facts[0].price"),
 ])
-def test_a_bad_facts_list_is_refused_naming_the_field(provisioned, barber_spec, facts, field):  # noqa: F811
+def test_a_bad_facts_list_is_refused_naming_the_field(provisioned, barber_spec, facts, field):
     barber_spec["facts"] = facts
     with pytest.raises(TenantSpecError) as refused:
         tenant_provision(spec=barber_spec)
     assert refused.value.field == field
 
 
-def test_the_admin_refuses_a_fact_that_makes_the_list_too_long(salon_admin):  # noqa: F811
+def test_the_admin_refuses_a_fact_that_makes_the_list_too_long(salon_admin):
     page = salon_admin.post("/admin/agent/businessfact/add/", {"topic": "History", "answer": "x" * 1000, "position": 3})
     assert page.status_code == 302
     for position in range(4, 7):

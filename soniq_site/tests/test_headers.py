@@ -45,7 +45,7 @@ def assert_styles_allowed(response, path: str) -> None:
             f"'sha256-{digest}'" in directives["style-src"], f"{path}: a <style> the policy blocks"
 
 
-def test_every_tenant_admin_page_has_a_strict_policy_that_allows_its_own_styles(salon_admin):  # noqa: F811
+def test_every_tenant_admin_page_has_a_strict_policy_that_allows_its_own_styles(salon_admin):
     with schema_context("salon"):
         call = call_make(started_at=timezone.now() - dt.timedelta(hours=1), turns=[("user", "Hi")])
         callback = call.callback_requests.create(caller_number="+15550142424", reason="Call me")
@@ -59,7 +59,7 @@ def test_every_tenant_admin_page_has_a_strict_policy_that_allows_its_own_styles(
         assert_styles_allowed(response, path)
 
 
-def test_the_login_pages_and_the_operator_admin_have_the_policy(operator_admin):  # noqa: F811
+def test_the_login_pages_and_the_operator_admin_have_the_policy(operator_admin):
     for client, path in ((Client(HTTP_HOST=SALON_HOST), "/admin/login/"), (Client(HTTP_HOST=OPERATOR_HOST), "/admin/login/"),
                          (operator_admin, "/admin/"), (operator_admin, "/admin/tenants/tenant/")):
         response = client.get(path)
@@ -67,7 +67,7 @@ def test_the_login_pages_and_the_operator_admin_have_the_policy(operator_admin):
         assert_styles_allowed(response, path)
 
 
-def test_each_page_gets_its_own_nonce(salon_admin):  # noqa: F811
+def test_each_page_gets_its_own_nonce(salon_admin):
     first, second = (policy(salon_admin.get("/admin/"))["style-src"] for _ in range(2))
     assert {value for value in first if value.startswith("'nonce-")} != {v for v in second if v.startswith("'nonce-")}
 
