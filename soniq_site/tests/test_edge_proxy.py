@@ -31,6 +31,7 @@ import requests
 from django.conf import settings
 
 from backoffice.login_throttle import login_failures_reset_all
+from soniq_site.celery_testing import database_url_for_test_db
 
 ROOT = Path(settings.BASE_DIR)
 CADDYFILE = ROOT / "deploy" / "Caddyfile"
@@ -64,12 +65,6 @@ def caddy_binary() -> str:
     return binary
 
 
-def database_url_for_subprocess() -> str:
-    db = settings.DATABASES["default"]
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -84,7 +79,7 @@ def stop(process: subprocess.Popen) -> None:
 def gunicorn(django_db_setup) -> Iterator[str]:
     """The app as production runs it, but small: one worker with two threads, easy to starve."""
     port = free_port_pick()
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "REDIS_URL": settings.REDIS_URL, "DEBUG": "1",
+    env = {**os.environ, "DATABASE_URL": database_url_for_test_db(), "REDIS_URL": settings.REDIS_URL, "DEBUG": "1",
            "INTERNAL_API_TOKEN": "test-internal-token", "DJANGO_SETTINGS_MODULE": "soniq_site.settings",
            "TRUSTED_PROXY_COUNT": "1"}  # as compose runs it behind Caddy
     process = subprocess.Popen(
