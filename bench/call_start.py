@@ -54,10 +54,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-from soniq_site.demo_tenants import SALON_NUMBER
-
 ROOT = Path(__file__).resolve().parent.parent
 MB = 2**20
+SALON_NUMBER = "+15550100001"  # demo/salon.yaml (soniq_site.demo_tenants; not importable before the path is set)
 
 
 # --- instant fake providers -------------------------------------------------------------------

@@ -96,7 +96,8 @@ async def entrypoint(ctx: JobContext) -> None:
         sip_call = SipCall.from_attributes(dict(participant.attributes))
     # From here on, a caller who hangs up ends the job within moments, whatever step it is in:
     # RoomIO's close_on_disconnect only sees a caller still present when the session starts.
-    presence = CallerPresence(room=ctx.room, identity=participant.identity)
+    # A fake job's mock room (console mode, simulated jobs) lists no participants: only its events count.
+    presence = CallerPresence(room=ctx.room, identity=participant.identity, present_now=not ctx.is_fake_job())
     presence.on_leave.append(lambda: ctx.shutdown(reason="the caller hung up"))
     control: CallControl = (LoggingCallControl() if ctx.is_fake_job() else
                             LiveKitCallControl(lkapi=ctx.api, room_name=ctx.room.name,
@@ -207,7 +208,7 @@ class CallerPresence:
     is over at once (`CallState.caller_left`: the watchdog stops, nothing more is said) and
     `on_leave` runs (the entrypoint ends the job)."""
 
-    def __init__(self, *, room: rtc.Room, identity: str):
+    def __init__(self, *, room: rtc.Room, identity: str, present_now: bool = True):
         self.identity = identity
         self.joined_at = time.time()
         self.left_at: float | None = None
@@ -215,7 +216,7 @@ class CallerPresence:
         self.on_leave: list[Callable[[], object]] = []
         self._call: CallState | None = None
         room.on("participant_disconnected", self._on_disconnected)
-        if identity not in getattr(room, "remote_participants", {identity: None}):
+        if present_now and identity not in getattr(room, "remote_participants", {identity: None}):
             self._left()  # gone between the join and this line
 
     def attach(self, call: CallState) -> None:

@@ -8,7 +8,7 @@ from livekit.agents import AgentSession
 
 from voiceworker.call_control import LoggingCallControl
 from voiceworker.call_state import CallState
-from voiceworker.entrypoint import SipCall, build_server
+from voiceworker.entrypoint import CallerPresence, SipCall, build_server
 from voiceworker.providers import build_session
 from voiceworker.tests.fakes import FakeApi
 
@@ -129,3 +129,18 @@ def test_the_api_resolves_the_tenant_from_the_dialled_number(live_api, friday_no
     salon = asyncio.run(start("+1 (555) 010-0001"))
     assert salon.config["tenant"] == "salon" and salon.config["greeting"].startswith("Thanks for calling Bella")
     assert asyncio.run(start("+15550109999")) is None
+
+
+def test_a_fake_jobs_caller_is_present_though_the_mock_room_lists_nobody():
+    """Console mode and simulated jobs run in livekit's mock room, whose participant list is empty:
+    the caller must not count as gone at once (the greeting would never be said)."""
+    from livekit.agents.ipc.mock_room import create_mock_room
+
+    async def scenario():
+        room = create_mock_room()
+        console = CallerPresence(room=room, identity="console-user", present_now=False)
+        real_room_check = CallerPresence(room=room, identity="console-user")
+        return console.gone.is_set(), real_room_check.gone.is_set()
+
+    assert asyncio.run(scenario()) == (False, True)
+
