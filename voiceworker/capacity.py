@@ -27,12 +27,12 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-# From bench/worker_capacity.py on the shared 2-vCPU VM (docs/BENCHMARKS.md, "Voice worker capacity"):
-# a call costs ~75-100 ms of CPU per second there; 8 calls keep a core near 70 %, the headroom
-# the turn latency needs. (Where the p95 added latency crosses 50 ms could not be read there: the
-# VM was 3-4x slowed by other load and already above it at one call.) Re-measure on the target
-# machine and set VOICE_MAX_CALLS; a quiet machine of session 2's speed would carry about 2-3x this.
-MEASURED_CALLS_PER_CORE = 8
+# Calls per core this worker reports itself full at (VOICE_MAX_CALLS overrides it). From
+# bench/worker_capacity.py on the 2-vCPU bench VM when it was quiet (docs/BENCHMARKS.md, "Capacity and
+# scale", 23:25 run): a call costs 66-84 ms of CPU per second; at 8 calls (4 per core) the turn's added
+# latency was p50 49 / p95 73 ms, at 16 (8 per core) p50 271 / p95 499 ms. 4 per core is the last count
+# before callers would notice; re-measure on the target machine.
+MEASURED_CALLS_PER_CORE = 4
 DEFAULT_CPU_FULL = 0.85
 DEFAULT_DRAIN_TIMEOUT_SECONDS = 600  # a long phone call; shorter than most orchestrators would allow by default
 LOAD_THRESHOLD = 1.0
