@@ -96,18 +96,27 @@ class Services:
             self.postgres.cleanup()
 
 
+def apt_install(packages: list[str], *, needed_for: str) -> None:
+    """Install Debian packages the tests drive (Playwright cannot download its browser here; the edge
+    proxy's test runs the real Caddy; the phone line needs a SIP phone and Opus) when running as root."""
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say(f"installing Debian's {' '.join(packages)} for {needed_for}")
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=False,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+
+
 def ensure_debian_package(*, binary: str, package: str, needed_for: str) -> None:
-    """Install a Debian package the tests drive (Playwright cannot download its browser here; the
-    edge proxy's test runs the real Caddy) when running as root, else say what will not run."""
     if shutil.which(binary):
         return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        say(f"installing Debian's {package} for {needed_for}")
-        subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", package], check=False,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    apt_install([package], needed_for=needed_for)
     if not shutil.which(binary):
         say(f"{package} is not installed and could not be installed: {needed_for} will not run")
+
+
+def pkg_config_has(*libraries: str) -> bool:
+    return bool(shutil.which("pkg-config")) and subprocess.run(
+        ["pkg-config", "--exists", *libraries], capture_output=True).returncode == 0
 
 
 def ensure_browser() -> None:
@@ -120,6 +129,29 @@ def ensure_browser() -> None:
 def ensure_caddy() -> None:
     """deploy/Caddyfile is tested with the real Caddy (soniq_site/tests/test_edge_proxy.py skips without it)."""
     ensure_debian_package(binary="caddy", package="caddy", needed_for="the edge proxy tests (skipped)")
+
+
+def ensure_phone_line() -> bool:
+    """The local phone line: LiveKit's server and SIP bridge built at their pins (devstack/livekit.py),
+    the SIP phone (baresip) and the speech tools the tests make their callers' lines with. Says in one
+    line what is missing; returns whether the line can run."""
+    ensure_debian_package(binary="baresip", package="baresip-core", needed_for="the SIP phone of the real-call tests")
+    ensure_debian_package(binary="espeak-ng", package="espeak-ng", needed_for="the callers' speech in the real-call tests")
+    ensure_debian_package(binary="sox", package="sox", needed_for="the callers' speech in the real-call tests")
+    if not pkg_config_has("opus", "opusfile", "soxr"):
+        apt_install(["pkg-config", "libopus-dev", "libopusfile-dev", "libsoxr-dev"],
+                    needed_for="building LiveKit's SIP bridge")
+    sys.path.insert(0, str(ROOT))
+    from devstack.livekit import ToolMissing, ensure_binaries, server_binary, sip_binary
+
+    if not (server_binary().exists() and sip_binary().exists()):
+        say("building LiveKit's server and SIP bridge at their pinned versions (once; a few minutes)")
+    try:
+        ensure_binaries()
+    except ToolMissing as exc:
+        say(f"the local phone line cannot run: {exc}")
+        return False
+    return True
 
 
 def run_checks() -> int:
@@ -142,11 +174,18 @@ def run_tests(extra_args: list[str]) -> int:
             return status
     ensure_browser()
     ensure_caddy()
+    ensure_phone_line()
     services = Services()
     try:
         env = {**os.environ, **services.start(persistent_redis=False)}
         env.setdefault("PYTHONUNBUFFERED", "1")
-        return subprocess.call([PYTHON, "-m", "pytest", *extra_args], cwd=ROOT, env=env)
+        if extra_args:
+            return subprocess.call([PYTHON, "-m", "pytest", *extra_args], cwd=ROOT, env=env)
+        # The real-call tests get a session of their own (pytest.ini leaves them out of the first): their
+        # Celery worker, gunicorn and voice worker must know the local LiveKit line from the start.
+        status = subprocess.call([PYTHON, "-m", "pytest"], cwd=ROOT, env=env)
+        say("the real call path: pytest -m realcall")
+        return subprocess.call([PYTHON, "-m", "pytest", "-m", "realcall"], cwd=ROOT, env=env) or status
     finally:
         services.stop()
 

@@ -331,6 +331,7 @@ CALL_ABANDONED_MARGIN_SECONDS = env_int("CALL_ABANDONED_MARGIN_SECONDS", 300)
 # --- Voice providers (read by the voice worker and by call-start config) -----------------------
 SONIQ_API_URL = env_str("SONIQ_API_URL", "http://127.0.0.1:8000")
 VOICE_AGENT_NAME = env_str("VOICE_AGENT_NAME", "soniq")
+VOICE_HEALTH_PORT = env_int("VOICE_HEALTH_PORT", 8081)
 VOICE_SPOOL_DIR = env_str("VOICE_SPOOL_DIR", str(BASE_DIR / ".var" / "spool"))
 LIVEKIT_URL = env_str("LIVEKIT_URL")
 LIVEKIT_API_KEY = env_str("LIVEKIT_API_KEY")
@@ -353,9 +354,13 @@ LIVEKIT_SIP_TIMEOUT_SECONDS = env_int("LIVEKIT_SIP_TIMEOUT_SECONDS", 10)
 LIVEKIT_SIP_SYNC_MAX_RETRIES = env_int("LIVEKIT_SIP_SYNC_MAX_RETRIES", 5)
 LIVEKIT_SIP_RETRY_BACKOFF_MS = env_int("LIVEKIT_SIP_RETRY_BACKOFF_MS", 5000)
 DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
+# Where the worker reaches Deepgram and Cartesia: their public APIs unless set (a proxy, a regional
+# endpoint, or the local stand-ins of the real-call tests, devstack/standins.py).
+DEEPGRAM_BASE_URL = env_str("DEEPGRAM_BASE_URL", "https://api.deepgram.com/v1/listen")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 CARTESIA_API_KEY = env_str("CARTESIA_API_KEY")
+CARTESIA_BASE_URL = env_str("CARTESIA_BASE_URL", "https://api.cartesia.ai")
 DEFAULT_VOICE_ID = env_str("DEFAULT_VOICE_ID", "f786b574-daa5-4673-aa0c-cbe3e8534c02")
 
 # --- SMS (SignalWire LaML-compatible REST API) -------------------------------------------------

@@ -374,6 +374,8 @@ def build_server(*, job_entrypoint: Callable[[JobContext], Awaitable[None]] | No
         load_fnc=load_function(capacity),
         load_threshold=LOAD_THRESHOLD,
         drain_timeout=capacity.drain_timeout,
+        # The health and metrics port: two workers on one host need two ports (0 = any free one).
+        port=settings.VOICE_HEALTH_PORT,
     )
     # `job_entrypoint`: bench/call_start.py wraps the entrypoint (it must be importable by path).
     server.rtc_session(job_entrypoint or entrypoint, agent_name=settings.VOICE_AGENT_NAME)

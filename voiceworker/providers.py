@@ -79,7 +79,8 @@ def stt_options(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_stt(config: dict[str, Any]) -> deepgram.STT:
-    return deepgram.STT(**stt_options(config), api_key=settings.DEEPGRAM_API_KEY or NOT_GIVEN)
+    return deepgram.STT(**stt_options(config), api_key=settings.DEEPGRAM_API_KEY or NOT_GIVEN,
+                        base_url=settings.DEEPGRAM_BASE_URL)
 
 
 def build_tts(config: dict[str, Any]) -> cartesia.TTS:
@@ -92,6 +93,7 @@ def build_tts(config: dict[str, Any]) -> cartesia.TTS:
         speed=float(speed) if speed and float(speed) != 1.0 else None,
         language=tts_language(config.get("language") or "en"),
         api_key=settings.CARTESIA_API_KEY or None,
+        base_url=settings.CARTESIA_BASE_URL,
     )
 
 
