@@ -218,7 +218,7 @@ class CallTokenView(InternalAPIView):
     operation_id="call_start",
     summary="Start a call: create the call, issue its token, return the tenant's config",
     request=shapes.CallStartRequestSerializer,
-    responses={201: shapes.CallStartResponseSerializer, 400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer,
+    responses={201: shapes.CallStartResponse, 400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer,
                404: OpenApiResponse(shapes.ErrorSerializer, description="unknown_number")},
     tags=["calls"],
 ))
@@ -239,7 +239,8 @@ class CallStartView(InternalAPIView):
             config = call_config_build(tenant=tenant, call=call, now=now)
         token = call_token_issue(schema_name=tenant.schema_name, call_id=str(call.pk),
                                  max_call_seconds=call.max_call_seconds, issued_at=now)
-        return Response({"call_id": str(call.pk), "call_token": token, "config": config}, status=status.HTTP_201_CREATED)
+        body = shapes.CallStartResponse(call_id=call.pk, call_token=token, config=config)
+        return Response(body.model_dump(mode="json"), status=status.HTTP_201_CREATED)
 
 
 # --- end-of-call log ---------------------------------------------------------------------------

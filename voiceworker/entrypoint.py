@@ -27,6 +27,7 @@ from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, CloseEvent, CloseReason, JobContext, JobProcess, room_io
 from livekit.plugins import silero
 
+from core.call_contract import Outcome
 from voiceworker import call_actions
 from voiceworker.agent import SoniqAgent
 from voiceworker.api_client import ApiRefused, ApiUnavailable, CallStart, SoniqApiClient, UnknownNumber
@@ -41,8 +42,6 @@ logger = logging.getLogger("soniq.voiceworker")
 
 UNKNOWN_NUMBER_APOLOGY = "Sorry, this number is not in service. Goodbye."
 UNAVAILABLE_APOLOGY = "Sorry, we can't take your call right now. Please try again in a few minutes. Goodbye."
-DEFAULT_FIRST_WARNING_SECONDS, DEFAULT_FINAL_WARNING_SECONDS = 120, 30
-DEFAULT_MAX_CALL_SECONDS = 600
 CALLER_HUNG_UP = "The caller hung up."
 # A dispatched job whose SIP participant never joins (the caller gave up while it was routed).
 CALLER_JOIN_TIMEOUT_SECONDS = 20.0
@@ -128,7 +127,7 @@ async def entrypoint(ctx: JobContext) -> None:
             call = CallState(call_id=start.call_id, call_token=start.call_token, config=start.config, api=api,
                              control=control, room_deleted=True, ended_at=presence.left_at)
             call.recorder.started_at = presence.joined_at
-            call.settle(outcome="other", end_reason=CALLER_HUNG_UP)
+            call.settle(outcome=Outcome.OTHER, end_reason=CALLER_HUNG_UP)
             await finish_call(call, call_logger=call_logger, shutdown_reason=reason)
 
         ctx.add_shutdown_callback(log_late_start)
@@ -170,7 +169,7 @@ async def entrypoint(ctx: JobContext) -> None:
         log_at_shutdown = True
 
         await session.start(
-            SoniqAgent(instructions=call.config.get("instructions", ""), tools_offered=call.config.get("tools")),
+            SoniqAgent(instructions=call.config.instructions, tools_offered=call.config.tools),
             room=ctx.room,
             room_options=room_io.RoomOptions(participant_identity=participant.identity, close_on_disconnect=True),
             record=False,
@@ -182,7 +181,7 @@ async def entrypoint(ctx: JobContext) -> None:
             call = CallState(call_id=start.call_id, call_token=start.call_token, config=start.config, api=api,
                              control=control)
             call.recorder.started_at = presence.joined_at
-        call.settle(outcome="other", end_reason=f"The agent failed to start: {exc!r}"[:500])
+        call.settle(outcome=Outcome.OTHER, end_reason=f"The agent failed to start: {exc!r}"[:500])
         call.end()
         if session is not None:
             await session.aclose()
@@ -194,9 +193,8 @@ async def entrypoint(ctx: JobContext) -> None:
     if call.over:
         return  # the caller left while the session started
     watchdog.start()
-    greeting = call.config.get("greeting") or ""
-    if greeting:
-        session.say(greeting)
+    if call.config.greeting:
+        session.say(call.config.greeting)
 
 
 class CallerGone(Exception):
@@ -240,7 +238,7 @@ class CallerPresence:
         if call.transferring:
             # The leg left because the transfer took it (settled here too: the job may end before
             # `transfer_caller` gets to it).
-            call.settle(outcome="transferred", end_reason=call.transfer_reason, transferred_to=call.transfer_target)
+            call.settle(outcome=Outcome.TRANSFERRED, end_reason=call.transfer_reason, transferred_to=call.transfer_target)
         else:
             call.settle(outcome=call.recorder.inferred_outcome(), end_reason=CALLER_HUNG_UP)
         call.caller_left()
@@ -270,7 +268,7 @@ def build_call(start: CallStart, *, api: SoniqApiClient, control: CallControl, v
     """The call's state and its session (a ready-made `session` is used by tests and callsim)."""
     config = start.config
     call = CallState(call_id=start.call_id, call_token=start.call_token, config=config, api=api, control=control,
-                     recorder=CallRecorder(language=str(config.get("language") or "")))
+                     recorder=CallRecorder(language=config.language))
     if session is None:
         session = build_session(config, vad_model=vad_model, userdata=call)
     else:
@@ -281,9 +279,7 @@ def build_call(start: CallStart, *, api: SoniqApiClient, control: CallControl, v
 
 def build_watchdog(session: AgentSession, call: CallState, *, clock: Clock | None = None) -> CallWatchdog:
     config = call.config
-    warnings = config.get("warnings") or {}
-    first = int(warnings.get("first_seconds") or DEFAULT_FIRST_WARNING_SECONDS)
-    final = int(warnings.get("final_seconds") or DEFAULT_FINAL_WARNING_SECONDS)
+    first, final = config.warnings.first_seconds, config.warnings.final_seconds
 
     async def first_warning() -> None:
         await call_actions.warn(session, call, seconds_left=first, final=False)
@@ -294,7 +290,7 @@ def build_watchdog(session: AgentSession, call: CallState, *, clock: Clock | Non
     async def time_up() -> None:
         await call_actions.time_up(session, call)
 
-    watchdog = CallWatchdog(max_call_seconds=int(config.get("max_call_seconds") or DEFAULT_MAX_CALL_SECONDS),
+    watchdog = CallWatchdog(max_call_seconds=config.max_call_seconds,
                             first_warning_seconds=first, final_warning_seconds=final, on_first_warning=first_warning,
                             on_final_warning=final_warning, on_time_up=time_up, clock=clock)
     # It must not outlive the caller: no warning, and no forced transfer of someone who has gone.

@@ -7,6 +7,7 @@ import json
 
 from django_tenants.utils import schema_context
 
+from core.call_contract import CallConfig, LlmConfig
 from soniq_site.demo_tenants import SALON_NUMBER
 from voiceworker.providers import build_llm
 from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK
@@ -71,7 +72,7 @@ def test_a_caller_cancels_their_booking_through_the_openai_plugin(live_api, frid
     ]
 
     async def conversation():
-        session, call = await start_text_call(called_number=SALON_NUMBER, model=build_llm({"llm": {"model": "gpt-4.1-mini"}}))
+        session, call = await start_text_call(called_number=SALON_NUMBER, model=build_llm(CallConfig(llm=LlmConfig(model="gpt-4.1-mini"))))
         result = await turn(session, "Please cancel my haircut, I'm out of town.")
         await close(session, call)
         return result, call
