@@ -244,6 +244,17 @@ class LocalLine:
         path = self.workdir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def closed_calls(self, to_number: str) -> list[dict]:
+        """The bridge's "Closing inbound call" records for calls to `to_number` (status, result, reason)."""
+        import json
+
+        closed = []
+        for line in self.log("sip").splitlines():
+            if "Closing inbound call" in line and f'"toUser": "{to_number}"' in line:
+                fields = json.loads(line[line.index("{"):])
+                closed.append({key: fields.get(key) for key in ("status", "result", "reason", "sipCallID")})
+        return closed
+
     def pids(self) -> dict[str, int]:
         return {name: process.pid for name, process in self.processes.items()}
 

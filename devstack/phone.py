@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.audio import read_wav
+from devstack.audio import read_wav, silence, write_wav
 from devstack.livekit import free_port, free_udp_range
 
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
@@ -89,7 +89,10 @@ class SipPhone:
 
     def start(self) -> SipPhone:
         self.recordings_dir.mkdir(parents=True, exist_ok=True)
-        source = f"aufile,{self.audio}" if self.audio else "ausine,"
+        if self.audio is None:
+            # A phone with nothing to say (a staff phone) still needs a microphone at the codec's rate.
+            self.audio = write_wav(self.workdir / "quiet.wav", silence(600, 8000), 8000)
+        source = f"aufile,{self.audio}"
         config = "\n".join([
             "poll_method epoll",
             # Loopback only: without this baresip offers its first interface's address in the SDP.
@@ -105,7 +108,6 @@ class SipPhone:
             "rtp_timeout 0",
             "module g711.so",
             "module aufile.so",
-            "module ausine.so",
             "module alsa.so",
             "module sndfile.so",
             "module_app account.so",

@@ -54,8 +54,10 @@ class ChildProcess:
         raise RuntimeError(f"{self.name}: no {pattern!r} in its log within {timeout:.0f} s:\n{self.log()[-4000:]}")
 
     def signal(self, signum: int) -> None:
+        """To the main process only, as `docker stop` or Kubernetes deliver it (its children, the job
+        processes, are the worker's to stop)."""
         if self.running():
-            os.killpg(self.pid, signum)
+            os.kill(self.pid, signum)
 
     def stop(self, timeout: float = 20) -> None:
         if self.running():
@@ -93,7 +95,9 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> tupl
 
 def voice_worker(env: dict[str, str], *, name: str = "voice-worker", idle_processes: int | None = None) -> ChildProcess:
     """`manage.py runvoiceworker start`, registered with the LiveKit server in `env` once this returns."""
-    env = {**env, "VOICE_HEALTH_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
+    # VOICE_CPU_FULL=off: the machine is shared with the server, the bridge, the web app and the tests,
+    # so its CPU would mark the worker full and no call would be dispatched.
+    env = {"VOICE_CPU_FULL": "off", **env, "VOICE_HEALTH_PORT": str(free_port()), "PYTHONUNBUFFERED": "1"}
     if idle_processes is not None:
         env["VOICE_IDLE_PROCESSES"] = str(idle_processes)
     worker = ChildProcess(name, [sys.executable, "manage.py", "runvoiceworker", "start", "--log-level", "debug"],

@@ -87,7 +87,7 @@ class ReceptionistTurns:
     service: str = "haircut"
     date: str = "tomorrow"
     customer_name: str = "Maria Lopez"
-    outcome_after_booking: str = "booked"
+    goodbye_outcome: str = "booked"
 
     def __call__(self, messages: list[dict[str, Any]]) -> Step:
         tool = last_tool_result(messages)
@@ -108,15 +108,18 @@ class ReceptionistTurns:
                 return {"content": output.get("message") or "Okay."}
             return {"content": output.get("message") or output.get("error") or "Okay."}
         said = last_user_text(messages).lower()
+        # A tool the conversation already used is not asked for again (the worker may prompt the model
+        # again after a transfer fails, with the caller's last words still the newest).
+        used = {call["function"]["name"] for message in messages for call in message.get("tool_calls") or []}
         if "bye" in said:
             return {"content": "Thank you for calling. Goodbye!",
-                    "tool_calls": [("end_call", {"outcome": self.outcome_after_booking, "reason": "caller is done"})]}
-        if "person" in said or "someone" in said or "human" in said:
+                    "tool_calls": [("end_call", {"outcome": self.goodbye_outcome, "reason": "caller is done"})]}
+        if ("person" in said or "someone" in said or "human" in said) and "transfer_to_human" not in used:
             return {"tool_calls": [("transfer_to_human", {"reason": "caller asked for a person",
                                                           "callback_number": None, "caller_name": None})]}
-        if self.service in said or "book" in said:
+        if (self.service in said or "book" in said) and "create_booking" not in used:
             return {"tool_calls": [("check_availability", {"service": self.service, "date": self.date, "time": None})]}
-        return {"content": "How can I help you today?"}
+        return {"content": "Is there anything else I can do for you?"}
 
 
 # --- the server -----------------------------------------------------------------------------------
