@@ -9,7 +9,7 @@ from soniq_site.testing import LiveServer, truncate_activity
 # A real Celery worker and a local SignalWire (calls, messaging and API tests); a local LiveKit SIP
 # service (the SIP trunk sync, in tenants and the operator admin); admin clients for the demo owners;
 # Chromium for the browser tests.
-pytest_plugins = ["soniq_site.celery_testing", "tenants.tests.sip_fixtures", "backoffice.tests.admin_clients",
+pytest_plugins = ["soniq_site.celery_testing", "testing.followups", "tenants.tests.sip_fixtures", "backoffice.tests.admin_clients",
                   "backoffice.tests.browser"]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce
 
+from bookings import followups
 from bookings.availability import (
     BookingRules,
     BookingSpan,
@@ -22,18 +24,11 @@ from bookings.models import Booking, BookingEvent, Service
 from bookings.parsing import booking_start_parse
 from bookings.refusals import offer_sentence, start_refusal_sentence
 from bookings.selectors import booking_for_caller, caller_identity, change_deadline
-from bookings.sms import (
-    booking_cancel_confirmation_queue,
-    booking_cancelled_queue,
-    booking_confirmation_queue,
-    booking_reminder_queue,
-    booking_rescheduled_queue,
-)
+from bookings.sms import booking_reminder_queue
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
 from messaging.models import SmsMessage
-from notifications import events
 from tenants.selectors import customer_phone_number, tenant_timezone
 
 if TYPE_CHECKING:
@@ -143,12 +138,9 @@ def booking_create(
                 customer_name=customer_name, customer_phone=phone, notes=notes, call=call,
                 status=Booking.Status.CONFIRMED,
             )
-            # The one place a booking's confirmation fans out, once the booking is surely stored.
-            # robust: by then the booking is committed, so a failure to queue its SMS must not turn
-            # the caller's answer into an error (the agent would try again and book twice).
-            # One callback for both: the follow-up event never raises, so it goes first.
-            transaction.on_commit(lambda: (events.booking_created(booking=booking),
-                                           booking_confirmation_queue(booking=booking)), robust=True)
+            # robust: by then the booking is committed, so a follow-up that fails must not turn the
+            # caller's answer into an error (the agent would try again and book twice).
+            transaction.on_commit(partial(followups.booking_created, booking=booking), robust=True)
     except _SlotTaken:
         raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
     except IntegrityError as error:
@@ -184,10 +176,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
                                                        from_start=booking.start) for booking in bookings])
         for booking in bookings:
             booking.status = Booking.Status.CANCELLED
-            if booking.start > now:
-                transaction.on_commit(lambda booking=booking: booking_cancelled_queue(booking=booking), robust=True)
-            # The business's own cancellation (the admin): webhooks hear of it, the owner needs no email.
-            transaction.on_commit(lambda booking=booking: events.booking_cancelled(booking=booking, by_caller=False), robust=True)
+            transaction.on_commit(partial(followups.booking_cancelled_by_business, booking=booking,
+                                          still_ahead=booking.start > now), robust=True)
     return bookings
 
 
@@ -302,7 +292,7 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
                 span.start, span.end, span.blocked_until, lane, now)
             BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.MOVED, from_start=from_start,
                                         to_start=span.start, call=call)
-            transaction.on_commit(lambda: booking_rescheduled_queue(booking=booking), robust=True)
+            transaction.on_commit(partial(followups.booking_moved, booking=booking, previous_start=from_start), robust=True)
     except _SlotTaken:
         raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
     except IntegrityError as error:
@@ -339,6 +329,6 @@ def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str
         booking.status = Booking.Status.CANCELLED
         BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.CANCELLED_BY_CALLER,
                                     from_start=booking.start, reason=(reason or "").strip()[:500], call=call)
-        transaction.on_commit(lambda: booking_cancel_confirmation_queue(booking=booking), robust=True)
+        transaction.on_commit(partial(followups.booking_cancelled_by_caller, booking=booking), robust=True)
     return ToolOutcome(result={"booking_id": booking.pk, "status": booking.status},
                        message=f"Done: your booking for {when} is cancelled.")

@@ -37,10 +37,10 @@ def refused(code: str, *, status: int = 422, **kwargs) -> DomainError:
 @pytest.fixture
 def sms_sent(monkeypatch) -> list:
     """The SMS confirmations queued, instead of queueing them."""
-    import bookings.services
+    import bookings.followups
 
     queued = []
-    monkeypatch.setattr(bookings.services, "booking_confirmation_queue", lambda *, booking: queued.append(booking))
+    monkeypatch.setattr(bookings.followups, "booking_confirmation_queue", lambda *, booking: queued.append(booking))
     return queued
 
 
