@@ -2,15 +2,15 @@
 Tenant-aware through tenant-schemas-celery: a task runs in the schema it was sent from."""
 from __future__ import annotations
 
-# --- call-log ingestion (issue 5) ---------------------------------------------------------------
 import logging
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
-from calls import ingestion
-from calls.summaries.services import call_log_stored
+from calls import followups, ingestion
+from calls.models import Call
+from calls.summaries.tasks import call_summarize_task
 from core.celery_app import app
 
 ingestion_logger = logging.getLogger("calls.ingestion")
@@ -21,6 +21,16 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 # its data); keep the message and try again this often, CALL_LOG_DEAD_LETTER_MAX_RETRIES times,
 # rather than acknowledge a log that is stored nowhere.
 DATABASE_DOWN_RETRY_SECONDS = 300
+
+
+def _summary_queue(*, call_id: str) -> None:
+    """Once a call's log is stored: its summary, which then sends `call.ended`. A broker that is
+    down sends `call.ended` now, without a summary."""
+    try:
+        call_summarize_task.delay(call_id)
+    except Exception as exc:
+        ingestion_logger.warning("summary of call %s not queued (%s); sending call.ended without it", call_id, exc)
+        followups.call_ended(call=Call.objects.get(pk=call_id))
 
 
 @app.task(bind=True, name="calls.call_log_store", acks_late=True, max_retries=None)
@@ -39,7 +49,7 @@ def call_log_store(self, *, call_id: str, payload: dict) -> str:
     try:
         result = ingestion.call_log_store(call_id=call_id, payload=payload)
         if result == "stored":
-            call_log_stored(call_id=call_id)  # the summary, then the call.ended webhook
+            _summary_queue(call_id=call_id)
         return result
     except TRANSIENT_DB_ERRORS as exc:
         # The failed connection may be unusable; the next query must get a fresh one.

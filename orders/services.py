@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -10,10 +11,9 @@ from django.db import transaction
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_money, spoken_time
-from notifications import events
+from orders import followups
 from orders.models import Order, OrderingPolicy, OrderLine
 from orders.selectors import menu_item_match, menu_load
-from orders.sms import order_confirmation_queue
 from tenants.hours.selectors import business_is_open, next_opening_after
 from tenants.selectors import customer_phone_number, tenant_timezone
 
@@ -81,7 +81,7 @@ def order_create(
     Orders are taken while the business is open (opening hours minus closures); what is accepted
     before closing time is made, even if it is ready a little after.
 
-    Once the order has committed, its SMS confirmation goes through `orders.sms.order_confirmation_queue`.
+    Once the order has committed, `orders.followups.order_created` sends what follows it.
     """
     now = now or clock.now()
     tz = tenant_timezone()
@@ -157,11 +157,9 @@ def order_create(
         for line in lines:
             line.order = order
         OrderLine.objects.bulk_create(lines)
-        # The one place an order's confirmation fans out, once the order is surely stored. robust:
-        # by then the order is committed, so a failure to queue its SMS must not turn the caller's
+        # robust: by then the order is committed, so a follow-up that fails must not turn the caller's
         # answer into an error (the agent would retry and order twice); Django logs it instead.
-        # One callback for both: the follow-up event never raises, so it goes first.
-        transaction.on_commit(lambda: (events.order_created(order=order), order_confirmation_queue(order=order)), robust=True)
+        transaction.on_commit(partial(followups.order_created, order=order), robust=True)
 
     when = spoken_time(estimated_ready_at, now=now.astimezone(tz))
     if fulfillment == Order.Fulfillment.DELIVERY:

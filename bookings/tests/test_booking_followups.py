@@ -62,3 +62,54 @@ def test_a_caller_cancelling_a_booking_by_phone_reaches_the_owner_the_staff_the_
     assert payload["data"]["booking_id"] == booking_id and payload["data"]["by_caller"] is True
     assert payload["data"]["status"] == Booking.Status.CANCELLED
     assert "as you asked, your Colour on Tue 10 Mar at 10:00 is cancelled" in heard.texts(CALLER)[0]
+
+
+def test_a_booking_made_on_the_phone_texts_the_caller_and_reaches_the_webhook(followups, api_server, salon_now):
+    call, token = a_call(tenant_named("salon"))
+    heard = followups.listen("salon", customer=CALLER)
+
+    made = tool(api_server, token, "create_booking", {"service": "colour", "start": "2026-03-10T10:00",
+                                                      "customer_name": "Ann Smith", "customer_phone": CALLER})
+
+    assert made.status_code == 200, made.text
+    assert heard.settled() == {"customer text", "webhook booking.created"}
+    [payload] = heard.webhooks("booking.created")
+    assert payload["data"]["booking_id"] == made.json()["result"]["booking_id"]
+    assert payload["data"]["call_id"] == str(call.pk)
+    assert "your Colour is booked for Tue 10 Mar at 10:00" in heard.texts(CALLER)[0]
+
+
+def test_a_booking_taken_in_the_admin_texts_the_customer_and_reaches_the_webhook(followups, salon_now):
+    from backoffice.tests.factories import SALON_HOST, SALON_OWNER, owner_client
+    from bookings.models import Service
+
+    with tenant_context(tenant_named("salon")):
+        haircut = Service.objects.get(name="Haircut")
+    admin = owner_client("salon", SALON_HOST, SALON_OWNER[0])
+    heard = followups.listen("salon", customer="+15550104444")
+
+    response = admin.post("/admin/bookings/booking/add/", {
+        "service": haircut.pk, "date": "2026-03-10", "time": "10:00", "customer_name": "Walk In",
+        "customer_phone": "(555) 010-4444", "notes": ""})
+
+    assert response.status_code == 302
+    assert heard.settled() == {"customer text", "webhook booking.created"}
+    [payload] = heard.webhooks("booking.created")
+    assert payload["data"]["customer_name"] == "Walk In" and payload["data"]["call_id"] is None
+
+
+def test_the_business_cancelling_in_the_admin_texts_the_customer_and_reaches_the_webhook_not_the_owner(
+        followups, salon_now):
+    from backoffice.tests.factories import SALON_HOST, SALON_OWNER, owner_client
+
+    booking_id = booked()
+    admin = owner_client("salon", SALON_HOST, SALON_OWNER[0])
+    heard = followups.listen("salon", customer=CALLER)
+
+    response = admin.post("/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking_id]})
+
+    assert response.status_code == 302
+    assert heard.settled() == {"customer text", "webhook booking.cancelled"}
+    [payload] = heard.webhooks("booking.cancelled")
+    assert payload["data"]["booking_id"] == booking_id and payload["data"]["by_caller"] is False
+    assert "sorry, your Colour on Tue 10 Mar at 10:00 has been cancelled" in heard.texts(CALLER)[0]
