@@ -49,9 +49,7 @@ def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetim
 
     `rules` are the ones booking_create checked the start against (same service, `now` and day).
     Reusing them saves a second rules load, a policy query and (outside_hours) a second calendar;
-    only bookings are read again (the slot may just have been taken). Measured on the bench machine
-    together with the single-query rules load: a slot_taken refusal 21 → 14 queries, 15.0 → 10.7 ms
-    CPU; outside_hours 17 → 8 queries, 14.7 → 7.4 ms."""
+    only bookings are read again (the slot may just have been taken)."""
     sentence = start_refusal_sentence(code=code, service=service, start=start, now=now, policy=rules.policy,
                                       calendar=rules.calendar)
     offer = (booking_alternatives(service=service, around=start, now=now, rules=rules)

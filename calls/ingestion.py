@@ -41,11 +41,10 @@ from django.db.models import DateTimeField, ExpressionWrapper, F
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
-from rest_framework import serializers
 
 from calls.models import Call, TranscriptTurn
 from core import clock
-from core.errors import DomainError
+from core.errors import DomainError, invalid_request
 
 logger = logging.getLogger(__name__)
 
@@ -68,8 +67,8 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 
 # --- the log's shape ---------------------------------------------------------------------------
 # Declared with pydantic rather than DRF serializers, on purpose: a 30-turn log has ~230 fields, and
-# DRF's per-field machinery spent 2.6-4 ms validating one (most of the request, bench/ingest.py);
-# pydantic-core does the same checks in ~0.3 ms. drf-spectacular documents these models as well.
+# DRF's per-field machinery made validating one most of the request (bench/ingest.py measures it);
+# pydantic-core does the same checks an order of magnitude faster. drf-spectacular documents them too.
 
 def _clean_text(value: Any) -> Any:
     """Speech-to-text output is not always clean text. NUL characters and lone surrogates, which
@@ -179,16 +178,16 @@ class CallLogIn(_LogPart):
     latency: list[LatencyIn] = Field(default_factory=list, max_length=MAX_LATENCY_ENTRIES)
 
 
-def _as_validation_error(error: PydanticValidationError) -> serializers.ValidationError:
-    """pydantic's errors in DRF's shape, so the API answers 400 `invalid_request` naming the field
-    (`transcript[4].role`) like every other endpoint."""
+def _as_validation_error(error: PydanticValidationError) -> DomainError:
+    """pydantic's errors as 400 `invalid_request` naming the field (`transcript[4].role`), like
+    every other endpoint's."""
     fields: dict[str, list[str]] = {}
     for item in error.errors(include_url=False, include_input=False, include_context=False):
         path = ""
         for part in item["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         fields.setdefault(path or "non_field_errors", []).append(item["msg"])
-    return serializers.ValidationError(fields)
+    return invalid_request(fields)
 
 
 # --- accepting a log (in the request) ----------------------------------------------------------
@@ -240,10 +239,9 @@ def _call_end_time(*, sent: dt.datetime | None, call: Call, received_at: dt.date
         sent = sent.replace(tzinfo=dt.UTC)
     # Compared, never shifted: `sent - skew` itself overflows for 0001-01-01.
     if sent < call.started_at - CLOCK_SKEW:
-        raise serializers.ValidationError(
-            {"ended_at": [f"must not be before the call started ({call.started_at.isoformat()})."]})
+        raise invalid_request({"ended_at": [f"must not be before the call started ({call.started_at.isoformat()})."]})
     if sent > received_at + CLOCK_SKEW:
-        raise serializers.ValidationError({"ended_at": ["must not be in the future."]})
+        raise invalid_request({"ended_at": ["must not be in the future."]})
     return min(max(sent, call.started_at), received_at)
 
 
@@ -256,12 +254,12 @@ def call_log_accept(*, call: Call, payload: Any, received_at: dt.datetime | None
     `log_already_received` with nothing written. `ingestion_unavailable` (the broker is down)
     leaves the database where a re-send is harmless: the metadata is written, and the transcript is
     only ever written whole, by the task. `payload_too_large`: more entries than a call can have.
-    A body that is not a log raises DRF's ValidationError (the API renders it as 400
-    `invalid_request`) before anything is written.
+    A body that is not a log raises DomainError `invalid_request` (400, naming the field) before
+    anything is written.
     """
     received_at = received_at or clock.now()
     if not isinstance(payload, dict):
-        raise serializers.ValidationError({"non_field_errors": ["The call log must be a JSON object."]})
+        raise invalid_request({"non_field_errors": ["The call log must be a JSON object."]})
     _refuse_too_many_entries(payload)
     try:
         log_in = CallLogIn.model_validate(payload)

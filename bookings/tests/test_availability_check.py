@@ -8,8 +8,8 @@ import pytest
 from bookings.selectors import availability_check
 from bookings.services import booking_create
 from core.errors import DomainError
-from soniq_site.demo_tenants import NEW_YORK
 from tenants.hours.models import OpeningHours
+from testing.demo_tenants import NEW_YORK
 from voiceapi.errors import http_status
 
 # Monday 9 March 2026, noon in New York (EDT, UTC-4 since the day before): the salon is closed today.

@@ -12,7 +12,7 @@ from bookings.models import Booking
 from bookings.services import booking_create
 from calls.models import Call
 from core.errors import DomainError
-from soniq_site.demo_tenants import NEW_YORK
+from testing.demo_tenants import NEW_YORK
 from voiceapi.errors import http_status
 
 MONDAY_NOON = dt.datetime(2026, 3, 9, 12, 0, tzinfo=NEW_YORK)  # closed today; Wednesday is "on Wednesday 11 March"

@@ -27,8 +27,8 @@ from messaging.tasks import sms_send
 from orders.services import order_create
 from orders.sms import order_confirmation_queue
 from orders.status import order_status_change
-from soniq_site.demo_tenants import BERLIN
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import BERLIN
 
 PIZZERIA_OPEN = dt.datetime(2026, 3, 10, 18, 0, tzinfo=BERLIN)  # a Tuesday evening
 

@@ -10,9 +10,9 @@ from core.errors import DomainError
 from messaging.models import SmsMessage
 from orders.models import Order, OrderingPolicy, OrderLine
 from orders.services import order_create
-from soniq_site.demo_tenants import BERLIN
 from tenants.agent.models import AgentSettings
 from tenants.hours.models import Closure
+from testing.demo_tenants import BERLIN
 from voiceapi.errors import http_status
 
 # Tuesday 10 March 2026, 18:00 in Berlin (UTC+1): the evening service is on.

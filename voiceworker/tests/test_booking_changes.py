@@ -7,7 +7,7 @@ import json
 
 from django_tenants.utils import schema_context
 
-from soniq_site.demo_tenants import SALON_NUMBER
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker.providers import build_llm
 from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK
 from voiceworker.tests.fakes import ScriptedLLM

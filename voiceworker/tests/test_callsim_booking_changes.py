@@ -5,7 +5,7 @@ import io
 from django.core.management import call_command
 from django_tenants.utils import schema_context
 
-from soniq_site.demo_tenants import SALON_NUMBER
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK
 
 
