@@ -6,10 +6,12 @@ import datetime as dt
 from django import forms
 
 from bookings.models import Booking, Service
-from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, booking_create
+from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, BookingRefused, booking_create
+from core import clock
 from core.errors import DomainError
 from core.phone import InvalidPhoneNumber, normalize_phone_number
-from tenants.selectors import tenant_phone_region
+from tenants.hours.selectors import local_datetime
+from tenants.selectors import tenant_phone_region, tenant_timezone
 
 # Which field a refusal of booking_create is about; the others (the time, the slot) are about the
 # whole booking and are shown above the form.
@@ -42,13 +44,25 @@ class BookingAddForm(forms.Form):
         """Book through the same service as the phone agent; None, with the refusal on the form,
         when a rule says no (nothing is written then)."""
         data = self.cleaned_data
+        tz = tenant_timezone()
+        if not clock.date_in_reach(data["date"], today=now.astimezone(tz).date()):
+            self.add_error("date", "That date is too far from today to book.")
+            return None
+        wall = data["time"].replace(second=0, microsecond=0)
+        start = local_datetime(data["date"], wall, tz)
+        if (start.hour, start.minute) != (wall.hour, wall.minute):
+            # Inside a spring-forward gap: say so rather than book another time than the one typed.
+            self.add_error("time", f"The clocks go forward that day, so {wall:%H:%M} does not exist; "
+                                   f"the next time that does is {start:%H:%M}.")
+            return None
         try:
-            outcome = booking_create(
-                service=data["service"], start=f"{data['date']:%Y-%m-%d}T{data['time']:%H:%M}",
-                customer_name=data["customer_name"], customer_phone=data["customer_phone"], notes=data["notes"],
-                now=now, minimum_notice=False,
-            )
+            return booking_create(service=data["service"], start=start, customer_name=data["customer_name"],
+                                  customer_phone=data["customer_phone"], notes=data["notes"], now=now,
+                                  minimum_notice=False)
+        except BookingRefused as refusal:
+            # The time's refusal names the other free times, which is what an owner at the counter
+            # needs too; it is about the whole booking, so it goes above the form.
+            self.add_error(None, refusal.message)
         except DomainError as refusal:
             self.add_error(_ERROR_FIELDS.get(refusal.code), refusal.message)
-            return None
-        return Booking.objects.select_related("service").get(pk=outcome.result["booking_id"])
+        return None

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -14,12 +16,13 @@ from bookings import followups
 from bookings.availability import (
     BookingRules,
     BookingSpan,
+    Offer,
     booking_alternatives,
     booking_rules_load,
     confirmed_bookings_between,
     free_lane,
 )
-from bookings.catalog import a_service, service_match
+from bookings.catalog import a_service
 from bookings.models import Booking, BookingEvent, Service
 from bookings.parsing import booking_start_parse
 from bookings.refusals import offer_sentence, start_refusal_sentence
@@ -43,7 +46,20 @@ class _SlotTaken(Exception):
     """Raised inside the transaction to leave it (rolled back) before the alternatives are looked up."""
 
 
-def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetime, rules: BookingRules) -> DomainError:
+class BookingRefused(DomainError):
+    """A start the booking rules refuse: `code` (`in_the_past`, `too_far_ahead`, `closed`, `too_soon`,
+    `outside_hours`, `slot_taken`), the `start` asked for and up to three `alternatives` (aware
+    datetimes; `offer` says which day they are on). `message` is the refusal said to a caller
+    (bookings.refusals); the admin words its own for an owner from the code and the alternatives."""
+
+    def __init__(self, code: str, message: str, *, start: dt.datetime, offer: Offer | None):
+        self.start = start
+        self.offer = offer
+        self.alternatives: list[dt.datetime] = list(offer.starts) if offer else []
+        super().__init__(code, message, details={"alternatives": [moment.isoformat() for moment in self.alternatives]})
+
+
+def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetime, rules: BookingRules) -> BookingRefused:
     """A refused start, said with up to three other times to offer (the same day's nearest, or the
     next day that has any) so the agent can move the conversation on in one turn.
 
@@ -54,50 +70,75 @@ def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetim
                                       calendar=rules.calendar)
     offer = (booking_alternatives(service=service, around=start, now=now, rules=rules)
              if code != "too_far_ahead" else None)
-    alternatives = [moment.isoformat() for moment in offer.starts] if offer else []
     if offer and offer.starts:
         sentence = f"{sentence} {offer_sentence(offer=offer, today=now.astimezone(tenant_timezone()).date(), conjunction='or')}"
     elif code == "slot_taken":
         sentence = f"{sentence} I'm afraid there are no other free times that day or in the days after."
-    return DomainError(code, sentence, details={"alternatives": alternatives})
+    return BookingRefused(code, sentence, start=start, offer=offer)
+
+
+@contextmanager
+def _slot_refused_as(refusal: Callable[[], BookingRefused]) -> Iterator[None]:
+    """The end of the one path a booking takes into a slot (create and move alike): a full slot
+    found under the lock, or the exclusion constraint's last word, becomes `slot_taken` with the
+    alternatives. Anything else the database says is a bug and is raised as is."""
+    try:
+        yield
+    except _SlotTaken:
+        raise refusal() from None
+    except IntegrityError as error:
+        # The exclusion constraint is the last guard (a booking written around these services,
+        # say in the admin, without the lock).
+        if OVERLAP_CONSTRAINT not in str(error):
+            raise
+        raise refusal() from None
+
+
+def _lane_take(*, service: Service, span: BookingSpan, moving: Booking | None = None) -> tuple[Service, int]:
+    """Lock the service, count what overlaps `span` and pick a free lane; `_SlotTaken` if none.
+
+    The race: two callers (or one worker retrying) check the same free slot at the same moment,
+    both count N-1 overlapping bookings, and both insert. Locking the service row makes bookers (and
+    movers) of this service take turns between counting and writing; under READ COMMITTED the count
+    below runs after the lock is granted, so it sees the booking the previous holder committed. The
+    capacity is read from the locked row, too. A booking being `moving` does not block itself."""
+    locked = Service.objects.select_for_update().get(pk=service.pk)
+    overlapping = [lane for _start, _blocked_until, lane in
+                   confirmed_bookings_between(locked, since=span.start, until=span.blocked_until,
+                                              excluding=moving.pk if moving is not None else None)]
+    lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
+    if lane is None:
+        raise _SlotTaken
+    return locked, lane
 
 
 def booking_create(
     *,
-    service_name: str = "",
-    start: str | dt.datetime,
+    service: Service,
+    start: dt.datetime,
     customer_name: str,
     customer_phone: str,
     notes: str = "",
     call: Call | None = None,
     now: dt.datetime | None = None,
-    service: Service | None = None,
     minimum_notice: bool = True,
-) -> ToolOutcome:
-    """Book `service_name` at `start` for the caller, in the current tenant.
+) -> Booking:
+    """Book `service` at `start` (aware) for a customer, in the current tenant, and return the booking.
+    It takes the service's duration in elapsed time, and blocks the service for its buffer after.
 
-    `start` is `YYYY-MM-DDTHH:MM` in the tenant's local time, or carries an offset (honoured). The
-    booking takes the service's duration in elapsed time, and blocks the service for its buffer after.
+    Raises `BookingRefused` (nothing written) for a start the rules refuse, with alternatives, and
+    `DomainError` `invalid_name`, `invalid_phone`, `invalid_notes`. Once the booking has committed,
+    `bookings.followups.booking_created` sends what follows it.
 
-    Result: `booking_id`, `service`, `start`, `end` (ISO 8601 with offset, the tenant's zone).
-
-    Raises `DomainError` with a sentence the agent can say, nothing written:
-    422 `unknown_service`, `invalid_date`, `invalid_time`, `invalid_name`, `invalid_phone`,
-    `invalid_notes`, `in_the_past`, `too_far_ahead`, `closed`, `outside_hours`, `too_soon`;
-    409 `slot_taken` when all of the service's places are booked at that time. Refusals about the
-    time carry `details={"alternatives": [ISO starts]}` (up to 3), also offered in the message.
-
-    Once the booking has committed, its SMS confirmation goes through `bookings.sms.booking_confirmation_queue`.
-
-    The business's own staff book through here too (the admin's "Add booking"): they pass the
-    `service` they picked instead of a spoken name, and `minimum_notice=False`, because the notice
-    period gives the business time to prepare for a caller, and a walk-in at the counter is already
-    there. Every other rule (past, horizon, closures, hours, capacity) holds for them as well.
+    The agent books through `bookings.voice.create_booking`, which matches the spoken service and
+    parses the spoken time. The business's own staff book here directly (the admin's "Add booking")
+    with `minimum_notice=False`, because the notice period gives the business time to prepare for
+    a caller, and a walk-in at the counter is already there. Every other rule (past, horizon,
+    closures, hours, capacity) holds for them as well.
     """
     now = now or clock.now()
     tz = tenant_timezone()
-    service = service if service is not None else service_match(spoken_name=service_name)
-    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
+    local_start = start.astimezone(tz)
 
     if not isinstance(customer_name, str) or not customer_name.strip():
         raise DomainError("invalid_name", "What name should I put the booking under?", details={"field": "customer_name"})
@@ -118,19 +159,9 @@ def booking_create(
     if problem:
         raise _refusal(code=problem, service=service, start=local_start, now=now, rules=rules)
 
-    try:
+    with _slot_refused_as(lambda: _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules)):
         with transaction.atomic():
-            # The race: two callers (or one worker retrying) check the same free slot at the same
-            # moment, both count N-1 overlapping bookings, and both insert. Locking the service row
-            # makes bookers of this service take turns between counting and inserting; under READ
-            # COMMITTED the count below runs after the lock is granted, so it sees the booking the
-            # previous holder committed. The capacity is read from the locked row, too.
-            locked = Service.objects.select_for_update().get(pk=service.pk)
-            overlapping = [lane for _start, _blocked_until, lane in
-                           confirmed_bookings_between(locked, since=span.start, until=span.blocked_until)]
-            lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
-            if lane is None:
-                raise _SlotTaken
+            locked, lane = _lane_take(service=service, span=span)
             booking = Booking.objects.create(
                 service=locked, start=span.start, end=span.end, blocked_until=span.blocked_until, lane=lane,
                 customer_name=customer_name, customer_phone=phone, notes=notes, call=call,
@@ -139,25 +170,7 @@ def booking_create(
             # robust: by then the booking is committed, so a follow-up that fails must not turn the
             # caller's answer into an error (the agent would try again and book twice).
             transaction.on_commit(partial(followups.booking_created, booking=booking), robust=True)
-    except _SlotTaken:
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
-    except IntegrityError as error:
-        # The exclusion constraint is the last guard (a booking written around this function,
-        # say in the admin, without the lock). Anything else is a bug and is raised as is.
-        if OVERLAP_CONSTRAINT not in str(error):
-            raise
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
-
-    booking_start, booking_end = booking.start.astimezone(tz), booking.end.astimezone(tz)
-    today = now.astimezone(tz).date()
-    message = (f"You're booked for {a_service(service)} {spoken_day(booking_start.date(), today=today)} at "
-               f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}, under the name {customer_name}. "
-               f"Your booking number is {booking.pk}.")
-    return ToolOutcome(
-        result={"booking_id": booking.pk, "service": service.name, "start": booking_start.isoformat(),
-                "end": booking_end.isoformat()},
-        message=message,
-    )
+    return booking
 
 
 def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -> list[Booking]:
@@ -261,13 +274,11 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
     if problem:
         raise _refusal(code=problem, service=service, start=local_start, now=now, rules=rules)
 
-    try:
+    with _slot_refused_as(lambda: _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules)):
         with transaction.atomic():
-            # The same race as booking_create, and the same lock: the service row, so a move and a new
-            # booking (or two moves) into one slot take turns between counting and writing. The
-            # booking row is locked and read again under it: a concurrent cancel or move of this very
-            # booking has committed by now and is seen.
-            locked = Service.objects.select_for_update().get(pk=service.pk)
+            # The same path as booking_create (`_lane_take`). The booking row is locked and read
+            # again under the service's lock: a concurrent cancel or move of this very booking has
+            # committed by now and is seen.
             booking = booking_for_caller(booking_id=booking_id, identity=identity, for_update=True)
             if booking.status != Booking.Status.CONFIRMED:
                 raise DomainError("booking_cancelled", "That booking was just cancelled, so it can't be moved.")
@@ -276,13 +287,7 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
             refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")  # moved meanwhile
             if refusal:
                 raise refusal
-            overlapping = [lane for other_start, _blocked, lane in
-                           Booking.objects.filter(service=locked, status=Booking.Status.CONFIRMED, start__lt=span.blocked_until,
-                                                  blocked_until__gt=span.start).exclude(pk=booking.pk)
-                           .values_list("start", "blocked_until", "lane")]
-            lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
-            if lane is None:
-                raise _SlotTaken
+            _locked, lane = _lane_take(service=service, span=span, moving=booking)
             from_start = booking.start
             Booking.objects.filter(pk=booking.pk).update(start=span.start, end=span.end, blocked_until=span.blocked_until,
                                                          lane=lane, moved_at=now)
@@ -291,12 +296,6 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
             BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.MOVED, from_start=from_start,
                                         to_start=span.start, call=call)
             transaction.on_commit(partial(followups.booking_moved, booking=booking, previous_start=from_start), robust=True)
-    except _SlotTaken:
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
-    except IntegrityError as error:
-        if OVERLAP_CONSTRAINT not in str(error):
-            raise
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
     return outcome(booking, "Done: your booking is moved to")
 
 

@@ -13,7 +13,8 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from bookings.selectors import availability_check, booking_find
-from bookings.services import booking_cancel_by_caller, booking_create, booking_reschedule
+from bookings.services import booking_cancel_by_caller, booking_reschedule
+from bookings.voice import create_booking
 from calls.models import Call
 from calls.services import call_end_request, call_note_add, call_transfer_request
 from core import clock
@@ -114,7 +115,7 @@ class CreateBookingView(VoiceToolView):
     idempotent = True
 
     def perform(self, *, call, data):
-        return booking_create(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
+        return create_booking(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
                               customer_phone=data["customer_phone"], notes=data["notes"], call=call, now=clock.now())
 
 
@@ -216,7 +217,7 @@ class OrderStatusView(VoiceToolView):
 # The one table from a tool's name (the URL `/internal/voice-tools/<name>`, the worker's function
 # tool) to its view; each view calls the one service named in its `perform`:
 #   check_availability -> bookings.selectors.availability_check
-#   create_booking     -> bookings.services.booking_create
+#   create_booking     -> bookings.voice.create_booking -> bookings.services.booking_create
 #   create_order       -> orders.services.order_create
 #   transfer_to_human  -> calls.services.call_transfer_request
 #   end_call           -> calls.services.call_end_request

@@ -6,7 +6,8 @@ import zoneinfo
 import pytest
 
 from bookings.models import Booking, BookingPolicy
-from bookings.services import booking_cancel_by_caller, booking_create, booking_reminders_queue, booking_reschedule
+from bookings.services import booking_cancel_by_caller, booking_reminders_queue, booking_reschedule
+from bookings.voice import create_booking
 from core.errors import DomainError
 from messaging.models import SmsMessage
 from tenants.agent.models import AgentSettings
@@ -17,7 +18,7 @@ PHONE = "+15550107777"
 
 
 def book(start: str, *, now: dt.datetime, service: str = "Haircut") -> int:
-    return booking_create(service_name=service, start=start, customer_name="Ann Lee", customer_phone=PHONE,
+    return create_booking(service_name=service, start=start, customer_name="Ann Lee", customer_phone=PHONE,
                           now=now).result["booking_id"]
 
 

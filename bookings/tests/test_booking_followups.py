@@ -8,7 +8,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from bookings.models import Booking
-from bookings.services import booking_create
+from bookings.voice import create_booking
 from voiceapi.tests.voice_api import CALLER, a_call, tenant_named, tool
 
 # Monday 9 March 2026, 10:00 in New York; the salon opens Tuesday 09:00-12:30, 13:30-18:00.
@@ -22,7 +22,7 @@ def salon_now(monkeypatch):
 
 def booked(*, service: str = "Colour", start: str = "2026-03-10T10:00") -> int:
     with tenant_context(tenant_named("salon")):
-        return booking_create(service_name=service, start=start, customer_name="Ann Smith", customer_phone=CALLER,
+        return create_booking(service_name=service, start=start, customer_name="Ann Smith", customer_phone=CALLER,
                               now=MONDAY_MORNING).result["booking_id"]
 
 
