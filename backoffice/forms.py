@@ -6,8 +6,7 @@ import datetime as dt
 from django import forms
 
 from bookings.models import Booking, Service
-from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, BookingRefused, booking_create
-from core import clock
+from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, BookingRefused, booking_create, booking_day_check
 from core.errors import DomainError
 from core.phone import InvalidPhoneNumber, normalize_phone_number
 from tenants.hours.selectors import local_datetime
@@ -45,8 +44,10 @@ class BookingAddForm(forms.Form):
         when a rule says no (nothing is written then)."""
         data = self.cleaned_data
         tz = tenant_timezone()
-        if not clock.date_in_reach(data["date"], today=now.astimezone(tz).date()):
-            self.add_error("date", "That date is too far from today to book.")
+        try:
+            booking_day_check(day=data["date"], now=now)  # before any time on it is computed
+        except DomainError as refusal:
+            self.add_error(None, refusal.message)
             return None
         wall = data["time"].replace(second=0, microsecond=0)
         start = local_datetime(data["date"], wall, tz)

@@ -18,19 +18,17 @@ from bookings.availability import (
     BookingSpan,
     Offer,
     booking_alternatives,
+    booking_policy_get,
     booking_rules_load,
     confirmed_bookings_between,
     free_lane,
 )
-from bookings.catalog import a_service
 from bookings.models import Booking, BookingEvent, Service
-from bookings.parsing import booking_start_parse
-from bookings.refusals import offer_sentence, start_refusal_sentence
-from bookings.selectors import booking_for_caller, caller_identity, change_deadline
+from bookings.refusals import offer_sentence, start_refusal_sentence, too_far_ahead_sentence
+from bookings.selectors import change_deadline
 from bookings.sms import booking_reminder_queue
 from core import clock
-from core.errors import DomainError, ToolOutcome
-from core.phrasing import spoken_clock, spoken_day
+from core.errors import DomainError
 from messaging.models import SmsMessage
 from tenants.selectors import customer_phone_number, tenant_timezone
 
@@ -112,6 +110,19 @@ def _lane_take(*, service: Service, span: BookingSpan, moving: Booking | None = 
     return locked, lane
 
 
+def booking_day_check(*, day: dt.date, now: dt.datetime) -> None:
+    """A day too far from today to be meant (more than DATE_REACH_DAYS away) is refused before any
+    time on it is computed (9999-12-31 has no next day, and its bounds in UTC overflow):
+    `too_far_ahead` with the horizon's sentence, or `in_the_past`."""
+    today = now.astimezone(tenant_timezone()).date()
+    if clock.date_in_reach(day, today=today):
+        return
+    if day > today:
+        raise DomainError("too_far_ahead", too_far_ahead_sentence(policy=booking_policy_get(), today=today),
+                          details={"field": "date"})
+    raise DomainError("in_the_past", f"{day.isoformat()} is long past; which day did you mean?", details={"field": "date"})
+
+
 def booking_create(
     *,
     service: Service,
@@ -139,6 +150,7 @@ def booking_create(
     now = now or clock.now()
     tz = tenant_timezone()
     local_start = start.astimezone(tz)
+    booking_day_check(day=local_start.date(), now=now)
 
     if not isinstance(customer_name, str) or not customer_name.strip():
         raise DomainError("invalid_name", "What name should I put the booking under?", details={"field": "customer_name"})
@@ -235,41 +247,36 @@ def _too_late_to_change(*, booking: Booking, rules: BookingRules, verb: str) -> 
                        details={"change_notice_hours": hours})
 
 
-def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_number: str, customer_phone: str = "",
-                       customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
-    """reschedule_booking: move the caller's booking `booking_id` to `start` (the form `booking_create`
-    takes). The new time obeys every rule a new booking obeys; the old time is free once the move
-    commits (it is the same row, updated); the same time again is a no-op.
-
-    Result: `booking_id`, `start`, `end`. Raises `DomainError`: 404 `booking_not_found` (not the
-    caller's, or no such booking), 409 `booking_cancelled`, 422 `too_late_to_change`, and every
-    refusal of `booking_create` (422 time rules, 409 `slot_taken`, with alternatives).
-    The customer is texted the new time after the commit (`bookings.sms.booking_rescheduled_queue`)."""
-
-    now = now or clock.now()
-    tz = tenant_timezone()
-    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
-    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+def booking_changeable_check(*, booking: Booking) -> None:
+    """409 `booking_cancelled`: a cancelled booking is not moved (a new one is made instead)."""
     if booking.status != Booking.Status.CONFIRMED:
         raise DomainError("booking_cancelled", "That booking was cancelled, so it can't be moved. I can make a new "
                           "booking instead.")
+
+
+def booking_reschedule(*, booking: Booking, start: dt.datetime, call: Call | None = None,
+                       now: dt.datetime | None = None) -> Booking:
+    """A caller moves `booking` (found as theirs by the caller) to `start` (aware), and gets it back as
+    it now is. The new time obeys every rule a new booking obeys; the old time is free once the move
+    commits (it is the same row, updated); the same time again changes nothing.
+
+    Raises `DomainError` 409 `booking_cancelled`, 422 `too_late_to_change` (inside the change
+    notice), and `BookingRefused` like `booking_create` (time rules, 409 `slot_taken`, with
+    alternatives). Once the move has committed, `bookings.followups.booking_moved` sends what
+    follows it."""
+    now = now or clock.now()
+    tz = tenant_timezone()
+    booking_changeable_check(booking=booking)
     service = booking.service
-    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
+    local_start = start.astimezone(tz)
+    booking_day_check(day=local_start.date(), now=now)
     rules = booking_rules_load(service=service, now=now, around=local_start.date())
     refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")
     if refusal:
         raise refusal
     span = BookingSpan.of(service, local_start)
-    today = now.astimezone(tz).date()
-
-    def outcome(moved: Booking, sentence: str) -> ToolOutcome:
-        booking_start, booking_end = moved.start.astimezone(tz), moved.end.astimezone(tz)
-        return ToolOutcome(result={"booking_id": moved.pk, "start": booking_start.isoformat(), "end": booking_end.isoformat()},
-                           message=f"{sentence} {a_service(service)} {spoken_day(booking_start.date(), today=today)} at "
-                                   f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}.")
-
     if span.start == booking.start:
-        return outcome(booking, "That's already your booking's time:")
+        return booking
     problem = rules.start_problem(span)
     if problem:
         raise _refusal(code=problem, service=service, start=local_start, now=now, rules=rules)
@@ -279,11 +286,11 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
             # The same path as booking_create (`_lane_take`). The booking row is locked and read
             # again under the service's lock: a concurrent cancel or move of this very booking has
             # committed by now and is seen.
-            booking = booking_for_caller(booking_id=booking_id, identity=identity, for_update=True)
+            booking = Booking.objects.select_for_update(of=("self",)).select_related("service").get(pk=booking.pk)
             if booking.status != Booking.Status.CONFIRMED:
                 raise DomainError("booking_cancelled", "That booking was just cancelled, so it can't be moved.")
             if span.start == booking.start:
-                return outcome(booking, "That's already your booking's time:")
+                return booking
             refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")  # moved meanwhile
             if refusal:
                 raise refusal
@@ -296,29 +303,25 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
             BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.MOVED, from_start=from_start,
                                         to_start=span.start, call=call)
             transaction.on_commit(partial(followups.booking_moved, booking=booking, previous_start=from_start), robust=True)
-    return outcome(booking, "Done: your booking is moved to")
+    return booking
 
 
-def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str = "", customer_phone: str = "",
-                             customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
-    """cancel_booking: cancel the caller's booking `booking_id`; its place is free once this commits.
-    Cancelling a booking that is already cancelled says so and changes nothing.
+def booking_cancel_by_caller(*, booking: Booking, reason: str = "", call: Call | None = None,
+                             now: dt.datetime | None = None) -> Booking:
+    """A caller cancels `booking` (found as theirs by the caller); its place is free once this
+    commits. A booking already cancelled is returned as it is, unchanged.
 
-    Result: `booking_id`, `status` ("cancelled"). Raises `DomainError` 404 `booking_not_found`,
-    422 `too_late_to_change`. The customer is texted that it is cancelled after the commit
-    (`bookings.sms.booking_cancel_confirmation_queue`); no reminder follows (reminders are for confirmed bookings)."""
-
+    Raises `DomainError` 422 `too_late_to_change`. Once the cancellation has committed,
+    `bookings.followups.booking_cancelled_by_caller` sends what follows it; no reminder follows
+    (reminders are for confirmed bookings)."""
     now = now or clock.now()
     tz = tenant_timezone()
-    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
     with transaction.atomic():
-        booking = booking_for_caller(booking_id=booking_id, identity=identity, for_update=True)
-        local_start = booking.start.astimezone(tz)
-        when = f"{a_service(booking.service)} {spoken_day(local_start.date(), today=now.astimezone(tz).date())} at {spoken_clock(local_start)}"
+        # Locked: a move or a second cancel of this booking at the same moment waits, then sees this one.
+        booking = Booking.objects.select_for_update(of=("self",)).select_related("service").get(pk=booking.pk)
         if booking.status == Booking.Status.CANCELLED:
-            return ToolOutcome(result={"booking_id": booking.pk, "status": booking.status},
-                               message=f"Your booking for {when} is already cancelled.")
-        rules = booking_rules_load(service=booking.service, now=now, around=local_start.date())
+            return booking
+        rules = booking_rules_load(service=booking.service, now=now, around=booking.start.astimezone(tz).date())
         refusal = _too_late_to_change(booking=booking, rules=rules, verb="cancelled")
         if refusal:
             raise refusal
@@ -327,5 +330,4 @@ def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str
         BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.CANCELLED_BY_CALLER,
                                     from_start=booking.start, reason=(reason or "").strip()[:500], call=call)
         transaction.on_commit(partial(followups.booking_cancelled_by_caller, booking=booking), robust=True)
-    return ToolOutcome(result={"booking_id": booking.pk, "status": booking.status},
-                       message=f"Done: your booking for {when} is cancelled.")
+    return booking

@@ -12,6 +12,7 @@ from bookings import services
 from bookings.catalog import a_service, service_match
 from bookings.models import Booking
 from bookings.parsing import booking_start_parse
+from bookings.selectors import booking_for_caller, caller_identity
 from core import clock
 from core.errors import ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
@@ -50,3 +51,48 @@ def create_booking(*, service_name: str, start: str | dt.datetime, customer_name
                f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}, under the name "
                f"{booking.customer_name}. Your booking number is {booking.pk}.")
     return ToolOutcome(result=booking_result(booking), message=message)
+
+
+def reschedule_booking(*, booking_id: int, start: str | dt.datetime, caller_number: str, customer_phone: str = "",
+                       customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+    """reschedule_booking: move the caller's booking `booking_id` to `start` (the form
+    `create_booking` takes). The caller reaches it from the number they call from, or with the
+    number and name it was booked under.
+
+    Result: `booking_id`, `start`, `end`. Raises `DomainError`: 404 `booking_not_found` (not the
+    caller's, or no such booking), 422 `verification_incomplete`, the words' `invalid_date` /
+    `invalid_time`, and every refusal of `bookings.services.booking_reschedule`."""
+    now = now or clock.now()
+    tz = tenant_timezone()
+    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+    services.booking_changeable_check(booking=booking)  # before the time: a cancelled booking is the news
+    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
+    was = booking.start
+    moved = services.booking_reschedule(booking=booking, start=local_start, call=call, now=now)
+    sentence = "That's already your booking's time:" if moved.start == was else "Done: your booking is moved to"
+    booking_start, booking_end = moved.start.astimezone(tz), moved.end.astimezone(tz)
+    today = now.astimezone(tz).date()
+    return ToolOutcome(result={"booking_id": moved.pk, "start": booking_start.isoformat(), "end": booking_end.isoformat()},
+                       message=f"{sentence} {a_service(moved.service)} {spoken_day(booking_start.date(), today=today)} at "
+                               f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}.")
+
+
+def cancel_booking(*, booking_id: int, caller_number: str, reason: str = "", customer_phone: str = "",
+                   customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+    """cancel_booking: cancel the caller's booking `booking_id` (reached as for `reschedule_booking`).
+    Cancelling a booking that is already cancelled says so and changes nothing.
+
+    Result: `booking_id`, `status` ("cancelled"). Raises `DomainError` 404 `booking_not_found`,
+    422 `verification_incomplete`, and the refusals of `bookings.services.booking_cancel_by_caller`."""
+    now = now or clock.now()
+    tz = tenant_timezone()
+    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+    already = booking.status == Booking.Status.CANCELLED
+    cancelled = services.booking_cancel_by_caller(booking=booking, reason=reason, call=call, now=now)
+    local_start = cancelled.start.astimezone(tz)
+    when = (f"{a_service(cancelled.service)} {spoken_day(local_start.date(), today=now.astimezone(tz).date())} at "
+            f"{spoken_clock(local_start)}")
+    message = f"Your booking for {when} is already cancelled." if already else f"Done: your booking for {when} is cancelled."
+    return ToolOutcome(result={"booking_id": cancelled.pk, "status": cancelled.status}, message=message)

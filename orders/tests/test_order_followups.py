@@ -28,10 +28,10 @@ def test_an_order_taken_on_the_phone_texts_the_caller_and_reaches_the_webhook(fo
 def test_the_kitchen_marking_an_order_ready_texts_the_customer_and_nothing_else(followups, pizzeria_open):
     from backoffice.tests.factories import PIZZERIA_HOST, PIZZERIA_OWNER, owner_client
     from orders.models import Order
-    from orders.services import order_create
+    from orders.voice import create_order
 
     with tenant_context(tenant_named("pizzeria")):
-        order_id = order_create(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna",
+        order_id = create_order(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna",
                                 customer_phone=CALLER, now=FRIDAY_EVENING).result["order_id"]
         Order.objects.filter(pk=order_id).update(status=Order.Status.PREPARING)
     admin = owner_client("pizzeria", PIZZERIA_HOST, PIZZERIA_OWNER[0])
