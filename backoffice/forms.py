@@ -5,6 +5,7 @@ import datetime as dt
 
 from django import forms
 
+from bookings.availability import OpeningCalendar, booking_policy_get
 from bookings.models import Booking, Service
 from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, BookingRefused, booking_create, booking_day_check
 from core.errors import DomainError
@@ -14,8 +15,47 @@ from tenants.selectors import tenant_phone_region, tenant_timezone
 
 # Which field a refusal of booking_create is about; the others (the time, the slot) are about the
 # whole booking and are shown above the form.
-_ERROR_FIELDS = {"invalid_name": "customer_name", "invalid_phone": "customer_phone", "invalid_notes": "notes",
-                 "invalid_date": "date", "invalid_time": "time"}
+_ERROR_FIELDS = {"invalid_name": "customer_name", "invalid_phone": "customer_phone", "invalid_notes": "notes"}
+
+
+def _day(day: dt.date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def _times(moments: list[dt.datetime], tz) -> str:
+    local = [f"{moment.astimezone(tz):%H:%M}" for moment in moments]
+    return local[0] if len(local) == 1 else f"{', '.join(local[:-1])} or {local[-1]}"
+
+
+def booking_refusal_for_owner(refusal: DomainError, *, service: Service, day: dt.date) -> str:
+    """Why a booking the owner typed in was refused, in the owner's words (dates as the admin shows
+    them, the free times to pick instead); the agent's sentences are for callers."""
+    tz = tenant_timezone()
+    start = getattr(refusal, "start", None)
+    local = start.astimezone(tz) if start is not None else None
+    at = f"{local:%H:%M} on {_day(local.date())}" if local is not None else _day(day)
+    if refusal.code == "closed":
+        why = f"The business is closed on {_day(day)}."
+    elif refusal.code == "outside_hours":
+        hours = OpeningCalendar(tz=tz, first_day=day, last_day=day).wall_ranges_on(day)
+        ranges = ", ".join(f"{opens:%H:%M}-{closes:%H:%M}" for opens, closes in hours)
+        why = (f"A {service.duration_minutes}-minute {service.name} at {at} doesn't fit in our opening hours "
+               f"({ranges}).")
+    elif refusal.code == "in_the_past":
+        why = f"{at[0].upper()}{at[1:]} has already passed."
+    elif refusal.code == "slot_taken":
+        why = f"{at[0].upper()}{at[1:]} is already taken for {service.name}: every place is booked."
+    elif refusal.code == "too_far_ahead":
+        horizon = booking_policy_get().horizon_days
+        why = f"Not bookable yet: we only take bookings up to {horizon} days ahead."
+    else:
+        return refusal.message
+    alternatives = getattr(refusal, "alternatives", [])
+    if alternatives:
+        offer_day = alternatives[0].astimezone(tz).date()
+        when = "that day" if offer_day == day else f"on {_day(offer_day)}"
+        why += f" I can offer {_times(alternatives, tz)} {when}."
+    return why
 
 
 class BookingAddForm(forms.Form):
@@ -47,7 +87,7 @@ class BookingAddForm(forms.Form):
         try:
             booking_day_check(day=data["date"], now=now)  # before any time on it is computed
         except DomainError as refusal:
-            self.add_error(None, refusal.message)
+            self.add_error(None, booking_refusal_for_owner(refusal, service=data["service"], day=data["date"]))
             return None
         wall = data["time"].replace(second=0, microsecond=0)
         start = local_datetime(data["date"], wall, tz)
@@ -61,9 +101,8 @@ class BookingAddForm(forms.Form):
                                   customer_phone=data["customer_phone"], notes=data["notes"], now=now,
                                   minimum_notice=False)
         except BookingRefused as refusal:
-            # The time's refusal names the other free times, which is what an owner at the counter
-            # needs too; it is about the whole booking, so it goes above the form.
-            self.add_error(None, refusal.message)
+            # About the whole booking (the time, the slot), so above the form.
+            self.add_error(None, booking_refusal_for_owner(refusal, service=data["service"], day=data["date"]))
         except DomainError as refusal:
             self.add_error(_ERROR_FIELDS.get(refusal.code), refusal.message)
         return None
