@@ -1,4 +1,7 @@
-"""Writes for bookings: booking a service at a start time a caller asked for."""
+"""Writes for bookings, typed: a `Service` and an aware start in, the `Booking` out; refusals as
+`BookingRefused` (code, alternatives) or `DomainError`. The agent's words become these calls in
+`bookings/voice.py`; the admin calls them directly. Each write registers its one follow-up
+(`bookings/followups.py`)."""
 from __future__ import annotations
 
 import datetime as dt
