@@ -275,3 +275,24 @@ def test_two_callers_for_the_two_haircut_chairs_both_get_one(committed_db, sms_s
     for round_number in range(5):  # Tuesday 10 to Saturday 14 March
         booked, refusals = race(service="Haircut", start=f"2026-03-{10 + round_number:02d}T10:00", callers=2)
         assert (len(booked), refusals) == (2, []), f"round {round_number}"
+
+
+def test_the_domain_write_takes_a_service_and_a_time_and_refuses_with_times_to_offer(in_salon):
+    from bookings.models import Service
+    from bookings.services import BookingRefused
+
+    haircut = Service.objects.get(name="Haircut")
+    wednesday = dt.datetime(2026, 3, 11, 14, 30, tzinfo=NEW_YORK)
+    booked = [booking_create(service=haircut, start=wednesday, customer_name=name, customer_phone="+15550107777",
+                             now=MONDAY_NOON) for name in ("Ann Lee", "Bob Ray")[:haircut.capacity]]
+    assert [(booking.start, booking.service) for booking in booked] == [(wednesday, haircut)] * haircut.capacity
+
+    with pytest.raises(BookingRefused) as refused:
+        booking_create(service=haircut, start=wednesday, customer_name="Cy Lo", customer_phone="+15550107777",
+                       now=MONDAY_NOON)
+
+    assert refused.value.code == "slot_taken" and refused.value.start == wednesday
+    assert refused.value.alternatives and wednesday not in refused.value.alternatives
+    assert all(moment.date() == wednesday.date() and moment.tzinfo for moment in refused.value.alternatives)
+    assert refused.value.details == {"alternatives": [moment.isoformat() for moment in refused.value.alternatives]}
+    assert Booking.objects.count() == haircut.capacity
