@@ -56,7 +56,7 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 2**20
-SALON_NUMBER = "+15550100001"  # demo/salon.yaml (soniq_site.demo_tenants; not importable before the path is set)
+SALON_NUMBER = "+15550100001"  # demo/salon.yaml (testing.demo_tenants; not importable before the path is set)
 
 
 # --- instant fake providers -------------------------------------------------------------------

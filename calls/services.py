@@ -7,14 +7,15 @@ from the call token before calling them.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from django.db import transaction
 
+from calls import followups
 from calls.models import Call, CallbackRequest, CallNote
 from calls.selectors import transfer_target_at
 from core.errors import DomainError, ToolOutcome
 from core.phone import InvalidPhoneNumber, is_e164, normalize_phone_number
-from notifications import events
 from tenants.agent.selectors import agent_settings_get
 from tenants.selectors import tenant_phone_region, tenant_timezone
 
@@ -86,8 +87,8 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
             # The REFER did not go through; the call was never transferred.
             call.transferred_to = ""
             call.save(update_fields=["transferred_to"])
-        transaction.on_commit(lambda: events.callback_requested(callback_request=callback_request,
-                                                                transfer_failed=transfer_failed), robust=True)
+        followup = followups.transfer_failed if transfer_failed else followups.callback_queued
+        transaction.on_commit(partial(followup, callback_request=callback_request), robust=True)
     promise = agent_settings.callback_promise
     lead = "I couldn't put you through" if transfer_failed else "Nobody can take the call right now"
     return ToolOutcome(
@@ -112,5 +113,5 @@ def call_end_request(*, call: Call, reason: str, outcome: str) -> ToolOutcome:
 
 def call_note_add(*, call: Call, note: str) -> ToolOutcome:
     call_note = CallNote.objects.create(call=call, text=note.strip())
-    transaction.on_commit(lambda: events.message_left(call_note=call_note), robust=True)
+    transaction.on_commit(partial(followups.message_taken, call_note=call_note), robust=True)
     return ToolOutcome(result={"note_id": call_note.pk}, message="I've made a note of that.")

@@ -13,14 +13,14 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from bookings.selectors import availability_check, booking_find
-from bookings.services import booking_cancel_by_caller, booking_create, booking_reschedule
+from bookings.voice import cancel_booking, create_booking, reschedule_booking
 from calls.models import Call
 from calls.services import call_end_request, call_note_add, call_transfer_request
 from core import clock
 from core.call_contract import TOOL_NAMES, TOOLS_BY_NAME
 from core.errors import DomainError, ToolOutcome
 from orders.selectors import order_status
-from orders.services import order_create
+from orders.voice import create_order
 from voiceapi import serializers as shapes
 from voiceapi.errors import http_status
 from voiceapi.idempotency import request_fingerprint, tool_response_idempotent
@@ -113,7 +113,7 @@ class CreateBookingView(VoiceToolView):
     request_serializer = shapes.CreateBookingRequestSerializer
 
     def perform(self, *, call, data):
-        return booking_create(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
+        return create_booking(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
                               customer_phone=data["customer_phone"], notes=data["notes"], call=call, now=clock.now())
 
 
@@ -124,7 +124,7 @@ class CreateOrderView(VoiceToolView):
 
     def perform(self, *, call, data):
         items = [{"name": item["name"], "quantity": item["quantity"], "notes": item["notes"]} for item in data["items"]]
-        return order_create(items=items, customer_name=data["customer_name"], customer_phone=data["customer_phone"],
+        return create_order(items=items, customer_name=data["customer_name"], customer_phone=data["customer_phone"],
                             fulfillment=data["fulfillment"], delivery_address=data["delivery_address"],
                             notes=data["notes"], call=call, now=clock.now())
 
@@ -182,7 +182,7 @@ class RescheduleBookingView(VoiceToolView):
     request_serializer = shapes.RescheduleBookingRequestSerializer
 
     def perform(self, *, call, data):
-        return booking_reschedule(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
+        return reschedule_booking(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
                                   customer_phone=data["customer_phone"], customer_name=data["customer_name"],
                                   call=call, now=clock.now())
 
@@ -193,7 +193,7 @@ class CancelBookingView(VoiceToolView):
     request_serializer = shapes.CancelBookingRequestSerializer
 
     def perform(self, *, call, data):
-        return booking_cancel_by_caller(booking_id=data["booking_id"], reason=data["reason"],
+        return cancel_booking(booking_id=data["booking_id"], reason=data["reason"],
                                         caller_number=call.caller_number, customer_phone=data["customer_phone"],
                                         customer_name=data["customer_name"], call=call, now=clock.now())
 
@@ -211,14 +211,14 @@ class OrderStatusView(VoiceToolView):
 # From a tool's name (core.call_contract.TOOLS: the URL `/internal/voice-tools/<name>`, the worker's
 # function tool) to its view; each view calls the one service named in its `perform`:
 #   check_availability -> bookings.selectors.availability_check
-#   create_booking     -> bookings.services.booking_create
-#   create_order       -> orders.services.order_create
+#   create_booking     -> bookings.voice.create_booking -> bookings.services.booking_create
+#   create_order       -> orders.voice.create_order -> orders.services.order_create
 #   transfer_to_human  -> calls.services.call_transfer_request
 #   end_call           -> calls.services.call_end_request
 #   log_note           -> calls.services.call_note_add
 #   find_bookings      -> bookings.selectors.booking_find
-#   reschedule_booking -> bookings.services.booking_reschedule
-#   cancel_booking     -> bookings.services.booking_cancel_by_caller
+#   reschedule_booking -> bookings.voice.reschedule_booking -> bookings.services.booking_reschedule
+#   cancel_booking     -> bookings.voice.cancel_booking -> bookings.services.booking_cancel_by_caller
 #   order_status       -> orders.selectors.order_status
 _VIEWS: tuple[type[VoiceToolView], ...] = (
     CheckAvailabilityView, CreateBookingView, CreateOrderView, TransferToHumanView, EndCallView, LogNoteView,

@@ -36,7 +36,7 @@ from calls.models import Call
 from calls.selectors import call_get
 from calls.services import call_start
 from core import clock
-from core.errors import DomainError, ToolOutcome
+from core.errors import DomainError, ToolOutcome, validation_message
 from tenants.selectors import tenant_for_called_number
 from voiceapi import serializers as shapes
 from voiceapi.authentication import (
@@ -69,41 +69,6 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 def success_body(outcome: ToolOutcome) -> dict[str, Any]:
     return {"ok": True, "result": outcome.result, "message": outcome.message, **outcome.extra}
-
-
-def _first_field_error(detail: Any, path: str = "") -> tuple[str, str]:
-    """The first (field path, message) in DRF's nested error structure: `items[1].quantity`."""
-    if isinstance(detail, dict):
-        for name, sub in detail.items():
-            if sub:
-                if name in ("non_field_errors", "detail"):
-                    child = path
-                elif isinstance(name, int):  # list items come back keyed by index
-                    child = f"{path}[{name}]"
-                else:
-                    child = f"{path}.{name}" if path else str(name)
-                return _first_field_error(sub, child)
-    if isinstance(detail, list):
-        for index, sub in enumerate(detail):
-            if sub:
-                if isinstance(sub, (dict, list)):
-                    return _first_field_error(sub, f"{path}[{index}]")
-                return _first_field_error(sub, path)
-    return path, str(detail)
-
-
-def validation_message(detail: Any) -> str:
-    """One sentence naming the field, so the model can fix its next tool call."""
-    path, message = _first_field_error(detail)
-    if not path:
-        if "Expected a dictionary" in message:
-            return "The request body must be a JSON object."
-        return message
-    if message.startswith("This field "):
-        message = message[len("This field "):]
-    if message[:1].islower():
-        return f"The field {path} {message}"
-    return f"The field {path} is not valid: {message}"
 
 
 class PayloadTooLarge(exceptions.APIException):

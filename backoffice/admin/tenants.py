@@ -20,7 +20,7 @@ from django_tenants.utils import schema_context
 
 from backoffice.dashboard import tenant_usage_for_month
 from backoffice.sites import operator_admin_site, tenant_admin_site
-from calls.ingestion import ingestion_dead_letter_replay
+from calls.log_storage import ingestion_dead_letter_replay
 from core import clock
 from notifications.selectors import followups_failed_since
 from provisioning.services import TenantSpecError, tenant_delete, tenant_provision

@@ -21,8 +21,8 @@ from devstack.livekit import LineConfig, LocalLine, ToolMissing
 from devstack.phone import PhoneMissing, SipPhone
 from devstack.processes import ChildProcess, gunicorn, voice_worker
 from devstack.standins import ProviderStandIns, ReceptionistTurns
-from soniq_site import celery_testing
-from soniq_site.celery_testing import database_url_for_test_db
+from testing import celery_worker
+from testing.celery_worker import database_url_for_test_db
 
 TRUNK_NAME, RULE_NAME = "soniq-local", "soniq-agent"
 
@@ -94,10 +94,10 @@ def platform(request, local_line, providers, django_db_setup, django_db_blocker)
     overrides = override_settings(**{**sip, "LIVEKIT_SIP_ALLOWED_ADDRESSES": ["127.0.0.1"],
                                      "LIVEKIT_SIP_RETRY_BACKOFF_MS": 200})
     overrides.enable()
-    if celery_testing.started_workers:
+    if celery_worker.started_workers:
         pytest.fail("a Celery worker was started before the real-call platform: run realcall tests in their "
                     "own session (`pytest -m realcall`), as `make test` does")
-    celery_testing.EXTRA_WORKER_ENV.update(sip)
+    celery_worker.EXTRA_WORKER_ENV.update(sip)
     request.getfixturevalue("celery_worker_process")
     env = {**os.environ, "DATABASE_URL": database_url_for_test_db(), "REDIS_URL": settings.REDIS_URL, "DEBUG": "1",
            "INTERNAL_API_TOKEN": "test-internal-token", "PYTHONUNBUFFERED": "1", **sip, **providers.settings()}

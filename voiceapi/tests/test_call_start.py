@@ -9,8 +9,8 @@ from django_tenants.utils import tenant_context
 
 from calls.models import Call
 from calls.services import call_start
-from soniq_site.demo_tenants import PIZZERIA_NUMBER
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import PIZZERIA_NUMBER
 from voiceapi.call_config import call_config_build
 from voiceapi.tests.voice_api import CALLER, assert_error, start_call, started_call, tenant_named, tool
 

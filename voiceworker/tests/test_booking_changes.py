@@ -8,7 +8,7 @@ import json
 from django_tenants.utils import schema_context
 
 from core.call_contract import CallConfig, LlmConfig
-from soniq_site.demo_tenants import SALON_NUMBER
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker.providers import build_llm
 from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK
 from voiceworker.tests.fakes import ScriptedLLM
@@ -16,10 +16,10 @@ from voiceworker.tests.helpers import close, spoken, start_text_call, turn
 
 
 def a_booking() -> int:
-    from bookings.services import booking_create
+    from bookings.voice import create_booking
 
     with schema_context("salon"):
-        return booking_create(service_name="Haircut", start="2026-12-08T10:00", customer_name="Dana Scully",
+        return create_booking(service_name="Haircut", start="2026-12-08T10:00", customer_name="Dana Scully",
                               customer_phone=CALLER_NUMBER, now=FRIDAY_NOON_NEW_YORK).result["booking_id"]
 
 

@@ -9,7 +9,7 @@ from livekit import api
 
 from calls.models import Call, CallbackRequest, ToolInvocation, TranscriptTurn
 from core.call_contract import WarningsConfig
-from soniq_site.demo_tenants import SALON_NUMBER
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker.call_control import LiveKitCallControl
 from voiceworker.call_logger import CallLogger
 from voiceworker.entrypoint import build_watchdog, finish_call

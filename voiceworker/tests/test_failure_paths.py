@@ -23,7 +23,7 @@ from bookings.models import Booking
 from calls.models import Call, CallbackRequest
 from core import languages
 from core.call_contract import CallConfig, SttConfig, WarningsConfig
-from soniq_site.demo_tenants import SALON_NUMBER
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker import call_actions
 from voiceworker.agent import SoniqAgent
 from voiceworker.call_control import LiveKitCallControl
