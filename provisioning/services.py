@@ -30,6 +30,7 @@ from provisioning.followups import (
     notifications_spec_validate,
     webhooks_spec_validate,
 )
+from scenarios.starter_sets import scenario_starting_set_ensure
 from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import Domain, PhoneNumber, Tenant
@@ -587,6 +588,10 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
         _upsert_by_name(MenuItem, spec.menu, "available", changes, "menu item")
     if spec.facts is not None:
         _replace_facts(spec.facts, changes)
+    added = scenario_starting_set_ensure(bookings=Service.objects.filter(active=True).exists(),
+                                         orders=MenuItem.objects.filter(available=True).exists())
+    if added:
+        changes.append(f"{added} starting scenarios added")
     followups_spec_apply(notifications=spec.notifications, webhooks=spec.webhooks, changes=changes)
 
 

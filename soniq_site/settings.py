@@ -103,10 +103,11 @@ TENANT_APPS = [
     "notifications",
     "webhooks",
     "calls.summaries",
+    "scenarios",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 # soniq_site registers the deploy checks (soniq_site/checks.py); csp checks django-csp's settings.
-INSTALLED_APPS += ["voiceworker", "soniq_site", "csp"]
+INSTALLED_APPS += ["voiceworker", "trials", "soniq_site", "csp"]
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -194,6 +195,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / ".var" / "static"
+# Browser libraries from npm (package.json; `scripts/dev.py` runs `npm ci`), served as our own static
+# files: the admin's "Talk to your agent" loads livekit-client from here, never from a CDN.
+LIVEKIT_CLIENT_DIST = BASE_DIR / "node_modules" / "livekit-client" / "dist"
+STATICFILES_DIRS = [("vendor/livekit-client", LIVEKIT_CLIENT_DIST)] if LIVEKIT_CLIENT_DIST.is_dir() else []
 
 # --- Security ----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -219,9 +224,23 @@ ADMIN_INLINE_STYLE_HASHES = [
     "'sha256-blvLUW3UscWqsXGByNOqdBboM+ShWAuugp2mC/wbafU='",  # django/.../admin/change_list.html
     "'sha256-VVLgkveYriYccl8IakSIMmivuo+40EbStbnlzNT84VA='",  # django_tenants/.../admin/app_list.html, index.html
 ]
+def _websocket_origins(url: str) -> list[str]:
+    """The origins a browser reaches LiveKit at (its signalling WebSocket and HTTP fallback)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return []
+    secure = parts.scheme in ("wss", "https")
+    return [f"{'wss' if secure else 'ws'}://{parts.netloc}", f"{'https' if secure else 'http'}://{parts.netloc}"]
+
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
+        # The admin's "Talk to your agent" page joins a LiveKit room; the browser's audio plays from blobs.
+        "connect-src": ["'self'", *_websocket_origins(env_str("LIVEKIT_BROWSER_URL") or env_str("LIVEKIT_URL"))],
+        "media-src": ["'self'", "blob:"],
         "script-src": ["'self'"],
         "style-src": ["'self'", csp_constants.NONCE, *ADMIN_INLINE_STYLE_HASHES],
         "style-src-attr": ["'unsafe-inline'"],
@@ -356,6 +375,17 @@ DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 CARTESIA_API_KEY = env_str("CARTESIA_API_KEY")
+# Cartesia's REST API: the admin's voice list, the id check and "Play" (backoffice/voices.py).
+CARTESIA_API_URL = env_str("CARTESIA_API_URL", "https://api.cartesia.ai")
+# --- Trying the agent: test calls from the browser, scenario tests (voiceapi/test_calls.py, trials/) ---
+# The LiveKit URL a browser connects to (wss://...), when it differs from the servers' LIVEKIT_URL.
+LIVEKIT_BROWSER_URL = env_str("LIVEKIT_BROWSER_URL") or LIVEKIT_URL
+# The models of a scenario run, at any OpenAI-compatible endpoint (default: the agent's OPENAI_*):
+# one plays the caller, one judges the conversation against the owner's criteria.
+SCENARIO_LLM_BASE_URL = env_str("SCENARIO_LLM_BASE_URL")
+SCENARIO_LLM_API_KEY = env_str("SCENARIO_LLM_API_KEY")
+SCENARIO_CALLER_MODEL = env_str("SCENARIO_CALLER_MODEL", "gpt-4.1-mini")
+SCENARIO_JUDGE_MODEL = env_str("SCENARIO_JUDGE_MODEL", "gpt-4.1")
 DEFAULT_VOICE_ID = env_str("DEFAULT_VOICE_ID", "f786b574-daa5-4673-aa0c-cbe3e8534c02")
 
 # --- SMS (SignalWire LaML-compatible REST API) -------------------------------------------------

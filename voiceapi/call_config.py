@@ -131,13 +131,16 @@ def caller_change_rules(*, tools: list[str]) -> list[str]:
     return rules
 
 
-def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallConfig:
+def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
+                      agent_settings: AgentSettings | None = None) -> CallConfig:
     """Everything the voice worker needs to run `call`. The shape is documented in
-    docs/internal-api.md, `CallConfigSerializer` and core/call_contract.py (the worker reads the same names)."""
-    agent_settings = agent_settings_get()
+    docs/internal-api.md, `CallConfigSerializer` and core/call_contract.py (the worker reads the same names).
+    `agent_settings`: unsaved settings for a test call (voiceapi/test_calls.py); the saved ones otherwise."""
+    agent_settings = agent_settings or agent_settings_get()
     local = now.astimezone(tenant.tzinfo)
     tools = _tools_offered()
-    transfer_target = transfer_target_at(at=now, tz=tenant.tzinfo, agent_settings=agent_settings)
+    # A test call queues a (test) callback instead of transferring: a browser is no phone line.
+    transfer_target = "" if call.is_test else transfer_target_at(at=now, tz=tenant.tzinfo, agent_settings=agent_settings)
     return {
         "config_version": CONFIG_VERSION,
         "tenant": tenant.schema_name,
@@ -166,4 +169,5 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallCo
         "transfer": {"available_now": bool(transfer_target), "target": agent_settings.transfer_to},
         "callback_promise": agent_settings.callback_promise,
         "tools": tools,
+        "test": call.is_test,
     }
