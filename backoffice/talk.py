@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -32,6 +33,16 @@ TOKEN_SECONDS = 300
 ROOM_PREFIX = "test-"
 VIEW_PERMISSION = "calls.view_call"
 DRAFT_PERMISSION = "agent.change_agentsettings"
+
+
+def livekit_origins(url: str) -> list[str]:
+    """The origins a browser reaches LiveKit at (its signalling WebSocket and the HTTP calls beside it),
+    for the talk page's Content-Security-Policy: every other page may connect only to its own origin."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return []
+    secure = parts.scheme in ("wss", "https")
+    return [f"{'wss' if secure else 'ws'}://{parts.netloc}", f"{'https' if secure else 'http'}://{parts.netloc}"]
 
 
 def livekit_missing() -> list[str]:
@@ -98,7 +109,10 @@ def talk_view(request):
         "livekit_missing": livekit_missing(),
         "greeting": agent_settings_get().greeting,
     }
-    return TemplateResponse(request, "admin/soniq/talk.html", context)
+    response = TemplateResponse(request, "admin/soniq/talk.html", context)
+    # django-csp's per-response addition (what its csp_update decorator sets), from today's setting.
+    response._csp_update = {"connect-src": ["'self'", *livekit_origins(settings.LIVEKIT_BROWSER_URL)]}
+    return response
 
 
 @require_POST

@@ -224,22 +224,11 @@ ADMIN_INLINE_STYLE_HASHES = [
     "'sha256-blvLUW3UscWqsXGByNOqdBboM+ShWAuugp2mC/wbafU='",  # django/.../admin/change_list.html
     "'sha256-VVLgkveYriYccl8IakSIMmivuo+40EbStbnlzNT84VA='",  # django_tenants/.../admin/app_list.html, index.html
 ]
-def _websocket_origins(url: str) -> list[str]:
-    """The origins a browser reaches LiveKit at (its signalling WebSocket and HTTP fallback)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if not parts.netloc:
-        return []
-    secure = parts.scheme in ("wss", "https")
-    return [f"{'wss' if secure else 'ws'}://{parts.netloc}", f"{'https' if secure else 'http'}://{parts.netloc}"]
-
-
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        # The admin's "Talk to your agent" page joins a LiveKit room; the browser's audio plays from blobs.
-        "connect-src": ["'self'", *_websocket_origins(env_str("LIVEKIT_BROWSER_URL") or env_str("LIVEKIT_URL"))],
+        # Audio the admin plays (a voice's preview) comes from blobs; the "Talk to your agent" page adds
+        # LiveKit's origin to connect-src itself (backoffice/talk.py).
         "media-src": ["'self'", "blob:"],
         "script-src": ["'self'"],
         "style-src": ["'self'", csp_constants.NONCE, *ADMIN_INLINE_STYLE_HASHES],

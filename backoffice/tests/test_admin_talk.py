@@ -55,11 +55,13 @@ def test_it_serves_livekit_client_from_the_static_files(salon_admin):
         assert "registerTextStreamHandler" in script.read()
 
 
-def test_the_pages_content_security_policy_lets_the_browser_reach_livekit(salon_admin, settings):
+def test_the_pages_content_security_policy_lets_the_browser_reach_livekit_only(salon_admin, livekit_settings):
     policy = salon_admin.get("/admin/try/")["Content-Security-Policy"]
+    elsewhere = salon_admin.get("/admin/")["Content-Security-Policy"]
 
-    assert "connect-src 'self'" in policy
-    assert "script-src 'self'" in policy  # still no inline or foreign script
+    assert "connect-src 'self' wss://livekit.example.test https://livekit.example.test" in policy
+    assert "script-src 'self';" in policy  # still no inline or foreign script
+    assert "livekit" not in elsewhere
 
 
 def test_it_gives_the_owner_a_short_lived_token_for_one_new_room_dispatching_the_agent(salon_admin, livekit_settings):

@@ -86,8 +86,15 @@
     });
     try {
       await room.connect(data.url, data.token);
-      connected(true);
-      say("Connected: say hello.");
+    } catch (error) {
+      room = null;
+      callButton.disabled = false;
+      say("Could not reach the call server: " + error.message);
+      return;
+    }
+    connected(true);
+    say("Connected: the agent will greet you.");
+    try {
       await room.localParticipant.setMicrophoneEnabled(true);
     } catch (error) {
       say("Connected without a microphone (" + error.message + "): type instead of talking.");
