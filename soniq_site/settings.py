@@ -297,6 +297,8 @@ CELERY_TASK_ROUTES = {
     "calls.sms_send": {"queue": "messages"},
     "calls.call_log_store": {"queue": "ingest"},
     "calls.calls_close_abandoned": {"queue": "maintenance"},
+    "trials.test_calls_sweep": {"queue": "maintenance"},
+    "trials.scenario_run": {"queue": "maintenance"},
     "bookings.booking_reminders_send": {"queue": "maintenance"},
     "tenants.tenant_spare_schemas_fill": {"queue": "maintenance"},
     "tenants.sip_trunk_sync": {"queue": "maintenance"},
@@ -311,6 +313,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
+    # What a test call abandoned without its log left behind (voiceapi/test_calls.py).
+    "test-calls-sweep": {"task": "trials.test_calls_sweep", "schedule": 300.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
     # Compares LiveKit's SIP trunk with the registry and records drift for /healthz and the operator
     # admin; it changes nothing in LiveKit (that is `manage.py sip_sync`, or any number change).

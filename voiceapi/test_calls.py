@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 
 from bookings.models import Booking
 from calls.models import Call, CallbackRequest
@@ -106,6 +107,18 @@ def test_call_may_change_booking(*, call: Call, booking_id: int) -> None:
     if call.is_test and not Booking.objects.filter(pk=booking_id, call=call).exists():
         raise DomainError("test_call_read_only",
                           "This is a test call, so I can only change bookings made during this test.")
+
+
+def test_calls_sweep() -> int:
+    """What ended test calls left behind, removed: a test call whose log never came (the browser
+    closed, the worker died) is closed as abandoned by the calls sweep, and nothing else would free
+    the slot its booking holds. Returns how many calls had something left."""
+    leftover = Call.objects.filter(is_test=True, status=Call.Status.ENDED).filter(
+        Q(bookings__isnull=False) | Q(orders__isnull=False) | Q(callback_requests__isnull=False)).distinct()
+    calls = list(leftover)
+    for call in calls:
+        test_call_cleanup(call=call)
+    return len(calls)
 
 
 def test_call_cleanup(*, call: Call) -> dict[str, int]:
