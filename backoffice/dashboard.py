@@ -82,7 +82,7 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
     today_start, today_end = local_day_bounds(today, tz)
     period_start, _ = local_day_bounds(today - dt.timedelta(days=days - 1), tz)
 
-    # Test calls and what they made are left out (core/test_calls.py): the owner trying their agent.
+    # Test calls and what they made are left out (core/trial_calls.py): the owner trying their agent.
     calls_today = Call.objects.filter(started_at__gte=today_start, started_at__lt=today_end, is_test=False)
     period_calls = Call.objects.filter(started_at__gte=period_start, started_at__lt=today_end, is_test=False)
 

@@ -3,7 +3,7 @@ LiveKit, with the saved settings or the settings form's unsaved draft) and heari
 
 The room and token come from here, for the signed-in owner or staff member, short-lived and for one
 new room. The token's room configuration dispatches the agent by name with a platform-signed grant
-(voiceapi/test_calls.py) as the dispatch's metadata: the worker hands it to call start unchanged, and
+(voiceapi/trial_calls.py) as the dispatch's metadata: the worker hands it to call start unchanged, and
 the API takes the tenant, the draft and the fact that this is a test from that signature alone.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from backoffice.sites import tenant_admin_site
 from backoffice.voices import VoiceProviderError, voice_preview
 from tenants.agent.models import AgentSettings
 from tenants.agent.selectors import agent_settings_get
-from voiceapi.test_calls import agent_draft_store, test_grant_issue
+from voiceapi.trial_calls import agent_draft_store, trial_grant_issue
 
 # The LiveKit token only has to last until the browser has joined; the room lives as long as the call.
 TOKEN_SECONDS = 300
@@ -58,11 +58,11 @@ def _error(code: str, message: str, status: int) -> JsonResponse:
     return JsonResponse({"ok": False, "error": {"code": code, "message": message}}, status=status)
 
 
-def test_call_token_issue(*, schema_name: str, user_label: str, draft_key: str = "",
+def trial_call_token_issue(*, schema_name: str, user_label: str, draft_key: str = "",
                           now: dt.datetime | None = None) -> dict[str, str]:
     """A LiveKit access token for one new room that dispatches the agent as this tenant's test call."""
     room = f"{ROOM_PREFIX}{schema_name}-{uuid.uuid4().hex[:12]}"
-    grant = test_grant_issue(schema_name=schema_name, user=user_label, draft_key=draft_key, now=now)
+    grant = trial_grant_issue(schema_name=schema_name, user=user_label, draft_key=draft_key, now=now)
     token = (
         livekit_api.AccessToken(settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET)
         .with_identity(f"owner-{uuid.uuid4().hex[:8]}")
@@ -128,7 +128,7 @@ def talk_token_view(request):
     if missing:
         return _error("livekit_not_configured",
                       f"Test calls need LiveKit: set {', '.join(missing)} on the server.", 503)
-    return JsonResponse(test_call_token_issue(schema_name=connection.tenant.schema_name,
+    return JsonResponse(trial_call_token_issue(schema_name=connection.tenant.schema_name,
                                               user_label=request.user.get_username(), draft_key=draft_key))
 
 

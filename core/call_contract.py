@@ -7,7 +7,7 @@ The config's shape (documented in docs/internal-api.md, validated by `CallConfig
 `config_version`, `tenant`, `business_name`, `timezone`, `local_time`, `language`, `greeting`,
 `instructions`, `caller_number`, `voice` {provider, model, voice_id, speed}, `stt` {provider, model,
 language}, `llm` {provider, model}, `max_call_seconds`, `warnings` {first_seconds, final_seconds},
-`transfer` {available_now, target}, `callback_promise`, `tools`, `test` (a test call: voiceapi/test_calls.py). Bump CONFIG_VERSION on an
+`transfer` {available_now, target}, `callback_promise`, `tools`, `test` (a test call: voiceapi/trial_calls.py). Bump CONFIG_VERSION on an
 incompatible change.
 """
 from typing import Literal, TypedDict, get_args

@@ -22,7 +22,7 @@ import requests
 from django.conf import settings
 from django.db import connection, transaction
 
-from core.test_calls import from_test_call
+from core.trial_calls import from_test_call
 from messaging.models import SmsMessage
 from tenants.agent.selectors import agent_settings_get
 from tenants.selectors import current_tenant

@@ -297,7 +297,7 @@ CELERY_TASK_ROUTES = {
     "calls.sms_send": {"queue": "messages"},
     "calls.call_log_store": {"queue": "ingest"},
     "calls.calls_close_abandoned": {"queue": "maintenance"},
-    "trials.test_calls_sweep": {"queue": "maintenance"},
+    "trials.trial_calls_sweep": {"queue": "maintenance"},
     "trials.scenario_run": {"queue": "maintenance"},
     "bookings.booking_reminders_send": {"queue": "maintenance"},
     "tenants.tenant_spare_schemas_fill": {"queue": "maintenance"},
@@ -313,8 +313,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
-    # What a test call abandoned without its log left behind (voiceapi/test_calls.py).
-    "test-calls-sweep": {"task": "trials.test_calls_sweep", "schedule": 300.0},
+    # What a test call abandoned without its log left behind (voiceapi/trial_calls.py).
+    "trial-calls-sweep": {"task": "trials.trial_calls_sweep", "schedule": 300.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
     # Compares LiveKit's SIP trunk with the registry and records drift for /healthz and the operator
     # admin; it changes nothing in LiveKit (that is `manage.py sip_sync`, or any number change).
@@ -370,7 +370,7 @@ OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 CARTESIA_API_KEY = env_str("CARTESIA_API_KEY")
 # Cartesia's REST API: the admin's voice list, the id check and "Play" (backoffice/voices.py).
 CARTESIA_API_URL = env_str("CARTESIA_API_URL", "https://api.cartesia.ai")
-# --- Trying the agent: test calls from the browser, scenario tests (voiceapi/test_calls.py, trials/) ---
+# --- Trying the agent: test calls from the browser, scenario tests (voiceapi/trial_calls.py, trials/) ---
 # The LiveKit URL a browser connects to (wss://...), when it differs from the servers' LIVEKIT_URL.
 LIVEKIT_BROWSER_URL = env_str("LIVEKIT_BROWSER_URL") or LIVEKIT_URL
 # The models of a scenario run, at any OpenAI-compatible endpoint (default: the agent's OPENAI_*):

@@ -1,6 +1,6 @@
 """Scenario runs: a caller model plays each scenario's persona, in text, against the tenant's real
 agent — its real instructions and tools, through the real internal API, as `manage.py callsim` does
-— as a test call (voiceapi/test_calls.py), so what it books or orders is marked test and removed when
+— as a test call (voiceapi/trial_calls.py), so what it books or orders is marked test and removed when
 the call's log arrives. Then the platform evaluates the scenario's checks itself (before that log
 removes the evidence), and a judge model grades its criteria. Results are stored with the models and
 prompt versions that produced them.
@@ -31,7 +31,7 @@ from scenarios.models import Scenario, ScenarioResult, ScenarioRun
 from tenants.agent.selectors import agent_settings_get
 from tenants.models import Tenant
 from trials.models_io import caller_next_line, judge_verdicts, prompt_version, scenario_llm_client
-from voiceapi.test_calls import agent_settings_with_draft, test_grant_issue
+from voiceapi.trial_calls import agent_settings_with_draft, trial_grant_issue
 
 logger = logging.getLogger("trials")
 
@@ -232,7 +232,7 @@ def scenario_run_execute(*, run: ScenarioRun) -> ScenarioRun:
     scenarios = list(Scenario.objects.filter(active=True))
     ScenarioRun.objects.filter(pk=run.pk).update(total=len(scenarios))
     for scenario in scenarios:
-        grant = test_grant_issue(schema_name=tenant.schema_name, user=f"scenario run {run.pk}",
+        grant = trial_grant_issue(schema_name=tenant.schema_name, user=f"scenario run {run.pk}",
                                  draft_key=run.draft_key)
         spec = {"caller_number": scenario.caller_number, "persona": scenario.persona, "goal": scenario.goal,
                 "max_turns": scenario.max_turns, "checks": scenario.checks, "criteria": scenario.criteria_list()}

@@ -5,7 +5,7 @@ from core.celery_app import app
 from notifications.tasks import each_tenant
 from scenarios.models import ScenarioRun
 from trials.scenario_runs import scenario_run_execute
-from voiceapi.test_calls import test_calls_sweep as leftovers_remove
+from voiceapi.trial_calls import trial_calls_sweep
 
 
 @app.task(name="trials.scenario_run")
@@ -18,8 +18,8 @@ def scenario_run(run_id: int) -> str:
     return scenario_run_execute(run=run).status
 
 
-@app.task(name="trials.test_calls_sweep")
-def test_calls_sweep() -> dict[str, int]:
+@app.task(name="trials.trial_calls_sweep")
+def trial_calls_sweep_all() -> dict[str, int]:
     """Periodic (CELERY_BEAT_SCHEDULE): in every tenant, remove what ended test calls left behind
     (a test call that never sent its log is only closed, as abandoned, by the calls sweep)."""
-    return each_tenant(leftovers_remove)
+    return each_tenant(trial_calls_sweep)

@@ -135,7 +135,7 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
                       agent_settings: AgentSettings | None = None) -> CallConfig:
     """Everything the voice worker needs to run `call`. The shape is documented in
     docs/internal-api.md, `CallConfigSerializer` and core/call_contract.py (the worker reads the same names).
-    `agent_settings`: unsaved settings for a test call (voiceapi/test_calls.py); the saved ones otherwise."""
+    `agent_settings`: unsaved settings for a test call (voiceapi/trial_calls.py); the saved ones otherwise."""
     agent_settings = agent_settings or agent_settings_get()
     local = now.astimezone(tenant.tzinfo)
     tools = _tools_offered()

@@ -189,7 +189,7 @@ class CallStartRequestSerializer(StrictSerializer):
     sip_call_id = TextField(max_length=200, required=False, allow_blank=True, default="", help_text="SIP Call-ID.")
     test_grant = TextField(max_length=2000, required=False, allow_blank=True, default="",
                            help_text="A test call: the platform-signed grant from the agent dispatch's metadata "
-                                     "(voiceapi/test_calls.py). It names the business; called_number is ignored.")
+                                     "(voiceapi/trial_calls.py). It names the business; called_number is ignored.")
 
 
 class VoiceConfigSerializer(serializers.Serializer):

@@ -23,7 +23,7 @@ from orders.services import order_create
 from voiceapi import serializers as shapes
 from voiceapi.errors import http_status
 from voiceapi.idempotency import request_fingerprint, tool_response_idempotent
-from voiceapi.test_calls import test_call_may_change_booking
+from voiceapi.trial_calls import trial_call_may_change_booking
 from voiceapi.views import IDEMPOTENCY_KEY_MAX, CallTokenView, error_body, success_body
 
 
@@ -186,7 +186,7 @@ class RescheduleBookingView(VoiceToolView):
     idempotent = True
 
     def perform(self, *, call, data):
-        test_call_may_change_booking(call=call, booking_id=data["booking_id"])
+        trial_call_may_change_booking(call=call, booking_id=data["booking_id"])
         return booking_reschedule(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
                                   customer_phone=data["customer_phone"], customer_name=data["customer_name"],
                                   call=call, now=clock.now())
@@ -200,7 +200,7 @@ class CancelBookingView(VoiceToolView):
     idempotent = True
 
     def perform(self, *, call, data):
-        test_call_may_change_booking(call=call, booking_id=data["booking_id"])
+        trial_call_may_change_booking(call=call, booking_id=data["booking_id"])
         return booking_cancel_by_caller(booking_id=data["booking_id"], reason=data["reason"],
                                         caller_number=call.caller_number, customer_phone=data["customer_phone"],
                                         customer_name=data["customer_name"], call=call, now=clock.now())

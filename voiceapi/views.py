@@ -48,8 +48,8 @@ from voiceapi.authentication import (
 )
 from voiceapi.call_config import call_config_build
 from voiceapi.errors import http_status
-from voiceapi.test_calls import InvalidTestGrant, agent_settings_with_draft, test_call_cleanup, test_grant_read
 from voiceapi.tokens import call_token_issue
+from voiceapi.trial_calls import InvalidTrialGrant, agent_settings_with_draft, trial_call_cleanup, trial_grant_read
 
 logger = logging.getLogger("voiceapi.views")
 
@@ -235,8 +235,8 @@ class CallStartView(InternalAPIView):
         if data["test_grant"]:
             # A test call: the tenant comes from the platform's signature, never from the room.
             try:
-                grant = test_grant_read(data["test_grant"])
-            except InvalidTestGrant as exc:
+                grant = trial_grant_read(data["test_grant"])
+            except InvalidTrialGrant as exc:
                 raise exceptions.AuthenticationFailed(str(exc)) from exc
             tenant = tenant_for_schema(schema_name=grant.schema_name)
             if tenant is None:
@@ -297,7 +297,7 @@ class CallLogView(CallTokenView):
             raise DomainError("wrong_call", "This call token belongs to a different call.")
         result = ingestion.call_log_accept(call=self.call, payload=request.data, received_at=clock.now())
         # A test call has ended: what it booked or ordered goes, so it never holds a real caller's slot.
-        test_call_cleanup(call=self.call)
+        trial_call_cleanup(call=self.call)
         # 2xx means "you may forget this log": 202 when queued, 200 when this exact log is stored.
         code = status.HTTP_202_ACCEPTED if result == ingestion.ACCEPTED else status.HTTP_200_OK
         return Response({"ok": True, "call_id": str(self.call.pk), "status": result}, status=code)

@@ -70,9 +70,9 @@ class SipCall:
         )
 
 
-def test_grant_of(job_metadata: str) -> str:
+def trial_grant_of(job_metadata: str) -> str:
     """A test call's grant: the admin dispatches the agent into a browser's room with
-    {"test_grant": "<signed>"} as the job's metadata (voiceapi/test_calls.py). The worker does not
+    {"test_grant": "<signed>"} as the job's metadata (voiceapi/trial_calls.py). The worker does not
     read it; the API verifies it and names the business."""
     try:
         metadata = json.loads(job_metadata or "{}")
@@ -97,7 +97,7 @@ async def entrypoint(ctx: JobContext) -> None:
         participant = await ctx.wait_for_participant()
         sip_call = SipCall(called_number=os.environ.get(CONSOLE_NUMBER_ENV, ""), caller_number="",
                            sip_call_id=f"console-{ctx.job.id}")
-    test_grant = "" if ctx.is_fake_job() else test_grant_of(ctx.job.metadata)
+    test_grant = "" if ctx.is_fake_job() else trial_grant_of(ctx.job.metadata)
     if test_grant:
         # A test call from the admin: the owner's browser joins the room, there is no SIP leg.
         try:

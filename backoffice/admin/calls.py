@@ -100,7 +100,7 @@ class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAd
     @admin.display(description="Caller", ordering="caller_number")
     def caller(self, call):
         if call.is_test:
-            # The owner trying their agent (core/test_calls.py): marked, so nobody calls it back.
+            # The owner trying their agent (core/trial_calls.py): marked, so nobody calls it back.
             return format_html('{} <span class="soniq-badge" data-testid="test-call">test</span>',
                                phone_text(call.caller_number) or "Browser")
         return phone_text(call.caller_number) or "Withheld"

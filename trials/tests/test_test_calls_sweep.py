@@ -22,7 +22,7 @@ def test_it_removes_what_abandoned_test_calls_left_and_nothing_else(salon):
             booking_make(service_name="Haircut", start=dt.datetime(2026, 3, 13, hour, 0, tzinfo=NEW_YORK), call=call)
         CallbackRequest.objects.create(call=abandoned, caller_number="+15550123456", reason="Test")
 
-    swept = tasks.test_calls_sweep.apply().get()
+    swept = tasks.trial_calls_sweep_all.apply().get()
 
     assert swept == {"salon": 1}
     with schema_context("salon"):

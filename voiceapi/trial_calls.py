@@ -36,37 +36,37 @@ DRAFT_SECONDS = 3600
 DRAFT_FIELDS = ("business_name", "language", "greeting", "instructions", "voice_id", "voice_speed", "callback_promise")
 
 
-class InvalidTestGrant(Exception):
+class InvalidTrialGrant(Exception):
     pass
 
 
 @dataclass(frozen=True)
-class TestGrant:
+class TrialGrant:
     schema_name: str
     user: str
     draft_key: str
 
 
-def test_grant_issue(*, schema_name: str, user: str, draft_key: str = "", now: dt.datetime | None = None,
+def trial_grant_issue(*, schema_name: str, user: str, draft_key: str = "", now: dt.datetime | None = None,
                      valid_seconds: int = GRANT_SECONDS) -> str:
     expires = (now or clock.now()) + dt.timedelta(seconds=valid_seconds)
     return signing.Signer(salt=SALT).sign_object({"s": schema_name, "u": user, "d": draft_key,
                                                   "e": int(expires.timestamp())})
 
 
-def test_grant_read(grant: str) -> TestGrant:
+def trial_grant_read(grant: str) -> TrialGrant:
     if not grant or len(grant) > 2000:
-        raise InvalidTestGrant("The test call grant is missing or malformed.")
+        raise InvalidTrialGrant("The test call grant is missing or malformed.")
     try:
         payload = signing.Signer(salt=SALT).unsign_object(grant)
     except (signing.BadSignature, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidTestGrant("The test call grant is not valid.") from exc
+        raise InvalidTrialGrant("The test call grant is not valid.") from exc
     if not isinstance(payload, dict) or not all(isinstance(payload.get(key), str) for key in ("s", "u", "d")) \
             or not isinstance(payload.get("e"), int):
-        raise InvalidTestGrant("The test call grant is not valid.")
+        raise InvalidTrialGrant("The test call grant is not valid.")
     if clock.now().timestamp() >= payload["e"]:
-        raise InvalidTestGrant("The test call grant has expired; start the test call again.")
-    return TestGrant(schema_name=payload["s"], user=payload["u"], draft_key=payload["d"])
+        raise InvalidTrialGrant("The test call grant has expired; start the test call again.")
+    return TrialGrant(schema_name=payload["s"], user=payload["u"], draft_key=payload["d"])
 
 
 # --- drafts: unsaved agent settings ------------------------------------------------------------
@@ -101,7 +101,7 @@ def agent_settings_with_draft(*, saved: AgentSettings, draft_key: str) -> AgentS
 
 # --- during and after the call -----------------------------------------------------------------
 
-def test_call_may_change_booking(*, call: Call, booking_id: int) -> None:
+def trial_call_may_change_booking(*, call: Call, booking_id: int) -> None:
     """A test call moves or cancels only what it booked itself: an owner trying "cancel my booking"
     with a real customer's number and name must not cancel the real booking."""
     if call.is_test and not Booking.objects.filter(pk=booking_id, call=call).exists():
@@ -109,7 +109,7 @@ def test_call_may_change_booking(*, call: Call, booking_id: int) -> None:
                           "This is a test call, so I can only change bookings made during this test.")
 
 
-def test_calls_sweep() -> int:
+def trial_calls_sweep() -> int:
     """What ended test calls left behind, removed: a test call whose log never came (the browser
     closed, the worker died) is closed as abandoned by the calls sweep, and nothing else would free
     the slot its booking holds. Returns how many calls had something left."""
@@ -117,11 +117,11 @@ def test_calls_sweep() -> int:
         Q(bookings__isnull=False) | Q(orders__isnull=False) | Q(callback_requests__isnull=False)).distinct()
     calls = list(leftover)
     for call in calls:
-        test_call_cleanup(call=call)
+        trial_call_cleanup(call=call)
     return len(calls)
 
 
-def test_call_cleanup(*, call: Call) -> dict[str, int]:
+def trial_call_cleanup(*, call: Call) -> dict[str, int]:
     """Remove what a test call made, when it ends, so it never holds a real caller's slot. The call,
     its transcript and its tool log stay (marked test) for the owner to read."""
     if not call.is_test:
