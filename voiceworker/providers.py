@@ -92,6 +92,8 @@ def build_tts(config: dict[str, Any]) -> cartesia.TTS:
         speed=float(speed) if speed and float(speed) != 1.0 else None,
         language=tts_language(config.get("language") or "en"),
         api_key=settings.CARTESIA_API_KEY or None,
+        # The same Cartesia the admin lists voices and plays previews from (one setting for both).
+        base_url=settings.CARTESIA_API_URL,
     )
 
 

@@ -1,9 +1,13 @@
-"""A local stand-in for Cartesia's REST API, as backoffice/voices.py uses it: `GET /voices` (paged,
-filtered by language), `GET /voices/{id}`, `POST /tts/bytes` (a WAV of a tone as long as the text
-asks for). It insists on the API key and version headers, as Cartesia does, and records requests."""
+"""A local stand-in for Cartesia, as the admin (backoffice/voices.py) and the voice worker's TTS plugin
+use it: REST `GET /voices` (paged, filtered by language), `GET /voices/{id}`, `POST /tts/bytes` (a
+tone as long as the text asks for, as WAV or raw PCM) and the streaming `GET /tts/websocket` (audio
+chunks per context, then `done`). It insists on the API key (and, over REST, the version header), as
+Cartesia does, and records every request and WebSocket message."""
 from __future__ import annotations
 
+import base64
 import io
+import json
 import math
 import struct
 import wave
@@ -23,9 +27,13 @@ VOICES = [
 PAGE_SIZE = 2  # small, so the client has to follow the pages
 
 
+def tone_pcm(*, seconds: float, sample_rate: int = 24000, frequency: float = 440.0) -> bytes:
+    return b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * frequency * n / sample_rate)))
+                    for n in range(int(seconds * sample_rate)))
+
+
 def tone_wav(*, seconds: float, sample_rate: int = 24000, frequency: float = 440.0) -> bytes:
-    frames = b"".join(struct.pack("<h", int(12000 * math.sin(2 * math.pi * frequency * n / sample_rate)))
-                      for n in range(int(seconds * sample_rate)))
+    frames = tone_pcm(seconds=seconds, sample_rate=sample_rate, frequency=frequency)
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as wav:
         wav.setnchannels(1)
@@ -38,11 +46,13 @@ def tone_wav(*, seconds: float, sample_rate: int = 24000, frequency: float = 440
 class FakeCartesia:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, dict]] = []
+        self.ws_messages: list[dict] = []
         self.down = False
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/voices", self._voices)
         app.router.add_get("/voices/{voice_id}", self._voice)
         app.router.add_post("/tts/bytes", self._tts)
+        app.router.add_get("/tts/websocket", self._websocket)
         self.server = ThreadedServer(app)
         self.url = self.server.url
 
@@ -58,7 +68,8 @@ class FakeCartesia:
         self.requests.append((request.method, request.path_qs, body))
         if self.down:
             return web.json_response({"error": "overloaded"}, status=503)
-        if request.headers.get("X-API-Key") != API_KEY or not request.headers.get("Cartesia-Version"):
+        version = request.headers.get("Cartesia-Version") or request.query.get("cartesia_version")
+        if request.headers.get("X-API-Key") != API_KEY or not version:
             return web.json_response({"error": "unauthorized"}, status=401)
         request["body"] = body
         return await handler(request)
@@ -85,5 +96,30 @@ class FakeCartesia:
                 not any(voice["id"] == voice_id for voice in VOICES):
             return web.json_response({"error": "bad request"}, status=400)
         # About as long as speech: 60 ms a character, at least half a second.
-        return web.Response(body=tone_wav(seconds=max(0.5, min(4.0, len(body["transcript"]) * 0.06))),
-                            content_type="audio/wav")
+        seconds = max(0.5, min(4.0, len(body["transcript"]) * 0.06))
+        if (body.get("output_format") or {}).get("container") == "raw":
+            return web.Response(body=tone_pcm(seconds=seconds), content_type="application/octet-stream")
+        return web.Response(body=tone_wav(seconds=seconds), content_type="audio/wav")
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        """Cartesia's streaming TTS: each message adds text to a context (`continue: true`) or closes it;
+        the answer is base64 audio chunks tagged with the context, then `done` once it is closed."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        async for message in socket:
+            packet = json.loads(message.data)
+            self.ws_messages.append(packet)
+            context = packet.get("context_id")
+            voice_id = (packet.get("voice") or {}).get("id")
+            if not any(voice["id"] == voice_id for voice in VOICES):
+                await socket.send_str(json.dumps({"type": "error", "context_id": context, "done": True,
+                                                  "error": f"voice {voice_id} not found"}))
+                continue
+            if packet.get("transcript", "").strip():
+                audio = tone_pcm(seconds=max(0.2, min(2.0, len(packet["transcript"]) * 0.06)))
+                for start in range(0, len(audio), 9600):
+                    await socket.send_str(json.dumps({"type": "chunk", "context_id": context, "done": False,
+                                                      "data": base64.b64encode(audio[start:start + 9600]).decode()}))
+            if not packet.get("continue", False):
+                await socket.send_str(json.dumps({"type": "done", "context_id": context, "done": True}))
+        return socket
