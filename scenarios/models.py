@@ -31,6 +31,15 @@ def validate_checks(value) -> None:
             raise ValidationError(f"Check {index + 1} (outcome) needs the expected outcome in \"outcome\".")
 
 
+def validate_setup(value) -> None:
+    if not isinstance(value, dict) or set(value) - {"booking"}:
+        raise ValidationError("The setup is an object with at most a \"booking\".")
+    booking = value.get("booking")
+    if booking is not None and (not isinstance(booking, dict) or not isinstance(booking.get("service"), str)
+                                or not isinstance(booking.get("customer_name"), str)):
+        raise ValidationError("The setup's booking needs a \"service\" and a \"customer_name\".")
+
+
 class Scenario(models.Model):
     name = models.CharField(max_length=120)
     persona = models.TextField(max_length=2000, help_text="Who the caller is, in plain words: \"You are Maria, a "
@@ -44,6 +53,10 @@ class Scenario(models.Model):
     criteria = models.TextField(blank=True, max_length=4000,
                                 help_text="What a judge model grades, one criterion per line: "
                                           "\"The agent confirmed the time before booking.\"")
+    setup = models.JSONField(default=dict, blank=True, validators=[validate_setup],
+                             help_text="What exists before the call, e.g. {\"booking\": {\"service\": \"Haircut\", "
+                                       "\"customer_name\": \"Maria Lopez\"}}: a booking in the caller's name at the "
+                                       "first free time from tomorrow, made for this run and removed with it.")
     caller_number = models.CharField(max_length=20, default=DEFAULT_CALLER_NUMBER,
                                      help_text="The number the simulated caller calls from.")
     max_turns = models.PositiveSmallIntegerField(default=10, help_text="The caller's turns at most (1–30).")

@@ -2,8 +2,8 @@
 pizzeria), or both. Provisioning adds them once, to a business with no scenarios yet; after that
 they are the owner's to edit.
 
-Move and cancel start without a booking in the diary: what they test is that the agent looks the
-caller's booking up (find_bookings) and never invents one or changes anything on a guess.
+Move and cancel start with a booking in the caller's name (the scenario's `setup`, made for the run
+and removed with it), so they test what a real caller does: find it, read the change back, change it.
 """
 from __future__ import annotations
 
@@ -22,17 +22,19 @@ BOOKING_SET = [
                  "The agent read the day and time back before booking.\n"
                  "The agent did not invent a price or a time."},
     {"name": "Move a booking",
-     "persona": "You are Maria Lopez. You think you have an appointment next Tuesday.",
-     "goal": "Move your Tuesday appointment to Thursday afternoon.",
-     "checks": [{"kind": "tool_called", "tool": "find_bookings"}],
+     "persona": "You are Maria Lopez, calling from the number your booking is under.",
+     "goal": "Move your upcoming appointment to another day the same week, in the afternoon.",
+     "setup": {"booking": {"service": "", "customer_name": "Maria Lopez"}},
+     "checks": [{"kind": "tool_called", "tool": "find_bookings"}, {"kind": "tool_called", "tool": "reschedule_booking"}],
      "criteria": "The agent looked the booking up before changing anything.\n"
-                 "If no booking was found, the agent said so instead of inventing one."},
+                 "The agent read the old and the new time back and waited for a yes before moving it."},
     {"name": "Cancel a booking",
-     "persona": "You are Tom Becker, polite and brief.",
-     "goal": "Cancel your appointment this week; you cannot make it.",
-     "checks": [{"kind": "tool_called", "tool": "find_bookings"}],
+     "persona": "You are Tom Becker, polite and brief, calling from the number your booking is under.",
+     "goal": "Cancel your upcoming appointment; you cannot make it.",
+     "setup": {"booking": {"service": "", "customer_name": "Tom Becker"}},
+     "checks": [{"kind": "tool_called", "tool": "find_bookings"}, {"kind": "tool_called", "tool": "cancel_booking"}],
      "criteria": "The agent looked the booking up before cancelling.\n"
-                 "The agent asked for confirmation before cancelling anything."},
+                 "The agent asked for confirmation before cancelling."},
     {"name": "Opening hours",
      "persona": "You are a new customer who has never been there.",
      "goal": "Find out whether they are open on Saturday, and until when.",

@@ -21,7 +21,7 @@ JUDGE_PROMPT = """You judge a phone conversation between a business's AI agent a
 Grade each numbered criterion strictly against the transcript and the tool calls the agent made.
 Answer with JSON only, exactly: {{"verdicts": [{{"criterion": <number>, "pass": true|false, "reason": "<one sentence>"}}]}}
 
-Criteria:
+{before}Criteria:
 {criteria}
 
 Tool calls (name, arguments, result):
@@ -69,11 +69,12 @@ async def caller_next_line(client: AsyncOpenAI, *, persona: str, goal: str, tran
 
 
 async def judge_verdicts(client: AsyncOpenAI, *, criteria: list[str], transcript: list[dict],
-                         tool_calls: list[dict]) -> list[dict]:
+                         tool_calls: list[dict], before: str = "") -> list[dict]:
     """[{criterion, passed, reason}] for each criterion; one the judge left out fails, with that reason."""
     if not criteria:
         return []
     prompt = JUDGE_PROMPT.format(
+        before=f"Before the call: {before}\n\n" if before else "",
         criteria="\n".join(f"{index}. {text}" for index, text in enumerate(criteria, start=1)),
         tools="\n".join(f"- {call['name']}({json.dumps(call['arguments'], ensure_ascii=False)}) -> {call['output'][:300]}"
                         for call in tool_calls) or "(none)",

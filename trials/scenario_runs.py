@@ -24,8 +24,11 @@ from django.db import connection
 from django.db.models import F
 from django_tenants.utils import schema_context
 
-from bookings.models import Booking
+from bookings.models import Booking, Service
+from bookings.services import booking_create
+from calls.models import Call
 from core import clock
+from core.errors import DomainError
 from orders.models import Order
 from scenarios.models import Scenario, ScenarioResult, ScenarioRun
 from tenants.agent.selectors import agent_settings_get
@@ -47,6 +50,7 @@ class Conversation:
     tool_calls: list[dict] = field(default_factory=list)
     checks: list[dict] = field(default_factory=list)
     verdicts: list[dict] = field(default_factory=list)
+    before: str = ""  # what the scenario's setup made, in words
 
 
 # --- the platform's own checks -----------------------------------------------------------------
@@ -98,6 +102,38 @@ def checks_evaluate(*, checks: list[dict], conversation: Conversation, tz) -> li
     return results
 
 
+def setup_booking_make(*, setup: dict, call_id: str, caller_number: str, now: dt.datetime, tz) -> str:
+    """The booking a scenario starts from, made by the run's own test call (so it is the caller's to
+    move, and removed with the call): the first free start from tomorrow. Returns what it is, in words."""
+    spec = setup.get("booking")
+    if not spec:
+        return ""
+    services = Service.objects.filter(active=True)
+    service = services.filter(name__iexact=spec["service"]).first() if spec["service"] else services.order_by("pk").first()
+    if service is None:
+        raise RuntimeError(f"The scenario's setup books {spec['service'] or 'a service'!r}, which the business does not offer.")
+    call = Call.objects.get(pk=call_id)
+    today = now.astimezone(tz).date()
+    for days in range(1, 15):
+        for hour in range(9, 18):
+            start = dt.datetime.combine(today + dt.timedelta(days=days), dt.time(hour), tzinfo=tz)
+            try:
+                booking_create(service=service, start=start, customer_name=spec["customer_name"],
+                               customer_phone=caller_number, call=call, now=now, minimum_notice=False)
+            except DomainError:
+                continue  # closed, taken, outside the hours: the next hour
+            return f"a {service.name} booked for {spec['customer_name']} on {start:%A %d %B at %H:%M}"
+    raise RuntimeError("The scenario's setup found no free time for its booking in the next two weeks.")
+
+
+def _setup_in_thread(*, schema_name: str, **kwargs) -> str:
+    try:
+        with schema_context(schema_name):
+            return setup_booking_make(**kwargs)
+    finally:
+        connection.close()
+
+
 def _checks_in_thread(*, schema_name: str, checks: list[dict], conversation: Conversation, tz) -> list[dict]:
     # Runs in a worker thread while the event loop waits: its own connection, closed afterwards.
     try:
@@ -131,6 +167,11 @@ async def _converse(*, scenario: dict, grant: str, schema_name: str, tz) -> Conv
         config = start.config
         conversation.call_id = start.call_id
         conversation.agent_model = config.get("llm", {}).get("model", "")
+        if scenario["setup"]:
+            conversation.before = await asyncio.to_thread(
+                _setup_in_thread, schema_name=schema_name, setup=scenario["setup"], call_id=start.call_id,
+                caller_number=scenario["caller_number"], now=clock.now(), tz=tz)
+        goal = scenario["goal"] + (f" (Before this call: you have {conversation.before}.)" if conversation.before else "")
         session = AgentSession(llm=build_llm(config), vad=None, turn_handling={"turn_detection": None},
                                max_tool_steps=MAX_TOOL_STEPS)
         session, call = build_call(start, api=api, control=LoggingCallControl(echo=lambda text: None),
@@ -162,7 +203,7 @@ async def _converse(*, scenario: dict, grant: str, schema_name: str, tz) -> Conv
             for _ in range(scenario["max_turns"]):
                 if call.over:
                     break
-                line, hangs_up = await caller_next_line(client, persona=scenario["persona"], goal=scenario["goal"],
+                line, hangs_up = await caller_next_line(client, persona=scenario["persona"], goal=goal,
                                                         transcript=conversation.transcript)
                 if line:
                     await session.run(user_input=line)
@@ -178,7 +219,8 @@ async def _converse(*, scenario: dict, grant: str, schema_name: str, tz) -> Conv
                                                            spool_dir=settings.VOICE_SPOOL_DIR))
         conversation.verdicts = await judge_verdicts(client, criteria=scenario["criteria"],
                                                      transcript=conversation.transcript,
-                                                     tool_calls=conversation.tool_calls)
+                                                     tool_calls=conversation.tool_calls,
+                                                     before=f"The caller has {conversation.before}." if conversation.before else "")
     finally:
         await api.aclose()
         await client.close()
@@ -203,7 +245,8 @@ def scenario_result_record(*, run: ScenarioRun, scenario: Scenario, conversation
     checks_passed = all(check["passed"] for check in conversation.checks)
     verdicts_passed = all(verdict["passed"] for verdict in conversation.verdicts)
     result = ScenarioResult.objects.create(
-        run=run, scenario=scenario, scenario_name=scenario.name, persona=scenario.persona, goal=scenario.goal,
+        run=run, scenario=scenario, scenario_name=scenario.name, persona=scenario.persona,
+        goal=scenario.goal + (f" (Before the call: {conversation.before}.)" if conversation.before else ""),
         call_id=conversation.call_id or None, passed=not error and checks_passed and verdicts_passed,
         transcript=conversation.transcript, tool_calls=conversation.tool_calls, checks=conversation.checks,
         verdicts=conversation.verdicts, outcome=conversation.outcome, error=error,
@@ -235,6 +278,7 @@ def scenario_run_execute(*, run: ScenarioRun) -> ScenarioRun:
         grant = trial_grant_issue(schema_name=tenant.schema_name, user=f"scenario run {run.pk}",
                                  draft_key=run.draft_key)
         spec = {"caller_number": scenario.caller_number, "persona": scenario.persona, "goal": scenario.goal,
+                "setup": scenario.setup,
                 "max_turns": scenario.max_turns, "checks": scenario.checks, "criteria": scenario.criteria_list()}
         conversation, error = Conversation(), ""
         try:

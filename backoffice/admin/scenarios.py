@@ -22,12 +22,14 @@ from trials.tasks import scenario_run
 class ScenarioForm(forms.ModelForm):
     class Meta:
         model = Scenario
-        fields = ["name", "persona", "goal", "criteria", "checks", "caller_number", "max_turns", "active", "position"]
+        fields = ["name", "persona", "goal", "criteria", "checks", "setup", "caller_number", "max_turns", "active",
+                  "position"]
         widgets = {
             "persona": forms.Textarea(attrs={"rows": 2, "cols": 80}),
             "goal": forms.Textarea(attrs={"rows": 2, "cols": 80}),
             "criteria": forms.Textarea(attrs={"rows": 4, "cols": 80}),
             "checks": forms.Textarea(attrs={"rows": 4, "cols": 80}),
+            "setup": forms.Textarea(attrs={"rows": 2, "cols": 80}),
         }
 
 

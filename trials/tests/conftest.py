@@ -26,7 +26,19 @@ class ModelScripts:
         model = body["model"]
         self.seen[model].append(body)
         queue = self.queues[model]
-        return queue.pop(0) if queue else {"content": "Okay."}
+        step = queue.pop(0) if queue else {"content": "Okay."}
+        # A callable step reads the request (what a tool returned, say) to decide what the model says.
+        return step(body) if callable(step) else step
+
+
+def last_tool_result(body: dict) -> dict:
+    """What the latest tool returned to the model, from an OpenAI chat request."""
+    import json
+
+    for message in reversed(body["messages"]):
+        if message["role"] == "tool":
+            return json.loads(message["content"])["result"]
+    raise AssertionError("no tool result in the request")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from bookings.models import Booking
 from calls.models import Call
 from messaging.models import SmsMessage
 from scenarios.models import ScenarioResult
-from trials.tests.conftest import AGENT_MODEL, CALLER_MODEL, JUDGE_MODEL
+from trials.tests.conftest import AGENT_MODEL, CALLER_MODEL, JUDGE_MODEL, last_tool_result
 
 BOOK = ("create_booking", {"service": "Haircut", "start": "2026-03-10T14:00", "customer_name": "Ann Smith",
                            "customer_phone": "+15555550199"})
@@ -116,3 +116,36 @@ def test_an_unknown_business_is_a_clear_error(models):
     with pytest.raises(CommandError) as refused:
         call_command("agent_scenarios", "--tenant", "nosuch")
     assert "There is no business 'nosuch'." in str(refused.value)
+
+
+def test_a_scenario_starts_from_its_setup_booking_which_the_agent_moves(models, only_scenario):
+    from scenarios.starter_sets import BOOKING_SET
+
+    move = next(spec for spec in BOOKING_SET if spec["name"] == "Move a booking")
+    only_scenario(**{**move, "checks": [*move["checks"], {"kind": "booking_exists", "weekday": "thursday",
+                                                           "after": "13:00"}]})
+    models.queues[CALLER_MODEL] += [{"content": "I need to move my appointment to Thursday afternoon."},
+                                    {"content": "Yes, that's right. Thanks, bye! [HANG UP]"}]
+    models.queues[AGENT_MODEL] += [
+        {"tool_calls": [("find_bookings", {})]},
+        lambda body: {"tool_calls": [("reschedule_booking", {
+            "booking_id": last_tool_result(body)["bookings"][0]["booking_id"], "start": "2026-03-12T14:00"})]},
+        {"content": "Done: Thursday at 2 pm."},
+        {"content": "Goodbye!", "tool_calls": [("end_call", {"outcome": "booked", "reason": "Moved"})]},
+    ]
+    models.queues[JUDGE_MODEL] += [{"content": json.dumps({"verdicts": [
+        {"criterion": 1, "pass": True, "reason": "find_bookings first."},
+        {"criterion": 2, "pass": True, "reason": "It confirmed."}]})}]
+
+    shown = run_command()
+
+    assert "PASS  Move a booking" in shown
+    # The caller knew what they had booked; the judge was told too.
+    assert "Before this call: you have a Haircut booked for Maria Lopez on Tuesday 10 March at 09:00" in \
+        models.seen[CALLER_MODEL][0]["messages"][0]["content"]
+    assert "Before the call: The caller has a Haircut booked for Maria Lopez" in models.seen[JUDGE_MODEL][0]["messages"][0]["content"]
+    with schema_context("salon"):
+        result = ScenarioResult.objects.get()
+        assert [check["passed"] for check in result.checks] == [True, True, True]
+        assert result.checks[2]["detail"].startswith("Haircut on Thursday 12 March at 14:00")
+        assert not Booking.objects.exists()  # the setup booking, moved, went with the test call
