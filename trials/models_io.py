@@ -45,7 +45,8 @@ def scenario_llm_client() -> AsyncOpenAI:
 
 
 async def _complete(client: AsyncOpenAI, *, model: str, messages: list[dict]) -> str:
-    stream = await client.chat.completions.create(model=model, messages=messages, stream=True, temperature=0.3)
+    # No sampling options: not every OpenAI-compatible server (or reasoning model) takes them.
+    stream = await client.chat.completions.create(model=model, messages=messages, stream=True)
     parts = []
     async for chunk in stream:
         for choice in chunk.choices:
