@@ -7,6 +7,7 @@ these models only hold what the owner wrote and what the runs found.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 # The checks the platform evaluates itself after a run (see trials/scenario_checks.py):
@@ -59,7 +60,8 @@ class Scenario(models.Model):
                                        "first free time from tomorrow, made for this run and removed with it.")
     caller_number = models.CharField(max_length=20, default=DEFAULT_CALLER_NUMBER,
                                      help_text="The number the simulated caller calls from.")
-    max_turns = models.PositiveSmallIntegerField(default=10, help_text="The caller's turns at most (1–30).")
+    max_turns = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1), MaxValueValidator(30)],
+                                                 help_text="The caller's turns at most (1–30).")
     active = models.BooleanField(default=True, help_text="Included in \"Run all\".")
     position = models.PositiveSmallIntegerField(default=0)
 
