@@ -32,7 +32,7 @@ def caller_number_clean(raw: str) -> str:
 
 
 def call_start(*, called_number: str, caller_number: str, room: str = "", sip_call_id: str = "",
-               now: dt.datetime) -> Call:
+               now: dt.datetime, is_test: bool = False) -> Call:
     """The call row, from the moment the worker asks for the config. Its `max_call_seconds` is the
     tenant's setting at this moment, so a change mid-call does not move the call's deadline."""
     agent_settings = agent_settings_get()
@@ -48,6 +48,7 @@ def call_start(*, called_number: str, caller_number: str, room: str = "", sip_ca
         status=Call.Status.ACTIVE,
         started_at=now,
         max_call_seconds=agent_settings.max_call_seconds,
+        is_test=is_test,
     )
 
 
@@ -63,7 +64,8 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
     is transferred (the worker does the SIP REFER); otherwise, or when the worker reports that the
     transfer failed, a callback request is queued instead."""
     agent_settings = agent_settings_get()
-    target = "" if transfer_failed else transfer_target_at(at=now, tz=tenant_timezone(), agent_settings=agent_settings)
+    # A test call has nobody to put through to (the browser is no phone line): it queues a test callback.
+    target = "" if transfer_failed or call.is_test else transfer_target_at(at=now, tz=tenant_timezone(), agent_settings=agent_settings)
     if target:
         call.transferred_to = target
         call.save(update_fields=["transferred_to"])

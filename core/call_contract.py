@@ -151,3 +151,4 @@ class CallConfig(ContractModel):
     transfer: TransferConfig = TransferConfig()
     callback_promise: str = ""
     tools: tuple[str, ...] = Field(TOOL_NAMES, description="The voice tools to offer the model.")
+    test: bool = Field(False, description="A test call (the owner trying their agent): its writes are removed at the end.")

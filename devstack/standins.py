@@ -175,7 +175,7 @@ class ProviderStandIns:
         return {
             "DEEPGRAM_API_KEY": "standin", "DEEPGRAM_BASE_URL": f"{self.url}/v1/listen",
             "OPENAI_API_KEY": "standin", "OPENAI_BASE_URL": f"{self.url}/v1",
-            "CARTESIA_API_KEY": "standin", "CARTESIA_BASE_URL": self.url,
+            "CARTESIA_API_KEY": "standin", "CARTESIA_API_URL": self.url,
         }
 
     # --- Deepgram -------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 
+from core.trial_calls import from_test_call
 from notifications.models import NotificationEvent
 from notifications.services import notification_event_record
 from webhooks.models import WebhookEvent
@@ -31,6 +32,9 @@ logger = logging.getLogger("notifications")
 def _never_raises(function):
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        # A test call's booking, order, callback or note tells nobody (core/trial_calls.py).
+        if any(from_test_call(value) for value in kwargs.values()):
+            return None
         try:
             # A savepoint: a failed follow-up write must not break the caller's transaction.
             with transaction.atomic():

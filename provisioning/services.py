@@ -21,6 +21,7 @@ from core.phone import DEFAULT_REGION, InvalidPhoneNumber, normalize_phone_numbe
 from orders.models import MenuItem, OrderingPolicy
 from provisioning.followups import followups_spec_apply, notifications_spec_resolve, webhooks_spec_resolve
 from provisioning.spec import TenantSpec, TenantSpecError, tenant_spec_parse
+from scenarios.starter_sets import scenario_starting_set_ensure
 from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import Domain, PhoneNumber, Tenant
@@ -219,6 +220,10 @@ def _write_tenant_schema(checked: CheckedSpec, changes: list[str]) -> None:
         _upsert_by_name(MenuItem, [item.model_dump() for item in spec.menu], "available", changes, "menu item")
     if spec.facts is not None:
         _replace_facts([{**fact.model_dump(), "position": index} for index, fact in enumerate(spec.facts)], changes)
+    added = scenario_starting_set_ensure(bookings=Service.objects.filter(active=True).exists(),
+                                         orders=MenuItem.objects.filter(available=True).exists())
+    if added:
+        changes.append(f"{added} starting scenarios added")
     followups_spec_apply(notifications=checked.notifications, webhooks=checked.webhooks, changes=changes)
 
 

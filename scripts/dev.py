@@ -154,6 +154,21 @@ def ensure_phone_line() -> bool:
     return True
 
 
+def ensure_browser_assets() -> None:
+    """The admin's browser libraries (livekit-client for "Talk to your agent") from npm, pinned by
+    package-lock.json, into the git-ignored node_modules/ that settings serves as static files: no CDN.
+    `npm ci` runs only when the lock file changed since the last install."""
+    installed = ROOT / "node_modules" / ".package-lock.json"
+    lock = ROOT / "package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    ensure_debian_package(binary="npm", package="npm", needed_for="the admin's test calls (livekit-client)")
+    if not shutil.which("npm"):
+        return
+    say("npm ci (livekit-client for the admin's test calls)")
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=ROOT, check=True)
+
+
 def run_checks() -> int:
     """The checks CI runs before the tests: ruff, and the import layers of docs/ARCHITECTURE.md (so an
     upward import fails the build the day it is written)."""
@@ -175,6 +190,7 @@ def run_tests(extra_args: list[str]) -> int:
     ensure_browser()
     ensure_caddy()
     ensure_phone_line()
+    ensure_browser_assets()
     services = Services()
     try:
         env = {**os.environ, **services.start(persistent_redis=False)}
@@ -195,6 +211,7 @@ def livekit_missing() -> list[str]:
 
 
 def run_stack(port: int) -> int:
+    ensure_browser_assets()
     services = Services()
     children: list[subprocess.Popen] = []
     try:

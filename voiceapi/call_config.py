@@ -118,13 +118,16 @@ def caller_change_rules(*, capabilities: set[Capability]) -> list[str]:
     return rules
 
 
-def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallConfig:
+def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
+                      agent_settings: AgentSettings | None = None) -> CallConfig:
     """Everything the voice worker needs to run `call` (core.call_contract.CallConfig: the providers
-    and models are its defaults)."""
-    agent_settings = agent_settings_get()
+    and models are its defaults). `agent_settings`: unsaved settings for a test call
+    (voiceapi/trial_calls.py); the saved ones otherwise."""
+    agent_settings = agent_settings or agent_settings_get()
     local = now.astimezone(tenant.tzinfo)
     capabilities = _capabilities()
-    transfer_target = transfer_target_at(at=now, tz=tenant.tzinfo, agent_settings=agent_settings)
+    # A test call queues a (test) callback instead of transferring: a browser is no phone line.
+    transfer_target = "" if call.is_test else transfer_target_at(at=now, tz=tenant.tzinfo, agent_settings=agent_settings)
     return CallConfig(
         tenant=tenant.schema_name,
         business_name=agent_settings.business_name,
@@ -144,4 +147,5 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallCo
         transfer=TransferConfig(available_now=bool(transfer_target), target=agent_settings.transfer_to),
         callback_promise=agent_settings.callback_promise,
         tools=tools_for(capabilities),
+        test=call.is_test,
     )

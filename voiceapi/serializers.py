@@ -183,11 +183,15 @@ class FlagField(serializers.BooleanField):
 # --- call start --------------------------------------------------------------------------------
 
 class CallStartRequestSerializer(StrictSerializer):
-    called_number = TextField(max_length=64, help_text="The number the caller dialled, any common format.")
+    called_number = TextField(max_length=64, required=False, allow_blank=True, default="",
+                              help_text="The number the caller dialled, any common format (blank for a test call).")
     caller_number = TextField(max_length=64, required=False, allow_blank=True, default="",
                               help_text="The caller's number; blank or e.g. 'anonymous' when withheld.")
     room = TextField(max_length=200, required=False, allow_blank=True, default="", help_text="LiveKit room name.")
     sip_call_id = TextField(max_length=200, required=False, allow_blank=True, default="", help_text="SIP Call-ID.")
+    test_grant = TextField(max_length=2000, required=False, allow_blank=True, default="",
+                           help_text="A test call: the platform-signed grant from the agent dispatch's metadata "
+                                     "(voiceapi/trial_calls.py). It names the business; called_number is ignored.")
 
 
 # 201 of call start. The config is the contract's own model (core/call_contract.py): the schema, the

@@ -24,6 +24,7 @@ from orders.voice import create_order
 from voiceapi import serializers as shapes
 from voiceapi.errors import http_status
 from voiceapi.idempotency import request_fingerprint, tool_response_idempotent
+from voiceapi.trial_calls import trial_call_may_change_booking
 from voiceapi.views import IDEMPOTENCY_KEY_MAX, CallTokenView, error_body, success_body
 
 
@@ -182,6 +183,7 @@ class RescheduleBookingView(VoiceToolView):
     request_serializer = shapes.RescheduleBookingRequestSerializer
 
     def perform(self, *, call, data):
+        trial_call_may_change_booking(call=call, booking_id=data["booking_id"])
         return reschedule_booking(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
                                   customer_phone=data["customer_phone"], customer_name=data["customer_name"],
                                   call=call, now=clock.now())
@@ -193,9 +195,10 @@ class CancelBookingView(VoiceToolView):
     request_serializer = shapes.CancelBookingRequestSerializer
 
     def perform(self, *, call, data):
+        trial_call_may_change_booking(call=call, booking_id=data["booking_id"])
         return cancel_booking(booking_id=data["booking_id"], reason=data["reason"],
-                                        caller_number=call.caller_number, customer_phone=data["customer_phone"],
-                                        customer_name=data["customer_name"], call=call, now=clock.now())
+                              caller_number=call.caller_number, customer_phone=data["customer_phone"],
+                              customer_name=data["customer_name"], call=call, now=clock.now())
 
 
 @_tool_schema("order_status", "The caller's orders of the last 24 hours", shapes.OrderStatusRequestSerializer)

@@ -37,7 +37,8 @@ from calls.selectors import call_get
 from calls.services import call_start
 from core import clock
 from core.errors import DomainError, ToolOutcome, validation_message
-from tenants.selectors import tenant_for_called_number
+from tenants.agent.selectors import agent_settings_get
+from tenants.selectors import tenant_for_called_number, tenant_for_schema
 from voiceapi import serializers as shapes
 from voiceapi.authentication import (
     CallAccess,
@@ -48,6 +49,7 @@ from voiceapi.authentication import (
 from voiceapi.call_config import call_config_build
 from voiceapi.errors import http_status
 from voiceapi.tokens import call_token_issue
+from voiceapi.trial_calls import InvalidTrialGrant, agent_settings_with_draft, trial_call_cleanup, trial_grant_read
 
 logger = logging.getLogger("voiceapi.views")
 
@@ -194,14 +196,34 @@ class CallStartView(InternalAPIView):
         serializer = shapes.CallStartRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        tenant = tenant_for_called_number(called_number=data["called_number"])
+        grant = None
+        if data["test_grant"]:
+            # A test call: the tenant comes from the platform's signature, never from the room.
+            try:
+                grant = trial_grant_read(data["test_grant"])
+            except InvalidTrialGrant as exc:
+                raise exceptions.AuthenticationFailed(str(exc)) from exc
+            tenant = tenant_for_schema(schema_name=grant.schema_name)
+            if tenant is None:
+                raise exceptions.AuthenticationFailed("The test call grant names a business that does not exist.")
+        else:
+            if not data["called_number"]:
+                # Optional only for a test call: say what a call from a phone line lacks, as before.
+                missing = "called_number" not in request.data
+                raise exceptions.ValidationError(
+                    {"called_number": ["This field is required." if missing else "This field may not be blank."]})
+            tenant = tenant_for_called_number(called_number=data["called_number"])
         if tenant is None:
             raise DomainError("unknown_number", "This number is not connected to any business.")
         now = clock.now()
         with tenant_context(tenant):
-            call = call_start(called_number=data["called_number"], caller_number=data["caller_number"],
-                              room=data["room"], sip_call_id=data["sip_call_id"], now=now)
-            config = call_config_build(tenant=tenant, call=call, now=now)
+            agent_settings = agent_settings_get()
+            if grant is not None:
+                agent_settings = agent_settings_with_draft(saved=agent_settings, draft_key=grant.draft_key)
+            call = call_start(called_number=data["called_number"] if grant is None else "",
+                              caller_number=data["caller_number"], room=data["room"], sip_call_id=data["sip_call_id"],
+                              now=now, is_test=grant is not None)
+            config = call_config_build(tenant=tenant, call=call, now=now, agent_settings=agent_settings)
         token = call_token_issue(schema_name=tenant.schema_name, call_id=str(call.pk),
                                  max_call_seconds=call.max_call_seconds, issued_at=now)
         body = shapes.CallStartResponse(call_id=call.pk, call_token=token, config=config)
@@ -240,6 +262,8 @@ class CallLogView(CallTokenView):
         if str(call_id) != str(self.call.pk):
             raise DomainError("wrong_call", "This call token belongs to a different call.")
         result = ingestion.call_log_accept(call=self.call, payload=request.data, received_at=clock.now())
+        # A test call has ended: what it booked or ordered goes, so it never holds a real caller's slot.
+        trial_call_cleanup(call=self.call)
         # 2xx means "you may forget this log": 202 when queued, 200 when this exact log is stored.
         code = status.HTTP_202_ACCEPTED if result == ingestion.ACCEPTED else status.HTTP_200_OK
         return Response({"ok": True, "call_id": str(self.call.pk), "status": result}, status=code)

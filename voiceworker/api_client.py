@@ -139,11 +139,16 @@ class SoniqApiClient:
             raise ApiUnavailable(f"{path} answered {status} with something that is not JSON") from exc
         return status, data if isinstance(data, dict) else {}
 
-    async def start_call(self, *, called_number: str, caller_number: str, room: str, sip_call_id: str) -> CallStart:
-        """Create the call and fetch its configuration. UnknownNumber for a number no tenant owns."""
+    async def start_call(self, *, called_number: str, caller_number: str, room: str, sip_call_id: str,
+                         test_grant: str = "") -> CallStart:
+        """Create the call and fetch its configuration. UnknownNumber for a number no tenant owns.
+        `test_grant`: a test call's platform-signed grant (from the dispatch metadata), which names the business."""
+        body = {"called_number": called_number, "caller_number": caller_number, "room": room, "sip_call_id": sip_call_id}
+        if test_grant:
+            body["test_grant"] = test_grant
         status, data = await self._post(
             "/internal/calls/start",
-            {"called_number": called_number, "caller_number": caller_number, "room": room, "sip_call_id": sip_call_id},
+            body,
             token=self.internal_token,
             # A dropped connection after sending may have created the call row; a second row would be
             # an orphan, so only the never-sent case is retried.

@@ -14,6 +14,7 @@ so it must not import Django models: it reads settings and talks HTTP, nothing e
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -68,6 +69,18 @@ class SipCall:
         )
 
 
+def trial_grant_of(job_metadata: str) -> str:
+    """A test call's grant: the admin dispatches the agent into a browser's room with
+    {"test_grant": "<signed>"} as the job's metadata (voiceapi/trial_calls.py). The worker does not
+    read it; the API verifies it and names the business."""
+    try:
+        metadata = json.loads(job_metadata or "{}")
+    except ValueError:
+        return ""
+    grant = metadata.get("test_grant") if isinstance(metadata, dict) else None
+    return grant if isinstance(grant, str) else ""
+
+
 def prewarm(proc: JobProcess) -> None:
     """Once per job process, before it takes a call: the VAD, and Django's settings object (its
     module is already imported by the forkserver, see `build_server`). A job process forked by the
@@ -83,7 +96,17 @@ async def entrypoint(ctx: JobContext) -> None:
         participant = await ctx.wait_for_participant()
         sip_call = SipCall(called_number=os.environ.get(CONSOLE_NUMBER_ENV, ""), caller_number="",
                            sip_call_id=f"console-{ctx.job.id}")
-    else:
+    test_grant = "" if ctx.is_fake_job() else trial_grant_of(ctx.job.metadata)
+    if test_grant:
+        # A test call from the admin: the owner's browser joins the room, there is no SIP leg.
+        try:
+            participant = await asyncio.wait_for(
+                ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD), CALLER_JOIN_TIMEOUT_SECONDS)
+        except TimeoutError:
+            ctx.shutdown(reason="no caller")
+            return
+        sip_call = SipCall(called_number="", caller_number="", sip_call_id="")
+    elif not ctx.is_fake_job():
         try:
             participant = await asyncio.wait_for(
                 ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP), CALLER_JOIN_TIMEOUT_SECONDS)
@@ -106,7 +129,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     start_request = asyncio.ensure_future(api.start_call(
         called_number=sip_call.called_number, caller_number=sip_call.caller_number, room=ctx.room.name,
-        sip_call_id=sip_call.sip_call_id))
+        sip_call_id=sip_call.sip_call_id, test_grant=test_grant))
 
     async def close_api() -> None:
         # A call start still running (the caller left during it) is let finish, to be logged.

@@ -87,7 +87,8 @@ def build_tts(config: CallConfig) -> cartesia.TTS:
         speed=voice.speed if voice.speed != 1.0 else None,
         language=tts_language(config.language),
         api_key=settings.CARTESIA_API_KEY or None,
-        base_url=settings.CARTESIA_BASE_URL,
+        # The same Cartesia the admin lists voices and plays previews from (one setting for both).
+        base_url=settings.CARTESIA_API_URL,
     )
 
 
