@@ -136,6 +136,7 @@ class ProviderStandIns:
     def __post_init__(self) -> None:
         self.chat_requests: list[dict[str, Any]] = []
         self.spoken: list[tuple[float, str]] = []  # (time.monotonic(), text) each synthesis started
+        self.synthesis: list[tuple[float, float]] = []  # (time.monotonic() it started, seconds espeak-ng took)
         self.heard: list[tuple[float, str]] = []  # (time.monotonic(), transcript) each final sent
         self.connections = itertools.count(1)
         app = web.Application()
@@ -278,7 +279,9 @@ class ProviderStandIns:
         self.spoken.append((time.monotonic(), text))
         if not text.strip():
             return b""
+        started = time.monotonic()
         samples = await asyncio.get_running_loop().run_in_executor(None, lambda: speak(text, rate=rate))
+        self.synthesis.append((started, time.monotonic() - started))
         return samples.astype("<i2").tobytes()
 
     async def _cartesia_bytes(self, request: web.Request) -> web.StreamResponse:
