@@ -29,6 +29,7 @@ from bookings.sms import (
     booking_reminder_queue,
     booking_rescheduled_queue,
 )
+from calendars.services import calendar_booking_changed, calendar_busy_between
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
@@ -148,6 +149,7 @@ def booking_create(
             # the caller's answer into an error (the agent would try again and book twice).
             # One callback for both: the follow-up event never raises, so it goes first.
             transaction.on_commit(lambda: (events.booking_created(booking=booking),
+                                           calendar_booking_changed(booking=booking),
                                            booking_confirmation_queue(booking=booking)), robust=True)
     except _SlotTaken:
         raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
@@ -187,7 +189,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
             if booking.start > now:
                 transaction.on_commit(lambda booking=booking: booking_cancelled_queue(booking=booking), robust=True)
             # The business's own cancellation (the admin): webhooks hear of it, the owner needs no email.
-            transaction.on_commit(lambda booking=booking: events.booking_cancelled(booking=booking, by_caller=False), robust=True)
+            transaction.on_commit(lambda booking=booking: (events.booking_cancelled(booking=booking, by_caller=False),
+                                                           calendar_booking_changed(booking=booking)), robust=True)
     return bookings
 
 
@@ -292,6 +295,8 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
                            Booking.objects.filter(service=locked, status=Booking.Status.CONFIRMED, start__lt=span.blocked_until,
                                                   blocked_until__gt=span.start).exclude(pk=booking.pk)
                            .values_list("start", "blocked_until", "lane")]
+            overlapping += [lane for _start, _end, lane in
+                            calendar_busy_between(service=locked, since=span.start, until=span.blocked_until)]
             lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
             if lane is None:
                 raise _SlotTaken
@@ -302,7 +307,8 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
                 span.start, span.end, span.blocked_until, lane, now)
             BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.MOVED, from_start=from_start,
                                         to_start=span.start, call=call)
-            transaction.on_commit(lambda: booking_rescheduled_queue(booking=booking), robust=True)
+            transaction.on_commit(lambda: (calendar_booking_changed(booking=booking),
+                                           booking_rescheduled_queue(booking=booking)), robust=True)
     except _SlotTaken:
         raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
     except IntegrityError as error:
@@ -339,6 +345,7 @@ def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str
         booking.status = Booking.Status.CANCELLED
         BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.CANCELLED_BY_CALLER,
                                     from_start=booking.start, reason=(reason or "").strip()[:500], call=call)
-        transaction.on_commit(lambda: booking_cancel_confirmation_queue(booking=booking), robust=True)
+        transaction.on_commit(lambda: (calendar_booking_changed(booking=booking),
+                                       booking_cancel_confirmation_queue(booking=booking)), robust=True)
     return ToolOutcome(result={"booking_id": booking.pk, "status": booking.status},
                        message=f"Done: your booking for {when} is cancelled.")

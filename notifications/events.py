@@ -11,6 +11,7 @@ What the domains call:
     booking_rescheduled(booking=, previous_start=, by_caller=)  the reschedule-by-phone service
     order_created(order=)                                       orders.services.order_create
     call_ended(call=)                                           summaries (after the summary, or without it)
+    calendar_problem(key=, subject=, body=)                     calendars: a calendar failing, revoked, or a conflict
 
 Every one of them swallows and logs its own errors: a follow-up must never fail the booking, the
 order or the tool call it follows.
@@ -182,3 +183,11 @@ def call_ended(*, call, summary=None) -> None:
                     if summary is not None and summary.status == "done" else None),
         "link": admin_url(f"calls/call/{call.pk}/change/"),
     })
+
+
+@_never_raises
+def calendar_problem(*, key: str, subject: str, body: str) -> None:
+    """A connected calendar needs the owner: it stopped answering, its access was revoked, or the
+    business deleted a booking's event there. Emails only: it is the owner's to fix, not the staff's."""
+    notification_event_record(event="calendar_problem", event_key=key, subject=subject, body=f"{_business()}: {body}",
+                              emails_only=True)

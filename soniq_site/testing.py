@@ -28,6 +28,8 @@ ACTIVITY_TABLES = (
     # Follow-ups, and the recipients and endpoints the tests set up for them.
     "summaries_callsummary", "notifications_notification", "notifications_notificationsettings",
     "webhooks_webhookdelivery", "webhooks_webhookendpoint",
+    # Connected calendars (their busy times, events and fallbacks go with them).
+    "calendars_calendarconnection",
 )
 
 

@@ -1,0 +1,142 @@
+"""CalDAV calendar sync against a real CalDAV server (Radicale on loopback), through the doors people
+use: the owner connects the calendar in the admin; the agent's voice tools see its busy times and
+their bookings appear in it (written by the real Celery worker); the owner reads the call log."""
+import datetime as dt
+import re
+import time
+import zoneinfo
+
+import pytest
+from django_tenants.utils import schema_context
+
+from backoffice.tests.factories import SALON_HOST, SALON_OWNER, owner_client
+from calendars.models import CalendarConnection
+from calendars.tests.radicale_server import PASSWORD, USERNAME
+from voiceapi.tests.voice_api import CALLER, a_call, assert_error, tenant_named, tool
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+# Monday 9 March 2026, 10:00 in New York; the salon is open on Tuesday 13:30–18:00.
+MONDAY_MORNING = dt.datetime(2026, 3, 9, 14, 0, tzinfo=dt.UTC)
+TUESDAY = "2026-03-10"
+
+
+def new_york(hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 3, 10, hour, minute, tzinfo=NEW_YORK)
+
+
+@pytest.fixture
+def salon_call(committed_db, monkeypatch):
+    monkeypatch.setattr("core.clock.now", lambda: MONDAY_MORNING)
+    return a_call(tenant_named("salon"))
+
+
+def connect_caldav(radicale) -> CalendarConnection:
+    """The owner connects the server's one calendar in the admin (discovery finds it)."""
+    admin = owner_client("salon", SALON_HOST, SALON_OWNER[0])
+    response = admin.post("/admin/calendars/calendarconnection/connect/caldav/", {
+        "server_url": radicale.url, "username": USERNAME, "password": PASSWORD, "service": "", "blocks": "all"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with schema_context("salon"):
+        return CalendarConnection.objects.get(status="connected")
+
+
+def starts_at_two(result) -> list[str]:
+    return [start for start in result["available_starts"] if start.startswith(f"{TUESDAY}T14:00")]
+
+
+def colour_at_two(api_server, token):
+    return tool(api_server, token, "check_availability", {"service": "colour", "date": TUESDAY, "time": "14:00"})
+
+
+def test_it_keeps_the_agent_from_offering_or_booking_a_time_busy_in_the_calendar(api_server, salon_call, radicale):
+    _call, token = salon_call
+    before = colour_at_two(api_server, token).json()["result"]
+    assert before["requested_available"] is True and starts_at_two(before)
+
+    # The salon's own appointment, kept in its own calendar app.
+    radicale.make_calendar("Salon").save_event(dtstart=new_york(14, 30), dtend=new_york(15, 0), summary="Mrs Jones, hand-booked")
+    connect_caldav(radicale)
+
+    after = colour_at_two(api_server, token).json()["result"]
+    assert after["requested_available"] is False
+    assert after["requested_unavailable_reason"] == "slot_taken"
+    assert not starts_at_two(after)
+    assert after["available_starts"], "other times that day are still offered"
+    refused = assert_error(tool(api_server, token, "create_booking", {
+        "service": "colour", "start": f"{TUESDAY}T14:00", "customer_name": "Ann Smith", "customer_phone": CALLER}),
+        409, "slot_taken")
+    assert refused["details"]["alternatives"]
+
+
+def caldav_events(radicale) -> list:
+    calendar = radicale.client().principal().calendars()[0]
+    return [event.icalendar_component for event in calendar.events()]
+
+
+def wait_for(predicate, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_booking_becomes_an_event_that_moves_and_goes_with_it(api_server, salon_call, radicale, celery_worker_process):
+    _call, token = salon_call
+    radicale.make_calendar("Salon")
+    connect_caldav(radicale)
+
+    booked = tool(api_server, token, "create_booking", {
+        "service": "colour", "start": f"{TUESDAY}T14:00", "customer_name": "Ann Smith", "customer_phone": CALLER,
+        "notes": "first visit"}, idempotency_key="book-1")
+    assert booked.status_code == 200, booked.text
+    booking_id = booked.json()["result"]["booking_id"]
+    # The worker's retry of the same request adds no second booking, so no second event.
+    tool(api_server, token, "create_booking", {
+        "service": "colour", "start": f"{TUESDAY}T14:00", "customer_name": "Ann Smith", "customer_phone": CALLER,
+        "notes": "first visit"}, idempotency_key="book-1")
+
+    [event] = wait_for(lambda: caldav_events(radicale), "the booking's event")
+    assert str(event["summary"]) == "Colour: Ann Smith"
+    assert CALLER in str(event["description"]) and "first visit" in str(event["description"])
+    assert f"/admin/bookings/booking/{booking_id}/change/" in str(event["description"])
+    assert event.decoded("dtstart") == new_york(14, 0)
+    assert event.decoded("dtend") == new_york(15, 30)
+
+    moved = tool(api_server, token, "reschedule_booking", {"booking_id": booking_id, "start": f"{TUESDAY}T16:00"})
+    assert moved.status_code == 200, moved.text
+    [event] = wait_for(lambda: [e for e in caldav_events(radicale) if e.decoded("dtstart") == new_york(16, 0)],
+                       "the event to move")
+    assert len(caldav_events(radicale)) == 1
+
+    cancelled = tool(api_server, token, "cancel_booking", {"booking_id": booking_id})
+    assert cancelled.status_code == 200, cancelled.text
+    wait_for(lambda: not caldav_events(radicale), "the event to be deleted")
+
+
+def test_a_call_goes_on_with_the_last_known_busy_times_while_the_server_is_down(api_server, salon_call, radicale,
+                                                                                   monkeypatch):
+    call, token = salon_call
+    radicale.make_calendar("Salon").save_event(dtstart=new_york(14, 30), dtend=new_york(15, 0), summary="Mrs Jones")
+    connect_caldav(radicale)
+    assert colour_at_two(api_server, token).json()["result"]["requested_available"] is False
+
+    radicale.stop()
+    # Minutes later: the mirror is stale, so the tool asks the server, which does not answer.
+    monkeypatch.setattr("core.clock.now", lambda: MONDAY_MORNING + dt.timedelta(minutes=5))
+    response = colour_at_two(api_server, token)
+
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert result["requested_available"] is False and not starts_at_two(result)
+    assert any(start.startswith(f"{TUESDAY}T16:00") for start in
+               tool(api_server, token, "check_availability",
+                    {"service": "colour", "date": TUESDAY, "time": "16:00"}).json()["result"]["available_starts"])
+    page = owner_client("salon", SALON_HOST, SALON_OWNER[0]).get(f"/admin/calls/call/{call.pk}/change/")
+    text = page.content.decode()
+    assert 'data-testid="call-calendars"' in text
+    # As of the last read that worked (the test's 10:00, or the worker's own sync if it came later).
+    assert "could not be reached" in text
+    assert re.search(r"availability used its busy times as of \d{4}-\d\d-\d\d \d\d:\d\d", text)
