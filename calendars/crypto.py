@@ -3,8 +3,10 @@
 backup alone does not hand out access to the businesses' calendars.
 
 Keys come from CALENDAR_ENCRYPTION_KEYS (comma-separated Fernet keys): the first encrypts, all
-decrypt, so a key is rotated by putting the new one first and re-saving (`rotate`). Unset, one key
-is derived from SECRET_KEY (development); `check --deploy` asks for a key of its own."""
+decrypt, so a key is rotated by putting the new one first (`secret_rotate` re-encrypts). Unset, one
+key is derived from SECRET_KEY, so a deployment works without one more secret; but then changing
+SECRET_KEY makes the stored credentials unreadable, and each calendar asks its owner to connect again
+(`SecretUnreadable` is handled like revoked access)."""
 from __future__ import annotations
 
 import base64

@@ -325,7 +325,7 @@ BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)
 
 # --- Calendar sync (calendars/, docs/calendars.md) ----------------------------------------------------
 # Fernet keys (comma-separated; the first encrypts, all decrypt) for calendar tokens and passwords at
-# rest. Unset: one derived from SECRET_KEY (development only; `check --deploy` warns).
+# rest. Unset: one derived from SECRET_KEY (changing SECRET_KEY then disconnects every calendar).
 CALENDAR_ENCRYPTION_KEYS = env_list("CALENDAR_ENCRYPTION_KEYS")
 # The public host's https:// address Google sends owners back to (GOOGLE's redirect URI is this +
 # /calendars/google/callback) and push notifications to. Unset: no Google connections.

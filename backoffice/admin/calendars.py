@@ -159,6 +159,9 @@ class CalendarConnectionAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         form = CaldavConnectForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and request.POST.get("calendar_url"):
+            # The pick from the calendars found; checked against a fresh discovery below.
+            form.fields["calendar_url"].choices = [(request.POST["calendar_url"], request.POST["calendar_url"])]
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -190,8 +193,6 @@ class CalendarConnectionAdmin(admin.ModelAdmin):
                     form.fields["calendar_url"].required = True
                     form.fields["password"].help_text = "Already checked; leave empty."
                     messages.info(request, f"Found {len(found)} calendars: pick the one to connect.")
-        elif request.method == "POST" and request.POST.get("calendar_url"):
-            form.fields["calendar_url"].choices = [(request.POST["calendar_url"], request.POST["calendar_url"])]
         return self._render(request, "admin/soniq/calendar_connect_form.html", "Connect a CalDAV calendar",
                             {"form": form, "submit": "Connect"})
 

@@ -140,3 +140,58 @@ def test_a_call_goes_on_with_the_last_known_busy_times_while_the_server_is_down(
     # As of the last read that worked (the test's 10:00, or the worker's own sync if it came later).
     assert "could not be reached" in text
     assert re.search(r"availability used its busy times as of \d{4}-\d\d-\d\d \d\d:\d\d", text)
+
+
+def test_a_booking_made_while_the_calendar_is_down_reaches_it_at_the_next_sync(api_server, salon_call, radicale,
+                                                                                 celery_worker_process, smtp_server):
+    _call, token = salon_call
+    with schema_context("salon"):
+        from notifications.services import notification_settings_update
+
+        notification_settings_update(emails=["owner@salon.example"], sms_numbers=[], events=[])
+    radicale.make_calendar("Salon")
+    connection = connect_caldav(radicale)
+    radicale.stop()
+
+    booked = tool(api_server, token, "create_booking", {
+        "service": "colour", "start": f"{TUESDAY}T16:00", "customer_name": "Ann Smith", "customer_phone": CALLER})
+    assert booked.status_code == 200, booked.text  # the caller is booked whatever the calendar does
+    owner = owner_client("salon", SALON_HOST, SALON_OWNER[0])
+    page_url = f"/admin/calendars/calendarconnection/{connection.pk}/change/"
+    wait_for(lambda: "Failing since" in owner.get("/admin/calendars/calendarconnection/").content.decode(),
+             "the failing state in the list")
+    assert "could not be reached" in owner.get(page_url).content.decode()
+    wait_for(lambda: [m for m in smtp_server.to("owner@salon.example") if "not answering" in m.subject],
+             "the owner's email")
+
+    radicale.start()
+    assert owner.post(f"/admin/calendars/calendarconnection/{connection.pk}/sync/").status_code == 302
+    [event] = wait_for(lambda: caldav_events(radicale), "the pending event written by the sync")
+    assert str(event["summary"]) == "Colour: Ann Smith"
+    wait_for(lambda: "Failing since" not in owner.get("/admin/calendars/calendarconnection/").content.decode(),
+             "the calendar to be well again")
+
+
+def test_the_owner_picks_one_of_the_calendars_found_and_a_wrong_password_connects_nothing(committed_db, radicale):
+    radicale.make_calendar("Salon")
+    radicale.make_calendar("Private")
+    owner = owner_client("salon", SALON_HOST, SALON_OWNER[0])
+    form = {"server_url": radicale.url, "username": USERNAME, "service": "", "blocks": "one"}
+
+    wrong = owner.post("/admin/calendars/calendarconnection/connect/caldav/", {**form, "password": "nope"})
+    assert wrong.status_code == 200
+    assert "Nothing was connected: The CalDAV server refused the username or app password." in wrong.content.decode()
+
+    found = owner.post("/admin/calendars/calendarconnection/connect/caldav/", {**form, "password": PASSWORD})
+    page = found.content.decode()
+    assert "Found 2 calendars" in page and "Salon" in page and "Private" in page
+    sealed = re.search(r'name="sealed_password" value="([^"]+)"', page).group(1)
+    assert PASSWORD not in page
+    chosen = re.search(r'name="calendar_url" value="([^"]+)"[^>]*>\s*Salon', page).group(1)
+
+    connected = owner.post("/admin/calendars/calendarconnection/connect/caldav/",
+                           {**form, "password": "", "sealed_password": sealed, "calendar_url": chosen})
+    assert connected.status_code == 302, connected.content.decode()[:2000]
+    with schema_context("salon"):
+        connection = CalendarConnection.objects.get(status="connected")
+    assert connection.name == "Salon" and connection.blocks == "one" and PASSWORD not in connection.secret
