@@ -43,6 +43,7 @@ from tenants.selectors import tenant_timezone
 logger = logging.getLogger("calendars")
 
 Status = CalendarConnection.Status
+BLOCKING_STATUSES = (Status.CONNECTED, Status.REVOKED)
 PUSH_SIGNING_SALT = "calendars.google.push"
 OAUTH_SIGNING_SALT = "calendars.google.oauth"
 
@@ -85,7 +86,9 @@ def calendar_busy_between(*, service, since: dt.datetime, until: dt.datetime) ->
     it runs inside the booking's transaction, under the service's row lock, and never waits for a
     provider."""
     rows = CalendarBusy.objects.filter(
-        connection__status=Status.CONNECTED, start__lt=until, end__gt=since,
+        # A revoked calendar's last known busy times still block until the owner reconnects or
+        # disconnects it: better a time not offered than a double booking.
+        connection__status__in=BLOCKING_STATUSES, start__lt=until, end__gt=since,
     ).filter(Q(connection__service__isnull=True) | Q(connection__service_id=service.pk)).values_list(
         "start", "end", "connection__blocks")
     busy = []
@@ -116,28 +119,31 @@ def _success(connection: CalendarConnection, *, now: dt.datetime, refreshed_secr
         setattr(connection, name, value)
 
 
-def _failure(connection: CalendarConnection, *, error: Exception, now: dt.datetime, notify: bool = True) -> None:
-    """Record a failed read or write; the owner hears of an outage once (the first failure after a
-    success), and of a revoked access once."""
+def _failure(connection: CalendarConnection, *, error: Exception, now: dt.datetime, outage: bool = True) -> None:
+    """Record a failed read or write. `outage`: a sync or an event write failed (not just a read a
+    call waited for), so the calendar is failing and the owner hears of it, once per outage (the
+    first failure after a success). Revoked access is always told, once."""
     message = str(error)[:2000]
     revoked = isinstance(error, providers.AccessRevoked | SecretUnreadable)
     fields: dict[str, Any] = {"last_error": message, "last_error_at": now}
-    first = connection.failing_since is None
-    if first:
+    first = outage and connection.failing_since is None
+    if first or (revoked and connection.failing_since is None):
         fields["failing_since"] = now
-    if revoked and connection.status == Status.CONNECTED:
+    newly_revoked = revoked and connection.status == Status.CONNECTED
+    if newly_revoked:
         fields["status"] = Status.REVOKED
     CalendarConnection.objects.filter(pk=connection.pk).update(**fields)
     for name, value in fields.items():
         setattr(connection, name, value)
     logger.warning("calendar %s (%s) failed: %s", connection.pk, db_connection.schema_name, message)
-    if notify and (first or revoked):
-        outage = connection.failing_since.isoformat()
+    if first or newly_revoked:
+        outage_start = connection.failing_since.isoformat()
         calendar_problem(
-            key=f"calendar:{connection.pk}:{'revoked' if revoked else 'failing'}:{outage}",
+            key=f"calendar:{connection.pk}:{'revoked' if revoked else 'failing'}:{outage_start}",
             subject=(f"Calendar {connection.name}: connect it again" if revoked else f"Calendar {connection.name} is not answering"),
             body=(f"Soniq could not reach your calendar \"{connection.name}\": {message}\n\n"
-                  + ("Nothing is read from or written to it until you connect it again.\n" if revoked else
+                  + ("Nothing is read from or written to it until you connect it again; its last known busy times "
+                     "still block bookings until then.\n" if revoked else
                      "Bookings go on with its last known busy times and are written to it once it answers again.\n")
                   + f"\n{admin_url(f'calendars/calendarconnection/{connection.pk}/change/')}"),
         )
@@ -155,8 +161,10 @@ def _fresh(connection: CalendarConnection, now: dt.datetime) -> bool:
 
 def _recently_failed(connection: CalendarConnection, now: dt.datetime) -> bool:
     """A calendar that just failed is not waited for again on every tool call of the conversation."""
-    return bool(connection.failing_since and connection.last_error_at
-                and now - connection.last_error_at < dt.timedelta(seconds=settings.CALENDAR_RETRY_AFTER_FAILURE_SECONDS))
+    return bool(connection.last_error_at
+                and (connection.last_success_at is None or connection.last_error_at > connection.last_success_at)
+                and dt.timedelta(0) <= now - connection.last_error_at
+                < dt.timedelta(seconds=settings.CALENDAR_RETRY_AFTER_FAILURE_SECONDS))
 
 
 @dataclass
@@ -205,13 +213,13 @@ def calendars_refresh_for_call(*, call, now: dt.datetime | None = None) -> list[
         elif not read.future.done():
             read.future.cancel()
             reason = f"no answer within {settings.CALENDAR_CALL_WAIT_MS} ms"
-            _failure(connection, error=providers.ProviderError(reason), now=now, notify=False)
+            _failure(connection, error=providers.ProviderError(reason), now=now, outage=False)
         else:
             try:
                 window, refreshed = read.future.result()
             except providers.ProviderError as error:
                 reason = str(error)
-                _failure(connection, error=error, now=now, notify=False)
+                _failure(connection, error=error, now=now, outage=False)
             else:
                 _busy_store(connection=connection, read=window, since=read.since, until=read.until, now=now)
                 _success(connection, now=now, refreshed_secret=refreshed)

@@ -44,6 +44,8 @@ class GoogleFake:
         self.channels: dict[str, dict] = {}
         self.requests: list[tuple[str, str]] = []
         self.refreshes = 0
+        # Small pages by default so the client's paging is exercised; Google's own go up to 2500.
+        self.page_size = 2
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -195,11 +197,10 @@ class GoogleFake:
                 items = sorted((event for event in events.values() if event["status"] != "cancelled"
                                 and _parse(event["start"]["dateTime"]) < until and _parse(event["end"]["dateTime"]) > since),
                                key=lambda event: event["start"]["dateTime"])
-                # Pages of 2 so the client's paging is exercised.
-                offset = int(query.get("pageToken") or 0)
-                page = {"kind": "calendar#events", "items": items[offset:offset + 2]}
-                if offset + 2 < len(items):
-                    page["nextPageToken"] = str(offset + 2)
+                offset, size = int(query.get("pageToken") or 0), self.page_size
+                page = {"kind": "calendar#events", "items": items[offset:offset + size]}
+                if offset + size < len(items):
+                    page["nextPageToken"] = str(offset + size)
                 return 200, page
             if event_id is None and method == "POST":
                 if body.get("id") in events:

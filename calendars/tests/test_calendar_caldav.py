@@ -83,7 +83,7 @@ def wait_for(predicate, what: str, timeout: float = 30.0):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_a_booking_becomes_an_event_that_moves_and_goes_with_it(api_server, salon_call, radicale, celery_worker_process):
+def test_it_writes_a_booking_to_the_calendar_and_moves_and_deletes_its_event(api_server, salon_call, radicale, celery_worker_process):
     _call, token = salon_call
     radicale.make_calendar("Salon")
     connect_caldav(radicale)
@@ -116,7 +116,7 @@ def test_a_booking_becomes_an_event_that_moves_and_goes_with_it(api_server, salo
     wait_for(lambda: not caldav_events(radicale), "the event to be deleted")
 
 
-def test_a_call_goes_on_with_the_last_known_busy_times_while_the_server_is_down(api_server, salon_call, radicale,
+def test_it_goes_on_with_the_calendars_last_known_busy_times_while_its_server_is_down(api_server, salon_call, radicale,
                                                                                    monkeypatch):
     call, token = salon_call
     radicale.make_calendar("Salon").save_event(dtstart=new_york(14, 30), dtend=new_york(15, 0), summary="Mrs Jones")
@@ -142,7 +142,7 @@ def test_a_call_goes_on_with_the_last_known_busy_times_while_the_server_is_down(
     assert re.search(r"availability used its busy times as of \d{4}-\d\d-\d\d \d\d:\d\d", text)
 
 
-def test_a_booking_made_while_the_calendar_is_down_reaches_it_at_the_next_sync(api_server, salon_call, radicale,
+def test_it_writes_a_booking_made_while_the_calendar_was_down_at_the_next_sync(api_server, salon_call, radicale,
                                                                                  celery_worker_process, smtp_server):
     _call, token = salon_call
     with schema_context("salon"):
@@ -172,7 +172,7 @@ def test_a_booking_made_while_the_calendar_is_down_reaches_it_at_the_next_sync(a
              "the calendar to be well again")
 
 
-def test_the_owner_picks_one_of_the_calendars_found_and_a_wrong_password_connects_nothing(committed_db, radicale):
+def test_it_lets_the_owner_pick_a_calendar_found_and_connects_nothing_on_a_wrong_password(committed_db, radicale):
     radicale.make_calendar("Salon")
     radicale.make_calendar("Private")
     owner = owner_client("salon", SALON_HOST, SALON_OWNER[0])

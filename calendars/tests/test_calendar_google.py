@@ -109,7 +109,7 @@ def test_it_connects_a_google_calendar_and_keeps_its_tokens_encrypted(google):
     wait_for(lambda: google.channels, "a push channel")
 
 
-def test_google_calendar_busy_times_block_and_bookings_become_events(google, api_server, settings):
+def test_it_blocks_the_google_calendars_pushed_busy_times_and_writes_bookings_as_events(google, api_server, settings):
     connect_google(google)
     wait_for(lambda: google.channels, "a push channel")
     # Only the push may bring the new busy time: the tools do not read a calendar that looks fresh.
@@ -146,7 +146,7 @@ def test_google_calendar_busy_times_block_and_bookings_become_events(google, api
     wait_for(lambda: not soniq_events(google), "the event to be deleted")
 
 
-def test_an_event_the_business_deletes_is_a_conflict_for_the_owner_not_a_cancellation(google, api_server, smtp_server):
+def test_it_shows_an_event_deleted_in_the_calendar_as_a_conflict_not_a_cancellation(google, api_server, smtp_server):
     connect_google(google)
     wait_for(lambda: google.channels, "a push channel")
     _call, token = a_call(tenant_named("salon"))
@@ -171,7 +171,7 @@ def test_an_event_the_business_deletes_is_a_conflict_for_the_owner_not_a_cancell
     wait_for(lambda: soniq_events(google), "the event back in the calendar")
 
 
-def test_revoked_access_is_shown_and_told_and_disconnecting_stops_everything(google, api_server, smtp_server):
+def test_it_shows_and_tells_revoked_calendar_access_and_disconnecting_stops_everything(google, api_server, smtp_server):
     connection = connect_google(google)
     wait_for(lambda: google.channels, "a push channel")
     google.business_add_event(start=at(14, 30), end=at(15), summary="Mrs Jones")
@@ -192,7 +192,7 @@ def test_revoked_access_is_shown_and_told_and_disconnecting_stops_everything(goo
     assert google.notify("primary") == [404]
 
 
-def test_a_disconnected_google_calendar_has_its_access_revoked_at_google(google, api_server):
+def test_it_revokes_googles_access_when_the_calendar_is_disconnected(google, api_server):
     connection = connect_google(google)
     wait_for(lambda: google.channels, "a push channel")
 
