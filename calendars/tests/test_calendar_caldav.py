@@ -195,3 +195,44 @@ def test_it_lets_the_owner_pick_a_calendar_found_and_connects_nothing_on_a_wrong
     with schema_context("salon"):
         connection = CalendarConnection.objects.get(status="connected")
     assert connection.name == "Salon" and connection.blocks == "one" and PASSWORD not in connection.secret
+
+
+def test_it_writes_the_owners_own_booking_to_the_calendar_and_deletes_it_when_the_owner_cancels(
+        committed_db, monkeypatch, radicale, celery_worker_process):
+    monkeypatch.setattr("core.clock.now", lambda: MONDAY_MORNING)
+    radicale.make_calendar("Salon")
+    connect_caldav(radicale)
+    owner = owner_client("salon", SALON_HOST, SALON_OWNER[0])
+    with schema_context("salon"):
+        from bookings.models import Booking, Service
+
+        colour = Service.objects.get(name="Colour")
+    added = owner.post("/admin/bookings/booking/add/", {"service": colour.pk, "date": TUESDAY, "time": "11:00",
+                                                        "customer_name": "Walk In", "customer_phone": "+15550104444"})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    [event] = wait_for(lambda: caldav_events(radicale), "the owner's booking in the calendar")
+    assert str(event["summary"]) == "Colour: Walk In" and "Booked in Soniq by the business" in str(event["description"])
+
+    with schema_context("salon"):
+        booking = Booking.objects.get(customer_name="Walk In")
+    cancelled = owner.post("/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking.pk]})
+    assert cancelled.status_code == 302
+    wait_for(lambda: not caldav_events(radicale), "the event to be deleted")
+
+
+def test_it_blocks_only_the_service_a_calendar_is_connected_for(api_server, salon_call, radicale):
+    _call, token = salon_call
+    radicale.make_calendar("Haircuts").save_event(dtstart=new_york(14, 0), dtend=new_york(15, 0), summary="Trim")
+    with schema_context("salon"):
+        from bookings.models import Service
+
+        haircut = Service.objects.get(name="Haircut")
+    owner = owner_client("salon", SALON_HOST, SALON_OWNER[0])
+    assert owner.post("/admin/calendars/calendarconnection/connect/caldav/", {
+        "server_url": radicale.url, "username": USERNAME, "password": PASSWORD, "service": haircut.pk,
+        "blocks": "all"}).status_code == 302
+
+    haircut_result = tool(api_server, token, "check_availability",
+                          {"service": "haircut", "date": TUESDAY, "time": "14:00"}).json()["result"]
+    assert haircut_result["requested_available"] is False
+    assert colour_at_two(api_server, token).json()["result"]["requested_available"] is True
