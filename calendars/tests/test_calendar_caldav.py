@@ -3,6 +3,7 @@ use: the owner connects the calendar in the admin; the agent's voice tools see i
 their bookings appear in it (written by the real Celery worker); the owner reads the call log."""
 import datetime as dt
 import re
+import socket
 import time
 import zoneinfo
 
@@ -66,6 +67,12 @@ def test_it_keeps_the_agent_from_offering_or_booking_a_time_busy_in_the_calendar
         "service": "colour", "start": f"{TUESDAY}T14:00", "customer_name": "Ann Smith", "customer_phone": CALLER}),
         409, "slot_taken")
     assert refused["details"]["alternatives"]
+    # Nor may a booking be moved into it.
+    booked = tool(api_server, token, "create_booking", {
+        "service": "colour", "start": f"{TUESDAY}T16:00", "customer_name": "Ann Smith", "customer_phone": CALLER})
+    assert booked.status_code == 200, booked.text
+    assert_error(tool(api_server, token, "reschedule_booking", {"booking_id": booked.json()["result"]["booking_id"],
+                                                                 "start": f"{TUESDAY}T14:00"}), 409, "slot_taken")
 
 
 def caldav_events(radicale) -> list:
@@ -236,3 +243,27 @@ def test_it_blocks_only_the_service_a_calendar_is_connected_for(api_server, salo
                           {"service": "haircut", "date": TUESDAY, "time": "14:00"}).json()["result"]
     assert haircut_result["requested_available"] is False
     assert colour_at_two(api_server, token).json()["result"]["requested_available"] is True
+
+
+def test_it_waits_a_bounded_time_for_a_calendar_that_does_not_answer_then_goes_on(api_server, salon_call, radicale,
+                                                                                  monkeypatch, settings):
+    call, token = salon_call
+    radicale.make_calendar("Salon").save_event(dtstart=new_york(14, 30), dtend=new_york(15, 0), summary="Mrs Jones")
+    connect_caldav(radicale)
+    assert colour_at_two(api_server, token).json()["result"]["requested_available"] is False
+    # The server hangs: its port accepts connections and never answers.
+    radicale.stop()
+    hung = socket.socket()
+    hung.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    hung.bind(("127.0.0.1", radicale.port))
+    hung.listen(16)
+    settings.CALENDAR_CALL_WAIT_MS, settings.CALENDAR_HTTP_TIMEOUT_SECONDS = 300, 3
+    monkeypatch.setattr("core.clock.now", lambda: MONDAY_MORNING + dt.timedelta(minutes=5))
+    try:
+        result = colour_at_two(api_server, token).json()["result"]
+    finally:
+        hung.close()
+
+    assert result["requested_available"] is False and not starts_at_two(result)
+    page = owner_client("salon", SALON_HOST, SALON_OWNER[0]).get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+    assert "no answer within 300 ms" in page
