@@ -173,6 +173,7 @@ class _PendingRead:
     future: concurrent.futures.Future | None
     since: dt.datetime
     until: dt.datetime
+    not_asked: str = ""
 
 
 def _read_window(provider_factory, since: dt.datetime, until: dt.datetime):
@@ -199,8 +200,9 @@ def calendars_refresh_for_call(*, call, now: dt.datetime | None = None) -> list[
                 factory = _provider_factory(connection)
             except SecretUnreadable as error:
                 _failure(connection, error=error, now=now)
-            else:
-                future = _call_reads.submit(_read_window, factory, since, until)
+                pending.append(_PendingRead(connection, None, since, until, str(error)))
+                continue
+            future = _call_reads.submit(_read_window, factory, since, until)
         pending.append(_PendingRead(connection, future, since, until))
     futures = [read.future for read in pending if read.future is not None]
     if futures:
@@ -208,7 +210,9 @@ def calendars_refresh_for_call(*, call, now: dt.datetime | None = None) -> list[
     fallbacks = []
     for read in pending:
         connection, reason = read.connection, None
-        if read.future is None:
+        if read.not_asked:
+            reason = read.not_asked
+        elif read.future is None:
             reason = f"not asked (it failed {_ago(connection.last_error_at, now)}: {connection.last_error[:200]})"
         elif not read.future.done():
             read.future.cancel()
@@ -220,6 +224,10 @@ def calendars_refresh_for_call(*, call, now: dt.datetime | None = None) -> list[
             except providers.ProviderError as error:
                 reason = str(error)
                 _failure(connection, error=error, now=now, outage=False)
+            except Exception as error:  # a bug or a provider's surprise must not fail the caller's tool
+                logger.exception("calendar %s: in-call read failed", connection.pk)
+                reason = f"the read failed ({type(error).__name__})"
+                _failure(connection, error=providers.ProviderError(reason), now=now, outage=False)
             else:
                 _busy_store(connection=connection, read=window, since=read.since, until=read.until, now=now)
                 _success(connection, now=now, refreshed_secret=refreshed)
@@ -313,9 +321,17 @@ def _channel_keep(*, connection: CalendarConnection, provider, now: dt.datetime)
     channel_id = secrets.token_hex(16)
     token = signing.dumps({"schema": db_connection.schema_name, "connection": connection.pk, "channel": channel_id},
                           salt=PUSH_SIGNING_SALT)
-    resource_id, expires = provider.watch(
-        channel_id=channel_id, address=settings.CALENDAR_PUBLIC_URL.rstrip("/") + "/calendars/google/notify",
-        token=token, ttl_seconds=settings.CALENDAR_CHANNEL_TTL_SECONDS)
+    try:
+        resource_id, expires = provider.watch(
+            channel_id=channel_id, address=settings.CALENDAR_PUBLIC_URL.rstrip("/") + "/calendars/google/notify",
+            token=token, ttl_seconds=settings.CALENDAR_CHANNEL_TTL_SECONDS)
+    except providers.AccessRevoked:
+        raise
+    except providers.ProviderError as error:
+        # Google refuses channels to an address it cannot verify (not https, domain not registered):
+        # the calendar still works, read by the periodic sync and during calls.
+        logger.warning("calendar %s: no push channel: %s", connection.pk, error)
+        return
     CalendarConnection.objects.filter(pk=connection.pk).update(
         channel_id=channel_id, channel_resource_id=resource_id, channel_expires_at=expires)
     connection.channel_id, connection.channel_resource_id, connection.channel_expires_at = channel_id, resource_id, expires
