@@ -184,6 +184,9 @@ def test_it_lets_the_owner_pick_a_calendar_found_and_connects_nothing_on_a_wrong
     radicale.make_calendar("Private")
     owner = owner_client("salon", SALON_HOST, SALON_OWNER[0])
     form = {"server_url": radicale.url, "username": USERNAME, "service": "", "blocks": "one"}
+    assert "/admin/calendars/calendarconnection/" in owner.get("/admin/").content.decode()
+    choices = owner.get("/admin/calendars/calendarconnection/add/").content.decode()
+    assert "/admin/calendars/calendarconnection/connect/caldav/" in choices
 
     wrong = owner.post("/admin/calendars/calendarconnection/connect/caldav/", {**form, "password": "nope"})
     assert wrong.status_code == 200
