@@ -104,6 +104,7 @@ TENANT_APPS = [
     "webhooks",
     "calls.summaries",
     "scenarios",
+    "calendars",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 # soniq_site registers the deploy checks (soniq_site/checks.py); csp checks django-csp's settings.
@@ -310,6 +311,10 @@ CELERY_TASK_ROUTES = {
     "summaries.call_summarize": {"queue": "ingest"},
     "notifications.digests_send": {"queue": "maintenance"},
     "notifications.followups_requeue": {"queue": "maintenance"},
+    # A booking's calendar event waits behind no call log; whole-calendar syncs are maintenance.
+    "calendars.calendar_event_push": {"queue": "messages"},
+    "calendars.calendar_sync": {"queue": "maintenance"},
+    "calendars.calendars_sync": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
@@ -324,9 +329,41 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-digests": {"task": "notifications.digests_send", "schedule": 900.0},
     # Follow-ups whose task was lost (broker down at commit, worker killed) are queued again.
     "followups-requeue": {"task": "notifications.followups_requeue", "schedule": 60.0},
+    # Every connected calendar: busy times, events still to write, conflicts, push channels.
+    "calendars-sync": {"task": "calendars.calendars_sync", "schedule": float(env_int("CALENDAR_SYNC_SECONDS", 300))},
 }
 # A booking is reminded by SMS this long before it starts (if it was made at least as long before).
 BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)
+
+# --- Calendar sync (calendars/, docs/calendars.md) ----------------------------------------------------
+# Fernet keys (comma-separated; the first encrypts, all decrypt) for calendar tokens and passwords at
+# rest. Unset: one derived from SECRET_KEY (changing SECRET_KEY then disconnects every calendar).
+CALENDAR_ENCRYPTION_KEYS = env_list("CALENDAR_ENCRYPTION_KEYS")
+# The public host's https:// address Google sends owners back to (GOOGLE's redirect URI is this +
+# /calendars/google/callback) and push notifications to. Unset: no Google connections.
+CALENDAR_PUBLIC_URL = env_str("CALENDAR_PUBLIC_URL")
+GOOGLE_OAUTH_CLIENT_ID = env_str("GOOGLE_OAUTH_CLIENT_ID")
+GOOGLE_OAUTH_CLIENT_SECRET = env_str("GOOGLE_OAUTH_CLIENT_SECRET")
+GOOGLE_OAUTH_AUTH_URI = env_str("GOOGLE_OAUTH_AUTH_URI", "https://accounts.google.com/o/oauth2/auth")
+GOOGLE_OAUTH_TOKEN_URI = env_str("GOOGLE_OAUTH_TOKEN_URI", "https://oauth2.googleapis.com/token")
+GOOGLE_OAUTH_REVOKE_URI = env_str("GOOGLE_OAUTH_REVOKE_URI", "https://oauth2.googleapis.com/revoke")
+GOOGLE_CALENDAR_API_ROOT = env_str("GOOGLE_CALENDAR_API_ROOT", "https://www.googleapis.com/")
+# How long an owner may take on Google's consent screen.
+CALENDAR_OAUTH_MAX_AGE_SECONDS = env_int("CALENDAR_OAUTH_MAX_AGE_SECONDS", 1800)
+# A voice tool reads a calendar whose mirror is older than this (seconds; with a live Google push
+# channel, CALENDAR_PUSH_FRESH_SECONDS), waiting at most CALENDAR_CALL_WAIT_MS before it goes on with
+# the last known busy times; a calendar that failed is not asked again for CALENDAR_RETRY_AFTER_FAILURE_SECONDS.
+CALENDAR_FRESH_SECONDS = env_int("CALENDAR_FRESH_SECONDS", 60)
+CALENDAR_PUSH_FRESH_SECONDS = env_int("CALENDAR_PUSH_FRESH_SECONDS", 900)
+CALENDAR_CALL_WAIT_MS = env_int("CALENDAR_CALL_WAIT_MS", 1500)
+CALENDAR_RETRY_AFTER_FAILURE_SECONDS = env_int("CALENDAR_RETRY_AFTER_FAILURE_SECONDS", 60)
+CALENDAR_HTTP_TIMEOUT_SECONDS = env_int("CALENDAR_HTTP_TIMEOUT_SECONDS", 10)
+# Days ahead mirrored (keep it at least the booking horizon).
+CALENDAR_SYNC_DAYS = env_int("CALENDAR_SYNC_DAYS", 90)
+CALENDAR_CHANNEL_TTL_SECONDS = env_int("CALENDAR_CHANNEL_TTL_SECONDS", 7 * 24 * 3600)
+# A booking's event write is retried this often; backoff before retry n is CALENDAR_RETRY_BACKOFF_MS * 2**n.
+CALENDAR_PUSH_MAX_RETRIES = env_int("CALENDAR_PUSH_MAX_RETRIES", 6)
+CALENDAR_RETRY_BACKOFF_MS = env_int("CALENDAR_RETRY_BACKOFF_MS", 2000)
 
 # --- Call-log ingestion (calls/ingestion.py) -------------------------------------------------------
 CALL_LOG_MAX_BYTES = env_int("CALL_LOG_MAX_BYTES", 2 * 1024 * 1024)

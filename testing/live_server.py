@@ -31,6 +31,8 @@ ACTIVITY_TABLES = (
     "webhooks_webhookdelivery", "webhooks_webhookendpoint",
     # Scenario runs and their results (the scenarios themselves are configuration).
     "scenarios_scenariorun", "scenarios_scenarioresult",
+    # Connected calendars (their busy times, events and fallbacks go with them).
+    "calendars_calendarconnection",
 )
 
 
