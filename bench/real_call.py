@@ -145,7 +145,8 @@ def main() -> None:
         processes.append(voice_worker(env))
 
         figures: dict[str, list[float]] = {name: [] for name in
-                                           ("invite_ok", "greeting", "turn", "ours", "bye", "refer_settled")}
+                                           ("invite_ok", "greeting", "turn", "eos_request", "request_audio_ours",
+                                                         "ours", "bye", "refer_settled")}
         workdir = Path(tempfile.mkdtemp(prefix="soniq-bench-"))
         for number in range(args.calls):
             caller = f"+1555888{number:04d}"
@@ -175,6 +176,11 @@ def main() -> None:
                 # provider's first-audio delay would include.
                 after = ok.at + spoken.end
                 first_synthesis = next((took for started, took in standins.synthesis if started > after), 0.0)
+                request_at = next((at for at in standins.chat_times if at > after), None)
+                if request_at is not None:
+                    figures["eos_request"].append(request_at - after)
+                    figures["request_audio_ours"].append(ok.at + reply.start - request_at - args.first_token
+                                                         - args.first_audio - first_synthesis)
                 if eou is not None:
                     figures["ours"].append(turn - eou / 1000 - args.first_token - args.first_audio - first_synthesis)
             # The goodbye is the last speech; the BYE follows its end (after the worker's grace).
@@ -203,7 +209,10 @@ def main() -> None:
         print(f"stand-in delays: model first token {args.first_token * 1000:.0f} ms, voice first audio "
               f"{args.first_audio * 1000:.0f} ms, speech-to-text endpointing {standins.endpoint_seconds * 1000:.0f} ms")
         for name, label in (("invite_ok", "INVITE → 200 OK"), ("greeting", "200 OK → greeting audio"),
-                            ("turn", "end of speech → reply audio"), ("ours", "  of which ours"),
+                            ("turn", "end of speech → reply audio"),
+                            ("eos_request", "  end of speech → model request"),
+                            ("request_audio_ours", "  request → audio, minus stand-ins"),
+                            ("ours", "  ours (minus endpointing, stand-ins)"),
                             ("bye", "goodbye's end → BYE"), ("refer_settled", "REFER → call settled (BYE)")):
             print(f"{label:32s} {summary(figures[name])}")
     finally:

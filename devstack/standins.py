@@ -136,6 +136,7 @@ class ProviderStandIns:
     def __post_init__(self) -> None:
         self.chat_requests: list[dict[str, Any]] = []
         self.spoken: list[tuple[float, str]] = []  # (time.monotonic(), text) each synthesis started
+        self.chat_times: list[float] = []  # time.monotonic() each chat request arrived
         self.synthesis: list[tuple[float, float]] = []  # (time.monotonic() it started, seconds espeak-ng took)
         self.heard: list[tuple[float, str]] = []  # (time.monotonic(), transcript) each final sent
         self.connections = itertools.count(1)
@@ -245,6 +246,7 @@ class ProviderStandIns:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.chat_requests.append(body)
+        self.chat_times.append(time.monotonic())
         step = self.turns(body.get("messages") or []) or {"content": "Okay."}
         if self.first_token_seconds:
             await asyncio.sleep(self.first_token_seconds)
