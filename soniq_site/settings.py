@@ -237,6 +237,10 @@ SECURE_REDIRECT_EXEMPT = [r"^internal/", r"^healthz$"]
 
 # --- Internal API ------------------------------------------------------------------------------
 INTERNAL_API_TOKEN = env_str("INTERNAL_API_TOKEN")
+# The edge proxy's proof when it asks /internal/tls/ask (its ask URL carries it as ?secret=). Unset,
+# only loopback may ask. Each address may ask this many times a minute.
+TLS_ASK_SECRET = env_str("TLS_ASK_SECRET")
+TLS_ASK_RATE_PER_MINUTE = env_int("TLS_ASK_RATE_PER_MINUTE", 120)
 # A call token outlives the call's maximum length by this much, so a slow end-of-call log still
 # authenticates, but a leaked token soon becomes useless.
 CALL_TOKEN_GRACE_SECONDS = env_int("CALL_TOKEN_GRACE_SECONDS", 900)
