@@ -21,7 +21,7 @@ from bookings.catalog import a_service, service_match
 from bookings.models import Booking, BookingEvent, Service
 from bookings.parsing import booking_start_parse
 from bookings.refusals import offer_sentence, start_refusal_sentence
-from bookings.selectors import booking_for_caller, caller_identity, change_deadline
+from bookings.selectors import booking_for_caller, change_deadline
 from bookings.sms import (
     booking_cancel_confirmation_queue,
     booking_cancelled_queue,
@@ -29,6 +29,7 @@ from bookings.sms import (
     booking_reminder_queue,
     booking_rescheduled_queue,
 )
+from bookings.verification import booking_for_verified_caller, change_identity, change_verification
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
@@ -235,7 +236,8 @@ def _too_late_to_change(*, booking: Booking, rules: BookingRules, verb: str) -> 
 
 
 def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_number: str, customer_phone: str = "",
-                       customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+                       customer_name: str = "", verification_code: str = "", call: Call | None = None,
+                       now: dt.datetime | None = None) -> ToolOutcome:
     """reschedule_booking: move the caller's booking `booking_id` to `start` (the form `booking_create`
     takes). The new time obeys every rule a new booking obeys; the old time is free once the move
     commits (it is the same row, updated); the same time again is a no-op.
@@ -247,11 +249,16 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
 
     now = now or clock.now()
     tz = tenant_timezone()
-    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
-    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+    identity = change_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    booking = booking_for_verified_caller(booking_id=booking_id, identity=identity, call=call)
     if booking.status != Booking.Status.CONFIRMED:
         raise DomainError("booking_cancelled", "That booking was cancelled, so it can't be moved. I can make a new "
                           "booking instead.")
+    # A caller id alone never moves a booking (bookings/verification.py).
+    asked = change_verification(booking=booking, identity=identity, customer_name=customer_name,
+                                verification_code=verification_code, call=call, verb="moved")
+    if asked is not None:
+        return asked
     service = booking.service
     local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
     rules = booking_rules_load(service=service, now=now, around=local_start.date())
@@ -313,7 +320,8 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
 
 
 def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str = "", customer_phone: str = "",
-                             customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+                             customer_name: str = "", verification_code: str = "", call: Call | None = None,
+                             now: dt.datetime | None = None) -> ToolOutcome:
     """cancel_booking: cancel the caller's booking `booking_id`; its place is free once this commits.
     Cancelling a booking that is already cancelled says so and changes nothing.
 
@@ -323,9 +331,14 @@ def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str
 
     now = now or clock.now()
     tz = tenant_timezone()
-    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    identity = change_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
     with transaction.atomic():
-        booking = booking_for_caller(booking_id=booking_id, identity=identity, for_update=True)
+        booking = booking_for_verified_caller(booking_id=booking_id, identity=identity, call=call, for_update=True)
+        # A caller id alone never cancels a booking (bookings/verification.py).
+        asked = change_verification(booking=booking, identity=identity, customer_name=customer_name,
+                                    verification_code=verification_code, call=call, verb="cancelled")
+        if asked is not None:
+            return asked
         local_start = booking.start.astimezone(tz)
         when = f"{a_service(booking.service)} {spoken_day(local_start.date(), today=now.astimezone(tz).date())} at {spoken_clock(local_start)}"
         if booking.status == Booking.Status.CANCELLED:

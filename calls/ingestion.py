@@ -115,10 +115,19 @@ def _clean_tool_json(value: Any) -> Any:
                                   {"max_depth": MAX_JSON_DEPTH}) from None
 
 
+def _not_a_boolean(value: Any) -> Any:
+    """JSON's `false` is not the number 0 (pydantic's lax mode reads it so; the schema says number)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "must be a number, not true or false.")
+    return value
+
+
 Text = Annotated[str, BeforeValidator(_clean_text)]
 ToolJson = Annotated[Any, BeforeValidator(_clean_tool_json)]
-Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0, le=2_000_000_000)]
+Seconds = Annotated[float, BeforeValidator(_not_a_boolean), Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
+Count = Annotated[int, BeforeValidator(_not_a_boolean), Field(ge=0, le=2_000_000_000)]
+# true or false only: pydantic's lax mode would also take 1, "yes" and "on", which the schema does not.
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class _LogPart(BaseModel):
@@ -132,14 +141,14 @@ class TranscriptTurnIn(_LogPart):
     text: Annotated[Text, Field(max_length=MAX_TURN_CHARS)]
     offset_seconds: Seconds | None = Field(None, description="Seconds from the start of the call.")
     language: Annotated[Text, Field(max_length=16)] = ""
-    interrupted: bool = False
+    interrupted: Flag = False
 
 
 class ToolCallIn(_LogPart):
     name: Annotated[Text, Field(max_length=64)]
     arguments: ToolJson = Field(default_factory=dict, description=f"Any JSON, at most {MAX_JSON_DEPTH} levels deep.")
     result: ToolJson = Field(default_factory=dict, description=f"Any JSON, at most {MAX_JSON_DEPTH} levels deep.")
-    is_error: bool = False
+    is_error: Flag = False
     offset_seconds: Seconds | None = None
     duration_ms: Count | None = None
 
@@ -152,7 +161,7 @@ class ToolCallIn(_LogPart):
 class UsageIn(_LogPart):
     llm_prompt_tokens: Count = 0
     llm_completion_tokens: Count = 0
-    stt_seconds: Annotated[float, Field(ge=0, le=99_999_999, allow_inf_nan=False)] = 0
+    stt_seconds: Annotated[float, BeforeValidator(_not_a_boolean), Field(ge=0, le=99_999_999, allow_inf_nan=False)] = 0
     tts_characters: Count = 0
 
 
@@ -244,7 +253,9 @@ def _call_end_time(*, sent: dt.datetime | None, call: Call, received_at: dt.date
             {"ended_at": [f"must not be before the call started ({call.started_at.isoformat()})."]})
     if sent > received_at + CLOCK_SKEW:
         raise serializers.ValidationError({"ended_at": ["must not be in the future."]})
-    return min(max(sent, call.started_at), received_at)
+    # In UTC: an offset pydantic accepts (up to ±23:59) can be beyond PostgreSQL's (±15:59), which
+    # was a 500 (`time zone displacement out of range`) for `…-01:00` read as `+21:57` after a shift.
+    return min(max(sent, call.started_at), received_at).astimezone(dt.UTC)
 
 
 def call_log_accept(*, call: Call, payload: Any, received_at: dt.datetime | None = None) -> str:

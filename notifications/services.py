@@ -14,6 +14,7 @@ daily digest.
 from __future__ import annotations
 
 import datetime as dt
+import email.errors
 import logging
 import smtplib
 
@@ -23,11 +24,13 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 
 from core import clock
+from core.clean import line_clean, text_clean
 from notifications.models import Notification, NotificationSettings
 
 logger = logging.getLogger("notifications")
 
 SMS_MAX = 480
+BODY_MAX = 20_000
 
 
 class NotificationTransientError(Exception):
@@ -86,13 +89,17 @@ def notification_event_record(*, event: str, event_key: str, subject: str, body:
         wanted += [(Notification.Channel.SMS, number) for number in notification_settings.sms_numbers]
         quiet_until = quiet_hours_end_after(moment=now, start=notification_settings.quiet_hours_start,
                                             end=notification_settings.quiet_hours_end, tz=_tenant_tz())
+    # Cleaned here, where a caller's words enter the follow-ups: a subject is one line (a name with
+    # `\v` or CR/LF broke the mail header, on every retry), nothing holds a NUL.
+    subject, body = line_clean(subject, max_length=200), text_clean(body, max_length=BODY_MAX)
+    sms_body = text_clean(sms_body or subject, max_length=SMS_MAX)
     created = []
     for channel, recipient in wanted:
         is_sms = channel == Notification.Channel.SMS
         notification, was_created = Notification.objects.get_or_create(
             event_key=event_key, channel=channel, recipient=recipient,
-            defaults={"event": event, "subject": "" if is_sms else subject[:200],
-                      "body": (sms_body or subject)[:SMS_MAX] if is_sms else body,
+            defaults={"event": event, "subject": "" if is_sms else subject,
+                      "body": sms_body if is_sms else body,
                       "not_before": quiet_until if is_sms else None},
         )
         if was_created:
@@ -123,6 +130,10 @@ def _send_email(notification: Notification) -> None:
         raise ValueError(f"The mail server refused the address: {exc.recipients}") from exc
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise NotificationTransientError(f"{exc.__class__.__name__}: {exc}") from exc
+    except (email.errors.MessageError, ValueError, UnicodeError, LookupError) as exc:
+        # The message itself cannot be written (a header Django or the email package refuses):
+        # sending it again cannot help.
+        raise ValueError(f"The message could not be written: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _send_sms(notification: Notification) -> None:
@@ -178,6 +189,12 @@ def notification_deliver(*, notification_id: int, last_attempt: bool = False) ->
                 notification.error = f"Gave up after {notification.attempts} attempts. {notification.error}"[:1000]
             else:
                 transient = exc
+        except Exception as exc:  # anything else a library raises: recorded and final, never a retry loop
+            logger.exception("notification %s (schema %s) could not be sent", notification.pk, connection.schema_name)
+            notification.status = Notification.Status.FAILED
+            notification.error = f"Could not be sent: {exc.__class__.__name__}: {exc}"
+        # What a server or provider answered may quote anything: kept as clean text.
+        notification.error = text_clean(notification.error, max_length=1000)
         # Saved (and committed) before a transient error is raised, so the attempt is counted.
         notification.save()
     if transient is not None:

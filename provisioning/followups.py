@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from notifications.models import NotificationEvent
+from webhooks.addresses import EndpointRefused, endpoint_url_check
 from webhooks.models import WebhookEvent
 
 NOTIFICATION_KEYS = {"emails", "sms", "events", "quiet_hours"}
@@ -89,9 +90,13 @@ def webhooks_spec_validate(value: Any) -> list[dict]:
         path = f"webhooks[{index}]"
         entry = _unknown(entry, WEBHOOK_KEYS, path)
         url = entry.get("url")
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in {"https", "http"} or not parts.hostname:
-            raise FollowUpSpecError(f"{path}.url", "must be an https:// URL.")
+        if not isinstance(url, str) or len(url) > 500:
+            raise FollowUpSpecError(f"{path}.url", "must be an https:// URL of at most 500 characters.")
+        try:
+            # The admin's rule: https only, no user:password@, no private or loopback address.
+            endpoint_url_check(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+        except EndpointRefused as exc:
+            raise FollowUpSpecError(f"{path}.url", str(exc)) from None
         secret = entry.get("secret")
         if secret is not None and (not isinstance(secret, str) or not secret.startswith("whsec_") or len(secret) < 30):
             raise FollowUpSpecError(f"{path}.secret", "must be a whsec_… secret (or left out to generate one).")
@@ -100,6 +105,8 @@ def webhooks_spec_validate(value: Any) -> list[dict]:
             if event not in valid:
                 raise FollowUpSpecError(f"{path}.events[{event_index}]", f"unknown event (one of: {', '.join(sorted(valid))}).")
         endpoints.append({"url": url, "secret": secret, "events": list(events)})
+    if len(endpoints) > settings.WEBHOOK_ENDPOINTS_MAX:
+        raise FollowUpSpecError("webhooks", f"at most {settings.WEBHOOK_ENDPOINTS_MAX} endpoints.")
     return endpoints
 
 

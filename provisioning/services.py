@@ -46,7 +46,8 @@ AGENT_KEYS = {"business_name", "greeting", "instructions", "voice_id", "voice_sp
               "first_warning_seconds", "final_warning_seconds", "sms_confirmations", "callback_promise"}
 SERVICE_KEYS = {"name", "duration_minutes", "buffer_minutes", "capacity", "price", "currency", "aliases", "description"}
 MENU_KEYS = {"name", "price", "currency", "aliases", "available", "category", "description"}
-BOOKING_RULE_KEYS = {"min_notice_minutes", "horizon_days", "slot_interval_minutes", "change_notice_hours"}
+BOOKING_RULE_KEYS = {"min_notice_minutes", "horizon_days", "slot_interval_minutes", "change_notice_hours",
+                     "change_verification"}
 ORDERING_KEYS = {"prep_minutes", "delivery_minutes", "delivery_available"}
 
 
@@ -431,7 +432,11 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
             "horizon_days": _whole_number(raw.get("horizon_days", 60), "booking_rules.horizon_days", minimum=1, maximum=730),
             "slot_interval_minutes": _whole_number(raw.get("slot_interval_minutes", 15), "booking_rules.slot_interval_minutes", minimum=5, maximum=240),
             "change_notice_hours": _whole_number(raw.get("change_notice_hours", 0), "booking_rules.change_notice_hours", minimum=0, maximum=24 * 30),
+            "change_verification": raw.get("change_verification", BookingPolicy.ChangeVerification.NAME),
         }
+        if booking_rules["change_verification"] not in BookingPolicy.ChangeVerification.values:
+            raise TenantSpecError("booking_rules.change_verification",
+                                  f"must be one of: {', '.join(BookingPolicy.ChangeVerification.values)}.")
 
     ordering = None
     if spec.get("ordering") is not None:

@@ -12,8 +12,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.response import Response
 
-from bookings.selectors import availability_check, booking_find
+from bookings.selectors import availability_check
 from bookings.services import booking_cancel_by_caller, booking_create, booking_reschedule
+from bookings.verification import booking_find_counted
 from calls.models import Call
 from calls.services import call_end_request, call_note_add, call_transfer_request
 from core import clock
@@ -173,8 +174,8 @@ class FindBookingsView(VoiceToolView):
     writes = False
 
     def perform(self, *, call, data):
-        return booking_find(caller_number=call.caller_number, customer_phone=data["customer_phone"],
-                            customer_name=data["customer_name"], now=clock.now())
+        return booking_find_counted(call=call, customer_phone=data["customer_phone"], customer_name=data["customer_name"],
+                                    now=clock.now())
 
 
 @_tool_schema("reschedule_booking", "Move one of the caller's bookings to a new start",
@@ -187,7 +188,7 @@ class RescheduleBookingView(VoiceToolView):
     def perform(self, *, call, data):
         return booking_reschedule(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
                                   customer_phone=data["customer_phone"], customer_name=data["customer_name"],
-                                  call=call, now=clock.now())
+                                  verification_code=data["verification_code"], call=call, now=clock.now())
 
 
 @_tool_schema("cancel_booking", "Cancel one of the caller's bookings", shapes.CancelBookingRequestSerializer,
@@ -200,7 +201,8 @@ class CancelBookingView(VoiceToolView):
     def perform(self, *, call, data):
         return booking_cancel_by_caller(booking_id=data["booking_id"], reason=data["reason"],
                                         caller_number=call.caller_number, customer_phone=data["customer_phone"],
-                                        customer_name=data["customer_name"], call=call, now=clock.now())
+                                        customer_name=data["customer_name"], verification_code=data["verification_code"],
+                                        call=call, now=clock.now())
 
 
 @_tool_schema("order_status", "The caller's orders of the last 24 hours", shapes.OrderStatusRequestSerializer)
@@ -221,7 +223,7 @@ class OrderStatusView(VoiceToolView):
 #   transfer_to_human  -> calls.services.call_transfer_request
 #   end_call           -> calls.services.call_end_request
 #   log_note           -> calls.services.call_note_add
-#   find_bookings      -> bookings.selectors.booking_find
+#   find_bookings      -> bookings.verification.booking_find_counted (bookings.selectors.booking_find, counted)
 #   reschedule_booking -> bookings.services.booking_reschedule
 #   cancel_booking     -> bookings.services.booking_cancel_by_caller
 #   order_status       -> orders.selectors.order_status

@@ -11,6 +11,7 @@ from core.celery_app import app as celery_app
 
 
 def test_the_sweep_and_the_digest_are_scheduled(settings):
+    import backoffice.tasks  # noqa: F401 - the digest's task; registered as the worker's autodiscovery does
     import notifications.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
 
     for name in ("notifications-digests", "followups-requeue"):
