@@ -60,6 +60,7 @@ def slow_deliveries_pending() -> int:
 
 def test_four_drip_receivers_on_one_tenant_do_not_delay_another_tenants_log_sms_and_webhook(
         committed_db, api_server, celery_worker_process, pizzeria_texts, drips, receiver, monkeypatch):
+    since = len(celery_worker_process.log())
     # Tenant A (the salon): four endpoints that answer a byte at a time.
     with schema_context("salon"):
         for drip in drips:
@@ -68,7 +69,6 @@ def test_four_drip_receivers_on_one_tenant_do_not_delay_another_tenants_log_sms_
     wait_until(lambda: any(drip.open_connections() for drip in drips), what="the salon's first slow attempt")
 
     # Tenant B (the pizzeria), meanwhile: an order on the phone (its SMS and its webhook) and a call log.
-    since = len(celery_worker_process.log())
     monkeypatch.setattr("core.clock.now", lambda: FRIDAY_EVENING)
     with schema_context("pizzeria"):
         WebhookEndpoint.objects.create(url=receiver.url)
