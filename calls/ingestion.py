@@ -247,12 +247,15 @@ def _call_end_time(*, sent: dt.datetime | None, call: Call, received_at: dt.date
         return received_at
     if sent.tzinfo is None:
         sent = sent.replace(tzinfo=dt.UTC)
-    # Compared, never shifted: `sent - skew` itself overflows for 0001-01-01.
+    # Compared, never shifted: `sent - skew` itself overflows for 0001-01-01. A well-formed time that
+    # cannot belong to this call is a semantic refusal (422), like the voice tools' business rules:
+    # the schema cannot say "after this call's start", and schema-valid data is never a 400.
     if sent < call.started_at - CLOCK_SKEW:
-        raise serializers.ValidationError(
-            {"ended_at": [f"must not be before the call started ({call.started_at.isoformat()})."]})
+        raise DomainError("invalid_end_time", f"The field ended_at must not be before the call started "
+                          f"({call.started_at.isoformat()}).", details={"field": "ended_at"})
     if sent > received_at + CLOCK_SKEW:
-        raise serializers.ValidationError({"ended_at": ["must not be in the future."]})
+        raise DomainError("invalid_end_time", "The field ended_at must not be in the future.",
+                          details={"field": "ended_at"})
     # In UTC: an offset pydantic accepts (up to ±23:59) can be beyond PostgreSQL's (±15:59), which
     # was a 500 (`time zone displacement out of range`) for `…-01:00` read as `+21:57` after a shift.
     return min(max(sent, call.started_at), received_at).astimezone(dt.UTC)

@@ -289,6 +289,8 @@ class CallStartView(InternalAPIView):
                                     "has a different log, which is kept"),
                411: OpenApiResponse(shapes.ErrorSerializer, description="length_required: a chunked body"),
                413: OpenApiResponse(shapes.ErrorSerializer, description="payload_too_large"),
+               422: OpenApiResponse(shapes.ErrorSerializer, description="invalid_end_time: ended_at cannot "
+                                    "belong to the call (before its start, or in the future)"),
                503: OpenApiResponse(shapes.ErrorSerializer, description="ingestion_unavailable: metadata saved, "
                                     "transcript not queued; send the log again later")},
     tags=["calls"],

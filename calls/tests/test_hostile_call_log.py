@@ -72,12 +72,12 @@ def test_it_refuses_an_end_time_that_cannot_belong_to_the_call(committed_db, api
                 "a day from now": (clock.now() + dt.timedelta(days=1)).isoformat()}.get(ended_at, ended_at)
     log = {**a_log(), "ended_at": ended_at}
 
-    error = assert_error(post_log(api_server, call.pk, token, log), 400, "invalid_request")
+    error = assert_error(post_log(api_server, call.pk, token, log), 422, "invalid_end_time")
     without_duration = post_log(api_server, call.pk, token, {key: value for key, value in log.items()
                                                             if key != "duration_seconds"})
 
     assert error["message"].startswith(f"The field ended_at {says}")
-    assert_error(without_duration, 400, "invalid_request")
+    assert_error(without_duration, 422, "invalid_end_time")
     assert_nothing_written("salon", call.pk)
 
 
