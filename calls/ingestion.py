@@ -124,8 +124,10 @@ def _not_a_boolean(value: Any) -> Any:
 
 Text = Annotated[str, BeforeValidator(_clean_text)]
 ToolJson = Annotated[Any, BeforeValidator(_clean_tool_json)]
-Seconds = Annotated[float, BeforeValidator(_not_a_boolean), Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
-Count = Annotated[int, BeforeValidator(_not_a_boolean), Field(ge=0, le=2_000_000_000)]
+# The validator after the Field: written before it, pydantic leaves `ge`/`le` out of the JSON schema's
+# `minimum`/`maximum` (the served schema then allowed negative numbers).
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False), BeforeValidator(_not_a_boolean)]
+Count = Annotated[int, Field(ge=0, le=2_000_000_000), BeforeValidator(_not_a_boolean)]
 # true or false only: pydantic's lax mode would also take 1, "yes" and "on", which the schema does not.
 Flag = Annotated[bool, Field(strict=True)]
 
@@ -161,7 +163,7 @@ class ToolCallIn(_LogPart):
 class UsageIn(_LogPart):
     llm_prompt_tokens: Count = 0
     llm_completion_tokens: Count = 0
-    stt_seconds: Annotated[float, BeforeValidator(_not_a_boolean), Field(ge=0, le=99_999_999, allow_inf_nan=False)] = 0
+    stt_seconds: Annotated[float, Field(ge=0, le=99_999_999, allow_inf_nan=False), BeforeValidator(_not_a_boolean)] = 0
     tts_characters: Count = 0
 
 
