@@ -76,3 +76,73 @@ def test_a_refused_endpoint_is_recorded_on_the_delivery(db, salon, settings):
         webhook_attempt(delivery_id=delivery.pk)
         delivery = WebhookDelivery.objects.get(pk=delivery.pk)
     assert delivery.status == "failed" and "not a public internet address" in delivery.last_error
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """An HTTPS receiver on loopback whose certificate (self-signed, for `hooks.test`) the test trusts."""
+    import datetime as dt
+    import http.server
+    import ssl
+    import threading
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hooks.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("hooks.test")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format, *args):  # noqa: A002
+            pass
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.headers["Host"])
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], cert_file, seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_it_posts_over_tls_to_the_checked_address_and_verifies_the_host_name(tls_receiver, monkeypatch, settings):
+    import ssl
+
+    from webhooks import services
+
+    port, cert_file, seen = tls_receiver
+    settings.WEBHOOK_ALLOW_PRIVATE = True  # the receiver is on loopback
+    real_getaddrinfo = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kwargs: real_getaddrinfo(
+        "127.0.0.1" if host.endswith(".test") else host, *args, **kwargs))
+    real_context = ssl.create_default_context
+    # Trust the receiver's certificate, as a public CA's would be trusted.
+    monkeypatch.setattr(ssl, "create_default_context", lambda *args, **kwargs: real_context(cafile=str(cert_file)))
+
+    assert services._post(url=f"https://hooks.test:{port}/hook", body=b"{}", headers={}) == (200, "ok")
+    assert seen == [f"hooks.test:{port}"]
+    with pytest.raises(services.WebhookTransientError, match="certificate verify failed"):
+        services._post(url=f"https://other.test:{port}/hook", body=b"{}", headers={})
