@@ -22,8 +22,9 @@ The flow, and why it is split:
    `manage.py replay_dead_letters` or the admin action. Every retry is bounded.
 4. `calls_close_abandoned` closes calls whose log never came (the worker died with the call).
 
-The body size limit (CALL_LOG_MAX_BYTES → 413) is enforced by the API's JSON parser before any of
-this runs (`CallLogView.max_body_bytes`).
+The body size limit (CALL_LOG_MAX_BYTES → 413), the bound on the number of JSON values
+(`CallLogView.max_json_values` → 413, counted before the body is parsed, so 2 MB of `[]` is never
+built) and the refusal of a chunked body (411) are the API's, before any of this runs.
 """
 from __future__ import annotations
 
