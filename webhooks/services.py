@@ -292,6 +292,9 @@ def webhook_attempt(*, delivery_id: int) -> tuple[WebhookDelivery | None, float 
         delivery = _claim(delivery_id=delivery_id)
         if delivery is None:
             return None, None
+        # The claim's own mark: "Send again" during the POST resets the row (and its new attempt
+        # claims it afresh), which moves this off the row.
+        lease = delivery.next_attempt_at
         now = clock.now()
         body = _json(delivery.payload)
         status_code, text, error = None, "", ""
@@ -319,7 +322,7 @@ def webhook_attempt(*, delivery_id: int) -> tuple[WebhookDelivery | None, float 
     # Only if the row is still this attempt's: "Send again" during the POST reset it, and its own
     # attempt now owns the row.
     written = WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING,
-                                             attempts=delivery.attempts).update(**fields)
+                                             attempts=delivery.attempts, next_attempt_at=lease).update(**fields)
     for name, value in fields.items():
         setattr(delivery, name, value)
     if not written:
