@@ -7,9 +7,11 @@ has said anything), books a haircut by voice and reads the booking in the page's
 the bookings list while the call is on, and after Hang up finds it gone (a test call leaves nothing
 behind) and the call listed as a test call.
 
-That a token is for one business only (the salon owner gets none at the pizzeria's domain, and the
-grant in it is signed for the salon) is checked at the API in
-backoffice/tests/test_admin_talk.py::test_the_owner_of_one_business_gets_no_token_at_another.
+A token is for one business only: the salon owner's browser session, with its CSRF token, gets one at
+the salon's domain and none at the pizzeria's, from the production web server (the same refusal through
+Django's test client: backoffice/tests/test_admin_talk.py::test_the_owner_of_one_business_gets_no_token_at_another;
+a grant changed or signed for another business is refused by the call start:
+voiceapi/tests/test_test_calls.py::test_a_changed_or_foreign_grant_is_refused).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 
 from backoffice.tests.browser import CHROMIUM_ARGS, chromium_path
-from backoffice.tests.factories import SALON_HOST, SALON_OWNER, owner_client
+from backoffice.tests.factories import PIZZERIA_HOST, SALON_HOST, SALON_OWNER, owner_client
 from devstack.audio import Script
 from devstack.standins import ReceptionistTurns
 from devstack.tests.test_real_calls import wait_for
@@ -193,3 +195,24 @@ def test_the_owner_talks_to_the_agent_in_the_browser_books_by_voice_and_hang_up_
     bookings_page.goto(f"{base}/admin/calls/call/")
     assert bookings_page.locator('[data-testid="test-call"]').count() == 1
     assert f"/admin/calls/call/{call.pk}/change/" in bookings_page.content()
+
+
+def test_the_salon_owners_browser_session_gets_a_token_at_the_salon_and_none_at_the_pizzeria(platform, owner_page):
+    """The same session and CSRF token, sent to gunicorn as the salon's and as the pizzeria's domain."""
+    page, base = owner_page
+    page.goto(f"{base}/admin/try/")
+    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+    headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items()),
+               "X-CSRFToken": page.input_value("#soniq-talk input[name=csrfmiddlewaretoken]")}
+
+    def token_request(host: str):
+        # Playwright's own resolver does not know *.localhost: gunicorn's address with the tenant's Host.
+        port = base.rsplit(":", 1)[1]
+        return page.request.post(f"{platform.web_url}/admin/try/token",
+                                 headers={**headers, "Host": f"{host}:{port}"}, max_redirects=0)
+
+    at_salon = token_request(SALON_HOST)
+    at_pizzeria = token_request(PIZZERIA_HOST)
+
+    assert at_salon.status == 200 and at_salon.json()["room"].startswith("test-salon-")
+    assert at_pizzeria.status == 302 and "/admin/login/" in at_pizzeria.headers["location"]
