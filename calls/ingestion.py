@@ -45,6 +45,7 @@ from rest_framework import serializers
 
 from calls.models import Call, TranscriptTurn
 from core import clock
+from core.card_numbers import mask_card_numbers, mask_card_numbers_in
 from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -207,6 +208,19 @@ def _refuse_too_many_entries(payload: dict) -> None:
                               details={"field": field, "limit": limit})
 
 
+def _mask_card_numbers(log: dict) -> dict:
+    """Card numbers a caller read out (or a tool was given) never reach Redis, the dead letters or the
+    tables: masked as soon as the log is validated, and again when it is stored (a dead letter kept
+    by an earlier version may still hold one)."""
+    log = dict(log)
+    log["transcript"] = [{**turn, "text": mask_card_numbers(turn.get("text") or "")} if isinstance(turn, dict) else turn
+                         for turn in log.get("transcript") or []]
+    log["tool_calls"] = [{**tool_call, "arguments": mask_card_numbers_in(tool_call.get("arguments")),
+                          "result": mask_card_numbers_in(tool_call.get("result"))}
+                         if isinstance(tool_call, dict) else tool_call for tool_call in log.get("tool_calls") or []]
+    return log
+
+
 def call_log_digest(log: dict) -> str:
     """A hash of a log (as validated, plain JSON), to recognise the same log sent again."""
     canonical = json.dumps(log, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -274,7 +288,7 @@ def call_log_accept(*, call: Call, payload: Any, received_at: dt.datetime | None
 
     # Plain JSON from here on: it travels through Redis and may end up in the dead-letter table.
     # The digest covers the whole log as sent, metadata included, so "the same log" means exactly that.
-    log_json = log_in.model_dump(mode="json")
+    log_json = _mask_card_numbers(log_in.model_dump(mode="json"))
     digest = call_log_digest(log_json)
     stored_part = {key: log_json[key] for key in ("transcript", "tool_calls", "usage", "latency")}
     with transaction.atomic():
@@ -371,7 +385,7 @@ def call_log_store(*, call_id: str, payload: dict) -> str:
     # Cleaned again here: a message queued by an earlier version, or a dead letter being replayed,
     # may still carry what jsonb cannot hold. Depth: the payload's own three levels on top of a
     # tool call's arguments.
-    payload = json_clean(payload, max_depth=MAX_JSON_DEPTH + 3)
+    payload = _mask_card_numbers(json_clean(payload, max_depth=MAX_JSON_DEPTH + 3))
     digest = payload.pop("log_sha256", None) or call_log_digest(payload)
     usage = payload.get("usage") or {}
     latency = payload.get("latency") or []

@@ -159,3 +159,35 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["call", "key"], name="idempotency_unique_key_per_call")]
+
+
+def recordings_storage():
+    """The storage recordings live in (settings.STORAGES["recordings"]: the filesystem, or an
+    S3-compatible bucket). A callable, so tests and deployments choose it by settings alone."""
+    from django.core.files.storage import storages
+
+    return storages["recordings"]
+
+
+class CallRecording(models.Model):
+    """A call's audio: stereo Ogg/Opus, the caller on the left channel and the agent on the right.
+
+    The file's name carries a random part and the storage is never served directly: the call page
+    streams it after checking the listener's permission (calls/recordings.py, backoffice)."""
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="recording")
+    audio = models.FileField(storage=recordings_storage, max_length=300)
+    size_bytes = models.PositiveBigIntegerField()
+    duration_seconds = models.DecimalField(max_digits=8, decimal_places=2)
+    # Where the recording starts on the call's clock (the transcript's offsets): the player adds it.
+    started_offset_seconds = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    # The windows (seconds into the recording) muted because a card number was said in them.
+    muted = models.JSONField(default=list, blank=True)
+    sha256 = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        permissions = [("listen_callrecording", "Can listen to call recordings")]
+
+    def __str__(self) -> str:
+        return f"Recording of {self.call}"

@@ -7,7 +7,8 @@ The config's shape (documented in docs/internal-api.md, validated by `CallConfig
 `config_version`, `tenant`, `business_name`, `timezone`, `local_time`, `language`, `greeting`,
 `instructions`, `caller_number`, `voice` {provider, model, voice_id, speed}, `stt` {provider, model,
 language}, `llm` {provider, model}, `max_call_seconds`, `warnings` {first_seconds, final_seconds},
-`transfer` {available_now, target}, `callback_promise`, `tools`. Bump CONFIG_VERSION on an
+`transfer` {available_now, target}, `callback_promise`, `tools`, `recording` {enabled, disclosure}
+(when enabled, `greeting` already starts with the disclosure). Bump CONFIG_VERSION on an
 incompatible change.
 """
 from typing import Literal, TypedDict, get_args
@@ -28,6 +29,11 @@ class ModelChoice(TypedDict):
     model: str
 
 
+class RecordingChoice(TypedDict):
+    enabled: bool
+    disclosure: str
+
+
 class CallConfig(TypedDict, total=False):
     config_version: int
     tenant: str
@@ -46,3 +52,4 @@ class CallConfig(TypedDict, total=False):
     transfer: dict
     callback_promise: str
     tools: list[str]
+    recording: RecordingChoice

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from bookings.models import BookingPolicy, Service
+from calls.recordings import recordings_delete_all
 from core.languages import unsupported_language_message
 from core.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
 from core.weekdays import WEEKDAY_KEYS
@@ -30,7 +31,7 @@ from provisioning.followups import (
     notifications_spec_validate,
     webhooks_spec_validate,
 )
-from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
+from tenants.agent.models import RECORDING_RETENTION_DAYS_MAX, AgentSettings, EscalationHours, normalize_transfer_target
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import Domain, PhoneNumber, Tenant
 from tenants.sip_sync import sip_sync_request
@@ -43,7 +44,8 @@ TOP_LEVEL_KEYS = {"slug", "name", "domain", "timezone", "country", "phone_number
                   "escalation", "booking_rules", "services", "ordering", "menu", "facts", "notifications", "webhooks"}
 REQUIRED_KEYS = {"slug", "name", "domain", "timezone"}
 AGENT_KEYS = {"business_name", "greeting", "instructions", "voice_id", "voice_speed", "language", "max_call_seconds",
-              "first_warning_seconds", "final_warning_seconds", "sms_confirmations", "callback_promise"}
+              "first_warning_seconds", "final_warning_seconds", "sms_confirmations", "callback_promise",
+              "record_calls", "recording_disclosure", "recording_retention_days", "recording_retention_deletes_transcript"}
 SERVICE_KEYS = {"name", "duration_minutes", "buffer_minutes", "capacity", "price", "currency", "aliases", "description"}
 MENU_KEYS = {"name", "price", "currency", "aliases", "available", "category", "description"}
 BOOKING_RULE_KEYS = {"min_notice_minutes", "horizon_days", "slot_interval_minutes", "change_notice_hours"}
@@ -219,6 +221,15 @@ def _validate_agent(value: Any, business_name: str) -> dict:
         "final_warning_seconds": _whole_number(agent.get("final_warning_seconds", 30), "agent.final_warning_seconds", minimum=1, maximum=3599),
         "sms_confirmations": _boolean(agent.get("sms_confirmations", False), "agent.sms_confirmations"),
         "callback_promise": _text(agent.get("callback_promise", "within one business day"), "agent.callback_promise", max_length=200),
+        # Call recordings: off unless the spec turns them on; an empty disclosure is the standard one
+        # in the agent's language.
+        "record_calls": _boolean(agent.get("record_calls", False), "agent.record_calls"),
+        "recording_disclosure": _text(agent.get("recording_disclosure", ""), "agent.recording_disclosure", max_length=500,
+                                      required=False),
+        "recording_retention_days": _whole_number(agent.get("recording_retention_days", 30), "agent.recording_retention_days",
+                                                  minimum=1, maximum=RECORDING_RETENTION_DAYS_MAX),
+        "recording_retention_deletes_transcript": _boolean(agent.get("recording_retention_deletes_transcript", False),
+                                                           "agent.recording_retention_deletes_transcript"),
     }
     speed = agent.get("voice_speed", "1.0")
     try:
@@ -520,11 +531,12 @@ def _upsert_by_name(model, entries: list[dict], inactive_field: str, changes: li
 FRONT_DESK_GROUP = "Front desk"
 # What staff at the counter need: the bookings (take and cancel them), calls and their transcripts,
 # callbacks to work through, orders to move through the kitchen, the SMS log. Not the agent's
-# settings, hours, prices or the users: those stay with the owner.
+# settings, hours, prices or the users: those stay with the owner. Listening to recordings too (the
+# owner can take it away).
 FRONT_DESK_PERMISSIONS = {
     "bookings": ["view_booking", "add_booking", "change_booking", "view_service"],
     "hours": ["view_openinghours", "view_closure"],
-    "calls": ["view_call", "view_callbackrequest", "change_callbackrequest"],
+    "calls": ["view_call", "view_callbackrequest", "change_callbackrequest", "listen_callrecording"],
     "messaging": ["view_smsmessage"],
     "orders": ["view_order", "change_order", "view_menuitem"],
 }
@@ -648,6 +660,9 @@ def tenant_delete(*, tenant: Tenant) -> None:
     """Delete a tenant: its schema is dropped, its domains and phone numbers are freed."""
     if connection.schema_name != get_public_schema_name():
         connection.set_schema_to_public()
+    # The audio lives outside the schema (files or a bucket): dropping the schema would only unlink it.
+    with schema_context(tenant.schema_name):
+        recordings_delete_all()
     with transaction.atomic():
         if tenant.phone_numbers.exists():
             sip_sync_request()  # its numbers leave LiveKit's trunk after the commit

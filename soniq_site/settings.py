@@ -289,6 +289,7 @@ CELERY_TASK_ROUTES = {
     "calls.sms_send": {"queue": "messages"},
     "calls.call_log_store": {"queue": "ingest"},
     "calls.calls_close_abandoned": {"queue": "maintenance"},
+    "calls.recordings_sweep": {"queue": "maintenance"},
     "bookings.booking_reminders_send": {"queue": "maintenance"},
     "tenants.tenant_spare_schemas_fill": {"queue": "maintenance"},
     "tenants.sip_trunk_sync": {"queue": "maintenance"},
@@ -303,6 +304,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
+    # Recordings past each tenant's retention leave storage (calls/recordings.py).
+    "calls-recordings-sweep": {"task": "calls.recordings_sweep", "schedule": 3600.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
     # Compares LiveKit's SIP trunk with the registry and records drift for /healthz and the operator
     # admin; it changes nothing in LiveKit (that is `manage.py sip_sync`, or any number change).
@@ -327,6 +330,49 @@ CALL_LOG_LOCK_TIMEOUT_MS = env_int("CALL_LOG_LOCK_TIMEOUT_MS", 5000)
 CALL_LOG_DEAD_LETTER_MAX_RETRIES = env_int("CALL_LOG_DEAD_LETTER_MAX_RETRIES", 288)
 # A call still active this long after its maximum length lost its worker (calls_close_abandoned).
 CALL_ABANDONED_MARGIN_SECONDS = env_int("CALL_ABANDONED_MARGIN_SECONDS", 300)
+
+# --- Call recordings (calls/recordings.py) -------------------------------------------------------
+# The filesystem (RECORDINGS_ROOT, never served directly: the admin streams a recording after checking
+# the listener's permission) unless RECORDINGS_S3_BUCKET names an S3-compatible bucket; then the admin
+# hands the browser a signed URL that lives RECORDINGS_SIGNED_URL_SECONDS.
+RECORDINGS_ROOT = env_str("RECORDINGS_ROOT", str(BASE_DIR / ".var" / "recordings"))
+RECORDINGS_S3_BUCKET = env_str("RECORDINGS_S3_BUCKET")
+RECORDINGS_S3_ENDPOINT_URL = env_str("RECORDINGS_S3_ENDPOINT_URL")
+RECORDINGS_S3_REGION = env_str("RECORDINGS_S3_REGION")
+RECORDINGS_S3_ACCESS_KEY_ID = env_str("RECORDINGS_S3_ACCESS_KEY_ID")
+RECORDINGS_S3_SECRET_ACCESS_KEY = env_str("RECORDINGS_S3_SECRET_ACCESS_KEY")
+# Server-side encryption asked of the bucket: AES256 (S3-managed keys), aws:kms, or empty for none.
+RECORDINGS_S3_SSE = env_str("RECORDINGS_S3_SSE", "AES256")
+RECORDINGS_SIGNED_URL_SECONDS = env_int("RECORDINGS_SIGNED_URL_SECONDS", 300)
+# Largest recording upload accepted (an hour of the worker's Ogg/Opus is ~30 MB).
+RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 64 * 1024 * 1024)
+
+
+def recordings_storage_config() -> dict:
+    if not RECORDINGS_S3_BUCKET:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": RECORDINGS_ROOT, "base_url": None,
+                            "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}}
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": RECORDINGS_S3_BUCKET,
+        "endpoint_url": RECORDINGS_S3_ENDPOINT_URL or None,
+        "region_name": RECORDINGS_S3_REGION or None,
+        "access_key": RECORDINGS_S3_ACCESS_KEY_ID or None,
+        "secret_key": RECORDINGS_S3_SECRET_ACCESS_KEY or None,
+        "default_acl": "private",
+        "querystring_auth": True,
+        "querystring_expire": RECORDINGS_SIGNED_URL_SECONDS,
+        "file_overwrite": False,
+        "object_parameters": {"ServerSideEncryption": RECORDINGS_S3_SSE} if RECORDINGS_S3_SSE else {},
+        "addressing_style": "path" if RECORDINGS_S3_ENDPOINT_URL else None,
+    }}
+
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": recordings_storage_config(),
+}
 
 # --- Voice providers (read by the voice worker and by call-start config) -----------------------
 SONIQ_API_URL = env_str("SONIQ_API_URL", "http://127.0.0.1:8000")

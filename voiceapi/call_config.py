@@ -145,7 +145,10 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallCo
         "timezone": tenant.timezone,
         "local_time": local.isoformat(timespec="seconds"),
         "language": agent_settings.language,
-        "greeting": agent_settings.greeting,
+        # The disclosure is the greeting's first sentence: one utterance, so nothing (a tool, a
+        # caller's early question) can come between the two.
+        "greeting": (f"{agent_settings.disclosure_text()} {agent_settings.greeting}" if agent_settings.record_calls
+                     else agent_settings.greeting),
         "instructions": call_instructions_build(tenant=tenant, agent_settings=agent_settings, call=call, local=local,
                                                 tools=tools, transfer_target=transfer_target),
         # Only a phone number (rows stored before caller ids were cleaned may hold anything).
@@ -166,4 +169,6 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallCo
         "transfer": {"available_now": bool(transfer_target), "target": agent_settings.transfer_to},
         "callback_promise": agent_settings.callback_promise,
         "tools": tools,
+        "recording": {"enabled": agent_settings.record_calls,
+                      "disclosure": agent_settings.disclosure_text() if agent_settings.record_calls else ""},
     }

@@ -216,6 +216,12 @@ class TransferConfigSerializer(serializers.Serializer):
     target = serializers.CharField(allow_blank=True, help_text="tel:+E164 or sip: URI; empty when none is set.")
 
 
+class RecordingConfigSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="Record the call (stereo Ogg/Opus, uploaded to /internal/calls/<id>/recording).")
+    disclosure = serializers.CharField(allow_blank=True, help_text="Said before the greeting (greeting already "
+                                                                   "starts with it); empty when not recording.")
+
+
 class CallConfigSerializer(serializers.Serializer):
     config_version = serializers.IntegerField(help_text="Bumped on incompatible changes of this shape.")
     tenant = serializers.CharField(help_text="The tenant's slug (schema name).")
@@ -234,6 +240,7 @@ class CallConfigSerializer(serializers.Serializer):
     transfer = TransferConfigSerializer()
     callback_promise = serializers.CharField()
     tools = serializers.ListField(child=serializers.CharField(), help_text="The voice tools to offer the model.")
+    recording = RecordingConfigSerializer()
 
 
 class CallStartResponseSerializer(serializers.Serializer):

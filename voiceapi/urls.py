@@ -8,6 +8,7 @@ from voiceapi import views as api
 urlpatterns = [
     path("calls/start", api.CallStartView.as_view(), name="internal-call-start"),
     path("calls/<str:call_id>/log", api.CallLogView.as_view(), name="internal-call-log"),
+    path("calls/<str:call_id>/recording", api.CallRecordingView.as_view(), name="internal-call-recording"),
     # One route per tool, named as the worker's function tool is (see voiceapi/tools.py: TOOLS).
     path("voice-tools/check_availability", tools.CheckAvailabilityView.as_view(), name="internal-tool-check_availability"),
     path("voice-tools/create_booking", tools.CreateBookingView.as_view(), name="internal-tool-create_booking"),

@@ -27,7 +27,7 @@ from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, CloseEvent, CloseReason, JobContext, JobProcess, room_io
 from livekit.plugins import silero
 
-from voiceworker import call_actions
+from voiceworker import call_actions, recordings
 from voiceworker.agent import SoniqAgent
 from voiceworker.api_client import ApiRefused, ApiUnavailable, CallStart, SoniqApiClient, UnknownNumber
 from voiceworker.call_control import CallControl, LiveKitCallControl, LoggingCallControl
@@ -193,6 +193,7 @@ async def entrypoint(ctx: JobContext) -> None:
         return
     if call.over:
         return  # the caller left while the session started
+    recordings.register(ctx, session, call)  # when the tenant records calls (voiceworker/recordings.py)
     watchdog.start()
     greeting = call.config.get("greeting") or ""
     if greeting:
