@@ -2,8 +2,12 @@
 and the SMS log."""
 import uuid
 
+from django.core.files.storage import storages
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import Q
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 
 from core.call_contract import AGENT_OUTCOMES
 
@@ -161,12 +165,26 @@ class IdempotencyRecord(models.Model):
         constraints = [models.UniqueConstraint(fields=["call", "key"], name="idempotency_unique_key_per_call")]
 
 
-def recordings_storage():
-    """The storage recordings live in (settings.STORAGES["recordings"]: the filesystem, or an
-    S3-compatible bucket). A callable, so tests and deployments choose it by settings alone."""
-    from django.core.files.storage import storages
+class _RecordingsStorage(LazyObject):
+    """settings.STORAGES["recordings"] (the filesystem, or an S3-compatible bucket), looked up when
+    first used and again after the setting changes (as Django's own default_storage is): a FileField
+    keeps the storage object it was given when the model class was built."""
 
-    return storages["recordings"]
+    def _setup(self):
+        self._wrapped = storages["recordings"]
+
+
+_recordings_storage = _RecordingsStorage()
+
+
+@receiver(setting_changed)
+def _recordings_storage_reset(*, setting: str, **kwargs) -> None:
+    if setting == "STORAGES":
+        _recordings_storage._wrapped = empty
+
+
+def recordings_storage():
+    return _recordings_storage
 
 
 class CallRecording(models.Model):
