@@ -164,6 +164,7 @@ def _delete_tree(storage, folder: str) -> int:
 
 def recording_signed_url(*, recording: CallRecording) -> str | None:
     """A short-lived signed URL when the storage makes them (S3), else None (the admin streams it)."""
-    if not getattr(settings, "RECORDINGS_S3_BUCKET", ""):
+    storage = recordings_storage()
+    if not hasattr(storage, "bucket_name"):  # the filesystem: the admin streams it itself
         return None
-    return recordings_storage().url(recording.audio.name, expire=settings.RECORDINGS_SIGNED_URL_SECONDS)
+    return storage.url(recording.audio.name, expire=settings.RECORDINGS_SIGNED_URL_SECONDS)

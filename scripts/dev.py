@@ -122,6 +122,25 @@ def ensure_caddy() -> None:
     ensure_debian_package(binary="caddy", package="caddy", needed_for="the edge proxy tests (skipped)")
 
 
+# The S3-compatible server the recordings' bucket path is tested against (calls/tests/test_recordings_s3.py):
+# versitygw, a Go module, built into .var/gobin once.
+VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw@v1.8.0"
+
+
+def ensure_versitygw() -> None:
+    binary = VAR / "gobin" / "versitygw"
+    if shutil.which("versitygw") or binary.exists():
+        return
+    if not shutil.which("go"):
+        say("Go is not installed: the S3 recording-storage tests will be skipped")
+        return
+    say(f"building {VERSITYGW_MODULE} for the S3 recording-storage tests (once)")
+    subprocess.run(["go", "install", VERSITYGW_MODULE], check=False,
+                   env={**os.environ, "GOBIN": str(binary.parent), "GOFLAGS": "-mod=mod"})
+    if not binary.exists():
+        say("versitygw could not be built: the S3 recording-storage tests will be skipped")
+
+
 def run_checks() -> int:
     """The checks CI runs before the tests: ruff, and the import layers of docs/ARCHITECTURE.md (so an
     upward import fails the build the day it is written)."""
@@ -142,9 +161,11 @@ def run_tests(extra_args: list[str]) -> int:
             return status
     ensure_browser()
     ensure_caddy()
+    ensure_versitygw()
     services = Services()
     try:
         env = {**os.environ, **services.start(persistent_redis=False)}
+        env.setdefault("VERSITYGW", str(VAR / "gobin" / "versitygw"))
         env.setdefault("PYTHONUNBUFFERED", "1")
         return subprocess.call([PYTHON, "-m", "pytest", *extra_args], cwd=ROOT, env=env)
     finally:

@@ -348,31 +348,44 @@ RECORDINGS_SIGNED_URL_SECONDS = env_int("RECORDINGS_SIGNED_URL_SECONDS", 300)
 RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 64 * 1024 * 1024)
 
 
-def recordings_storage_config() -> dict:
-    if not RECORDINGS_S3_BUCKET:
+def recordings_storage_config(*, root: str, bucket: str, endpoint_url: str = "", region: str = "",
+                               access_key: str = "", secret_key: str = "", sse: str = "",
+                               signed_url_seconds: int = 300) -> dict:
+    """STORAGES["recordings"]: files under `root`, or the S3-compatible `bucket` (tests build theirs with it too)."""
+    if not bucket:
         return {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": RECORDINGS_ROOT, "base_url": None,
+                "OPTIONS": {"location": root, "base_url": None,
                             "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}}
     return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-        "bucket_name": RECORDINGS_S3_BUCKET,
-        "endpoint_url": RECORDINGS_S3_ENDPOINT_URL or None,
-        "region_name": RECORDINGS_S3_REGION or None,
-        "access_key": RECORDINGS_S3_ACCESS_KEY_ID or None,
-        "secret_key": RECORDINGS_S3_SECRET_ACCESS_KEY or None,
+        "bucket_name": bucket,
+        "endpoint_url": endpoint_url or None,
+        "region_name": region or None,
+        "access_key": access_key or None,
+        "secret_key": secret_key or None,
         "default_acl": "private",
         "querystring_auth": True,
-        "querystring_expire": RECORDINGS_SIGNED_URL_SECONDS,
+        "querystring_expire": signed_url_seconds,
+        "signature_version": "s3v4",
         "file_overwrite": False,
-        "object_parameters": {"ServerSideEncryption": RECORDINGS_S3_SSE} if RECORDINGS_S3_SSE else {},
-        "addressing_style": "path" if RECORDINGS_S3_ENDPOINT_URL else None,
+        "object_parameters": {"ServerSideEncryption": sse} if sse else {},
+        "addressing_style": "path" if endpoint_url else None,
     }}
 
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    "recordings": recordings_storage_config(),
+    "recordings": recordings_storage_config(
+        root=RECORDINGS_ROOT, bucket=RECORDINGS_S3_BUCKET, endpoint_url=RECORDINGS_S3_ENDPOINT_URL,
+        region=RECORDINGS_S3_REGION, access_key=RECORDINGS_S3_ACCESS_KEY_ID,
+        secret_key=RECORDINGS_S3_SECRET_ACCESS_KEY, sse=RECORDINGS_S3_SSE,
+        signed_url_seconds=RECORDINGS_SIGNED_URL_SECONDS),
 }
+# The player loads a signed URL from the bucket's host when recordings live in a bucket.
+if RECORDINGS_S3_BUCKET:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [
+        "'self'", urlparse(RECORDINGS_S3_ENDPOINT_URL)._replace(path="", params="", query="", fragment="").geturl()
+        if RECORDINGS_S3_ENDPOINT_URL else "https://*.amazonaws.com"]
 
 # --- Voice providers (read by the voice worker and by call-start config) -----------------------
 SONIQ_API_URL = env_str("SONIQ_API_URL", "http://127.0.0.1:8000")
