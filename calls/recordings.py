@@ -77,7 +77,12 @@ def recording_store(*, call: Call, audio: bytes, started_offset_seconds: float =
         raise DomainError("invalid_recording", "The recording is not a stereo Ogg/Opus file.")
     storage = recordings_storage()
     # The object first, the row after: a row never points at audio that was not written.
-    name = storage.save(recording_object_name(call), ContentFile(audio))
+    try:
+        name = storage.save(recording_object_name(call), ContentFile(audio))
+    except Exception as exc:  # the bucket unreachable or refusing, a full or missing disk
+        logger.warning("could not store the recording of call %s: %s", call.pk, exc)
+        raise DomainError("storage_unavailable",
+                          "The recording could not be stored right now; send it again later.") from exc
     try:
         with transaction.atomic():
             # The row lock: two deliveries of the same upload at once store one row (the loser's

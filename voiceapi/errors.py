@@ -21,6 +21,7 @@ ERROR_STATUS: dict[str, int] = {
     "log_already_received": 409,
     "recording_already_received": 409,
     "invalid_recording": 400,
+    "storage_unavailable": 503,
     "payload_too_large": 413,
     "ingestion_unavailable": 503,
 }

@@ -302,7 +302,8 @@ class OggAudioParser(BaseParser):
                                  description="JSON list of [channel, start, end] windows muted for card numbers.")],
     responses={201: OpenApiResponse(description="stored"), 200: OpenApiResponse(description="this exact recording is stored"),
                400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer, 409: shapes.ErrorSerializer,
-               413: shapes.ErrorSerializer},
+               413: shapes.ErrorSerializer,
+               503: OpenApiResponse(shapes.ErrorSerializer, description="storage_unavailable: send it again later")},
     tags=["calls"],
 ))
 class CallRecordingView(CallTokenView):
