@@ -50,7 +50,7 @@ def until(page, expression: str, seconds: float = 20) -> None:
         page.wait_for_timeout(100)
 
 
-def test_the_player_plays_and_seeks_by_transcript_turn(page, recorded_call, api_server):
+def test_the_player_plays_and_seeks_by_transcript_turn(page, recorded_call, api_server, screenshot_dir):
     log_in(page, salon_url(api_server), *SALON_OWNER)
     page.goto(f"{salon_url(api_server)}/admin/calls/call/{recorded_call.pk}/change/")
     until(page, f"{PLAYER}.readyState >= 1")
@@ -65,6 +65,7 @@ def test_the_player_plays_and_seeks_by_transcript_turn(page, recorded_call, api_
     # It plays on: past the next turn (12 s into the call), the highlight follows.
     until(page, f"{PLAYER}.currentTime > 11.7")
     page.wait_for_selector(".soniq-turn.soniq-playing >> text=Yes please.")
+    page.screenshot(path=str(screenshot_dir / "screenshot-call-recording.png"), full_page=True)
 
     # The tool call sits at its moment (9 s), between the turns it came between, and seeks too.
     tool = page.locator('[data-testid="tool-call"]')

@@ -74,3 +74,21 @@ def test_deprovisioning_deletes_every_recording_from_storage(provisioned, barber
 
     left = [path for path in Path(tmp_path / "recordings").rglob("*") if path.is_file()]
     assert left == [salon_file]
+
+
+def test_an_existing_businesss_front_desk_gets_to_listen_when_the_migration_runs(committed_db):
+    """Tenants provisioned before recordings existed: the data migration grants the Front desk group
+    the new permission (and taking the migration back removes it)."""
+    from django.contrib.auth.models import Group
+
+    def front_desk_listens() -> bool:
+        with schema_context("salon"):
+            return Group.objects.get(name="Front desk").permissions.filter(codename="listen_callrecording").exists()
+
+    assert front_desk_listens()
+    try:
+        call_command("migrate_schemas", "calls", "0009_call_recordings", schema_name="salon", verbosity=0)
+        assert not front_desk_listens()
+    finally:
+        call_command("migrate_schemas", "calls", schema_name="salon", verbosity=0)
+    assert front_desk_listens()
