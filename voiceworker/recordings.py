@@ -13,8 +13,10 @@ straight into the spool directory, on the same filesystem the upload is retried 
 code runs in tests with a simulated room.
 
 The file is written as the call goes. When the job ends (a shutdown callback, beside the one that
-sends the log) the recorder is closed, card-number turns are muted, and the file is moved into the
-spool (`VOICE_SPOOL_DIR/recordings/<call id>/`, a rename) before one bounded upload attempt. A failed
+sends the log) the recorder is closed and the file is moved into the spool
+(`VOICE_SPOOL_DIR/recordings/<call id>/`, a rename, with the windows to mute) before one upload
+attempt; whichever process sends a spooled recording first silences the card-number windows in it
+(once, recorded in its meta), so a recording never leaves the worker unmuted. A failed
 upload stays spooled and `SpoolResender` (in the worker's main process) retries it every minute and
 after a restart. Job processes serve one call each, so nothing here delays the next call; the log's
 callback does not wait for this one.
@@ -171,6 +173,17 @@ class RecordingUploader:
             logger.error("unreadable spooled recording %s; moved to rejected/", entry.name)
             self._move(claimed, self.spool_dir / "rejected" / entry.name)
             return "rejected"
+        if meta.get("muted") and not meta.get("mute_applied"):
+            try:
+                # Off the event loop: decoding and encoding a call takes a moment of CPU.
+                await asyncio.to_thread(mute, claimed / AUDIO_NAME, [tuple(window) for window in meta["muted"]])
+            except Exception:
+                # Never sent unmuted: it stays spooled, and a person looks at the log.
+                logger.exception("could not mute the recording of call %s; it stays spooled", call_id)
+                self._move(claimed, entry)
+                return "unavailable"
+            meta["mute_applied"] = True
+            (claimed / META_NAME).write_text(json.dumps(meta), encoding="utf-8")
         try:
             await asyncio.wait_for(self._send(claimed, meta), self.send_timeout)
         except ApiRefused as exc:
@@ -262,9 +275,8 @@ class CallRecording:
             started_at = self.recorder.recording_started_at or self.call.recorder.started_at
             await self.recorder.aclose()
             windows = [(channel, start - started_at, end - started_at) for channel, start, end in self.mute_windows.windows]
-            if windows:
-                # Off the event loop: decoding and encoding a call takes a moment of CPU.
-                await asyncio.to_thread(mute, self.path, windows)
+            # Spooled first, muted when it is sent (`_send_claimed`): muting a long call takes seconds,
+            # and a job process killed meanwhile must leave the file in the spool, still to be muted.
             self.entry = self.uploader.spool(
                 call_id=self.call.call_id, call_token=self.call.call_token, audio=self.path,
                 offset_seconds=round(started_at - self.call.recorder.started_at, 3),

@@ -265,3 +265,31 @@ def test_storage_down_keeps_the_recording_spooled_until_it_returns(spool_dir):
     finally:
         api.stop()
     assert len(attempts) == 2 and uploader.spooled() == []
+
+
+def test_a_recording_spooled_before_it_was_muted_leaves_the_worker_muted(spool_dir, tmp_path):
+    """The job process ended before the card number was silenced (a long call, a kill): the worker
+    that sends it from the spool mutes it first."""
+    from calls.tests.recording_helpers import ogg_opus
+
+    received: list[bytes] = []
+
+    async def upload(request):
+        received.append(await request.read())
+        return web.json_response({"ok": True, "status": "stored"}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/internal/calls/call-7/recording", upload)
+    api = ThreadedServer(app)
+    audio = tmp_path / "call-7.ogg"
+    audio.write_bytes(ogg_opus(seconds=3.0))  # a tone on the caller's channel throughout
+    try:
+        RecordingUploader(api_url=api.url, spool_dir=spool_dir).spool(
+            call_id="call-7", call_token="tok", audio=audio, offset_seconds=0.0, muted=[[0, 1.0, 2.0]])
+        assert asyncio.run(RecordingUploader(api_url=api.url, spool_dir=spool_dir).resend_spooled()) == 1
+    finally:
+        api.stop()
+    sent = tmp_path / "sent.ogg"
+    sent.write_bytes(received[0])
+    assert channel_rms(sent, start=1.1, end=1.9)[0] < 0.01
+    assert channel_rms(sent, start=0.2, end=0.8)[0] > 0.1 and channel_rms(sent, start=2.2, end=2.8)[0] > 0.1
