@@ -195,7 +195,7 @@ def test_the_openapi_schema_is_public_and_documents_every_endpoint(committed_db,
     assert response.status_code == 200
     schema = yaml.safe_load(response.text)
     assert set(schema["paths"]) == {
-        "/internal/calls/start", "/internal/calls/{call_id}/log",
+        "/internal/calls/start", "/internal/calls/{call_id}/log", "/internal/calls/{call_id}/recording",
         *(f"/internal/voice-tools/{name}" for name in ("check_availability", "create_booking", "create_order",
                                                        "transfer_to_human", "end_call", "log_note", "find_bookings",
                                                        "reschedule_booking", "cancel_booking", "order_status")),
