@@ -44,6 +44,7 @@ def cpu() -> float:
 async def one_call(*, seconds: float, record: bool, card: bool, api_url: str, spool: Path) -> dict:
     from livekit.agents import AgentSession
 
+    from core.call_contract import CallConfig, RecordingConfig
     from voiceworker import recordings
     from voiceworker.agent import SoniqAgent
     from voiceworker.api_client import CallStart, SoniqApiClient
@@ -53,7 +54,7 @@ async def one_call(*, seconds: float, record: bool, card: bool, api_url: str, sp
     from voiceworker.tests.test_recordings import CallerLine, FakeJob, ToneTTS
 
     start = CallStart(call_id=f"bench-{time.time_ns()}", call_token="bench-token",
-                      config={"language": "en", "recording": {"enabled": record, "disclosure": ""}})
+                      config=CallConfig(recording=RecordingConfig(enabled=record)))
     voice = ToneTTS(seconds=4.0)
     session = AgentSession(llm=ScriptedLLM([]), tts=voice, vad=None, turn_handling={"turn_detection": None})
     client = SoniqApiClient(base_url=api_url)

@@ -39,6 +39,7 @@ from django.conf import settings
 from livekit.agents import AgentSession
 from livekit.agents.voice.recorder_io import RecorderIO
 
+from core.call_contract import CallConfig
 from core.card_numbers import contains_card_number
 from voiceworker.api_client import ApiRefused, ApiUnavailable, _error_of
 from voiceworker.call_state import CallState
@@ -58,8 +59,8 @@ RECORDING_SAMPLE_RATE = 16000
 AUDIO_NAME, META_NAME = "audio.ogg", "meta.json"
 
 
-def recording_enabled(config: dict[str, Any]) -> bool:
-    return bool((config.get("recording") or {}).get("enabled"))
+def recording_enabled(config: CallConfig) -> bool:
+    return config.recording.enabled
 
 
 @dataclass

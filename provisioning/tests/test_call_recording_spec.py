@@ -87,7 +87,7 @@ def test_an_existing_businesss_front_desk_gets_to_listen_when_the_migration_runs
 
     assert front_desk_listens()
     try:
-        call_command("migrate_schemas", "calls", "0009_call_recordings", schema_name="salon", verbosity=0)
+        call_command("migrate_schemas", "calls", "0010_call_recordings", schema_name="salon", verbosity=0)
         assert not front_desk_listens()
     finally:
         call_command("migrate_schemas", "calls", schema_name="salon", verbosity=0)

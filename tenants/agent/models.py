@@ -50,6 +50,10 @@ class AgentSettings(models.Model):
     class Fallback(models.TextChoices):
         CALLBACK = "callback", "Queue a callback request"
 
+    # Seconds before the end, either warning (inclusive): inside the longest call (max_call_seconds's
+    # validators); `clean()` and the check constraint order them.
+    WARNING_SECONDS_RANGE = (1, 3599)
+
     business_name = models.CharField(max_length=200)
     language = models.CharField(max_length=16, default="en", help_text="BCP 47 code the agent speaks first, e.g. en, de, es.")
     greeting = models.TextField(max_length=1000)

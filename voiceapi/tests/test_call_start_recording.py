@@ -3,8 +3,8 @@ and the disclosure comes before the greeting, in the agent's language unless the
 import pytest
 from django_tenants.utils import schema_context
 
-from soniq_site.demo_tenants import PIZZERIA_NUMBER
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import PIZZERIA_NUMBER
 from voiceapi.tests.voice_api import start_call
 
 

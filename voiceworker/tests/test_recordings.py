@@ -19,8 +19,8 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 from livekit.agents.voice import io as agent_io
 
 from calls.models import Call, CallRecording
-from soniq_site.demo_tenants import SALON_NUMBER
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker import recordings
 from voiceworker.agent import SoniqAgent
 from voiceworker.api_client import SoniqApiClient
@@ -148,7 +148,7 @@ async def a_recorded_call(*, api_url: str, spool_dir, agent_says: str = "Sure, w
     await recordings.register(job, session, call, uploader=uploader)
     recording = call.recording
     began = recording.recorder.recording_started_at
-    await session.say(start.config["greeting"])  # one tone per sentence
+    await session.say(start.config.greeting)  # one tone per sentence
     greeting_end = time.time() - began
     line.speak_at = time.time() + 0.3
     await asyncio.sleep(0.3 + CALLER_SPEECH_ENDS + 0.3)
@@ -169,8 +169,9 @@ def test_it_records_the_caller_on_the_left_and_the_agent_on_the_right(recording_
     start, call, at = asyncio.run(a_recorded_call(api_url=live_api.url, spool_dir=spool_dir))
 
     # The caller heard the disclosure first: it opens the greeting the agent says.
-    assert start.config["recording"] == {"enabled": True, "disclosure": "This call is recorded so we can serve you better."}
-    assert start.config["greeting"].startswith("This call is recorded so we can serve you better. ")
+    assert start.config.recording.enabled
+    assert start.config.recording.disclosure == "This call is recorded so we can serve you better."
+    assert start.config.greeting.startswith("This call is recorded so we can serve you better. ")
     with schema_context("salon"):
         stored = CallRecording.objects.select_related("call").get(call_id=call.call_id)
         logged = Call.objects.get(pk=call.call_id)

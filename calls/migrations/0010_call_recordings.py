@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0008_smsmessage_moves_to_messaging'),
+        ('calls', '0009_call_is_test'),
     ]
 
     operations = [
