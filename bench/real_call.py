@@ -10,10 +10,11 @@ and one transfer to a staff phone. Printed, p50 / p95 / max over all calls or tu
 
 - INVITE → 200 OK at the caller;
 - 200 OK → the first greeting audio at the caller (the phone's recording starts with the media);
-- the caller's end of speech → the first reply audio at the caller ("turn"), and the part of it that is
-  ours: the turn minus the framework's endpointing (its end-of-utterance delay, from the call log), the
-  stand-ins' configured delays (model first token, voice first audio) and the voice stand-in's own
-  synthesis time (espeak-ng, measured);
+- the caller's end of speech → the first reply audio at the caller ("turn"), split at the first model
+  request, and the part of it that is ours: the turn minus the framework's endpointing (its
+  end-of-utterance delay, from the call log), the stand-ins' configured delays (the model's first token
+  for every request of the reply, the voice's first audio) and the voice stand-in's own synthesis time
+  (espeak-ng, measured);
 - end_call → BYE (the goodbye's end in the recording → the BYE);
 - REFER received → the call settled (the bridge's BYE to the caller after the staff phone answered).
 
@@ -146,6 +147,7 @@ def main() -> None:
 
         figures: dict[str, list[float]] = {name: [] for name in
                                            ("invite_ok", "greeting", "turn", "eos_request", "request_audio_ours",
+                                                         "answer_voice", "audio_heard",
                                                          "ours", "bye", "refer_settled")}
         workdir = Path(tempfile.mkdtemp(prefix="soniq-bench-"))
         for number in range(args.calls):
@@ -176,13 +178,23 @@ def main() -> None:
                 # provider's first-audio delay would include.
                 after = ok.at + spoken.end
                 first_synthesis = next((took for started, took in standins.synthesis if started > after), 0.0)
-                request_at = next((at for at in standins.chat_times if at > after), None)
-                if request_at is not None:
-                    figures["eos_request"].append(request_at - after)
-                    figures["request_audio_ours"].append(ok.at + reply.start - request_at - args.first_token
-                                                         - args.first_audio - first_synthesis)
+                heard_at = ok.at + reply.start
+                # Every model request of the reply (a booking is three: two tool calls, then the answer)
+                # waited the stand-in's first-token delay.
+                requests = [at for at in standins.chat_times if after < at < heard_at]
+                stand_in = len(requests) * args.first_token + args.first_audio + first_synthesis
+                # Where the rest goes: the last model request's answer → the voice request, and the voice's
+                # first audio (its delay and synthesis done) → heard at the caller.
+                voice = next(((at, took) for at, took in standins.synthesis if requests and at > requests[-1]
+                              and at < heard_at), None)
+                if requests and voice:
+                    figures["answer_voice"].append(voice[0] - requests[-1] - args.first_token)
+                    figures["audio_heard"].append(heard_at - (voice[0] + args.first_audio + voice[1]))
+                if requests:
+                    figures["eos_request"].append(requests[0] - after)
+                    figures["request_audio_ours"].append(heard_at - requests[0] - stand_in)
                 if eou is not None:
-                    figures["ours"].append(turn - eou / 1000 - args.first_token - args.first_audio - first_synthesis)
+                    figures["ours"].append(turn - eou / 1000 - stand_in)
             # The goodbye is the last speech; the BYE follows its end (after the worker's grace).
             recording_start = ok.at
             figures["bye"].append(bye.at - (recording_start + speech[-1].end))
@@ -212,6 +224,8 @@ def main() -> None:
                             ("turn", "end of speech → reply audio"),
                             ("eos_request", "  end of speech → model request"),
                             ("request_audio_ours", "  request → audio, minus stand-ins"),
+                            ("answer_voice", "    model's answer → voice request"),
+                            ("audio_heard", "    voice's first audio → caller"),
                             ("ours", "  ours (minus endpointing, stand-ins)"),
                             ("bye", "goodbye's end → BYE"), ("refer_settled", "REFER → call settled (BYE)")):
             print(f"{label:32s} {summary(figures[name])}")

@@ -81,12 +81,14 @@ def caller_number(messages: list[dict[str, Any]]) -> str:
 class ReceptionistTurns:
     """A model that books, transfers and says goodbye, decided from the conversation so far, so many
     calls can share it: a caller who names the service gets the first free time the API offers from
-    `date` on, booked in `customer_name` on the number the call's instructions give; "person" asks for a
+    `date` on, booked in `customer_name` on the number the call's instructions give (or `customer_phone`,
+    the number a caller without one says, as on a test call from the browser); "person" asks for a
     transfer; "bye" ends the call."""
 
     service: str = "haircut"
     date: str = "tomorrow"
     customer_name: str = "Maria Lopez"
+    customer_phone: str = ""
     goodbye_outcome: str = "booked"
 
     def __call__(self, messages: list[dict[str, Any]]) -> Step:
@@ -100,7 +102,7 @@ class ReceptionistTurns:
                 if start:
                     return {"tool_calls": [("create_booking", {
                         "service": self.service, "start": str(start)[:16], "customer_name": self.customer_name,
-                        "customer_phone": caller_number(messages), "notes": None})]}
+                        "customer_phone": caller_number(messages) or self.customer_phone, "notes": None})]}
                 return {"content": output.get("message") or "Sorry, there is nothing free."}
             if name == "create_booking":
                 return {"content": output.get("message") or "You're booked. Anything else?"}

@@ -302,6 +302,7 @@ CELERY_TASK_ROUTES = {
     "calls.sms_send": {"queue": "messages"},
     "calls.call_log_store": {"queue": "ingest"},
     "calls.calls_close_abandoned": {"queue": "maintenance"},
+    "calls.recordings_sweep": {"queue": "maintenance"},
     "trials.trial_calls_sweep": {"queue": "maintenance"},
     "trials.scenario_run": {"queue": "maintenance"},
     "bookings.booking_reminders_send": {"queue": "maintenance"},
@@ -323,6 +324,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
+    # Recordings past each tenant's retention leave storage (calls/recordings.py).
+    "calls-recordings-sweep": {"task": "calls.recordings_sweep", "schedule": 3600.0},
     # What a test call abandoned without its log left behind (voiceapi/trial_calls.py).
     "trial-calls-sweep": {"task": "trials.trial_calls_sweep", "schedule": 300.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
@@ -381,6 +384,62 @@ CALL_LOG_LOCK_TIMEOUT_MS = env_int("CALL_LOG_LOCK_TIMEOUT_MS", 5000)
 CALL_LOG_DEAD_LETTER_MAX_RETRIES = env_int("CALL_LOG_DEAD_LETTER_MAX_RETRIES", 288)
 # A call still active this long after its maximum length lost its worker (calls_close_abandoned).
 CALL_ABANDONED_MARGIN_SECONDS = env_int("CALL_ABANDONED_MARGIN_SECONDS", 300)
+
+# --- Call recordings (calls/recordings.py) -------------------------------------------------------
+# The filesystem (RECORDINGS_ROOT, never served directly: the admin streams a recording after checking
+# the listener's permission) unless RECORDINGS_S3_BUCKET names an S3-compatible bucket; then the admin
+# hands the browser a signed URL that lives RECORDINGS_SIGNED_URL_SECONDS.
+RECORDINGS_ROOT = env_str("RECORDINGS_ROOT", str(BASE_DIR / ".var" / "recordings"))
+RECORDINGS_S3_BUCKET = env_str("RECORDINGS_S3_BUCKET")
+RECORDINGS_S3_ENDPOINT_URL = env_str("RECORDINGS_S3_ENDPOINT_URL")
+RECORDINGS_S3_REGION = env_str("RECORDINGS_S3_REGION")
+RECORDINGS_S3_ACCESS_KEY_ID = env_str("RECORDINGS_S3_ACCESS_KEY_ID")
+RECORDINGS_S3_SECRET_ACCESS_KEY = env_str("RECORDINGS_S3_SECRET_ACCESS_KEY")
+# Server-side encryption asked of the bucket: AES256 (S3-managed keys), aws:kms, or empty for none.
+RECORDINGS_S3_SSE = env_str("RECORDINGS_S3_SSE", "AES256")
+RECORDINGS_SIGNED_URL_SECONDS = env_int("RECORDINGS_SIGNED_URL_SECONDS", 300)
+# Largest recording upload accepted (an hour of the worker's Ogg/Opus is ~30 MB).
+RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 64 * 1024 * 1024)
+
+
+def recordings_storage_config(*, root: str, bucket: str, endpoint_url: str = "", region: str = "",
+                               access_key: str = "", secret_key: str = "", sse: str = "",
+                               signed_url_seconds: int = 300) -> dict:
+    """STORAGES["recordings"]: files under `root`, or the S3-compatible `bucket` (tests build theirs with it too)."""
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": root, "base_url": None,
+                            "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}}
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint_url or None,
+        "region_name": region or None,
+        "access_key": access_key or None,
+        "secret_key": secret_key or None,
+        "default_acl": "private",
+        "querystring_auth": True,
+        "querystring_expire": signed_url_seconds,
+        "signature_version": "s3v4",
+        "file_overwrite": False,
+        "object_parameters": {"ServerSideEncryption": sse} if sse else {},
+        "addressing_style": "path" if endpoint_url else None,
+    }}
+
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": recordings_storage_config(
+        root=RECORDINGS_ROOT, bucket=RECORDINGS_S3_BUCKET, endpoint_url=RECORDINGS_S3_ENDPOINT_URL,
+        region=RECORDINGS_S3_REGION, access_key=RECORDINGS_S3_ACCESS_KEY_ID,
+        secret_key=RECORDINGS_S3_SECRET_ACCESS_KEY, sse=RECORDINGS_S3_SSE,
+        signed_url_seconds=RECORDINGS_SIGNED_URL_SECONDS),
+}
+# The player loads a signed URL from the bucket's host when recordings live in a bucket.
+if RECORDINGS_S3_BUCKET:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [
+        "'self'", urlparse(RECORDINGS_S3_ENDPOINT_URL)._replace(path="", params="", query="", fragment="").geturl()
+        if RECORDINGS_S3_ENDPOINT_URL else "https://*.amazonaws.com"]
 
 # --- Voice providers (read by the voice worker and by call-start config) -----------------------
 SONIQ_API_URL = env_str("SONIQ_API_URL", "http://127.0.0.1:8000")

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from calls.models import Call, CallbackRequest, TranscriptTurn
 from calls.summaries.models import CallSummary
+from core.card_numbers import mask_card_numbers
 
 logger = logging.getLogger("summaries")
 
@@ -114,6 +115,8 @@ def call_summarize(*, call_id: str) -> CallSummary:
         response.raise_for_status()
         summary, intent, follow_up = _parse(response.json()["choices"][0]["message"]["content"])
         follow_up = _follow_up_from_facts(facts=document["platform_facts"], answered=follow_up)
+        # The transcript it read is masked, but a model can still write digits it inferred or repeated.
+        summary = mask_card_numbers(summary)
     except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as exc:
         reason = f"The LLM gave no usable summary: {exc.__class__.__name__}: {exc}"[:1000]
         logger.warning("call %s not summarised: %s", call.pk, reason)
