@@ -20,7 +20,8 @@ from bookings.models import Booking, Service
 from calls.models import Call, CallbackRequest
 from calls.usage import usage_totals
 from messaging.models import SmsMessage
-from orders.models import MenuItem, Order
+from orders.models import Order
+from tenants.agent.selectors import business_capabilities
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import IngestionDeadLetter, Tenant
 
@@ -116,6 +117,7 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
         CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).order_by("created")
         .values_list("created", flat=True).first()
     )
+    capabilities = business_capabilities()
     return TenantHomeSummary(
         today=today,
         calls_today=calls_today.count(),
@@ -137,8 +139,8 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
         calls_per_day=calls_per_day,
         outcomes=outcomes,
         recent_calls=list(calls_with_results().select_related("summary").order_by("-started_at")[:recent]),
-        takes_bookings=Service.objects.filter(active=True).exists(),
-        takes_orders=MenuItem.objects.filter(available=True).exists(),
+        takes_bookings=capabilities.takes_bookings,
+        takes_orders=capabilities.takes_orders,
         sms_failed_recently=SmsMessage.objects.filter(
             status=SmsMessage.Status.FAILED, created__gte=period_start
         ).count(),

@@ -117,6 +117,27 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
 
         return in_tenant_timezone
 
+    # The sections only a business that takes bookings, or orders, uses (AgentSettings.capabilities).
+    BOOKING_MODELS = {("bookings", "booking"), ("bookings", "service"), ("bookings", "bookingpolicy")}
+    ORDER_MODELS = {("orders", "order"), ("orders", "menuitem"), ("orders", "orderingpolicy")}
+
+    def get_app_list(self, request, app_label=None):
+        """The index and the sidebar list only what the business uses: a salon sees no Orders or
+        Menu items, a pizzeria no Bookings or Services. The pages stay reachable by address (an
+        owner who switches in the agent settings finds their data again)."""
+        from tenants.agent.selectors import business_capabilities
+
+        capabilities = business_capabilities()
+        hidden = (set() if capabilities.takes_bookings else self.BOOKING_MODELS) | (
+            set() if capabilities.takes_orders else self.ORDER_MODELS)
+        app_list = []
+        for app in super().get_app_list(request, app_label):
+            app["models"] = [model for model in app["models"]
+                             if (app["app_label"], model["object_name"].lower()) not in hidden]
+            if app["models"]:
+                app_list.append(app)
+        return app_list
+
     def index(self, request, extra_context=None):
         from backoffice.charts import tenant_home_charts
         from backoffice.dashboard import tenant_home_summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.core.validators import validate_email
 
-from core.phone import InvalidPhoneNumber, normalize_phone_number
+from core.phone import InvalidPhoneNumber, valid_phone_number
 from notifications.models import NotificationEvent, NotificationSettings
 from tenants.selectors import tenant_phone_region
 
@@ -44,9 +44,9 @@ class NotificationSettingsForm(forms.ModelForm):
         numbers = []
         for raw in _lines(self.cleaned_data["sms_numbers"]):
             try:
-                numbers.append(normalize_phone_number(raw, default_region=tenant_phone_region()))
-            except InvalidPhoneNumber:
-                raise forms.ValidationError(f"{raw} is not a phone number.") from None
+                numbers.append(valid_phone_number(raw, default_region=tenant_phone_region()))
+            except InvalidPhoneNumber as invalid:
+                raise forms.ValidationError(str(invalid)) from None
         return numbers
 
     def clean(self):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from babel.numbers import is_currency
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -32,14 +33,14 @@ from provisioning.followups import (
 )
 from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
 from tenants.hours.models import Closure, OpeningHours
-from tenants.models import Domain, PhoneNumber, Tenant
+from tenants.models import Domain, PhoneNumber, Tenant, country_currency
 from tenants.sip_sync import sip_sync_request
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 RESERVED_SLUGS = {"public", "information_schema", "postgres", "admin", "internal", "www"}
 
-TOP_LEVEL_KEYS = {"slug", "name", "domain", "timezone", "country", "phone_numbers", "owner", "agent", "hours", "closures",
+TOP_LEVEL_KEYS = {"slug", "name", "domain", "timezone", "country", "currency", "capabilities", "phone_numbers", "owner", "agent", "hours", "closures",
                   "escalation", "booking_rules", "services", "ordering", "menu", "facts", "notifications", "webhooks"}
 REQUIRED_KEYS = {"slug", "name", "domain", "timezone"}
 AGENT_KEYS = {"business_name", "greeting", "instructions", "voice_id", "voice_speed", "language", "max_call_seconds",
@@ -69,6 +70,11 @@ class TenantSpec:
     timezone: str
     # None: keep an existing tenant's country; a new one takes its first number's.
     country: str | None
+    # The one currency of every price and order. None: keep an existing tenant's; a new one takes
+    # its country's.
+    currency: str | None
+    # bookings | orders | both. None: keep an existing tenant's; a new one's follows what it sells.
+    capabilities: str | None
     phone_numbers: list[str]
     owner: dict | None
     agent: dict
@@ -145,9 +151,28 @@ def _money(value: Any, path: str) -> Decimal:
 
 
 def _currency(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value):
+    if not isinstance(value, str) or not is_currency(value.upper()):
         raise TenantSpecError(path, "must be a three-letter currency code such as USD.")
     return value.upper()
+
+
+def _item_currency(entry: dict, path: str, currency: str | None) -> None:
+    """A service or menu item may still say its currency, but only the business's: one currency per
+    tenant, so no order can mix two."""
+    if "currency" not in entry:
+        return
+    stated = _currency(entry["currency"], f"{path}.currency")
+    if currency is not None and stated != currency:
+        raise TenantSpecError(f"{path}.currency", f"must be the business's currency ({currency}, the spec's "
+                                                  "`currency`); leave it out, every price is in it.")
+
+
+def _validate_capabilities(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value not in AgentSettings.Capabilities.values:
+        raise TenantSpecError("capabilities", "must be bookings, orders or both.")
+    return value
 
 
 def _aliases(value: Any, path: str) -> list[str]:
@@ -247,18 +272,18 @@ def _validate_named_list(value: Any, path: str) -> list[dict]:
     return value
 
 
-def _validate_services(value: Any) -> list[dict]:
+def _validate_services(value: Any, currency: str | None) -> list[dict]:
     services = []
     for index, entry in enumerate(_validate_named_list(value, "services")):
         path = f"services[{index}]"
         _reject_unknown_keys(entry, SERVICE_KEYS, path)
+        _item_currency(entry, path, currency)
         services.append({
             "name": _text(entry["name"], f"{path}.name", max_length=100),
             "duration_minutes": _whole_number(entry.get("duration_minutes"), f"{path}.duration_minutes", minimum=5, maximum=1440),
             "buffer_minutes": _whole_number(entry.get("buffer_minutes", 0), f"{path}.buffer_minutes", minimum=0, maximum=240),
             "capacity": _whole_number(entry.get("capacity", 1), f"{path}.capacity", minimum=1, maximum=100),
             "price": None if entry.get("price") is None else _money(entry["price"], f"{path}.price"),
-            "currency": _currency(entry.get("currency", "USD"), f"{path}.currency"),
             "aliases": _aliases(entry.get("aliases"), f"{path}.aliases"),
             "description": _text(entry.get("description", ""), f"{path}.description", max_length=300, required=False),
             "active": True,
@@ -266,17 +291,17 @@ def _validate_services(value: Any) -> list[dict]:
     return services
 
 
-def _validate_menu(value: Any) -> list[dict]:
+def _validate_menu(value: Any, currency: str | None) -> list[dict]:
     menu = []
     for index, entry in enumerate(_validate_named_list(value, "menu")):
         path = f"menu[{index}]"
         _reject_unknown_keys(entry, MENU_KEYS, path)
+        _item_currency(entry, path, currency)
         if "price" not in entry:
             raise TenantSpecError(f"{path}.price", "is required.")
         menu.append({
             "name": _text(entry["name"], f"{path}.name", max_length=100),
             "price": _money(entry["price"], f"{path}.price"),
-            "currency": _currency(entry.get("currency", "USD"), f"{path}.currency"),
             "aliases": _aliases(entry.get("aliases"), f"{path}.aliases"),
             "available": _boolean(entry.get("available", True), f"{path}.available"),
             "category": _text(entry.get("category", ""), f"{path}.category", max_length=100, required=False),
@@ -397,6 +422,11 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         raise TenantSpecError("timezone", f"{timezone!r} is not an IANA time zone such as America/New_York.") from exc
     country = _validate_country(spec.get("country"))
     region = _number_region(spec, country, slug)
+    currency = _currency(spec["currency"], "currency") if spec.get("currency") is not None else None
+    # What the items are checked against: the spec's currency, else the existing tenant's, else the
+    # one a new tenant will get from its country.
+    business_currency = currency or Tenant.objects.filter(schema_name=slug).values_list("currency", flat=True).first() \
+        or country_currency(country or region)
 
     owner = None
     if spec.get("owner") is not None:
@@ -459,6 +489,8 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         domain=domain,
         timezone=timezone,
         country=country,
+        currency=currency,
+        capabilities=_validate_capabilities(spec.get("capabilities")),
         phone_numbers=_validate_phone_numbers(spec.get("phone_numbers", []), slug, region=region),
         owner=owner,
         agent=_validate_agent(spec.get("agent"), name),
@@ -466,9 +498,9 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
         closures=_validate_closures(spec["closures"]) if spec.get("closures") is not None else None,
         escalation=escalation,
         booking_rules=booking_rules,
-        services=_validate_services(spec["services"]) if spec.get("services") is not None else None,
+        services=_validate_services(spec["services"], business_currency) if spec.get("services") is not None else None,
         ordering=ordering,
-        menu=_validate_menu(spec["menu"]) if spec.get("menu") is not None else None,
+        menu=_validate_menu(spec["menu"], business_currency) if spec.get("menu") is not None else None,
         facts=validate_facts(spec["facts"]) if spec.get("facts") is not None else None,
         notifications=notifications,
         webhooks=webhooks,
@@ -560,9 +592,16 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
     _front_desk_group_ensure(changes)
 
     agent_values = dict(spec.agent)
+    current_agent = AgentSettings.objects.first()
+    if spec.capabilities is not None:
+        agent_values["capabilities"] = spec.capabilities
+    elif current_agent is None:
+        # A new business does what its spec sells: services are booked, a menu is ordered from.
+        sells = (bool(spec.services), bool(spec.menu))
+        agent_values["capabilities"] = {(True, False): "bookings", (False, True): "orders"}.get(sells, "both")
     if spec.escalation is not None:
         agent_values["transfer_to"] = spec.escalation["transfer_to"]
-    _update_fields(AgentSettings.objects.first() or AgentSettings(), agent_values, changes, "agent")
+    _update_fields(current_agent or AgentSettings(), agent_values, changes, "agent")
     if spec.escalation is not None:
         _replace_weekly_ranges(EscalationHours, {d: spec.escalation["hours"].get(d, []) for d in range(7)},
                                "starts", "ends", changes, "escalation hours")
@@ -587,7 +626,19 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
         _upsert_by_name(MenuItem, spec.menu, "available", changes, "menu item")
     if spec.facts is not None:
         _replace_facts(spec.facts, changes)
+    prices_in_tenant_currency(changes=changes)
     followups_spec_apply(notifications=spec.notifications, webhooks=spec.webhooks, changes=changes)
+
+
+def prices_in_tenant_currency(*, changes: list[str] | None = None) -> None:
+    """Every service and menu item of the current tenant in its one currency (after the spec or the
+    operator changed it): an order can then never mix two currencies."""
+    from tenants.selectors import tenant_currency
+
+    currency = tenant_currency()
+    moved = sum(model.objects.exclude(currency=currency).update(currency=currency) for model in (Service, MenuItem))
+    if moved and changes is not None:
+        changes.append(f"prices now in {currency}")
 
 
 def _replace_facts(facts: list[dict], changes: list[str]) -> None:
@@ -613,8 +664,9 @@ def tenant_provision(*, spec: Any) -> ProvisionResult:
             tenant = Tenant(schema_name=validated.slug)
         country = validated.country or (phone_region(validated.phone_numbers[0]) if created and validated.phone_numbers
                                         else tenant.country)
-        _update_fields(tenant, {"name": validated.name, "timezone": validated.timezone, "country": country}, changes,
-                       "tenant")
+        currency = validated.currency or (country_currency(country) if created else tenant.currency)
+        _update_fields(tenant, {"name": validated.name, "timezone": validated.timezone, "country": country,
+                                "currency": currency}, changes, "tenant")
 
         domain = tenant.domains.filter(domain=validated.domain).first()
         if domain is None:

@@ -38,6 +38,17 @@ def tenant_phone_region() -> str:
     return current_tenant().country
 
 
+def tenant_currency() -> str:
+    """The current tenant's currency: the default of every price and order written in its schema.
+    A schema with no tenant (the migration template, its spares) prices in USD until one claims it."""
+    from django.db import connection
+
+    tenant = connection.tenant
+    if isinstance(tenant, Tenant):
+        return tenant.currency
+    return Tenant.objects.filter(schema_name=connection.schema_name).values_list("currency", flat=True).first() or "USD"
+
+
 def tenant_timezone() -> zoneinfo.ZoneInfo:
     """The time zone of the tenant whose schema is active: every local time a caller or owner sees."""
     return current_tenant().tzinfo

@@ -29,7 +29,7 @@ from messaging.sms import signalwire_missing_settings
 from orders.models import MenuItem
 from orders.selectors import menu_summary
 from tenants.agent.models import AgentSettings
-from tenants.agent.selectors import agent_settings_get, business_facts_summary
+from tenants.agent.selectors import agent_settings_get, business_capabilities, business_facts_summary
 from tenants.hours.selectors import opening_hours_summary, upcoming_closures
 from tenants.models import Tenant
 
@@ -39,10 +39,13 @@ COMMON_TOOLS = ("transfer_to_human", "end_call", "log_note")
 
 
 def _tools_offered() -> list[str]:
+    # What the business does (AgentSettings.capabilities) decides, not what happens to be in its
+    # tables: a salon that adds a menu item by mistake does not start taking orders.
+    capabilities = business_capabilities()
     tools: list[str] = []
-    if Service.objects.filter(active=True).exists():
+    if capabilities.takes_bookings and Service.objects.filter(active=True).exists():
         tools += BOOKING_TOOLS
-    if MenuItem.objects.filter(available=True).exists():
+    if capabilities.takes_orders and MenuItem.objects.filter(available=True).exists():
         tools += ORDER_TOOLS
     return tools + list(COMMON_TOOLS)
 

@@ -16,16 +16,27 @@ from django.forms.models import BaseModelFormSet, modelformset_factory
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from backoffice.forms import PlainTextField
 from backoffice.helpers import SingleRowAdminMixin, first_overlap, overlap_message, validate_range_order
 from backoffice.sites import tenant_admin_site
 from core.languages import unsupported_language_message
-from tenants.agent.models import FACTS_TOTAL_MAX, AgentSettings, BusinessFact, EscalationHours
+from core.phone import InvalidPhoneNumber, is_sip_uri, valid_phone_number
+from tenants.agent.models import (
+    FACTS_TOTAL_MAX,
+    AgentSettings,
+    BusinessFact,
+    EscalationHours,
+    normalize_transfer_target,
+)
+from tenants.selectors import tenant_phone_region
 
 
 class AgentSettingsForm(forms.ModelForm):
     class Meta:
         model = AgentSettings
         fields = "__all__"
+        field_classes = {"greeting": PlainTextField, "instructions": PlainTextField, "business_name": PlainTextField,
+                         "callback_promise": PlainTextField}
         widgets = {
             "greeting": forms.Textarea(attrs={"rows": 2, "cols": 80}),
             "instructions": forms.Textarea(attrs={"rows": 12, "cols": 80}),
@@ -39,6 +50,19 @@ class AgentSettingsForm(forms.ModelForm):
             "voice_speed": "0.6 (slow) to 1.5 (fast); 1.0 is normal.",
         }
 
+
+    def clean_transfer_to(self):
+        # A number is checked against its country's numbering plan (a SIP address is the owner's own
+        # system and is taken as written); the model then stores it as tel:+E164.
+        # Only a changed one: a number saved before this check must not block saving the rest.
+        target = (self.cleaned_data.get("transfer_to") or "").strip()
+        if target and not is_sip_uri(target) and "transfer_to" in self.changed_data:
+            normalize_transfer_target(target)  # neither a number nor a SIP address: says so
+            try:
+                return valid_phone_number(target.removeprefix("tel:"), default_region=tenant_phone_region())
+            except InvalidPhoneNumber as invalid:
+                raise ValidationError(str(invalid)) from None
+        return target
 
     def clean_language(self):
         language = self.cleaned_data["language"].strip()
@@ -109,6 +133,7 @@ class AgentSettingsAdmin(SingleRowAdminMixin, admin.ModelAdmin):
     form = AgentSettingsForm
     save_on_top = False
     fieldsets = [
+        ("What callers can do", {"fields": ["capabilities"]}),
         ("Greeting and voice", {"fields": ["business_name", "greeting", "language", "voice_id", "voice_speed"]}),
         ("Instructions", {"fields": ["instructions"],
                           "description": "What the agent knows and how it behaves. Opening hours, services, "
@@ -143,6 +168,7 @@ class BusinessFactForm(forms.ModelForm):
     class Meta:
         model = BusinessFact
         fields = ["topic", "answer", "position"]
+        field_classes = {"topic": PlainTextField, "answer": PlainTextField}
         widgets = {"answer": forms.Textarea(attrs={"rows": 3, "cols": 80})}
 
     def clean(self):

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from backoffice.dashboard import bookings_day_view
+from backoffice.dashboard import bookings_day_view, local_day_bounds
 from backoffice.forms import BookingAddForm
 from backoffice.helpers import (
     DateHierarchyInReachMixin,
@@ -33,7 +33,12 @@ from backoffice.sites import tenant_admin_site
 from bookings.models import Booking, BookingPolicy, Service
 from bookings.services import bookings_cancel
 from core import clock
+from tenants.agent.models import AgentSettings
 from tenants.hours.models import Closure, OpeningHours
+
+
+def business_texts_customers() -> bool:
+    return AgentSettings.objects.filter(sms_confirmations=True).exists()
 
 
 class OpeningHoursForm(forms.ModelForm):
@@ -67,10 +72,45 @@ class OpeningHoursAdmin(admin.ModelAdmin):
 
 
 class ClosureForm(forms.ModelForm):
+    """A day off. Closing a day that already has confirmed bookings says so, with the count, and
+    asks what becomes of them: cancelled (each customer texted, as when the business cancels from
+    the list) in the same save, or kept for the owner to sort out."""
+
+    CANCEL, KEEP = "cancel", "keep"
+    bookings_that_day = forms.ChoiceField(
+        required=False, label="Bookings that day", widget=forms.HiddenInput,
+        choices=[("", "—"), (CANCEL, "Cancel them and text each customer"),
+                 (KEEP, "Keep them (I will sort them out myself)")],
+    )
+
     class Meta:
         model = Closure
         fields = ["date", "reason"]
         help_texts = {"date": "The business is closed all day; the agent offers no bookings and tells callers."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.bookings_to_cancel: list[int] = []
+
+    def clean(self):
+        cleaned_data = super().clean()
+        day = cleaned_data.get("date")
+        if day is None:
+            return cleaned_data
+        start, end = local_day_bounds(day, connection.tenant.tzinfo)
+        booked = list(Booking.objects.filter(status=Booking.Status.CONFIRMED, start__gte=start, start__lt=end)
+                      .values_list("pk", flat=True))
+        if not booked:
+            return cleaned_data
+        choice = cleaned_data.get("bookings_that_day")
+        if choice not in (self.CANCEL, self.KEEP):
+            self.fields["bookings_that_day"].widget = forms.RadioSelect(choices=self.fields["bookings_that_day"].choices[1:])
+            count = f"{len(booked)} confirmed booking{'s' if len(booked) != 1 else ''}"
+            self.add_error("bookings_that_day", f"{day:%A} {day.day} {day:%B} has {count}. Cancel them (each "
+                                                "customer gets a text) or keep them, then save again.")
+        elif choice == self.CANCEL:
+            self.bookings_to_cancel = booked
+        return cleaned_data
 
 
 @admin.register(Closure, site=tenant_admin_site)
@@ -78,6 +118,17 @@ class ClosureAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
     form = ClosureForm
     list_display = ["date", "weekday", "reason"]
     date_hierarchy = "date"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.bookings_to_cancel:
+            # The business's own cancellation, the one the bookings list uses: the places are freed,
+            # each customer whose booking is ahead is texted, webhooks hear of each.
+            cancelled = bookings_cancel(booking_ids=form.bookings_to_cancel, now=clock.now())
+            texted = " Each customer is texted." if business_texts_customers() else (
+                " SMS to customers is off (Agent settings), so they are not texted: call them.")
+            self.message_user(request, f"Cancelled {len(cancelled)} booking{'s' if len(cancelled) != 1 else ''} "
+                                       f"on {obj.date:%A} {obj.date.day} {obj.date:%B}.{texted}", messages.WARNING)
 
     @admin.display(description="Day")
     def weekday(self, closure):
@@ -119,7 +170,7 @@ class ServiceForm(PriceCurrencyFormMixin, forms.ModelForm):
     class Meta:
         model = Service
         fields = ["name", "aliases", "description", "duration_minutes", "buffer_minutes", "capacity", "price",
-                  "currency", "active"]
+                  "active"]
         help_texts = {
             "aliases": "Other names callers use, separated by commas (e.g. trim, men's cut).",
             "capacity": "How many of these can run at the same time (e.g. 2 chairs).",

@@ -28,6 +28,7 @@ from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest
 from core.errors import DomainError
 from messaging.models import SmsMessage
+from tenants.agent.selectors import business_capabilities
 
 
 class ResultFilter(admin.SimpleListFilter):
@@ -35,8 +36,10 @@ class ResultFilter(admin.SimpleListFilter):
     parameter_name = "result"
 
     def lookups(self, request, model_admin):
-        return [("booking", "Made a booking"), ("order", "Placed an order"), ("callback", "Queued a callback"),
-                ("none", "No booking or order")]
+        capabilities = business_capabilities()
+        return [*([("booking", "Made a booking")] if capabilities.takes_bookings else []),
+                *([("order", "Placed an order")] if capabilities.takes_orders else []),
+                ("callback", "Queued a callback"), ("none", "No booking or order")]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -49,6 +52,22 @@ class ResultFilter(admin.SimpleListFilter):
         if value == "none":
             return queryset.filter(made_booking=False, made_order=False)
         return queryset
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    """The call outcomes, without "Booked" for a business that takes no bookings or "Ordered" for
+    one that takes no orders."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        capabilities = business_capabilities()
+        unused = {Call.Outcome.BOOKED: capabilities.takes_bookings, Call.Outcome.ORDERED: capabilities.takes_orders}
+        return [(value, label) for value, label in Call.Outcome.choices if unused.get(value, True)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
 
 
 class DurationFilter(admin.SimpleListFilter):
@@ -80,7 +99,7 @@ class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAd
         ("Transferred to", lambda call: call.transferred_to),
     ])]
     list_display_links = ["when", "caller"]
-    list_filter = ["outcome", ResultFilter, DurationFilter, ("started_at", admin.DateFieldListFilter), "status"]
+    list_filter = [OutcomeFilter, ResultFilter, DurationFilter, ("started_at", admin.DateFieldListFilter), "status"]
     search_fields = ["caller_number", "turns__text", "notes__text", "end_reason"]
     search_help_text = "Search by caller number or by words said in the call."
     date_hierarchy = "started_at"

@@ -28,7 +28,7 @@ from orders.status import ORDER_STATUS_ACTIONS, order_next_statuses, order_statu
 class MenuItemForm(PriceCurrencyFormMixin, forms.ModelForm):
     class Meta:
         model = MenuItem
-        fields = ["name", "category", "description", "aliases", "price", "currency", "available"]
+        fields = ["name", "category", "description", "aliases", "price", "available"]
         help_texts = {
             "aliases": "Other names callers use, separated by commas (e.g. coke, cola).",
             "available": "Untick when it is sold out: the agent stops offering it.",
@@ -44,7 +44,7 @@ class MenuItemForm(PriceCurrencyFormMixin, forms.ModelForm):
 @admin.register(MenuItem, site=tenant_admin_site)
 class MenuItemAdmin(admin.ModelAdmin):
     form = MenuItemForm
-    list_display = ["name", "category", "price", "currency", "available"]
+    list_display = ["name", "category", "price", "available"]
     list_editable = ["available"]
     list_filter = ["available", "category"]
     search_fields = ["name", "aliases", "category"]

@@ -23,7 +23,7 @@ from backoffice.sites import operator_admin_site, tenant_admin_site
 from calls.ingestion import ingestion_dead_letter_replay
 from core import clock
 from notifications.selectors import followups_failed_since
-from provisioning.services import TenantSpecError, tenant_delete, tenant_provision
+from provisioning.services import TenantSpecError, prices_in_tenant_currency, tenant_delete, tenant_provision
 from tenants.models import Domain, IngestionDeadLetter, PhoneNumber, Tenant
 from tenants.sip_sync import sip_health, sip_sync_enabled, sip_sync_request, sip_trunk_status
 
@@ -32,6 +32,8 @@ name: Sharp Barbers
 domain: barbers.localhost
 timezone: Europe/London
 country: GB
+currency: GBP
+capabilities: bookings
 phone_numbers: ["020 7946 0001"]
 owner: {email: owner@barbers.example, password: choose-a-long-one}
 agent:
@@ -39,7 +41,7 @@ agent:
 hours:
   mon: [["09:00", "18:00"]]
 services:
-  - {name: Haircut, duration_minutes: 30, capacity: 3, price: "25.00", currency: GBP}
+  - {name: Haircut, duration_minutes: 30, capacity: 3, price: "25.00"}
 """
 
 
@@ -97,11 +99,11 @@ class ProvisionForm(forms.Form):
 class TenantAdmin(admin.ModelAdmin):
     change_list_template = "admin/soniq/tenant_change_list.html"
     list_display = ["name", "schema_name", "domain_list", "number_list", "failed_followups", "timezone", "country",
-                    "created"]
+                    "currency", "created"]
     search_fields = ["name", "schema_name", "phone_numbers__number", "domains__domain"]
     inlines = [DomainInline, PhoneNumberInline]
     readonly_fields = ["schema_name", "created"]
-    fields = ["name", "schema_name", "timezone", "country", "created"]
+    fields = ["name", "schema_name", "timezone", "country", "currency", "created"]
     actions = None  # the bulk delete would skip dropping schemas; delete one tenant at a time
 
     def get_queryset(self, request):
@@ -133,6 +135,12 @@ class TenantAdmin(admin.ModelAdmin):
         return ", ".join(number.number + (f" ({number.get_sip_status_display()})"
                                           if managed and number.sip_status != PhoneNumber.SipStatus.LIVE else "")
                          for number in tenant.phone_numbers.all()) or "—"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "currency" in form.changed_data:
+            with schema_context(obj.schema_name):
+                prices_in_tenant_currency()
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)

@@ -134,7 +134,7 @@ def add_booking(client, **fields):
     with schema_context("salon"):
         haircut = Service.objects.get(name="Haircut")
     form = {"service": haircut.pk, "date": "2026-03-12", "time": "10:00", "customer_name": "Walk In",
-            "customer_phone": "(555) 010-4444", "notes": "", **fields}
+            "customer_phone": "(212) 555-0144", "notes": "", **fields}
     return client.post("/admin/bookings/booking/add/", form)
 
 
@@ -155,7 +155,7 @@ def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
 
         booking = Booking.objects.get(customer_name="Walk In")
         assert (booking.start, booking.end, booking.status, booking.call) == (at(10), at(10, 45), "confirmed", None)
-        assert booking.customer_phone == "+15550104444"
+        assert booking.customer_phone == "+12125550144"
         # The same confirmation as an agent's booking (logged as skipped: no SignalWire here).
         assert SmsMessage.objects.get(booking=booking).body.startswith("Bella Hair Studio: your Haircut is booked")
     assert "Walk In" in day
@@ -165,7 +165,7 @@ def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
     ({"date": "2026-03-16"}, "closed"),                   # Monday, the salon's day off
     ({"time": "12:45"}, "doesn&#x27;t fit in our opening hours"),  # into the lunch break
     ({"time": "08:00"}, "has already passed. I can offer 10:00"),  # earlier today; the notice does not apply
-    ({"customer_phone": "12"}, "Enter a phone number we can text"),
+    ({"customer_phone": "12"}, "is not a valid phone number"),
 ])
 def test_a_refused_booking_is_explained_on_the_form_and_nothing_is_saved(salon_admin, monkeypatch, fields, sentence):
     monkeypatch.setattr("core.clock.now", lambda: at(9, 50))

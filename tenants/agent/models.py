@@ -31,7 +31,18 @@ class AgentSettings(models.Model):
     class Fallback(models.TextChoices):
         CALLBACK = "callback", "Queue a callback request"
 
+    class Capabilities(models.TextChoices):
+        BOOKINGS = "bookings", "Bookings (appointments)"
+        ORDERS = "orders", "Orders (from a menu)"
+        BOTH = "both", "Bookings and orders"
+
     business_name = models.CharField(max_length=200)
+    # What the business does on the phone, chosen rather than guessed from its data: a salon that
+    # adds a menu item by mistake must not give its agent ordering tools, and must not see Orders.
+    capabilities = models.CharField(
+        max_length=10, choices=Capabilities.choices, default=Capabilities.BOTH, verbose_name="Callers can make",
+        help_text="What the agent offers callers. The admin shows only the sections the business uses.",
+    )
     language = models.CharField(max_length=16, default="en", help_text="BCP 47 code the agent speaks first, e.g. en, de, es.")
     greeting = models.TextField(max_length=1000)
     instructions = models.TextField(max_length=20000, blank=True, help_text="The agent's system prompt.")
@@ -72,6 +83,14 @@ class AgentSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Agent settings for {self.business_name}"
+
+    @property
+    def takes_bookings(self) -> bool:
+        return self.capabilities in (self.Capabilities.BOOKINGS, self.Capabilities.BOTH)
+
+    @property
+    def takes_orders(self) -> bool:
+        return self.capabilities in (self.Capabilities.ORDERS, self.Capabilities.BOTH)
 
     def clean(self) -> None:
         errors = {}
