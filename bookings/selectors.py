@@ -199,10 +199,11 @@ def booking_history(*, booking: Booking) -> list[tuple[dt.datetime, str]]:
     history = [(booking.created, "Booked by phone" if booking.call_id else "Booked by staff")]
     for event in booking.events.all():
         if event.kind == "moved":
-            sentence = f"Moved by the caller from {spoken(event.from_start)} to {spoken(event.to_start)}"
+            who = "the caller" if event.call_id else "staff"  # the admin's Move has no call
+            sentence = f"Moved by {who} from {spoken(event.from_start)} to {spoken(event.to_start)}"
         elif event.kind == "cancelled_by_caller":
             sentence = "Cancelled by the caller" + (f" ({event.reason})" if event.reason else "")
         else:
-            sentence = "Cancelled by staff"
+            sentence = "Cancelled by staff" + (f" ({event.reason})" if event.reason else "")
         history.append((event.created, sentence))
     return history

@@ -31,14 +31,26 @@ from backoffice.helpers import (
 )
 from backoffice.sites import tenant_admin_site
 from bookings.models import Booking, BookingPolicy, Service
-from bookings.services import bookings_cancel
+from bookings.services import booking_reschedule, bookings_cancel
 from core import clock
+from core.errors import DomainError
 from tenants.agent.models import AgentSettings
 from tenants.hours.models import Closure, OpeningHours
 
 
 def business_texts_customers() -> bool:
     return AgentSettings.objects.filter(sms_confirmations=True).exists()
+
+
+def booking_title(booking: Booking) -> str:
+    """`Colour on Thu 10 Dec 2026 at 11:00, Maria Lopez`: the business's clock, not UTC."""
+    start = timezone.localtime(booking.start)
+    return f"{booking.service.name} on {start:%a} {start.day} {start:%b %Y} at {start:%H:%M}, {booking.customer_name}"
+
+
+class BookingMoveForm(forms.Form):
+    date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
 
 
 class OpeningHoursForm(forms.ModelForm):
@@ -231,12 +243,14 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
         ("Notes", lambda booking: booking.notes), ("Booked at", lambda booking: booking.created),
         ("Booked by", lambda booking: "phone agent" if booking.call_id else "staff"),
     ])]
+    change_form_template = "admin/soniq/booking_change_form.html"
     # Only the notes are the owner's to write; where and when a booking is (and which parallel
-    # "lane" it holds) is the booking service's job, guarded by the exclusion constraint.
-    readonly_fields = ["service", "start", "end", "blocked_until", "lane", "customer_name", "customer_phone",
-                       "status", "call_link", "created", "history"]
-    fields = ["service", "start", "end", "customer_name", "customer_phone", "status", "notes", "call_link",
-              "created", "history", "blocked_until", "lane"]
+    # "lane" it holds, and until when its clean-up blocks the chair) is the booking service's job,
+    # guarded by the exclusion constraint, and not shown: Cancel and Move below go through it.
+    readonly_fields = ["service", "when", "customer_name", "customer_phone", "status", "call_link", "created",
+                       "history"]
+    fields = ["service", "when", "customer_name", "customer_phone", "status", "notes", "call_link", "created",
+              "history"]
 
     def add_view(self, request, form_url="", extra_context=None):
         """Not the model form (where and when a booking is is the booking service's to decide): a
@@ -273,8 +287,68 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path("day/", self.admin_site.admin_view(self.day_view), name="bookings_booking_day"),
+            path("<int:booking_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name="bookings_booking_cancel"),
+            path("<int:booking_id>/move/", self.admin_site.admin_view(self.move_view), name="bookings_booking_move"),
             *super().get_urls(),
         ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        booking = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if booking is not None:
+            # Titled on the business's clock, not by the model's UTC str().
+            context["title"] = booking_title(booking)
+            if booking.status == Booking.Status.CONFIRMED and self.has_change_permission(request, booking):
+                start = timezone.localtime(booking.start)
+                context["booking_actions"] = {
+                    "cancel_url": reverse(f"{self.admin_site.name}:bookings_booking_cancel", args=[booking.pk]),
+                    "move_url": reverse(f"{self.admin_site.name}:bookings_booking_move", args=[booking.pk]),
+                    "move_form": BookingMoveForm(initial={"date": start.date(), "time": start.time()}),
+                    "texts_customer": business_texts_customers(),
+                }
+        return super().change_view(request, object_id, form_url, context)
+
+    def _booking_for_action(self, request, booking_id: int) -> Booking:
+        if request.method != "POST":
+            raise PermissionDenied
+        booking = Booking.objects.filter(pk=booking_id).select_related("service").first()
+        if booking is None or not self.has_change_permission(request, booking):
+            raise PermissionDenied
+        return booking
+
+    def cancel_view(self, request, booking_id: int):
+        """The business cancels one booking, with a reason for its history: the place is freed and
+        the customer texted (if the appointment is ahead), as with the list's Cancel."""
+        booking = self._booking_for_action(request, booking_id)
+        reason = " ".join(request.POST.get("reason", "").split())[:500]
+        if not reason:
+            self.message_user(request, "Say why the booking is cancelled (it goes in its history).", messages.ERROR)
+        elif bookings_cancel(booking_ids=[booking.pk], now=clock.now(), reason=reason):
+            texted = " The customer is texted." if business_texts_customers() and booking.start > clock.now() else ""
+            self.message_user(request, f"Cancelled {booking_title(booking)}.{texted}", messages.SUCCESS)
+        else:
+            self.message_user(request, "That booking was already cancelled.", messages.WARNING)
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:bookings_booking_change", args=[booking.pk]))
+
+    def move_view(self, request, booking_id: int):
+        """Move a booking by the rules the agent's reschedule keeps (hours, closures, capacity, the
+        change notice), with the same text to the customer."""
+        booking = self._booking_for_action(request, booking_id)
+        form = BookingMoveForm(request.POST)
+        if not form.is_valid():
+            self.message_user(request, "Choose the new day and time.", messages.ERROR)
+        else:
+            start = f"{form.cleaned_data['date']:%Y-%m-%d}T{form.cleaned_data['time']:%H:%M}"
+            try:
+                booking_reschedule(booking_id=booking.pk, start=start, caller_number=booking.customer_phone,
+                                   now=clock.now())
+            except DomainError as refusal:
+                self.message_user(request, f"Not moved: {refusal.message}", messages.ERROR)
+            else:
+                booking.refresh_from_db()
+                texted = " The customer is texted the new time." if business_texts_customers() else ""
+                self.message_user(request, f"Moved to {booking_title(booking)}.{texted}", messages.SUCCESS)
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:bookings_booking_change", args=[booking.pk]))
 
     @admin.display(description="History")
     def history(self, booking):
@@ -285,6 +359,8 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
 
     @admin.display(description="When", ordering="start")
     def when(self, booking):
+        if booking.pk is None:
+            return "—"
         local = timezone.localtime(booking.start)
         return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}–{timezone.localtime(booking.end):%H:%M}"
 
