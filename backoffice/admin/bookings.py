@@ -228,11 +228,58 @@ class ServiceAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
 
+class BookingWhenFilter(admin.SimpleListFilter):
+    """Upcoming bookings by default (what the front desk works from), with Today, Tomorrow and This
+    week on the business's clock; a day picked in the date drill-down shows that day, past or not."""
+
+    title = "when"
+    parameter_name = "when"
+    HIERARCHY_PREFIX = "start__"
+
+    def __init__(self, request, params, model, model_admin):
+        self.drilled_down = any(key.startswith(self.HIERARCHY_PREFIX) for key in request.GET)
+        super().__init__(request, params, model, model_admin)
+
+    def lookups(self, request, model_admin):
+        return [("upcoming", "Upcoming"), ("today", "Today"), ("tomorrow", "Tomorrow"), ("week", "This week"),
+                ("past", "Past"), ("all", "All")]
+
+    def value(self):
+        return super().value() or ("all" if self.drilled_down else "upcoming")
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {"selected": self.value() == lookup, "display": title,
+                   "query_string": changelist.get_query_string({self.parameter_name: lookup})}
+
+    def queryset(self, request, queryset):
+        tz = connection.tenant.tzinfo
+        now = clock.now()
+        today = now.astimezone(tz).date()
+        value = self.value()
+        if value == "upcoming":
+            return queryset.filter(end__gt=now).order_by("start")
+        if value == "past":
+            return queryset.filter(end__lte=now)
+        if value in ("today", "tomorrow", "week"):
+            first = today + dt.timedelta(days=1) if value == "tomorrow" else (
+                today - dt.timedelta(days=today.weekday()) if value == "week" else today)
+            last = first + dt.timedelta(days=6 if value == "week" else 0)
+            start, _ = local_day_bounds(first, tz)
+            _, end = local_day_bounds(last, tz)
+            return queryset.filter(start__gte=start, start__lt=end).order_by("start")
+        return queryset
+
+
+class BookingCancelForm(forms.Form):
+    reason = forms.CharField(max_length=500, help_text="Goes in each booking's history.")
+
+
 @admin.register(Booking, site=tenant_admin_site)
 class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
     change_list_template = "admin/soniq/booking_change_list.html"
     list_display = ["when", "service", "customer", "status_badge", "from_call", "booked"]
-    list_filter = ["status", "service", ("start", admin.DateFieldListFilter)]
+    list_filter = [BookingWhenFilter, "status", "service"]
     search_fields = ["customer_name", "customer_phone", "notes"]
     date_hierarchy = "start"
     list_select_related = ["service", "call"]
@@ -390,8 +437,31 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
 
     @admin.action(description="Cancel selected bookings", permissions=["change"])
     def cancel_bookings(self, request, queryset):
-        cancelled = len(bookings_cancel(booking_ids=list(queryset.values_list("pk", flat=True)), now=clock.now()))
-        self.message_user(request, f"Cancelled {cancelled} booking{'s' if cancelled != 1 else ''}.", messages.SUCCESS)
+        """Asks first: a page listing the bookings, the reason, and what the customers are told;
+        only its confirmation cancels."""
+        form = BookingCancelForm(request.POST if "confirm" in request.POST else None)
+        if "confirm" in request.POST and form.is_valid():
+            cancelled = len(bookings_cancel(booking_ids=list(queryset.values_list("pk", flat=True)), now=clock.now(),
+                                            reason=form.cleaned_data["reason"].strip()))
+            self.message_user(request, f"Cancelled {cancelled} booking{'s' if cancelled != 1 else ''}.", messages.SUCCESS)
+            return None
+        bookings = list(queryset.filter(status=Booking.Status.CONFIRMED).select_related("service").order_by("start"))
+        if not bookings:
+            self.message_user(request, "None of the selected bookings is confirmed; nothing to cancel.", messages.WARNING)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Cancel {len(bookings)} booking{'s' if len(bookings) != 1 else ''}?",
+            "subtitle": None,
+            "bookings": [booking_title(booking) for booking in bookings],
+            "selected": [booking.pk for booking in bookings],
+            "form": form,
+            "texts_customers": business_texts_customers(),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/soniq/booking_cancel_confirm.html", context)
 
     def day_view(self, request):
         tz = connection.tenant.tzinfo

@@ -23,7 +23,7 @@ def test_it_lists_bookings_in_local_time_with_the_call_they_came_from(salon_admi
         call = call_make(started_at=at(9, 30, dt.date(2026, 3, 10)))
         booking_make(service_name="Haircut", start=at(15), customer_name="Maria Lopez", call=call)
 
-    page = salon_admin.get("/admin/bookings/booking/").content.decode()
+    page = salon_admin.get("/admin/bookings/booking/?when=all").content.decode()
 
     assert "Thu 12 Mar 2026, 15:00–15:45" in page
     assert "Maria Lopez" in page and "Confirmed" in page
@@ -82,7 +82,8 @@ def test_it_cancels_bookings_with_an_action_and_frees_the_slot(salon_admin):
     with schema_context("salon"):
         booking = booking_make(service_name="Colour", start=at(14))
 
-    response = salon_admin.post("/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking.pk]},
+    response = salon_admin.post("/admin/bookings/booking/?when=all", {"action": "cancel_bookings", "_selected_action": [booking.pk],
+                                                             "confirm": "yes", "reason": "Stylist ill"},
                                 follow=True)
 
     assert "Cancelled 1 booking." in response.content.decode()
@@ -102,7 +103,7 @@ def test_cancelling_tells_the_customers_still_to_come_by_sms(
         later = booking_make(service_name="Colour", start=at(14, 30), customer_name="Still Coming")
 
     with django_capture_on_commit_callbacks(execute=True):
-        salon_admin.post("/admin/bookings/booking/", {"action": "cancel_bookings",
+        salon_admin.post("/admin/bookings/booking/?when=all", {"action": "cancel_bookings", "confirm": "yes", "reason": "Ill",
                                                       "_selected_action": [earlier.pk, later.pk]})
 
     with schema_context("salon"):
