@@ -8,7 +8,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.http import HttpResponseRedirect
+from django.db.models import Q
+from django.http import HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -30,6 +31,7 @@ from backoffice.helpers import (
     validate_range_order,
 )
 from backoffice.sites import tenant_admin_site
+from bookings.availability import booking_rules_load, bookings_for_days, day_availability
 from bookings.models import Booking, BookingPolicy, Service
 from bookings.services import booking_reschedule, bookings_cancel
 from core import clock
@@ -310,7 +312,9 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
             day = dt.date.fromisoformat(request.GET.get("date", ""))
         except ValueError:
             day = clock.now().astimezone(tz).date()
-        form = BookingAddForm(request.POST if request.method == "POST" else None, initial={"date": day})
+        # A click on a free slot of the day view arrives with the service and time too.
+        initial = {"date": day, "service": request.GET.get("service") or None, "time": request.GET.get("time") or None}
+        form = BookingAddForm(request.POST if request.method == "POST" else None, initial=initial)
         if request.method == "POST" and form.is_valid():
             booking = form.book(now=clock.now())
             if booking is not None:
@@ -327,13 +331,97 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
             "subtitle": None,
             "form": form,
             "changelist_url": reverse(f"{self.admin_site.name}:bookings_booking_changelist"),
+            "free_times_url": reverse(f"{self.admin_site.name}:bookings_booking_free_times"),
+            "customers_url": reverse(f"{self.admin_site.name}:bookings_booking_customers"),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/soniq/booking_add.html", context)
 
+    def free_times_view(self, request):
+        """The free start times of a service on a day, for "Add booking": the agent's rules without
+        the minimum notice (as the form books), on the business's clock."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        service = Service.objects.filter(pk=request.GET.get("service") or None, active=True).first() \
+            if (request.GET.get("service") or "").isdigit() else None
+        try:
+            day = dt.date.fromisoformat(request.GET.get("date", ""))
+        except ValueError:
+            day = None
+        if service is None or day is None or not clock.date_in_reach(day, today=clock.now().date()):
+            return JsonResponse({"times": [], "status": "invalid"}, status=400)
+        now = clock.now()
+        rules = booking_rules_load(service=service, now=now, around=day).without_notice()
+        day_free = day_availability(rules, day, bookings_for_days(service, first_day=day, last_day=day, tz=rules.tz))
+        return JsonResponse({"times": [f"{start:%H:%M}" for start in day_free.free_starts], "status": day_free.status})
+
+    def customers_view(self, request):
+        """Returning customers whose name or number matches what the owner types in "Add booking":
+        the latest name and number of each, most recent first."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        query = " ".join(request.GET.get("q", "").split())[:100]
+        digits = "".join(ch for ch in query if ch.isdigit())
+        if len(query) < 2:
+            return JsonResponse({"customers": []})
+        matches = Q(customer_name__icontains=query)
+        if len(digits) >= 3:
+            matches |= Q(customer_phone__contains=digits)
+        customers, seen = [], set()
+        for name, phone in (Booking.objects.filter(matches).order_by("-created")
+                            .values_list("customer_name", "customer_phone")[:200]):
+            if phone in seen:
+                continue
+            seen.add(phone)
+            customers.append({"name": name, "phone": phone, "phone_text": phone_text(phone)})
+            if len(customers) == 8:
+                break
+        return JsonResponse({"customers": customers})
+
+    def week_view(self, request):
+        """Seven days, Monday to Sunday, each with its bookings in time order and how busy it is."""
+        tz = connection.tenant.tzinfo
+        today = clock.now().astimezone(tz).date()
+        try:
+            day = dt.date.fromisoformat(request.GET.get("date", ""))
+        except ValueError:
+            day = today
+        if not clock.date_in_reach(day, today=today):
+            day = today
+        monday = day - dt.timedelta(days=day.weekday())
+        start, _ = local_day_bounds(monday, tz)
+        _, end = local_day_bounds(monday + dt.timedelta(days=6), tz)
+        bookings = list(Booking.objects.filter(status=Booking.Status.CONFIRMED, start__gte=start, start__lt=end)
+                        .select_related("service").order_by("start"))
+        closures = dict(Closure.objects.filter(date__gte=monday, date__lte=monday + dt.timedelta(days=6))
+                        .values_list("date", "reason"))
+        days = []
+        for offset in range(7):
+            date = monday + dt.timedelta(days=offset)
+            days.append({"date": date, "is_today": date == today, "closed": date in closures,
+                         "closed_reason": closures.get(date) or "Closed",
+                         "bookings": [b for b in bookings if timezone.localtime(b.start, tz).date() == date]})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Week of {monday:%a} {monday.day} {monday:%B %Y}",
+            "subtitle": None,
+            "days": days,
+            "today": today,
+            "previous_week": monday - dt.timedelta(days=7),
+            "next_week": monday + dt.timedelta(days=7),
+            "changelist_url": reverse(f"{self.admin_site.name}:bookings_booking_changelist"),
+            "has_add_permission": self.has_add_permission(request),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/soniq/booking_week.html", context)
+
     def get_urls(self):
         return [
             path("day/", self.admin_site.admin_view(self.day_view), name="bookings_booking_day"),
+            path("week/", self.admin_site.admin_view(self.week_view), name="bookings_booking_week"),
+            path("add/free-times/", self.admin_site.admin_view(self.free_times_view), name="bookings_booking_free_times"),
+            path("customers/", self.admin_site.admin_view(self.customers_view), name="bookings_booking_customers"),
             path("<int:booking_id>/cancel/", self.admin_site.admin_view(self.cancel_view), name="bookings_booking_cancel"),
             path("<int:booking_id>/move/", self.admin_site.admin_view(self.move_view), name="bookings_booking_move"),
             *super().get_urls(),
@@ -487,6 +575,7 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
             "next_day": day + dt.timedelta(days=1),
             "changelist_url": reverse(f"{self.admin_site.name}:bookings_booking_changelist"),
             "has_add_permission": self.has_add_permission(request),
+            "slot_interval": (BookingPolicy.objects.order_by("pk").first() or BookingPolicy()).slot_interval_minutes,
             "day_list_url": reverse(f"{self.admin_site.name}:bookings_booking_changelist")
             + f"?start__year={day.year}&start__month={day.month}&start__day={day.day}",
         }
