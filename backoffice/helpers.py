@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core import clock
 from core.weekdays import WEEKDAY_NAMES
+from tenants.selectors import tenant_clock_text
 
 
 class PhoneDataReadOnlyMixin:
@@ -118,13 +119,14 @@ def local_time_text(moment: dt.datetime | None, *, with_date: bool = True) -> st
         return "—"
     local = timezone.localtime(moment)
     today = timezone.localtime(clock.now()).date()
+    clock_text = tenant_clock_text(local.timetz())
     if not with_date:
-        return f"{local:%H:%M}"
+        return clock_text
     if local.date() == today:
-        return f"Today, {local:%H:%M}"
+        return f"Today, {clock_text}"
     if local.date() == today - dt.timedelta(days=1):
-        return f"Yesterday, {local:%H:%M}"
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+        return f"Yesterday, {clock_text}"
+    return f"{local:%a} {local.day} {local:%b}, {clock_text}"
 
 
 def phone_text(number: str | None) -> str:

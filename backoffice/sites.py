@@ -141,9 +141,11 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
     def index(self, request, extra_context=None):
         from backoffice.charts import tenant_home_charts
         from backoffice.dashboard import tenant_home_summary
+        from calls.summaries.services import summaries_configured
 
         summary = tenant_home_summary(now=clock.now(), tz=connection.tenant.tzinfo)
-        context = {"summary": summary, "charts": tenant_home_charts(summary), **(extra_context or {})}
+        context = {"summary": summary, "charts": tenant_home_charts(summary), "summaries_on": summaries_configured(),
+                   **(extra_context or {})}
         return super().index(request, context)
 
 

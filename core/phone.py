@@ -35,7 +35,9 @@ def normalize_phone_number(raw: str, *, default_region: str = DEFAULT_REGION) ->
             parsed = phonenumbers.parse(reading, default_region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_possible_number(parsed):
+        # A possible number of some plan can still be too short to store or dial ("12" for a German
+        # business): only what `is_e164` accepts leaves here.
+        if phonenumbers.is_possible_number(parsed) and is_e164(_e164(parsed)):
             return _e164(parsed)
     raise InvalidPhoneNumber(f"{raw!r} is not a possible phone number.")
 

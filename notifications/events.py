@@ -49,10 +49,10 @@ def _never_raises(function):
 def _local(moment: dt.datetime | None) -> str:
     if moment is None:
         return ""
-    from tenants.selectors import tenant_timezone
+    from tenants.selectors import tenant_clock_text, tenant_timezone
 
     local = moment.astimezone(tenant_timezone())
-    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b} at {tenant_clock_text(local)}"
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

@@ -1,6 +1,8 @@
 """Public-schema models: who the tenants are, where they are served and which numbers ring them."""
+import functools
 import zoneinfo
 
+from babel import Locale, UnknownLocaleError
 from babel.numbers import get_territory_currencies, is_currency
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -31,6 +33,17 @@ def country_currency(country: str) -> str:
     """The currency a business in `country` prices in (CLDR's, through Babel): EUR for DE, GBP for GB."""
     currencies = get_territory_currencies(country, tender=True) if country else []
     return currencies[0] if currencies else "USD"
+
+
+@functools.cache
+def country_uses_12_hour_clock(country: str) -> bool:
+    """Whether times are written on the 12-hour clock there (CLDR's short time format of the
+    country's most likely locale: `h:mm a` for US, `HH:mm` for DE and GB)."""
+    try:
+        pattern = Locale.parse(f"und_{country}").time_formats["short"].pattern
+    except (UnknownLocaleError, ValueError, KeyError):
+        return False
+    return "h" in pattern
 
 
 class Tenant(TenantMixin):
@@ -82,6 +95,10 @@ class Tenant(TenantMixin):
     @property
     def slug(self) -> str:
         return self.schema_name
+
+    @property
+    def twelve_hour_clock(self) -> bool:
+        return country_uses_12_hour_clock(self.country)
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

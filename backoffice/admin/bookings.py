@@ -38,6 +38,7 @@ from core import clock
 from core.errors import DomainError
 from tenants.agent.models import AgentSettings
 from tenants.hours.models import Closure, OpeningHours
+from tenants.selectors import tenant_clock_text
 
 
 def business_texts_customers() -> bool:
@@ -47,7 +48,8 @@ def business_texts_customers() -> bool:
 def booking_title(booking: Booking) -> str:
     """`Colour on Thu 10 Dec 2026 at 11:00, Maria Lopez`: the business's clock, not UTC."""
     start = timezone.localtime(booking.start)
-    return f"{booking.service.name} on {start:%a} {start.day} {start:%b %Y} at {start:%H:%M}, {booking.customer_name}"
+    return (f"{booking.service.name} on {start:%a} {start.day} {start:%b %Y} at {tenant_clock_text(start.time())}, "
+            f"{booking.customer_name}")
 
 
 class BookingMoveForm(forms.Form):
@@ -321,7 +323,8 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
                 self.log_addition(request, booking, [{"added": {}}])
                 start = timezone.localtime(booking.start, tz)
                 self.message_user(request, f"Booked {booking.customer_name} for {booking.service.name} on "
-                                           f"{start:%a} {start.day} {start:%b} at {start:%H:%M}.", messages.SUCCESS)
+                                           f"{start:%a} {start.day} {start:%b} at {tenant_clock_text(start.time())}.",
+                                 messages.SUCCESS)
                 return HttpResponseRedirect(reverse(f"{self.admin_site.name}:bookings_booking_day")
                                             + f"?date={start.date().isoformat()}")
         context = {
@@ -433,6 +436,7 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
         if booking is not None:
             # Titled on the business's clock, not by the model's UTC str().
             context["title"] = booking_title(booking)
+            context["subtitle"] = None
             if booking.status == Booking.Status.CONFIRMED and self.has_change_permission(request, booking):
                 start = timezone.localtime(booking.start)
                 context["booking_actions"] = {
@@ -497,7 +501,8 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
         if booking.pk is None:
             return "—"
         local = timezone.localtime(booking.start)
-        return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}–{timezone.localtime(booking.end):%H:%M}"
+        return (f"{local:%a} {local.day} {local:%b %Y}, {tenant_clock_text(local.time())}–"
+                f"{tenant_clock_text(timezone.localtime(booking.end).time())}")
 
     @admin.display(description="Customer", ordering="customer_name")
     def customer(self, booking):

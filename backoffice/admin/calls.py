@@ -26,6 +26,7 @@ from backoffice.helpers import (
 from backoffice.sites import tenant_admin_site
 from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest
+from calls.summaries.services import summaries_configured
 from core.errors import DomainError
 from messaging.models import SmsMessage
 from tenants.agent.selectors import business_capabilities
@@ -149,6 +150,7 @@ class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAd
             context["detail"] = call_detail(call=call)
             context["title"] = f"Call from {phone_text(call.caller_number) or 'a withheld number'}"
             context["subtitle"] = local_time_text(call.started_at)
+            context["summaries_on"] = summaries_configured()
         return super().change_view(request, object_id, form_url, context)
 
 

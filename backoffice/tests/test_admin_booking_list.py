@@ -61,7 +61,7 @@ def test_cancel_from_the_list_asks_first_and_cancels_nothing(salon_admin, a_week
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert "Cancel 1 booking?" in page and "Haircut on Thu 10 Dec 2026 at 10:00, Thursday Client" in page
+    assert "Cancel 1 booking?" in page and "Haircut on Thu 10 Dec 2026 at 10:00 AM, Thursday Client" in page
     assert 'name="reason"' in page and "Yes, cancel them" in page
     with schema_context("salon"):
         assert Booking.objects.get(pk=booking.pk).status == "confirmed"

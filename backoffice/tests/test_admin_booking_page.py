@@ -26,7 +26,7 @@ def test_it_is_titled_in_the_business_time_and_hides_the_internals(salon_admin, 
 
     page = salon_admin.get(f"/admin/bookings/booking/{booking.pk}/change/").content.decode()
 
-    assert "Colour on Thu 10 Dec 2026 at 11:00, Maria Lopez" in page
+    assert "Colour on Thu 10 Dec 2026 at 11:00 AM, Maria Lopez" in page
     assert "16:00" not in page.split("<h1")[1].split("</h1>")[0]
     assert "Lane" not in page and "Blocked until" not in page
     assert "Move booking" in page and "Cancel booking" in page
@@ -39,7 +39,7 @@ def test_it_cancels_with_a_reason_and_texts_the_customer(salon_admin, monkeypatc
         response = salon_admin.post(f"/admin/bookings/booking/{booking.pk}/cancel/", {"reason": "Stylist ill"},
                                     follow=True)
 
-    assert "Cancelled Colour on Thu 10 Dec 2026 at 11:00, Maria Lopez. The customer is texted." in response.content.decode()
+    assert "Cancelled Colour on Thu 10 Dec 2026 at 11:00 AM, Maria Lopez. The customer is texted." in response.content.decode()
     assert "Cancelled by staff (Stylist ill)" in response.content.decode()
     with schema_context("salon"):
         assert Booking.objects.get(pk=booking.pk).status == "cancelled"
@@ -64,8 +64,8 @@ def test_it_moves_by_the_agents_rules_and_texts_the_new_time(salon_admin, monkey
         response = salon_admin.post(f"/admin/bookings/booking/{booking.pk}/move/", {"date": "2026-12-11", "time": "14:00"},
                                     follow=True)
 
-    assert "Moved to Colour on Fri 11 Dec 2026 at 14:00, Maria Lopez." in response.content.decode()
-    assert "Moved by staff from Thu 10 Dec, 11:00 to Fri 11 Dec, 14:00" in response.content.decode()
+    assert "Moved to Colour on Fri 11 Dec 2026 at 2:00 PM, Maria Lopez." in response.content.decode()
+    assert "Moved by staff from Thu 10 Dec, 11:00 AM to Fri 11 Dec, 2:00 PM" in response.content.decode()
     with schema_context("salon"):
         moved = Booking.objects.get(pk=booking.pk)
         assert moved.start == dt.datetime(2026, 12, 11, 14, 0, tzinfo=NEW_YORK)

@@ -25,7 +25,7 @@ def test_it_lists_bookings_in_local_time_with_the_call_they_came_from(salon_admi
 
     page = salon_admin.get("/admin/bookings/booking/?when=all").content.decode()
 
-    assert "Thu 12 Mar 2026, 15:00–15:45" in page
+    assert "Thu 12 Mar 2026, 3:00 PM–3:45 PM" in page
     assert "Maria Lopez" in page and "Confirmed" in page
     assert f"/admin/calls/call/{call.pk}/change/" in page
     assert "Day view" in page
@@ -61,9 +61,9 @@ def test_it_shows_the_day_view_page(salon_admin):
     page = salon_admin.get("/admin/bookings/booking/day/?date=2026-03-12").content.decode()
 
     assert "Bookings on Thursday 12 March 2026" in page
-    assert "open 09:00–12:30, 13:30–20:00" in page
+    assert "open 9:00 AM–12:30 PM, 1:30 PM–8:00 PM" in page
     block = re.search(r'<div class="soniq-booking-block".*?</div>', page, re.S).group(0)
-    assert "Aisha Khan" in block and "14:00–15:30" in block
+    assert "Aisha Khan" in block and "2:00 PM–3:30 PM" in block
     assert f"/admin/bookings/booking/{booking.pk}/change/" in block
     assert "?date=2026-03-11" in page and "?date=2026-03-13" in page
     assert "/admin/bookings/booking/add/?date=2026-03-12" in page
@@ -110,7 +110,7 @@ def test_cancelling_tells_the_customers_still_to_come_by_sms(
         assert set(Booking.objects.filter(pk__in=[earlier.pk, later.pk]).values_list("status", flat=True)) == {"cancelled"}
         (sms,) = SmsMessage.objects.filter(kind=SmsMessage.Kind.BOOKING_CANCELLED)
     assert sms.booking_id == later.pk and sms.to_number == "+15550123456"
-    assert sms.body == ("Bella Hair Studio: sorry, your Colour on Thu 12 Mar at 14:30 has been cancelled. "
+    assert sms.body == ("Bella Hair Studio: sorry, your Colour on Thu 12 Mar at 2:30 PM has been cancelled. "
                         "Call us to find a new time.")
 
 
@@ -150,7 +150,7 @@ def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
 
     assert response.status_code == 302 and response.headers["Location"] == "/admin/bookings/booking/day/?date=2026-03-12"
     day = salon_admin.get(response.headers["Location"]).content.decode()
-    assert "Booked Walk In for Haircut on Thu 12 Mar at 10:00." in day
+    assert "Booked Walk In for Haircut on Thu 12 Mar at 10:00 AM." in day
     with schema_context("salon"):
         from messaging.models import SmsMessage
 

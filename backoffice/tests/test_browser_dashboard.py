@@ -146,7 +146,7 @@ def test_the_owner_adds_a_booking_from_the_day_view(api_server, committed_db, pa
     page.screenshot(path=str(screenshot_dir / "screenshot-add-booking.png"), full_page=True)
     page.click("input[type=submit]")
 
-    page.wait_for_selector("text=Booked Nora Walk-In for Blow Dry on Thu 19 Nov at 17:00.")
+    page.wait_for_selector("text=Booked Nora Walk-In for Blow Dry on Thu 19 Nov at 5:00 PM.")
     assert page.locator(".soniq-booking-block", has_text="Nora Walk-In").count() == 1
     with schema_context("salon"):
         booking = Booking.objects.get(customer_name="Nora Walk-In")

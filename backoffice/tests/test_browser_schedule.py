@@ -48,7 +48,7 @@ def test_add_booking_offers_the_free_times_and_finds_a_returning_customer(api_se
     assert page.input_value("#id_customer_phone") == "+12125550142"
     page.click("input[type=submit]")
 
-    page.wait_for_selector("text=Booked Maria Lopez for Colour on Fri 20 Nov at 14:00.")
+    page.wait_for_selector("text=Booked Maria Lopez for Colour on Fri 20 Nov at 2:00 PM.")
 
 
 def test_a_click_on_a_free_time_of_the_day_view_opens_add_booking_for_it(api_server, committed_db, page, pinned_clock):
@@ -78,15 +78,15 @@ def test_the_week_view_and_a_bookings_page(api_server, committed_db, page, pinne
 
     week = page.locator("[data-testid=week-view]")
     assert "Week of Mon 16 November 2026" in page.locator("h1").inner_text()
-    assert "11:00 Colour · Aisha Khan" in week.inner_text() and "15:30 Haircut · Tom Becker" in week.inner_text()
+    assert "11:00 AM Colour · Aisha Khan" in week.inner_text() and "3:30 PM Haircut · Tom Becker" in week.inner_text()
     page.screenshot(path=str(screenshot_dir / "screenshot-week.png"), full_page=True)
 
     page.click("text=Aisha Khan")
-    assert page.locator("h1").inner_text() == "Colour on Fri 20 Nov 2026 at 11:00, Aisha Khan"
+    assert page.locator("h1").inner_text() == "Colour on Fri 20 Nov 2026 at 11:00 AM, Aisha Khan"
     assert page.get_by_role("button", name="Move booking").is_visible()
     page.fill("#id_cancel_reason", "Stylist ill")
     page.screenshot(path=str(screenshot_dir / "screenshot-booking.png"), full_page=True)
     page.click("button:has-text('Cancel booking')")
-    page.wait_for_selector("text=Cancelled Colour on Fri 20 Nov 2026 at 11:00, Aisha Khan.")
+    page.wait_for_selector("text=Cancelled Colour on Fri 20 Nov 2026 at 11:00 AM, Aisha Khan.")
     with schema_context("salon"):
         assert Booking.objects.get(pk=booking.pk).status == "cancelled"

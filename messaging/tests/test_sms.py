@@ -83,7 +83,7 @@ def test_it_texts_a_booking_confirmation_in_the_salons_local_time(salon, signalw
         sms.refresh_from_db()
         assert sms.status == SmsMessage.Status.SENT
         assert (sms.booking, sms.call, sms.attempts) == (booking, call, 1)
-        assert sms.body == "Bella Hair Studio: your Haircut is booked for Tue 10 Mar at 14:30. See you then!"
+        assert sms.body == "Bella Hair Studio: your Haircut is booked for Tue 10 Mar at 2:30 PM. See you then!"
     [request] = signalwire.requests
     assert request.auth == (signalwire.project_id, signalwire.api_token)
     assert request.path == f"/api/laml/2010-04-01/Accounts/{signalwire.project_id}/Messages.json"
@@ -99,7 +99,7 @@ def test_it_texts_an_order_confirmation_with_the_total_and_ready_time(pizzeria, 
         call = make_call("+15550100002")
         with django_capture_on_commit_callbacks(execute=True):
             outcome = order_create(items=[{"name": "two margheritas", "quantity": 2}, {"name": "coke", "quantity": 1}],
-                                   customer_name="Anna", customer_phone="555 010 7777", call=call, now=PIZZERIA_OPEN)
+                                   customer_name="Anna", customer_phone="+1 555 010 7777", call=call, now=PIZZERIA_OPEN)
         sms = SmsMessage.objects.get()
         assert enqueued == [sms.pk]
         sms_send.apply(args=[sms.pk])
@@ -113,7 +113,7 @@ def test_it_texts_an_order_confirmation_with_the_total_and_ready_time(pizzeria, 
 
 
 def place_order(*, fulfillment: str = "pickup") -> int:
-    outcome = order_create(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="555 010 7777",
+    outcome = order_create(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="+1 555 010 7777",
                            fulfillment=fulfillment, delivery_address="Hauptstr. 1" if fulfillment == "delivery" else "",
                            now=PIZZERIA_OPEN)
     return outcome.result["order_id"]
