@@ -121,10 +121,34 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
     BOOKING_MODELS = {("bookings", "booking"), ("bookings", "service"), ("bookings", "bookingpolicy")}
     ORDER_MODELS = {("orders", "order"), ("orders", "menuitem"), ("orders", "orderingpolicy")}
 
+    def get_urls(self):
+        from django.contrib.auth import views as auth_views
+        from django.urls import path, reverse_lazy
+
+        from backoffice.team import TeamViews
+
+        team = TeamViews(self)
+        return [
+            path("team/", self.admin_view(team.list_view), name="team"),
+            path("team/add/", self.admin_view(team.add_view), name="team_add"),
+            path("team/<int:user_id>/", self.admin_view(team.change_view), name="team_change"),
+            # Where the link a new team member (or a new business's owner) is emailed leads: no
+            # login needed, the token is the proof. Django's own views and admin templates.
+            path("password/set/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+                success_url=reverse_lazy(f"{self.name}:password_set_done"), extra_context={"site_header": "Soniq"},
+            ), name="password_set"),
+            path("password/set/done/", auth_views.PasswordResetCompleteView.as_view(
+                extra_context={"login_url": reverse_lazy(f"{self.name}:login")}), name="password_set_done"),
+            *super().get_urls(),
+        ]
+
     def get_app_list(self, request, app_label=None):
         """The index and the sidebar list only what the business uses: a salon sees no Orders or
         Menu items, a pizzeria no Bookings or Services. The pages stay reachable by address (an
-        owner who switches in the agent settings finds their data again)."""
+        owner who switches in the agent settings finds their data again). "Team" stands where
+        Django's Users and Groups would."""
+        from django.urls import reverse
+
         from tenants.agent.selectors import business_capabilities
 
         capabilities = business_capabilities()
@@ -136,6 +160,14 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
                              if (app["app_label"], model["object_name"].lower()) not in hidden]
             if app["models"]:
                 app_list.append(app)
+        if app_label is None and request.user.has_perm("auth.view_user"):
+            url = reverse(f"{self.name}:team")
+            app_list.append({"name": "Team", "app_label": "team", "app_url": url, "has_module_perms": True,
+                             "models": [{"name": "Team", "object_name": "TeamMember", "admin_url": url,
+                                         "add_url": reverse(f"{self.name}:team_add")
+                                         if request.user.has_perm("auth.add_user") else None,
+                                         "view_only": not request.user.has_perm("auth.change_user"),
+                                         "perms": {}}]})
         return app_list
 
     def index(self, request, extra_context=None):

@@ -19,7 +19,7 @@ from django.utils.text import Truncator
 from django_tenants.utils import schema_context
 
 from backoffice.dashboard import tenant_usage_for_month
-from backoffice.sites import operator_admin_site, tenant_admin_site
+from backoffice.sites import operator_admin_site
 from calls.ingestion import ingestion_dead_letter_replay
 from core import clock
 from notifications.selectors import followups_failed_since
@@ -298,8 +298,8 @@ class IngestionDeadLetterAdmin(admin.ModelAdmin):
 
 
 
-# Staff accounts: the operator's in the public schema; each tenant's own in its schema (an owner can
-# add a colleague who then logs in at the same domain, and nowhere else).
-for _site in (operator_admin_site, tenant_admin_site):
-    _site.register(User, UserAdmin)
-    _site.register(Group, GroupAdmin)
+# Staff accounts: the operator's in the public schema, with Django's own pages. Each tenant's are in
+# its schema and managed on its "Team" page (backoffice/team.py): name, email and a role, no password
+# hashes or permission lists.
+operator_admin_site.register(User, UserAdmin)
+operator_admin_site.register(Group, GroupAdmin)
