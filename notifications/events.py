@@ -122,6 +122,16 @@ def message_left(*, call_note) -> None:
 
 @_never_raises
 def booking_created(*, booking) -> None:
+    # The owner hears of bookings the agent took; one they typed in themselves is no news to them.
+    if booking.call_id:
+        notification_event_record(
+            event=NotificationEvent.BOOKING_CREATED, event_key=f"booking:{booking.pk}:created",
+            subject=f"New booking: {booking.service.name} {_local(booking.start)} ({booking.customer_name})",
+            body=(f"{_business()}: {booking.customer_name} ({booking.customer_phone}) booked "
+                  f"{booking.service.name} on {_local(booking.start)} by phone.\n\n"
+                  f"{admin_url(f'bookings/booking/{booking.pk}/change/')}"),
+            sms_body=f"New booking: {booking.service.name} {_local(booking.start)}, {booking.customer_name}",
+        )
     webhook_event_record(event_type=WebhookEvent.BOOKING_CREATED, event_key=f"booking:{booking.pk}:created",
                          data=_booking_data(booking))
 
@@ -163,6 +173,15 @@ def booking_rescheduled(*, booking, previous_start: dt.datetime, by_caller: bool
 @_never_raises
 def order_created(*, order) -> None:
     lines = [{"name": line.name, "quantity": line.quantity, "unit_price": str(line.unit_price)} for line in order.lines.all()]
+    items = ", ".join(f"{line['quantity']} x {line['name']}" for line in lines)
+    notification_event_record(
+        event=NotificationEvent.ORDER_CREATED, event_key=f"order:{order.pk}:created",
+        subject=f"New order #{order.pk}: {order.total} {order.currency} ({order.customer_name})",
+        body=(f"{_business()}: {order.customer_name} ({order.customer_phone}) ordered {items} for "
+              f"{order.get_fulfillment_display().lower()}, {order.total} {order.currency}.\n\n"
+              f"{admin_url(f'orders/order/{order.pk}/change/')}"),
+        sms_body=f"New order #{order.pk} ({order.get_fulfillment_display().lower()}): {items[:200]}",
+    )
     webhook_event_record(event_type=WebhookEvent.ORDER_CREATED, event_key=f"order:{order.pk}:created", data={
         "order_id": order.pk, "customer_name": order.customer_name, "customer_phone": order.customer_phone,
         "fulfillment": order.fulfillment, "delivery_address": order.delivery_address, "total": str(Decimal(order.total)),

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from notifications.models import NotificationEvent
+from notifications.models import NotificationEvent, every_event
 from webhooks.models import WebhookEvent
 
 NOTIFICATION_KEYS = {"emails", "sms", "events", "quiet_hours"}
@@ -68,7 +68,8 @@ def notifications_spec_validate(value: Any, *, region: str) -> dict:
             numbers.append(normalize_phone_number(str(number), default_region=region))
         except InvalidPhoneNumber:
             raise FollowUpSpecError(f"notifications.sms[{index}]", "is not a phone number.") from None
-    events = _list(raw.get("events"), "notifications.events")
+    # Left out: every event; an empty list: none.
+    events = every_event() if raw.get("events") is None else _list(raw.get("events"), "notifications.events")
     valid = set(NotificationEvent.values)
     for index, event in enumerate(events):
         if event not in valid:

@@ -24,6 +24,7 @@ from bookings.models import BookingPolicy, Service
 from core.languages import unsupported_language_message
 from core.phone import DEFAULT_REGION, InvalidPhoneNumber, is_phone_region, normalize_phone_number, phone_region
 from core.weekdays import WEEKDAY_KEYS
+from notifications.services import notification_settings_get
 from orders.models import MenuItem, OrderingPolicy
 from provisioning.followups import (
     FollowUpSpecError,
@@ -628,6 +629,14 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
         _replace_facts(spec.facts, changes)
     prices_in_tenant_currency(changes=changes)
     followups_spec_apply(notifications=spec.notifications, webhooks=spec.webhooks, changes=changes)
+    if spec.notifications is None and "owner created" in changes:
+        # A new business hears of its calls from the first day: the owner's email is the recipient
+        # until the owner (or a spec) says otherwise.
+        notification_settings = notification_settings_get()
+        if not notification_settings.emails:
+            notification_settings.emails = [spec.owner["email"]]
+            notification_settings.save(update_fields=["emails"])
+            changes.append("notifications to the owner's email")
 
 
 def prices_in_tenant_currency(*, changes: list[str] | None = None) -> None:

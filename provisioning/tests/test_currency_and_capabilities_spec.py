@@ -84,3 +84,14 @@ def test_it_refuses_unknown_capabilities(provisioned, barber_spec):
     with pytest.raises(TenantSpecError) as refused:
         tenant_provision(spec=barber_spec)
     assert refused.value.field == "capabilities"
+
+
+def test_a_new_business_sends_its_alerts_to_the_owners_email(provisioned, barber_spec):
+    from notifications.models import NotificationSettings
+
+    tenant_provision(spec=barber_spec)
+
+    with schema_context("barber"):
+        settings_row = NotificationSettings.objects.get()
+        assert settings_row.emails == ["owner@barber.example"]
+        assert "booking_created" in settings_row.events and "callback_requested" in settings_row.events
