@@ -397,3 +397,67 @@ def operator_overview(*, now: dt.datetime) -> OperatorOverview:
         calls_this_month=sum(row.calls for row in usage),
         minutes_this_month=sum((row.minutes for row in usage), start=Decimal("0")),
     )
+
+
+# --- the first day -----------------------------------------------------------------------------
+
+@dataclass
+class SetupStep:
+    label: str
+    done: bool
+    detail: str
+    url: str
+
+
+def setup_checklist(*, tenant: Tenant, site_name: str) -> list[SetupStep]:
+    """What a new business has to do before its phone line works for it, each with the page where it
+    is done. The home page shows it until every step is done."""
+    from django.urls import reverse
+
+    from bookings.models import Service
+    from notifications.models import NotificationSettings
+    from orders.models import MenuItem
+    from tenants.agent.models import AgentSettings
+    from tenants.models import PhoneNumber
+    from tenants.sip_sync import sip_sync_enabled
+
+    def url(name: str) -> str:
+        return reverse(f"{site_name}:{name}")
+
+    agent = AgentSettings.objects.first() or AgentSettings()
+    numbers = list(tenant.phone_numbers.all())
+    live = [number for number in numbers if number.sip_status == PhoneNumber.SipStatus.LIVE]
+    managed = sip_sync_enabled()
+    if live:
+        number_detail = f"{live[0].number} answers calls."
+    elif not numbers:
+        number_detail = "No number yet: your operator adds it."
+    elif managed:
+        number_detail = f"{numbers[0].number} is {numbers[0].get_sip_status_display()}" + (
+            f": {numbers[0].sip_error}" if numbers[0].sip_error else ".")
+    else:
+        number_detail = f"{numbers[0].number}: your operator connects it to the phone network by hand."
+    steps = [
+        SetupStep("Phone number live", bool(live) or (bool(numbers) and not managed), number_detail,
+                  url("calls_call_changelist")),
+        SetupStep("Opening hours", OpeningHours.objects.exists(), "When callers can book, order or reach you.",
+                  url("hours_openinghours_changelist")),
+    ]
+    if agent.takes_bookings:
+        steps.append(SetupStep("Services", Service.objects.filter(active=True).exists(), "What callers can book.",
+                               url("bookings_service_changelist")))
+    if agent.takes_orders:
+        steps.append(SetupStep("Menu", MenuItem.objects.filter(available=True).exists(), "What callers can order.",
+                               url("orders_menuitem_changelist")))
+    notification_settings = NotificationSettings.objects.first()
+    steps += [
+        SetupStep("Voice chosen", bool(agent.voice_id), "The voice your agent answers with.",
+                  url("agent_agentsettings_changelist")),
+        SetupStep("A test call made", Call.objects.exists(), "Call your number once and listen to your agent.",
+                  url("calls_call_changelist")),
+        SetupStep("Notifications set", bool(notification_settings and (notification_settings.emails or
+                                                                      notification_settings.sms_numbers)),
+                  "Who hears of callbacks, messages, bookings and orders.",
+                  url("notifications_notificationsettings_changelist")),
+    ]
+    return steps

@@ -172,12 +172,14 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
 
     def index(self, request, extra_context=None):
         from backoffice.charts import tenant_home_charts
-        from backoffice.dashboard import tenant_home_summary
+        from backoffice.dashboard import setup_checklist, tenant_home_summary
         from calls.summaries.services import summaries_configured
 
         summary = tenant_home_summary(now=clock.now(), tz=connection.tenant.tzinfo)
+        setup = setup_checklist(tenant=connection.tenant, site_name=self.name)
         context = {"summary": summary, "charts": tenant_home_charts(summary), "summaries_on": summaries_configured(),
-                   **(extra_context or {})}
+                   "setup": setup if not all(step.done for step in setup) else None,
+                   "setup_done": sum(step.done for step in setup), **(extra_context or {})}
         return super().index(request, context)
 
 
