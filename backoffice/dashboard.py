@@ -256,6 +256,10 @@ class DayView:
     def height_px(self) -> int:
         return (self.last_hour - self.first_hour) * self.hour_height_px
 
+    @property
+    def hour_count(self) -> int:
+        return self.last_hour - self.first_hour
+
 
 DAY_VIEW_HOUR_PX = 64
 
