@@ -22,7 +22,7 @@ import requests
 from django.conf import settings
 from django.db import connection, transaction
 
-from messaging.models import SmsMessage
+from messaging.models import SmsMessage, SmsOptOut
 from tenants.agent.selectors import agent_settings_get
 from tenants.selectors import current_tenant
 
@@ -97,7 +97,13 @@ def sms_queue(*, kind: str, body: Callable[[str], str], booking=None, order=None
     sms = SmsMessage(kind=kind, to_number=subject.customer_phone, from_number=_from_number(), body=body(business)[:BODY_MAX],
                      booking=booking, order=order, call_id=subject.call_id)
     missing = signalwire_missing_settings()
-    if missing:
+    if SmsOptOut.objects.filter(number=sms.to_number, opted_out=True).exists():
+        # The customer texted STOP: sending anyway breaks carrier rules (and their trust). Logged
+        # as skipped, with why, like every text not sent.
+        sms.status = SmsMessage.Status.SKIPPED
+        sms.error = "The customer texted STOP to this number: no texts until they text START."
+        logger.info("SMS to %s not sent: opted out", sms.to_number)
+    elif missing:
         sms.status = SmsMessage.Status.SKIPPED
         sms.error = f"SignalWire is not configured ({', '.join(missing)} not set)."
     elif not sms.from_number:

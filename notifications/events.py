@@ -191,6 +191,18 @@ def order_created(*, order) -> None:
 
 
 @_never_raises
+def sms_reply_received(*, reply) -> None:
+    """A customer texted the business something other than STOP, START or HELP: staff answer it."""
+    link = admin_url(f"messaging/smsreply/{reply.pk}/change/")
+    notification_event_record(
+        event=NotificationEvent.SMS_REPLY, event_key=f"sms-reply:{reply.pk}",
+        subject=f"Text from {reply.from_number}",
+        body=f"{_business()}: {reply.from_number} texted:\n\n{reply.body}\n\nAnswer them yourself; {link}",
+        sms_body=f"Text from {reply.from_number}: {reply.body[:300]}",
+    )
+
+
+@_never_raises
 def call_ended(*, call, summary=None) -> None:
     webhook_event_record(event_type=WebhookEvent.CALL_ENDED, event_key=f"call:{call.pk}:ended", data={
         "call_id": str(call.pk), "caller_number": call.caller_number, "called_number": call.called_number,

@@ -10,6 +10,7 @@ class NotificationEvent(models.TextChoices):
     BOOKING_MOVED = "booking_moved", "Booking moved by a caller"
     BOOKING_CREATED = "booking_created", "New booking made by phone"
     ORDER_CREATED = "order_created", "New order placed by phone"
+    SMS_REPLY = "sms_reply", "Text from a customer"
 
 
 def every_event() -> list[str]:

@@ -558,7 +558,7 @@ FRONT_DESK_PERMISSIONS = {
     "bookings": ["view_booking", "add_booking", "change_booking", "view_service"],
     "hours": ["view_openinghours", "view_closure"],
     "calls": ["view_call", "view_callbackrequest", "change_callbackrequest"],
-    "messaging": ["view_smsmessage"],
+    "messaging": ["view_smsmessage", "view_smsreply", "change_smsreply"],
     "orders": ["view_order", "change_order", "view_menuitem"],
 }
 

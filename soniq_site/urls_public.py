@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from backoffice.sites import operator_admin_site
 from soniq_site.health import healthz
+from soniq_site.sms_webhook import sms_inbound
 from soniq_site.tls_ask import tls_ask
 
 urlpatterns = [
@@ -12,4 +13,5 @@ urlpatterns = [
     path("internal/tls/ask", tls_ask, name="internal-tls-ask"),
     path("internal/", include("voiceapi.urls")),
     path("admin/", operator_admin_site.urls),
+    path("sms/inbound", sms_inbound, name="sms-inbound"),
 ]

@@ -28,7 +28,7 @@ from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest
 from calls.summaries.services import summaries_configured
 from core.errors import DomainError
-from messaging.models import SmsMessage
+from messaging.models import SmsMessage, SmsOptOut, SmsReply
 from tenants.agent.selectors import business_capabilities
 
 
@@ -351,3 +351,36 @@ class SmsMessageAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
         if sms.call_id:
             return format_html('<a href="{}">Call</a>', reverse(f"{site}:calls_call_change", args=[sms.call_id]))
         return "—"
+
+
+@admin.register(SmsReply, site=tenant_admin_site)
+class SmsReplyAdmin(admin.ModelAdmin):
+    """Texts customers sent back ("Reply or call us to change it"): staff read them here (and are
+    notified), answer them themselves, and tick them handled."""
+
+    list_display = ["received", "sender", "body", "handled"]
+    list_editable = ["handled"]
+    list_filter = ["handled"]
+    search_fields = ["from_number", "body"]
+    fields = ["received_at", "from_number", "to_number", "body", "handled"]
+    readonly_fields = ["received_at", "from_number", "to_number", "body"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, reply):
+        return local_time_text(reply.received_at)
+
+    @admin.display(description="From", ordering="from_number")
+    def sender(self, reply):
+        return phone_text(reply.from_number)
+
+
+@admin.register(SmsOptOut, site=tenant_admin_site)
+class SmsOptOutAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
+    """Numbers that texted STOP: the business's texts skip them until they text START."""
+
+    list_display = ["number", "opted_out", "changed_at"]
+    list_filter = ["opted_out"]
+    search_fields = ["number"]
