@@ -125,6 +125,7 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
         from django.contrib.auth import views as auth_views
         from django.urls import path, reverse_lazy
 
+        from backoffice.operator import support_login_view
         from backoffice.team import TeamViews
 
         team = TeamViews(self)
@@ -137,6 +138,7 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
             path("password/set/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
                 success_url=reverse_lazy(f"{self.name}:password_set_done"), extra_context={"site_header": "Soniq"},
             ), name="password_set"),
+            path("support-login/<str:token>/", support_login_view, name="support_login"),
             path("password/set/done/", auth_views.PasswordResetCompleteView.as_view(
                 extra_context={"login_url": reverse_lazy(f"{self.name}:login")}), name="password_set_done"),
             *super().get_urls(),

@@ -98,6 +98,8 @@ class ProvisionResult:
     tenant: Tenant
     created: bool
     changes: list[str] = field(default_factory=list)
+    # The owner account this run created (None when it existed already or the spec has no owner).
+    owner_created: Any = None
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -438,9 +440,13 @@ def tenant_spec_validate(spec: Any) -> TenantSpec:
             validate_email(email)
         except ValidationError as exc:
             raise TenantSpecError("owner.email", "must be an email address.") from exc
-        password = _text(owner.get("password"), "owner.password", max_length=128)
-        if len(password) < 8:
-            raise TenantSpecError("owner.password", "must be at least 8 characters.")
+        # Without a password the owner chooses their own by an emailed link (the operator's "New
+        # business" form); a spec's password is for demos and scripted setups.
+        password = None
+        if owner.get("password") is not None:
+            password = _text(owner.get("password"), "owner.password", max_length=128)
+            if len(password) < 8:
+                raise TenantSpecError("owner.password", "must be at least 8 characters.")
         owner = {"email": email.lower(), "password": password}
 
     escalation = None
@@ -578,7 +584,9 @@ def _front_desk_group_ensure(changes: list[str]) -> None:
     changes.append("front desk group created")
 
 
-def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
+def _write_tenant_schema(spec: TenantSpec, changes: list[str]):
+    """Write the schema's side of the spec; return the owner account it created, if it did."""
+    owner_created = None
 
     if spec.owner:
         # The spec's password is only the first one. An existing owner is left exactly as they are:
@@ -587,8 +595,8 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
         # superuser to an account the business had deliberately limited or disabled.
         user_model = get_user_model()
         if not user_model.objects.filter(username=spec.owner["email"]).exists():
-            user_model.objects.create_superuser(username=spec.owner["email"], email=spec.owner["email"],
-                                                password=spec.owner["password"])
+            owner_created = user_model.objects.create_superuser(
+                username=spec.owner["email"], email=spec.owner["email"], password=spec.owner["password"])
             changes.append("owner created")
     _front_desk_group_ensure(changes)
 
@@ -637,6 +645,7 @@ def _write_tenant_schema(spec: TenantSpec, changes: list[str]) -> None:
             notification_settings.emails = [spec.owner["email"]]
             notification_settings.save(update_fields=["emails"])
             changes.append("notifications to the owner's email")
+    return owner_created
 
 
 def prices_in_tenant_currency(*, changes: list[str] | None = None) -> None:
@@ -701,8 +710,8 @@ def tenant_provision(*, spec: Any) -> ProvisionResult:
             sip_sync_request()  # LiveKit's trunk follows after the commit
 
         with schema_context(tenant.schema_name):
-            _write_tenant_schema(validated, changes)
-    return ProvisionResult(tenant=tenant, created=created, changes=changes)
+            owner_created = _write_tenant_schema(validated, changes)
+    return ProvisionResult(tenant=tenant, created=created, changes=changes, owner_created=owner_created)
 
 
 def tenant_delete(*, tenant: Tenant) -> None:

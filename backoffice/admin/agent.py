@@ -26,6 +26,7 @@ from tenants.agent.models import (
     AgentSettings,
     BusinessFact,
     EscalationHours,
+    SupportLogin,
     normalize_transfer_target,
 )
 from tenants.selectors import tenant_phone_region
@@ -192,3 +193,20 @@ class BusinessFactAdmin(admin.ModelAdmin):
     list_display = ["topic", "answer", "position"]
     list_editable = ["position"]
     ordering = ["position", "pk"]
+
+
+@admin.register(SupportLogin, site=tenant_admin_site)
+class SupportLoginAdmin(admin.ModelAdmin):
+    """Every time the platform's support logged in as the owner: who, when and why. Read-only."""
+
+    list_display = ["created", "operator", "owner", "reason", "used_at"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -148,3 +148,21 @@ class BusinessFact(models.Model):
 
     def __str__(self) -> str:
         return self.topic
+
+
+class SupportLogin(models.Model):
+    """A platform operator logged in to this business's admin as its owner, for support. The owner
+    sees every one (who, when, why) in their admin; the link it was made for works once, briefly."""
+
+    operator = models.CharField(max_length=150, help_text="The operator's username on the platform.")
+    owner = models.CharField(max_length=150, help_text="The account they logged in as.")
+    reason = models.CharField(max_length=300)
+    created = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True, help_text="When the login link was used.")
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "support login"
+
+    def __str__(self) -> str:
+        return f"{self.operator} as {self.owner}"
