@@ -96,7 +96,7 @@ def test_it_texts_an_order_confirmation_with_the_total_and_ready_time(pizzeria, 
                                                                       django_capture_on_commit_callbacks):
     with tenant_context(pizzeria):
         AgentSettings.objects.update(sms_confirmations=True)
-        call = make_call("+15550100002")
+        call = make_call("+493055500002")
         with django_capture_on_commit_callbacks(execute=True):
             outcome = order_create(items=[{"name": "two margheritas", "quantity": 2}, {"name": "coke", "quantity": 1}],
                                    customer_name="Anna", customer_phone="+1 555 010 7777", call=call, now=PIZZERIA_OPEN)
@@ -106,7 +106,7 @@ def test_it_texts_an_order_confirmation_with_the_total_and_ready_time(pizzeria, 
         sms.refresh_from_db()
     order_id = outcome.result["order_id"]
     assert sms.status == SmsMessage.Status.SENT
-    assert (sms.order_id, sms.call_id, sms.to_number, sms.from_number) == (order_id, call.pk, "+15550107777", "+15550100002")
+    assert (sms.order_id, sms.call_id, sms.to_number, sms.from_number) == (order_id, call.pk, "+15550107777", "+493055500002")
     assert sms.body == (f"Luigi's Pizzeria: order #{order_id} received - 2 x Margherita, 1 x Coca-Cola. "
                         "Total 21.80 EUR. Ready for pickup about 18:20.")
     assert signalwire.sent()[0].form["Body"] == sms.body
@@ -142,7 +142,7 @@ def test_it_texts_the_customer_once_when_the_order_is_ready(pizzeria, signalwire
         ready.refresh_from_db()
         assert SmsMessage.objects.filter(kind=SmsMessage.Kind.ORDER_READY).count() == 1
     assert (ready.order_id, ready.to_number, ready.from_number, ready.status) == (
-        order_id, "+15550107777", "+15550100002", SmsMessage.Status.SENT)
+        order_id, "+15550107777", "+493055500002", SmsMessage.Status.SENT)
     assert ready.body == f"Luigi's Pizzeria: your order #{order_id} is ready for pickup. See you soon!"
     assert [request.form["Body"] for request in signalwire.sent()] == [ready.body]
 
@@ -360,7 +360,7 @@ def test_the_worker_sends_the_sms_in_the_schema_of_the_business(pizzeria_texts, 
     [request] = signalwire.requests
     assert sms.provider_id == request.sid
     assert request.form == {
-        "From": "+15550100002", "To": "+15550107777",
+        "From": "+493055500002", "To": "+15550107777",
         "Body": f"Luigi's Pizzeria: order #{sms.order_id} received - 2 x Quattro Formaggi. Total 25.00 EUR. "
                 "Delivery expected about 18:50.",
     }
