@@ -1,3 +1,10 @@
+# The admin's browser library (livekit-client, for test calls) from npm, pinned by package-lock.json;
+# only its built files go into the image, served with the static files (no CDN).
+FROM node:20-slim AS browser-assets
+WORKDIR /assets
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE=0
 WORKDIR /app
@@ -6,6 +13,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends libpq5 && rm -r
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+COPY --from=browser-assets /assets/node_modules/livekit-client/dist /app/node_modules/livekit-client/dist
 RUN DEBUG=1 python manage.py collectstatic --noinput
 # The app never needs root: it runs as `soniq`, owning only the voice worker's spool (a volume).
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin soniq \

@@ -4,12 +4,12 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
-from soniq_site.testing import LiveServer, truncate_activity
+from testing.live_server import LiveServer, truncate_activity
 
 # A real Celery worker and a local SignalWire (calls, messaging and API tests); a local LiveKit SIP
 # service (the SIP trunk sync, in tenants and the operator admin); admin clients for the demo owners;
 # Chromium for the browser tests.
-pytest_plugins = ["soniq_site.celery_testing", "tenants.tests.sip_fixtures", "backoffice.tests.admin_clients",
+pytest_plugins = ["testing.celery_worker", "testing.followups", "tenants.tests.sip_fixtures", "backoffice.tests.admin_clients",
                   "backoffice.tests.browser"]
 
 

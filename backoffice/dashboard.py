@@ -83,8 +83,9 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
     today_start, today_end = local_day_bounds(today, tz)
     period_start, _ = local_day_bounds(today - dt.timedelta(days=days - 1), tz)
 
-    calls_today = Call.objects.filter(started_at__gte=today_start, started_at__lt=today_end)
-    period_calls = Call.objects.filter(started_at__gte=period_start, started_at__lt=today_end)
+    # Test calls and what they made are left out (core/trial_calls.py): the owner trying their agent.
+    calls_today = Call.objects.filter(started_at__gte=today_start, started_at__lt=today_end, is_test=False)
+    period_calls = Call.objects.filter(started_at__gte=period_start, started_at__lt=today_end, is_test=False)
 
     per_day = dict(
         period_calls.annotate(day=TruncDate("started_at", tzinfo=tz)).values("day")
@@ -114,7 +115,7 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
 
     average = period_calls.filter(duration_seconds__isnull=False).aggregate(avg=Avg("duration_seconds"))["avg"]
     oldest_callback = (
-        CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).order_by("created")
+        CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).exclude(call__is_test=True).order_by("created")
         .values_list("created", flat=True).first()
     )
     capabilities = business_capabilities()
@@ -124,15 +125,15 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
         calls_answered_today=calls_today.exclude(outcome__in=["", Call.Outcome.ABANDONED]).count(),
         bookings_today=Booking.objects.filter(
             status=Booking.Status.CONFIRMED, start__gte=today_start, start__lt=today_end
-        ).count(),
+        ).exclude(call__is_test=True).count(),
         bookings_made_today=Booking.objects.filter(
             created__gte=today_start, created__lt=today_end, call__isnull=False
-        ).count(),
-        orders_today=Order.objects.filter(created__gte=today_start, created__lt=today_end).count(),
+        ).exclude(call__is_test=True).count(),
+        orders_today=Order.objects.filter(created__gte=today_start, created__lt=today_end).exclude(call__is_test=True).count(),
         orders_open=Order.objects.filter(
             status__in=[Order.Status.NEW, Order.Status.PREPARING, Order.Status.READY]
         ).count(),
-        open_callbacks=CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).count(),
+        open_callbacks=CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).exclude(call__is_test=True).count(),
         oldest_open_callback=oldest_callback,
         average_call_seconds=Decimal(average).quantize(Decimal("1")) if average is not None else None,
         calls_last_period=sum(item.count for item in calls_per_day),
@@ -366,8 +367,8 @@ def tenant_usage_for_month(*, month: dt.date) -> list[TenantUsage]:
     for tenant in Tenant.objects.exclude(schema_name=get_public_schema_name()).order_by("name"):
         with tenant_context(tenant):
             totals = usage_totals(since=start, until=end)
-            bookings = Booking.objects.filter(created__gte=start, created__lt=end).count()
-            orders = Order.objects.filter(created__gte=start, created__lt=end).count()
+            bookings = Booking.objects.filter(created__gte=start, created__lt=end).exclude(call__is_test=True).count()
+            orders = Order.objects.filter(created__gte=start, created__lt=end).exclude(call__is_test=True).count()
         usage.append(TenantUsage(
             tenant=tenant,
             calls=totals["calls"],

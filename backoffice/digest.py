@@ -23,17 +23,17 @@ def digest_body(*, day: dt.date) -> tuple[str, str]:
     orders taken, callbacks still open."""
     tz = tenant_timezone()
     start, end = local_day_bounds(day, tz)
-    calls = Call.objects.filter(started_at__gte=start, started_at__lt=end)
+    calls = Call.objects.filter(started_at__gte=start, started_at__lt=end, is_test=False)
     by_outcome = {row["outcome"]: row["n"] for row in calls.values("outcome").annotate(n=Count("pk"))}
     labels = dict(Call.Outcome.choices)
-    bookings = Booking.objects.filter(created__gte=start, created__lt=end).count()
-    orders = Order.objects.filter(created__gte=start, created__lt=end).count()
-    open_callbacks = list(CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).order_by("created")[:20])
+    bookings = Booking.objects.filter(created__gte=start, created__lt=end).exclude(call__is_test=True).count()
+    orders = Order.objects.filter(created__gte=start, created__lt=end).exclude(call__is_test=True).count()
+    open_callbacks = list(CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).exclude(call__is_test=True).order_by("created")[:20])
     total = sum(by_outcome.values())
     lines = [f"{current_tenant().name}: your calls on {day:%A %d %B %Y}.", "", f"Calls: {total}"]
     lines += [f"  {labels.get(outcome, outcome or 'Not finished')}: {count}" for outcome, count in sorted(by_outcome.items())]
     lines += ["", f"Bookings taken: {bookings}", f"Orders taken: {orders}", "",
-              f"Callbacks still open: {CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).count()}"]
+              f"Callbacks still open: {CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).exclude(call__is_test=True).count()}"]
     lines += [f"  {callback.caller_name or 'Caller'} {callback.caller_number}: {callback.reason[:120]}" for callback in open_callbacks]
     return f"Yesterday's calls: {total} calls, {bookings} bookings, {orders} orders", "\n".join(lines)
 

@@ -17,7 +17,7 @@ from django_tenants.utils import schema_context
 
 from core import clock
 from core.phone import InvalidPhoneNumber, is_phone_region, valid_phone_number
-from provisioning.services import SLUG_PATTERN
+from provisioning.spec import SLUG_PATTERN
 from tenants.agent.models import SupportLogin
 
 DEMO = Path(settings.BASE_DIR) / "demo"

@@ -56,7 +56,7 @@ from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 2**20
-SALON_NUMBER = "+15550100001"  # demo/salon.yaml (soniq_site.demo_tenants; not importable before the path is set)
+SALON_NUMBER = "+15550100001"  # demo/salon.yaml (testing.demo_tenants; not importable before the path is set)
 
 
 # --- instant fake providers -------------------------------------------------------------------
@@ -170,7 +170,7 @@ async def measure_call_start(*, calls: int, warmup: int) -> list[dict[str, float
 
     def timed_build_call(start, **kwargs):
         session, call = real_build_call(start, **kwargs)
-        captured["session"], captured["greeting"] = session, call.config.get("greeting") or ""
+        captured["session"], captured["greeting"] = session, call.config.greeting
         # Teardown only: at close the session waits up to 2 s for the caller's last words from the
         # STT, which the fake never sends.
         session._opts.session_close_transcript_timeout = 0.0
@@ -298,6 +298,7 @@ async def entrypoint_with_caller_audio(ctx) -> None:
 
     from livekit.agents import llm
 
+    from core.call_contract import CallConfig
     from voiceworker.agent import SoniqAgent
     from voiceworker.entrypoint import entrypoint
     from voiceworker.providers import build_llm
@@ -313,7 +314,7 @@ async def entrypoint_with_caller_audio(ctx) -> None:
         pass
     await stream.aclose()
 
-    model = build_llm({})
+    model = build_llm(CallConfig())
     chat_ctx = llm.ChatContext()
     chat_ctx.add_message(role="user", content="Hi, I'd like to book a haircut, please.")
     tools = SoniqAgent(instructions="", tools_offered=None).tools

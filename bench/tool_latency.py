@@ -41,7 +41,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from scripts.dev import free_port  # noqa: E402 - the project root is on the path only now
-from soniq_site.demo_tenants import SALON_NUMBER  # noqa: E402
+from testing.demo_tenants import SALON_NUMBER  # noqa: E402
 
 INTERNAL_TOKEN = "bench-internal-token"
 SALON_TZ = zoneinfo.ZoneInfo("America/New_York")

@@ -95,10 +95,15 @@ class BookingSpan:
         return cls(start=start, end=end, blocked_until=end + dt.timedelta(minutes=service.buffer_minutes))
 
 
-def confirmed_bookings_between(service: Service, *, since: dt.datetime, until: dt.datetime) -> list[tuple[dt.datetime, dt.datetime, int]]:
-    """(start, blocked_until, lane) of the service's confirmed bookings that overlap [since, until)."""
-    return list(Booking.objects.filter(service=service, status=Booking.Status.CONFIRMED, start__lt=until,
-                                       blocked_until__gt=since).values_list("start", "blocked_until", "lane"))
+def confirmed_bookings_between(service: Service, *, since: dt.datetime, until: dt.datetime,
+                               excluding: int | None = None) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """(start, blocked_until, lane) of the service's confirmed bookings that overlap [since, until),
+    but for the booking `excluding` (one being moved does not block itself)."""
+    bookings = Booking.objects.filter(service=service, status=Booking.Status.CONFIRMED, start__lt=until,
+                                      blocked_until__gt=since)
+    if excluding is not None:
+        bookings = bookings.exclude(pk=excluding)
+    return list(bookings.values_list("start", "blocked_until", "lane"))
 
 
 def bookings_for_days(service: Service, *, first_day: dt.date, last_day: dt.date,

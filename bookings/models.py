@@ -6,6 +6,18 @@ from django.db.models import Func, Q
 
 from tenants.selectors import tenant_currency
 
+# What an owner may set (inclusive), in the admin and in a provisioning spec alike; the check
+# constraints below hold the database to the same numbers.
+BOOKING_POLICY_RANGES = {
+    "min_notice_minutes": (0, 60 * 24 * 30),
+    "horizon_days": (1, 730),
+    "slot_interval_minutes": (5, 240),
+    "change_notice_hours": (0, 24 * 30),
+}
+SERVICE_DURATION_MINUTES_RANGE = (5, 1440)
+SERVICE_BUFFER_MINUTES_RANGE = (0, 240)
+SERVICE_CAPACITY_RANGE = (1, 100)
+
 
 class BookingPolicy(models.Model):
     """The tenant's booking rules (one row)."""
@@ -20,8 +32,10 @@ class BookingPolicy(models.Model):
     class Meta:
         verbose_name_plural = "booking policy"
         constraints = [
-            models.CheckConstraint(condition=Q(slot_interval_minutes__gte=5), name="slot_interval_at_least_5"),
-            models.CheckConstraint(condition=Q(horizon_days__gte=1), name="horizon_at_least_a_day"),
+            models.CheckConstraint(condition=Q(slot_interval_minutes__gte=BOOKING_POLICY_RANGES["slot_interval_minutes"][0]),
+                                   name="slot_interval_at_least_5"),
+            models.CheckConstraint(condition=Q(horizon_days__gte=BOOKING_POLICY_RANGES["horizon_days"][0]),
+                                   name="horizon_at_least_a_day"),
         ]
 
     def __str__(self) -> str:
@@ -44,8 +58,10 @@ class Service(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(models.functions.Lower("name"), name="service_unique_name_ci"),
-            models.CheckConstraint(condition=Q(duration_minutes__gte=5) & Q(duration_minutes__lte=1440), name="service_duration_range"),
-            models.CheckConstraint(condition=Q(capacity__gte=1) & Q(capacity__lte=100), name="service_capacity_range"),
+            models.CheckConstraint(condition=Q(duration_minutes__gte=SERVICE_DURATION_MINUTES_RANGE[0])
+                                   & Q(duration_minutes__lte=SERVICE_DURATION_MINUTES_RANGE[1]), name="service_duration_range"),
+            models.CheckConstraint(condition=Q(capacity__gte=SERVICE_CAPACITY_RANGE[0]) & Q(capacity__lte=SERVICE_CAPACITY_RANGE[1]),
+                                   name="service_capacity_range"),
             models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gte=0), name="service_price_not_negative"),
         ]
 

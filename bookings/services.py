@@ -1,7 +1,13 @@
-"""Writes for bookings: booking a service at a start time a caller asked for."""
+"""Writes for bookings, typed: a `Service` and an aware start in, the `Booking` out; refusals as
+`BookingRefused` (code, alternatives) or `DomainError`. The agent's words become these calls in
+`bookings/voice.py`; the admin calls them directly. Each write registers its one follow-up
+(`bookings/followups.py`)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -9,31 +15,24 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce
 
+from bookings import followups
 from bookings.availability import (
     BookingRules,
     BookingSpan,
+    Offer,
     booking_alternatives,
+    booking_policy_get,
     booking_rules_load,
     confirmed_bookings_between,
     free_lane,
 )
-from bookings.catalog import a_service, service_match
 from bookings.models import Booking, BookingEvent, Service
-from bookings.parsing import booking_start_parse
-from bookings.refusals import offer_sentence, start_refusal_sentence
-from bookings.selectors import booking_for_caller, caller_identity, change_deadline
-from bookings.sms import (
-    booking_cancel_confirmation_queue,
-    booking_cancelled_queue,
-    booking_confirmation_queue,
-    booking_reminder_queue,
-    booking_rescheduled_queue,
-)
+from bookings.refusals import offer_sentence, start_refusal_sentence, too_far_ahead_sentence
+from bookings.selectors import change_deadline
+from bookings.sms import booking_reminder_queue
 from core import clock
-from core.errors import DomainError, ToolOutcome
-from core.phrasing import spoken_clock, spoken_day
+from core.errors import DomainError
 from messaging.models import SmsMessage
-from notifications import events
 from tenants.selectors import customer_phone_number, tenant_timezone
 
 if TYPE_CHECKING:
@@ -48,63 +47,113 @@ class _SlotTaken(Exception):
     """Raised inside the transaction to leave it (rolled back) before the alternatives are looked up."""
 
 
-def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetime, rules: BookingRules) -> DomainError:
+class BookingRefused(DomainError):
+    """A start the booking rules refuse: `code` (`in_the_past`, `too_far_ahead`, `closed`, `too_soon`,
+    `outside_hours`, `slot_taken`), the `start` asked for and up to three `alternatives` (aware
+    datetimes; `offer` says which day they are on). `message` is the refusal said to a caller
+    (bookings.refusals); the admin words its own for an owner from the code and the alternatives."""
+
+    def __init__(self, code: str, message: str, *, start: dt.datetime, offer: Offer | None):
+        self.start = start
+        self.offer = offer
+        self.alternatives: list[dt.datetime] = list(offer.starts) if offer else []
+        super().__init__(code, message, details={"alternatives": [moment.isoformat() for moment in self.alternatives]})
+
+
+def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetime, rules: BookingRules) -> BookingRefused:
     """A refused start, said with up to three other times to offer (the same day's nearest, or the
     next day that has any) so the agent can move the conversation on in one turn.
 
     `rules` are the ones booking_create checked the start against (same service, `now` and day).
     Reusing them saves a second rules load, a policy query and (outside_hours) a second calendar;
-    only bookings are read again (the slot may just have been taken). Measured on the bench machine
-    together with the single-query rules load: a slot_taken refusal 21 → 14 queries, 15.0 → 10.7 ms
-    CPU; outside_hours 17 → 8 queries, 14.7 → 7.4 ms."""
+    only bookings are read again (the slot may just have been taken)."""
     sentence = start_refusal_sentence(code=code, service=service, start=start, now=now, policy=rules.policy,
                                       calendar=rules.calendar)
     offer = (booking_alternatives(service=service, around=start, now=now, rules=rules)
              if code != "too_far_ahead" else None)
-    alternatives = [moment.isoformat() for moment in offer.starts] if offer else []
     if offer and offer.starts:
         sentence = f"{sentence} {offer_sentence(offer=offer, today=now.astimezone(tenant_timezone()).date(), conjunction='or')}"
     elif code == "slot_taken":
         sentence = f"{sentence} I'm afraid there are no other free times that day or in the days after."
-    return DomainError(code, sentence, details={"alternatives": alternatives})
+    return BookingRefused(code, sentence, start=start, offer=offer)
+
+
+@contextmanager
+def _slot_refused_as(refusal: Callable[[], BookingRefused]) -> Iterator[None]:
+    """The end of the one path a booking takes into a slot (create and move alike): a full slot
+    found under the lock, or the exclusion constraint's last word, becomes `slot_taken` with the
+    alternatives. Anything else the database says is a bug and is raised as is."""
+    try:
+        yield
+    except _SlotTaken:
+        raise refusal() from None
+    except IntegrityError as error:
+        # The exclusion constraint is the last guard (a booking written around these services,
+        # say in the admin, without the lock).
+        if OVERLAP_CONSTRAINT not in str(error):
+            raise
+        raise refusal() from None
+
+
+def _lane_take(*, service: Service, span: BookingSpan, moving: Booking | None = None) -> tuple[Service, int]:
+    """Lock the service, count what overlaps `span` and pick a free lane; `_SlotTaken` if none.
+
+    The race: two callers (or one worker retrying) check the same free slot at the same moment,
+    both count N-1 overlapping bookings, and both insert. Locking the service row makes bookers (and
+    movers) of this service take turns between counting and writing; under READ COMMITTED the count
+    below runs after the lock is granted, so it sees the booking the previous holder committed. The
+    capacity is read from the locked row, too. A booking being `moving` does not block itself."""
+    locked = Service.objects.select_for_update().get(pk=service.pk)
+    overlapping = [lane for _start, _blocked_until, lane in
+                   confirmed_bookings_between(locked, since=span.start, until=span.blocked_until,
+                                              excluding=moving.pk if moving is not None else None)]
+    lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
+    if lane is None:
+        raise _SlotTaken
+    return locked, lane
+
+
+def booking_day_check(*, day: dt.date, now: dt.datetime) -> None:
+    """A day too far from today to be meant (more than DATE_REACH_DAYS away) is refused before any
+    time on it is computed (9999-12-31 has no next day, and its bounds in UTC overflow):
+    `too_far_ahead` with the horizon's sentence, or `in_the_past`."""
+    today = now.astimezone(tenant_timezone()).date()
+    if clock.date_in_reach(day, today=today):
+        return
+    if day > today:
+        raise DomainError("too_far_ahead", too_far_ahead_sentence(policy=booking_policy_get(), today=today),
+                          details={"field": "date"})
+    raise DomainError("in_the_past", f"{day.isoformat()} is long past; which day did you mean?", details={"field": "date"})
 
 
 def booking_create(
     *,
-    service_name: str = "",
-    start: str | dt.datetime,
+    service: Service,
+    start: dt.datetime,
     customer_name: str,
     customer_phone: str,
     notes: str = "",
     call: Call | None = None,
     now: dt.datetime | None = None,
-    service: Service | None = None,
     minimum_notice: bool = True,
-) -> ToolOutcome:
-    """Book `service_name` at `start` for the caller, in the current tenant.
+) -> Booking:
+    """Book `service` at `start` (aware) for a customer, in the current tenant, and return the booking.
+    It takes the service's duration in elapsed time, and blocks the service for its buffer after.
 
-    `start` is `YYYY-MM-DDTHH:MM` in the tenant's local time, or carries an offset (honoured). The
-    booking takes the service's duration in elapsed time, and blocks the service for its buffer after.
+    Raises `BookingRefused` (nothing written) for a start the rules refuse, with alternatives, and
+    `DomainError` `invalid_name`, `invalid_phone`, `invalid_notes`. Once the booking has committed,
+    `bookings.followups.booking_created` sends what follows it.
 
-    Result: `booking_id`, `service`, `start`, `end` (ISO 8601 with offset, the tenant's zone).
-
-    Raises `DomainError` with a sentence the agent can say, nothing written:
-    422 `unknown_service`, `invalid_date`, `invalid_time`, `invalid_name`, `invalid_phone`,
-    `invalid_notes`, `in_the_past`, `too_far_ahead`, `closed`, `outside_hours`, `too_soon`;
-    409 `slot_taken` when all of the service's places are booked at that time. Refusals about the
-    time carry `details={"alternatives": [ISO starts]}` (up to 3), also offered in the message.
-
-    Once the booking has committed, its SMS confirmation goes through `bookings.sms.booking_confirmation_queue`.
-
-    The business's own staff book through here too (the admin's "Add booking"): they pass the
-    `service` they picked instead of a spoken name, and `minimum_notice=False`, because the notice
-    period gives the business time to prepare for a caller, and a walk-in at the counter is already
-    there. Every other rule (past, horizon, closures, hours, capacity) holds for them as well.
+    The agent books through `bookings.voice.create_booking`, which matches the spoken service and
+    parses the spoken time. The business's own staff book here directly (the admin's "Add booking")
+    with `minimum_notice=False`, because the notice period gives the business time to prepare for
+    a caller, and a walk-in at the counter is already there. Every other rule (past, horizon,
+    closures, hours, capacity) holds for them as well.
     """
     now = now or clock.now()
     tz = tenant_timezone()
-    service = service if service is not None else service_match(spoken_name=service_name)
-    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
+    local_start = start.astimezone(tz)
+    booking_day_check(day=local_start.date(), now=now)
 
     if not isinstance(customer_name, str) or not customer_name.strip():
         raise DomainError("invalid_name", "What name should I put the booking under?", details={"field": "customer_name"})
@@ -125,49 +174,18 @@ def booking_create(
     if problem:
         raise _refusal(code=problem, service=service, start=local_start, now=now, rules=rules)
 
-    try:
+    with _slot_refused_as(lambda: _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules)):
         with transaction.atomic():
-            # The race: two callers (or one worker retrying) check the same free slot at the same
-            # moment, both count N-1 overlapping bookings, and both insert. Locking the service row
-            # makes bookers of this service take turns between counting and inserting; under READ
-            # COMMITTED the count below runs after the lock is granted, so it sees the booking the
-            # previous holder committed. The capacity is read from the locked row, too.
-            locked = Service.objects.select_for_update().get(pk=service.pk)
-            overlapping = [lane for _start, _blocked_until, lane in
-                           confirmed_bookings_between(locked, since=span.start, until=span.blocked_until)]
-            lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
-            if lane is None:
-                raise _SlotTaken
+            locked, lane = _lane_take(service=service, span=span)
             booking = Booking.objects.create(
                 service=locked, start=span.start, end=span.end, blocked_until=span.blocked_until, lane=lane,
                 customer_name=customer_name, customer_phone=phone, notes=notes, call=call,
                 status=Booking.Status.CONFIRMED,
             )
-            # The one place a booking's confirmation fans out, once the booking is surely stored.
-            # robust: by then the booking is committed, so a failure to queue its SMS must not turn
-            # the caller's answer into an error (the agent would try again and book twice).
-            # One callback for both: the follow-up event never raises, so it goes first.
-            transaction.on_commit(lambda: (events.booking_created(booking=booking),
-                                           booking_confirmation_queue(booking=booking)), robust=True)
-    except _SlotTaken:
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
-    except IntegrityError as error:
-        # The exclusion constraint is the last guard (a booking written around this function,
-        # say in the admin, without the lock). Anything else is a bug and is raised as is.
-        if OVERLAP_CONSTRAINT not in str(error):
-            raise
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
-
-    booking_start, booking_end = booking.start.astimezone(tz), booking.end.astimezone(tz)
-    today = now.astimezone(tz).date()
-    message = (f"You're booked for {a_service(service)} {spoken_day(booking_start.date(), today=today)} at "
-               f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}, under the name {customer_name}. "
-               f"Your booking number is {booking.pk}.")
-    return ToolOutcome(
-        result={"booking_id": booking.pk, "service": service.name, "start": booking_start.isoformat(),
-                "end": booking_end.isoformat()},
-        message=message,
-    )
+            # robust: by then the booking is committed, so a follow-up that fails must not turn the
+            # caller's answer into an error (the agent would try again and book twice).
+            transaction.on_commit(partial(followups.booking_created, booking=booking), robust=True)
+    return booking
 
 
 def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None, reason: str = "") -> list[Booking]:
@@ -185,10 +203,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None, r
                                           for booking in bookings])
         for booking in bookings:
             booking.status = Booking.Status.CANCELLED
-            if booking.start > now:
-                transaction.on_commit(lambda booking=booking: booking_cancelled_queue(booking=booking), robust=True)
-            # The business's own cancellation (the admin): webhooks hear of it, the owner needs no email.
-            transaction.on_commit(lambda booking=booking: events.booking_cancelled(booking=booking, by_caller=False), robust=True)
+            transaction.on_commit(partial(followups.booking_cancelled_by_business, booking=booking,
+                                          still_ahead=booking.start > now), robust=True)
     return bookings
 
 
@@ -235,67 +251,54 @@ def _too_late_to_change(*, booking: Booking, rules: BookingRules, verb: str) -> 
                        details={"change_notice_hours": hours})
 
 
-def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_number: str, customer_phone: str = "",
-                       customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
-    """reschedule_booking: move the caller's booking `booking_id` to `start` (the form `booking_create`
-    takes). The new time obeys every rule a new booking obeys; the old time is free once the move
-    commits (it is the same row, updated); the same time again is a no-op.
-
-    Result: `booking_id`, `start`, `end`. Raises `DomainError`: 404 `booking_not_found` (not the
-    caller's, or no such booking), 409 `booking_cancelled`, 422 `too_late_to_change`, and every
-    refusal of `booking_create` (422 time rules, 409 `slot_taken`, with alternatives).
-    The customer is texted the new time after the commit (`bookings.sms.booking_rescheduled_queue`)."""
-
-    now = now or clock.now()
-    tz = tenant_timezone()
-    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
-    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+def booking_changeable_check(*, booking: Booking) -> None:
+    """409 `booking_cancelled`: a cancelled booking is not moved (a new one is made instead)."""
     if booking.status != Booking.Status.CONFIRMED:
         raise DomainError("booking_cancelled", "That booking was cancelled, so it can't be moved. I can make a new "
                           "booking instead.")
+
+
+def booking_reschedule(*, booking: Booking, start: dt.datetime, call: Call | None = None,
+                       now: dt.datetime | None = None) -> Booking:
+    """A caller moves `booking` (found as theirs by the caller) to `start` (aware), and gets it back as
+    it now is. The new time obeys every rule a new booking obeys; the old time is free once the move
+    commits (it is the same row, updated); the same time again changes nothing.
+
+    Raises `DomainError` 409 `booking_cancelled`, 422 `too_late_to_change` (inside the change
+    notice), and `BookingRefused` like `booking_create` (time rules, 409 `slot_taken`, with
+    alternatives). Once the move has committed, `bookings.followups.booking_moved` sends what
+    follows it."""
+    now = now or clock.now()
+    tz = tenant_timezone()
+    booking_changeable_check(booking=booking)
     service = booking.service
-    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
+    local_start = start.astimezone(tz)
+    booking_day_check(day=local_start.date(), now=now)
     rules = booking_rules_load(service=service, now=now, around=local_start.date())
     refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")
     if refusal:
         raise refusal
     span = BookingSpan.of(service, local_start)
-    today = now.astimezone(tz).date()
-
-    def outcome(moved: Booking, sentence: str) -> ToolOutcome:
-        booking_start, booking_end = moved.start.astimezone(tz), moved.end.astimezone(tz)
-        return ToolOutcome(result={"booking_id": moved.pk, "start": booking_start.isoformat(), "end": booking_end.isoformat()},
-                           message=f"{sentence} {a_service(service)} {spoken_day(booking_start.date(), today=today)} at "
-                                   f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}.")
-
     if span.start == booking.start:
-        return outcome(booking, "That's already your booking's time:")
+        return booking
     problem = rules.start_problem(span)
     if problem:
         raise _refusal(code=problem, service=service, start=local_start, now=now, rules=rules)
 
-    try:
+    with _slot_refused_as(lambda: _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules)):
         with transaction.atomic():
-            # The same race as booking_create, and the same lock: the service row, so a move and a new
-            # booking (or two moves) into one slot take turns between counting and writing. The
-            # booking row is locked and read again under it: a concurrent cancel or move of this very
-            # booking has committed by now and is seen.
-            locked = Service.objects.select_for_update().get(pk=service.pk)
-            booking = booking_for_caller(booking_id=booking_id, identity=identity, for_update=True)
+            # The same path as booking_create (`_lane_take`). The booking row is locked and read
+            # again under the service's lock: a concurrent cancel or move of this very booking has
+            # committed by now and is seen.
+            booking = Booking.objects.select_for_update(of=("self",)).select_related("service").get(pk=booking.pk)
             if booking.status != Booking.Status.CONFIRMED:
                 raise DomainError("booking_cancelled", "That booking was just cancelled, so it can't be moved.")
             if span.start == booking.start:
-                return outcome(booking, "That's already your booking's time:")
+                return booking
             refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")  # moved meanwhile
             if refusal:
                 raise refusal
-            overlapping = [lane for other_start, _blocked, lane in
-                           Booking.objects.filter(service=locked, status=Booking.Status.CONFIRMED, start__lt=span.blocked_until,
-                                                  blocked_until__gt=span.start).exclude(pk=booking.pk)
-                           .values_list("start", "blocked_until", "lane")]
-            lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
-            if lane is None:
-                raise _SlotTaken
+            _locked, lane = _lane_take(service=service, span=span, moving=booking)
             from_start = booking.start
             Booking.objects.filter(pk=booking.pk).update(start=span.start, end=span.end, blocked_until=span.blocked_until,
                                                          lane=lane, moved_at=now)
@@ -303,36 +306,26 @@ def booking_reschedule(*, booking_id: int, start: str | dt.datetime, caller_numb
                 span.start, span.end, span.blocked_until, lane, now)
             BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.MOVED, from_start=from_start,
                                         to_start=span.start, call=call)
-            transaction.on_commit(lambda: booking_rescheduled_queue(booking=booking), robust=True)
-    except _SlotTaken:
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
-    except IntegrityError as error:
-        if OVERLAP_CONSTRAINT not in str(error):
-            raise
-        raise _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules) from None
-    return outcome(booking, "Done: your booking is moved to")
+            transaction.on_commit(partial(followups.booking_moved, booking=booking, previous_start=from_start), robust=True)
+    return booking
 
 
-def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str = "", customer_phone: str = "",
-                             customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
-    """cancel_booking: cancel the caller's booking `booking_id`; its place is free once this commits.
-    Cancelling a booking that is already cancelled says so and changes nothing.
+def booking_cancel_by_caller(*, booking: Booking, reason: str = "", call: Call | None = None,
+                             now: dt.datetime | None = None) -> Booking:
+    """A caller cancels `booking` (found as theirs by the caller); its place is free once this
+    commits. A booking already cancelled is returned as it is, unchanged.
 
-    Result: `booking_id`, `status` ("cancelled"). Raises `DomainError` 404 `booking_not_found`,
-    422 `too_late_to_change`. The customer is texted that it is cancelled after the commit
-    (`bookings.sms.booking_cancel_confirmation_queue`); no reminder follows (reminders are for confirmed bookings)."""
-
+    Raises `DomainError` 422 `too_late_to_change`. Once the cancellation has committed,
+    `bookings.followups.booking_cancelled_by_caller` sends what follows it; no reminder follows
+    (reminders are for confirmed bookings)."""
     now = now or clock.now()
     tz = tenant_timezone()
-    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
     with transaction.atomic():
-        booking = booking_for_caller(booking_id=booking_id, identity=identity, for_update=True)
-        local_start = booking.start.astimezone(tz)
-        when = f"{a_service(booking.service)} {spoken_day(local_start.date(), today=now.astimezone(tz).date())} at {spoken_clock(local_start)}"
+        # Locked: a move or a second cancel of this booking at the same moment waits, then sees this one.
+        booking = Booking.objects.select_for_update(of=("self",)).select_related("service").get(pk=booking.pk)
         if booking.status == Booking.Status.CANCELLED:
-            return ToolOutcome(result={"booking_id": booking.pk, "status": booking.status},
-                               message=f"Your booking for {when} is already cancelled.")
-        rules = booking_rules_load(service=booking.service, now=now, around=local_start.date())
+            return booking
+        rules = booking_rules_load(service=booking.service, now=now, around=booking.start.astimezone(tz).date())
         refusal = _too_late_to_change(booking=booking, rules=rules, verb="cancelled")
         if refusal:
             raise refusal
@@ -340,6 +333,5 @@ def booking_cancel_by_caller(*, booking_id: int, caller_number: str, reason: str
         booking.status = Booking.Status.CANCELLED
         BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.CANCELLED_BY_CALLER,
                                     from_start=booking.start, reason=(reason or "").strip()[:500], call=call)
-        transaction.on_commit(lambda: booking_cancel_confirmation_queue(booking=booking), robust=True)
-    return ToolOutcome(result={"booking_id": booking.pk, "status": booking.status},
-                       message=f"Done: your booking for {when} is cancelled.")
+        transaction.on_commit(partial(followups.booking_cancelled_by_caller, booking=booking), robust=True)
+    return booking

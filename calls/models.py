@@ -50,6 +50,10 @@ class Call(models.Model):
     avg_end_of_utterance_ms = models.PositiveIntegerField(null=True, blank=True)
     log_received_at = models.DateTimeField(null=True, blank=True)
     log_stored_at = models.DateTimeField(null=True, blank=True)
+    # A call the owner made to try their agent (the admin's "Talk to your agent", a scenario run):
+    # left out of counts, usage and digests, never texts or notifies anyone, and what it booked or
+    # ordered is removed when it ends (voiceapi/trial_calls.py).
+    is_test = models.BooleanField("test call", default=False)
 
     class Meta:
         ordering = ["-started_at"]

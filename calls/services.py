@@ -7,14 +7,15 @@ from the call token before calling them.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from django.db import transaction
 
+from calls import followups
 from calls.models import Call, CallbackRequest, CallNote
 from calls.selectors import transfer_target_at
 from core.errors import DomainError, ToolOutcome
 from core.phone import InvalidPhoneNumber, is_e164, normalize_phone_number
-from notifications import events
 from tenants.agent.selectors import agent_settings_get
 from tenants.selectors import tenant_phone_region, tenant_timezone
 
@@ -31,7 +32,7 @@ def caller_number_clean(raw: str) -> str:
 
 
 def call_start(*, called_number: str, caller_number: str, room: str = "", sip_call_id: str = "",
-               now: dt.datetime) -> Call:
+               now: dt.datetime, is_test: bool = False) -> Call:
     """The call row, from the moment the worker asks for the config. Its `max_call_seconds` is the
     tenant's setting at this moment, so a change mid-call does not move the call's deadline."""
     agent_settings = agent_settings_get()
@@ -47,6 +48,7 @@ def call_start(*, called_number: str, caller_number: str, room: str = "", sip_ca
         status=Call.Status.ACTIVE,
         started_at=now,
         max_call_seconds=agent_settings.max_call_seconds,
+        is_test=is_test,
     )
 
 
@@ -62,7 +64,8 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
     is transferred (the worker does the SIP REFER); otherwise, or when the worker reports that the
     transfer failed, a callback request is queued instead."""
     agent_settings = agent_settings_get()
-    target = "" if transfer_failed else transfer_target_at(at=now, tz=tenant_timezone(), agent_settings=agent_settings)
+    # A test call has nobody to put through to (the browser is no phone line): it queues a test callback.
+    target = "" if transfer_failed or call.is_test else transfer_target_at(at=now, tz=tenant_timezone(), agent_settings=agent_settings)
     if target:
         call.transferred_to = target
         call.save(update_fields=["transferred_to"])
@@ -86,8 +89,8 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
             # The REFER did not go through; the call was never transferred.
             call.transferred_to = ""
             call.save(update_fields=["transferred_to"])
-        transaction.on_commit(lambda: events.callback_requested(callback_request=callback_request,
-                                                                transfer_failed=transfer_failed), robust=True)
+        followup = followups.transfer_failed if transfer_failed else followups.callback_queued
+        transaction.on_commit(partial(followup, callback_request=callback_request), robust=True)
     promise = agent_settings.callback_promise
     lead = "I couldn't put you through" if transfer_failed else "Nobody can take the call right now"
     return ToolOutcome(
@@ -112,5 +115,5 @@ def call_end_request(*, call: Call, reason: str, outcome: str) -> ToolOutcome:
 
 def call_note_add(*, call: Call, note: str) -> ToolOutcome:
     call_note = CallNote.objects.create(call=call, text=note.strip())
-    transaction.on_commit(lambda: events.message_left(call_note=call_note), robust=True)
+    transaction.on_commit(partial(followups.message_taken, call_note=call_note), robust=True)
     return ToolOutcome(result={"note_id": call_note.pk}, message="I've made a note of that.")

@@ -2,15 +2,15 @@
 Tenant-aware through tenant-schemas-celery: a task runs in the schema it was sent from."""
 from __future__ import annotations
 
-# --- call-log ingestion (issue 5) ---------------------------------------------------------------
 import logging
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
-from calls import ingestion
-from calls.summaries.services import call_log_stored
+from calls import followups, log_storage
+from calls.models import Call
+from calls.summaries.tasks import call_summarize_task
 from core.celery_app import app
 
 ingestion_logger = logging.getLogger("calls.ingestion")
@@ -23,9 +23,19 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 DATABASE_DOWN_RETRY_SECONDS = 300
 
 
+def _summary_queue(*, call_id: str) -> None:
+    """Once a call's log is stored: its summary, which then sends `call.ended`. A broker that is
+    down sends `call.ended` now, without a summary."""
+    try:
+        call_summarize_task.delay(call_id)
+    except Exception as exc:
+        ingestion_logger.warning("summary of call %s not queued (%s); sending call.ended without it", call_id, exc)
+        followups.call_ended(call=Call.objects.get(pk=call_id))
+
+
 @app.task(bind=True, name="calls.call_log_store", acks_late=True, max_retries=None)
 def call_log_store(self, *, call_id: str, payload: dict) -> str:
-    """Store one end-of-call log in the schema it was sent from (see calls/ingestion.py).
+    """Store one end-of-call log in the schema it was sent from (see calls/ingestion.py, calls/log_storage.py).
 
     Contract: transient database errors are retried CALL_LOG_STORE_MAX_RETRIES times with
     exponential backoff (CALL_LOG_RETRY_BACKOFF_MS * 2**n); after the last, or at once for any other
@@ -37,9 +47,9 @@ def call_log_store(self, *, call_id: str, payload: dict) -> str:
     """
     attempt = self.request.retries + 1
     try:
-        result = ingestion.call_log_store(call_id=call_id, payload=payload)
+        result = log_storage.call_log_store(call_id=call_id, payload=payload)
         if result == "stored":
-            call_log_stored(call_id=call_id)  # the summary, then the call.ended webhook
+            _summary_queue(call_id=call_id)
         return result
     except TRANSIENT_DB_ERRORS as exc:
         # The failed connection may be unusable; the next query must get a fresh one.
@@ -51,7 +61,7 @@ def call_log_store(self, *, call_id: str, payload: dict) -> str:
     except Exception as exc:  # not transient: retrying cannot help, but the payload must not be lost
         error = f"{exc.__class__.__name__}: {exc}"
     try:
-        ingestion.ingestion_dead_letter_create(call_id=call_id, payload=payload, error=error, attempts=attempt)
+        log_storage.ingestion_dead_letter_create(call_id=call_id, payload=payload, error=error, attempts=attempt)
     except Exception as exc:
         close_old_connections()
         if self.request.retries < settings.CALL_LOG_STORE_MAX_RETRIES + settings.CALL_LOG_DEAD_LETTER_MAX_RETRIES:
@@ -59,7 +69,7 @@ def call_log_store(self, *, call_id: str, payload: dict) -> str:
             raise self.retry(exc=exc, countdown=DATABASE_DOWN_RETRY_SECONDS) from exc
         ingestion_logger.critical("call log %s (schema %s) given up after %d attempts, neither stored nor "
                                   "dead-lettered (%s: %s); payload: %s", call_id, connection.schema_name, attempt,
-                                  exc.__class__.__name__, exc, ingestion.dead_letter_text(payload))
+                                  exc.__class__.__name__, exc, log_storage.dead_letter_text(payload))
         raise
     ingestion_logger.error("call log %s (schema %s) dead-lettered: %s", call_id, connection.schema_name, error)
     return "dead_letter"
@@ -71,7 +81,7 @@ def calls_close_abandoned() -> dict[str, int]:
     closed: dict[str, int] = {}
     for tenant in get_tenant_model().objects.exclude(schema_name=get_public_schema_name()):
         with tenant_context(tenant):
-            count = ingestion.calls_close_abandoned()
+            count = log_storage.calls_close_abandoned()
         if count:
             closed[tenant.schema_name] = count
             ingestion_logger.warning("closed %d abandoned call(s) in %s", count, tenant.schema_name)

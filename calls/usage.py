@@ -18,7 +18,8 @@ def usage_totals(*, since: dt.datetime, until: dt.datetime) -> dict:
 
     Minutes come from the logged durations; a call without one (still running, or abandoned)
     counts as a call but adds no minutes."""
-    totals = Call.objects.filter(started_at__gte=since, started_at__lt=until).aggregate(
+    # Test calls (core/trial_calls.py) are the platform's, not the business's usage.
+    totals = Call.objects.filter(started_at__gte=since, started_at__lt=until, is_test=False).aggregate(
         calls=Count("id"),
         duration_seconds=Coalesce(Sum("duration_seconds"), Decimal(0)),
         llm_prompt_tokens=Coalesce(Sum("llm_prompt_tokens"), 0),

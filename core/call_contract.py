@@ -1,48 +1,154 @@
-"""The call-start contract: what the internal API sends the voice worker at `POST /internal/calls/start`
-and the worker reads, named once for both sides (the API builds it in voiceapi/call_config.py, the
-worker reads it in voiceworker/providers.py and agent.py). Plain data: the worker imports it in its
-job processes, where no Django app is loaded.
+"""The call-start contract, written once for both sides: what the internal API sends the voice worker at
+`POST /internal/calls/start` (built in voiceapi/call_config.py, dumped by the view, described in the
+OpenAPI schema from this model) and what the worker validates it into (voiceworker/api_client.py).
+Also the outcomes a call can have and the one table of voice tools. Pydantic only, no Django: the
+worker imports this module in its job processes, where no Django app is loaded.
 
-The config's shape (documented in docs/internal-api.md, validated by `CallConfigSerializer`):
-`config_version`, `tenant`, `business_name`, `timezone`, `local_time`, `language`, `greeting`,
-`instructions`, `caller_number`, `voice` {provider, model, voice_id, speed}, `stt` {provider, model,
-language}, `llm` {provider, model}, `max_call_seconds`, `warnings` {first_seconds, final_seconds},
-`transfer` {available_now, target}, `callback_promise`, `tools`. Bump CONFIG_VERSION on an
-incompatible change.
+Each default is stated here and nowhere else: a field the API leaves out is the default below, on both
+sides. Bump CONFIG_VERSION on an incompatible change; a new field with a default is not one.
 """
-from typing import Literal, TypedDict, get_args
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 CONFIG_VERSION = 1
 
-VOICE_PROVIDER, VOICE_MODEL = "cartesia", "sonic-3"
-STT_PROVIDER, STT_MODEL, STT_LANGUAGE = "deepgram", "nova-3", "multi"
-LLM_PROVIDER, LLM_MODEL = "openai", "gpt-4.1-mini"
 
-# What a call achieved, as the agent's end_call and the end-of-call log say it.
-Outcome = Literal["booked", "ordered", "answered", "transferred", "callback", "other"]
-AGENT_OUTCOMES: tuple[str, ...] = get_args(Outcome)
+class Outcome(enum.StrEnum):
+    """What a call achieved, as the agent's end_call and the end-of-call log say it."""
 
-
-class ModelChoice(TypedDict):
-    provider: str
-    model: str
+    BOOKED = "booked"
+    ORDERED = "ordered"
+    ANSWERED = "answered"
+    TRANSFERRED = "transferred"
+    CALLBACK = "callback"
+    OTHER = "other"
 
 
-class CallConfig(TypedDict, total=False):
-    config_version: int
-    tenant: str
-    business_name: str
-    timezone: str
-    local_time: str
-    language: str
-    greeting: str
-    instructions: str
-    caller_number: str
-    voice: dict
-    stt: dict
-    llm: ModelChoice
-    max_call_seconds: int
-    warnings: dict
-    transfer: dict
-    callback_promise: str
-    tools: list[str]
+AGENT_OUTCOMES: tuple[str, ...] = tuple(outcome.value for outcome in Outcome)
+
+
+# --- the voice tools -------------------------------------------------------------------------------
+
+class Capability(enum.StrEnum):
+    """What a business does that some tools need: a salon takes bookings, a pizzeria takes orders."""
+
+    BOOKINGS = "bookings"
+    ORDERS = "orders"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One voice tool: the URL `/internal/voice-tools/<name>` and the worker's function tool of that name.
+
+    `repeat` is what the worker may do after a connection dropped once the request went out:
+    - "keyed": a write that carries an Idempotency-Key the API replays, so sending it again is safe;
+    - "repeatable": a read, or a write that sets a value (twice is once);
+    - "once": never sent twice (a second transfer request or note would be a second one).
+    `capability`: the business capability that offers it; None for every business."""
+
+    name: str
+    repeat: Literal["keyed", "repeatable", "once"]
+    capability: Capability | None
+
+    @property
+    def keyed(self) -> bool:
+        return self.repeat == "keyed"
+
+    @property
+    def repeatable(self) -> bool:
+        return self.repeat in ("keyed", "repeatable")
+
+
+# In the order the model is offered them (and the config lists them).
+TOOLS: tuple[Tool, ...] = (
+    Tool("check_availability", "repeatable", Capability.BOOKINGS),
+    Tool("create_booking", "keyed", Capability.BOOKINGS),
+    Tool("find_bookings", "repeatable", Capability.BOOKINGS),
+    Tool("reschedule_booking", "keyed", Capability.BOOKINGS),
+    Tool("cancel_booking", "keyed", Capability.BOOKINGS),
+    Tool("create_order", "keyed", Capability.ORDERS),
+    Tool("order_status", "repeatable", Capability.ORDERS),
+    Tool("transfer_to_human", "once", None),
+    Tool("end_call", "repeatable", None),
+    Tool("log_note", "once", None),
+)
+TOOLS_BY_NAME: dict[str, Tool] = {tool.name: tool for tool in TOOLS}
+TOOL_NAMES: tuple[str, ...] = tuple(TOOLS_BY_NAME)
+
+
+def tools_for(capabilities: set[Capability] | frozenset[Capability]) -> list[str]:
+    """The names of the tools a business with `capabilities` offers, in the table's order."""
+    return [tool.name for tool in TOOLS if tool.capability is None or tool.capability in capabilities]
+
+
+# --- the config --------------------------------------------------------------------------------------
+
+def _without_titles(schema: dict[str, Any]) -> None:
+    # pydantic titles every property after its name; the OpenAPI schema has no use for that noise.
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+
+
+class ContractModel(BaseModel):
+    # Unknown fields are ignored, not refused: an API deployed ahead of its workers may send a field
+    # they do not know yet (an incompatible change bumps CONFIG_VERSION instead). Every field is
+    # in what the API sends, so the OpenAPI schema marks them all required.
+    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_serialization_defaults_required=True,
+                              json_schema_extra=_without_titles)
+
+
+class VoiceConfig(ContractModel):
+    provider: str = Field("cartesia", description='"cartesia"')
+    model: str = Field("sonic-3", description='"sonic-3"')
+    voice_id: str = Field("", description="The tenant's voice; empty for the platform's DEFAULT_VOICE_ID.")
+    speed: float = Field(1.0, json_schema_extra={"format": "double"})
+
+
+class SttConfig(ContractModel):
+    provider: str = Field("deepgram", description='"deepgram"')
+    model: str = Field("nova-3", description='"nova-3"')
+    language: str = Field("multi", description='"multi"')
+
+
+class LlmConfig(ContractModel):
+    provider: str = Field("openai", description='"openai"')
+    model: str = Field("gpt-4.1-mini", description='"gpt-4.1-mini"')
+
+
+class WarningsConfig(ContractModel):
+    first_seconds: int = Field(120, description="Seconds before max_call_seconds for the first spoken warning.")
+    final_seconds: int = Field(30, description="Seconds before max_call_seconds for the final warning.")
+
+
+class TransferConfig(ContractModel):
+    available_now: bool = Field(False, description="Inside escalation hours with a transfer target, at call start.")
+    target: str = Field("", description="tel:+E164 or sip: URI; empty when none is set.")
+
+
+class CallConfig(ContractModel):
+    """Everything the worker needs to run one call (docs/internal-api.md, field by field)."""
+
+    config_version: int = Field(CONFIG_VERSION, description="Bumped on incompatible changes of this shape.")
+    tenant: str = Field("", description="The tenant's slug (schema name).")
+    business_name: str = ""
+    timezone: str = Field("UTC", description="IANA zone, e.g. America/New_York.")
+    local_time: str = Field("", description="Call start in the tenant's zone, ISO 8601 with offset.")
+    language: str = Field("en", description="BCP 47 code the agent speaks first.")
+    greeting: str = ""
+    instructions: str = Field("", description="The system prompt: tenant prompt plus generated context.")
+    caller_number: str = ""
+    voice: VoiceConfig = VoiceConfig()
+    stt: SttConfig = SttConfig()
+    llm: LlmConfig = LlmConfig()
+    max_call_seconds: int = 600
+    warnings: WarningsConfig = WarningsConfig()
+    transfer: TransferConfig = TransferConfig()
+    callback_promise: str = ""
+    tools: tuple[str, ...] = Field(TOOL_NAMES, description="The voice tools to offer the model.")
+    test: bool = Field(False, description="A test call (the owner trying their agent): its writes are removed at the end.")

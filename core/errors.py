@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The code of a request whose shape is wrong (a field missing, unknown or malformed): the internal
+# API answers it 400, with the field named in the sentence and every field's errors in details.
+INVALID_REQUEST = "invalid_request"
+
 
 class DomainError(Exception):
     def __init__(self, code: str, message: str, *, details: dict[str, Any] | None = None):
@@ -24,3 +28,45 @@ class ToolOutcome:
     result: dict[str, Any]
     message: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _first_field_error(detail: Any, path: str = "") -> tuple[str, str]:
+    """The first (field path, message) in a nested error structure (DRF's, or `{path: [message]}`):
+    `items[1].quantity`."""
+    if isinstance(detail, dict):
+        for name, sub in detail.items():
+            if sub:
+                if name in ("non_field_errors", "detail"):
+                    child = path
+                elif isinstance(name, int):  # list items come back keyed by index
+                    child = f"{path}[{name}]"
+                else:
+                    child = f"{path}.{name}" if path else str(name)
+                return _first_field_error(sub, child)
+    if isinstance(detail, list):
+        for index, sub in enumerate(detail):
+            if sub:
+                if isinstance(sub, (dict, list)):
+                    return _first_field_error(sub, f"{path}[{index}]")
+                return _first_field_error(sub, path)
+    return path, str(detail)
+
+
+def validation_message(detail: Any) -> str:
+    """One sentence naming the field, so the model can fix its next tool call."""
+    path, message = _first_field_error(detail)
+    if not path:
+        if "Expected a dictionary" in message:
+            return "The request body must be a JSON object."
+        return message
+    if message.startswith("This field "):
+        message = message[len("This field "):]
+    if message[:1].islower():
+        return f"The field {path} {message}"
+    return f"The field {path} is not valid: {message}"
+
+
+def invalid_request(fields: dict[str, list[str]]) -> DomainError:
+    """The refusal of a request whose fields are wrong, in the same shape the API gives its own
+    serializers' errors: 400 `invalid_request`, the first field's sentence, `details.fields`."""
+    return DomainError(INVALID_REQUEST, validation_message(fields), details={"fields": fields})

@@ -1,4 +1,4 @@
-"""Celery task of messaging: sending one queued SMS. Thin: it calls `messaging.sms` and owns the retries.
+"""Celery task of messaging: sending one queued SMS. Thin: it calls `messaging.signalwire` and owns the retries.
 Tenant-aware through tenant-schemas-celery: the task runs in the schema it was sent from."""
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from django.conf import settings
 from django.db import connection
 
 from core.celery_app import app
-from messaging import sms as sms_service
+from messaging import signalwire
 from messaging.models import SmsMessage
-
-sms_logger = logging.getLogger("messaging.sms")
 
 sms_logger = logging.getLogger("messaging.sms")
 
@@ -32,10 +30,10 @@ def sms_send(self, sms_id: int) -> str:
         sms_logger.warning("SMS %s not found in schema %s", sms_id, connection.schema_name)
         return "missing"
     try:
-        return sms_service.sms_deliver(sms=sms).status
-    except sms_service.SmsTransientError as exc:
+        return signalwire.sms_deliver(sms=sms).status
+    except signalwire.SmsTransientError as exc:
         if self.request.retries < settings.SMS_SEND_MAX_RETRIES:
             countdown = settings.SMS_RETRY_BACKOFF_MS * 2 ** self.request.retries / 1000
             countdown = max(countdown, exc.retry_after or 0)
             raise self.retry(exc=exc, countdown=countdown) from exc
-        return sms_service.sms_delivery_give_up(sms=sms, error=str(exc)).status
+        return signalwire.sms_delivery_give_up(sms=sms, error=str(exc)).status

@@ -4,7 +4,7 @@ daily digest.
 
     notification_event_record (in the domain's transaction, via notifications.events)
         -> one `Notification` row per recipient and channel (unique per event, channel, recipient)
-        -> after commit: Celery task `notifications.notification_send` -> notification_deliver
+        -> after commit: Celery task `notifications.notification_send` -> notifications.delivery.notification_deliver
              email: Django's SMTP backend (EMAIL_* settings)
              SMS:   SignalWire, through the same settings and URL as calls/sms.py; in the tenant's
                     quiet hours the row waits (`not_before`) until they end
@@ -15,23 +15,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
 
-import requests
-from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 
 from core import clock
 from notifications.models import Notification, NotificationSettings
+from notifications.tasks import notification_send
 
 logger = logging.getLogger("notifications")
 
 SMS_MAX = 480
-
-
-class NotificationTransientError(Exception):
-    """The mail server or SignalWire could not take the message now."""
 
 
 def notification_settings_get() -> NotificationSettings:
@@ -103,8 +96,6 @@ def notification_event_record(*, event: str, event_key: str, subject: str, body:
 
 
 def notifications_enqueue(*, notifications: list[Notification]) -> None:
-    from notifications.tasks import notification_send  # notifications.tasks imports this module
-
     now = clock.now()
     for notification in notifications:
         countdown = max((notification.not_before - now).total_seconds(), 0) if notification.not_before else 0
@@ -112,80 +103,6 @@ def notifications_enqueue(*, notifications: list[Notification]) -> None:
             notification_send.apply_async(args=[notification.pk], countdown=countdown)
         except Exception as exc:  # broker down: the row stays pending and the requeue sweep sends it
             logger.warning("notification %s (schema %s) not queued: %s", notification.pk, connection.schema_name, exc)
-
-
-def _send_email(notification: Notification) -> None:
-    try:
-        with get_connection(timeout=settings.EMAIL_TIMEOUT) as mail:
-            EmailMessage(subject=notification.subject, body=notification.body, to=[notification.recipient],
-                         connection=mail).send()
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise ValueError(f"The mail server refused the address: {exc.recipients}") from exc
-    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-        raise NotificationTransientError(f"{exc.__class__.__name__}: {exc}") from exc
-
-
-def _send_sms(notification: Notification) -> None:
-    from messaging.sms import _from_number, _provider_error, signalwire_messages_url, signalwire_missing_settings
-
-    missing = signalwire_missing_settings()
-    if missing:
-        raise LookupError(f"SignalWire is not configured ({', '.join(missing)} not set).")
-    from_number = _from_number()
-    if not from_number:
-        raise LookupError("The business has no phone number to send from.")
-    try:
-        response = requests.post(signalwire_messages_url(),
-                                 data={"From": from_number, "To": notification.recipient, "Body": notification.body},
-                                 auth=(settings.SIGNALWIRE_PROJECT_ID, settings.SIGNALWIRE_API_TOKEN),
-                                 headers={"Accept": "application/json"}, timeout=10)
-    except requests.RequestException as exc:
-        raise NotificationTransientError(f"could not reach SignalWire: {exc.__class__.__name__}: {exc}") from exc
-    if response.status_code in (200, 201):
-        return
-    if response.status_code == 429 or response.status_code >= 500:
-        raise NotificationTransientError(f"SignalWire answered {response.status_code}: {_provider_error(response)}")
-    raise ValueError(_provider_error(response))
-
-
-def notification_deliver(*, notification_id: int, last_attempt: bool = False) -> Notification | None:
-    """Send one pending notification and record the outcome. The row is locked while sending and
-    only a `pending` row is sent, so a task delivered twice never sends twice. Raises
-    NotificationTransientError (row still pending, error noted) when a retry may help, unless
-    `last_attempt`, when the row becomes `failed`."""
-    transient = None
-    with transaction.atomic():
-        notification = (Notification.objects.select_for_update(skip_locked=True)
-                        .filter(pk=notification_id, status=Notification.Status.PENDING).first())
-        now = clock.now()
-        if notification is None or (notification.not_before and notification.not_before > now + dt.timedelta(seconds=1)):
-            return None
-        notification.attempts += 1
-        try:
-            if notification.channel == Notification.Channel.EMAIL:
-                _send_email(notification)
-            else:
-                _send_sms(notification)
-            notification.status, notification.sent_at, notification.error = Notification.Status.SENT, clock.now(), ""
-        except LookupError as exc:
-            notification.status, notification.error = Notification.Status.SKIPPED, str(exc)
-        except ValueError as exc:
-            notification.status, notification.error = Notification.Status.FAILED, str(exc)[:1000]
-        except NotificationTransientError as exc:
-            notification.error = f"Attempt {notification.attempts}: {exc}"[:1000]
-            if last_attempt:
-                notification.status = Notification.Status.FAILED
-                notification.error = f"Gave up after {notification.attempts} attempts. {notification.error}"[:1000]
-            else:
-                transient = exc
-        # Saved (and committed) before a transient error is raised, so the attempt is counted.
-        notification.save()
-    if transient is not None:
-        raise transient
-    if notification.status == Notification.Status.FAILED:
-        logger.error("notification %s (%s to %s, schema %s) failed for good: %s", notification.pk, notification.channel,
-                     notification.recipient, connection.schema_name, notification.error)
-    return notification
 
 
 def notifications_requeue(*, older_than: dt.timedelta = dt.timedelta(minutes=5)) -> int:

@@ -1,5 +1,6 @@
-"""Celery tasks of the notifications app: sending one message, the daily digests, and the sweep
-that queues again follow-ups whose task was lost."""
+"""Celery task of the notifications app: sending one message (`notifications.delivery`). The daily
+digests and the sweep that queues again follow-ups whose task was lost are the back office's
+(backoffice/tasks.py): they queue this task, so they cannot live beside it without a circle."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ from django.conf import settings
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
 from core.celery_app import app
-from notifications import services
+from notifications import delivery
 
 logger = logging.getLogger("notifications")
 
@@ -20,8 +21,8 @@ def notification_send(self, notification_id: int) -> str:
     then the row is `failed`. A row already sent, or being sent by another task, is left alone."""
     last = self.request.retries >= settings.NOTIFICATION_MAX_RETRIES
     try:
-        notification = services.notification_deliver(notification_id=notification_id, last_attempt=last)
-    except services.NotificationTransientError as exc:
+        notification = delivery.notification_deliver(notification_id=notification_id, last_attempt=last)
+    except delivery.NotificationTransientError as exc:
         countdown = settings.NOTIFICATION_RETRY_BACKOFF_MS * 2 ** self.request.retries / 1000
         raise self.retry(exc=exc, countdown=countdown) from exc
     return notification.status if notification else "skipped"
@@ -39,14 +40,3 @@ def each_tenant(function) -> dict[str, int]:
         if count:
             done[tenant.schema_name] = count
     return done
-
-
-@app.task(name="notifications.followups_requeue")
-def followups_requeue() -> dict[str, int]:
-    """Periodic: queue again the notifications and webhook deliveries whose task was lost."""
-    from webhooks.services import webhook_deliveries_requeue
-
-    def requeue() -> int:
-        return services.notifications_requeue() + webhook_deliveries_requeue()
-
-    return each_tenant(requeue)

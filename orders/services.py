@@ -1,19 +1,20 @@
-"""Writes for orders: placing an order a caller dictates. Money is Decimal from the menu to the total."""
+"""Writes for orders: placing an order (typed: menu items and quantities in, the `Order` out). Money is
+Decimal from the menu to the total. The agent's words become these calls in `orders/voice.py`."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 
 from core import clock
-from core.errors import DomainError, ToolOutcome
-from core.phrasing import spoken_money, spoken_time
-from notifications import events
-from orders.models import Order, OrderingPolicy, OrderLine
-from orders.selectors import menu_item_match, menu_load
-from orders.sms import order_confirmation_queue
+from core.errors import DomainError
+from core.phrasing import spoken_time
+from orders import followups
+from orders.models import MenuItem, Order, OrderingPolicy, OrderLine
 from tenants.hours.selectors import business_is_open, next_opening_after
 from tenants.selectors import customer_phone_number, tenant_timezone
 
@@ -22,9 +23,9 @@ MAX_QUANTITY = 99
 CENTS = Decimal("0.01")
 
 
-def _quantity(raw: Any, *, name: str) -> int:
-    # A JSON integer only: "2" or 2.5 come from a model that misheard or mis-typed, and guessing
-    # what it meant would put the wrong amount on someone's bill.
+def order_quantity_check(raw: Any, *, name: str) -> int:
+    """A quantity of 1 to 99, as a JSON integer only: "2" or 2.5 come from a model that misheard or
+    mis-typed, and guessing what it meant would put the wrong amount on someone's bill."""
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_QUANTITY:
         raise DomainError(
             "invalid_quantity",
@@ -34,7 +35,7 @@ def _quantity(raw: Any, *, name: str) -> int:
     return raw
 
 
-def _text(value: Any, *, max_length: int, code: str, message: str, required: bool = False) -> str:
+def text_field_check(value: Any, *, max_length: int, code: str, message: str, required: bool = False) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str) or len(value) > max_length or (required and not value.strip()):
@@ -55,64 +56,69 @@ def _closed_error(*, now: dt.datetime) -> DomainError:
     )
 
 
+def order_taking_check(*, now: dt.datetime) -> None:
+    """422 `closed` (with when it opens again) outside the opening hours: orders are taken while the
+    business is open (opening hours minus closures); what is accepted before closing time is made,
+    even if it is ready a little after."""
+    if not business_is_open(at=now):
+        raise _closed_error(now=now)
+
+
+@dataclass(frozen=True)
+class OrderLineRequest:
+    """One line as asked for: a menu item, how many, and a note for the kitchen ("no basil")."""
+
+    menu_item: MenuItem
+    quantity: int
+    notes: str = ""
+
+
 def order_create(
     *,
-    items: list[dict],
+    lines: list[OrderLineRequest],
     customer_name: str,
     customer_phone: str,
-    fulfillment: str = "pickup",
+    fulfillment: str = Order.Fulfillment.PICKUP,
     delivery_address: str = "",
     notes: str = "",
     call=None,
     now: dt.datetime | None = None,
-) -> ToolOutcome:
-    """Place an order from the menu for the current tenant.
+) -> Order:
+    """Place an order for the current tenant and return it (its lines in `order.lines`).
 
-    Raises `DomainError` (422) with a sentence the agent can say: `closed`, `empty_order`,
-    `too_many_lines`, `invalid_item`, `unknown_item`, `invalid_quantity`, `invalid_notes`,
-    `invalid_name`, `invalid_phone`, `invalid_fulfillment`, `delivery_unavailable`,
-    `address_required`, `mixed_currency`. Nothing is written when it raises.
+    Raises `DomainError` (422), nothing written: `closed`, `empty_order`, `too_many_lines`,
+    `invalid_quantity`, `mixed_currency`, `invalid_name`, `invalid_phone`, `invalid_notes`,
+    `invalid_fulfillment`, `delivery_unavailable`, `address_required`.
 
     Lines for the same menu item with the same notes are merged into one line (quantities added;
     the merged quantity must still be at most 99), so "a margherita ... and another margherita" is
     one line of 2 on the kitchen ticket; the same item with other notes ("no basil") keeps its own
-    line. Lines keep the order the caller first said them in.
+    line. Lines keep the order they were first asked for in. Money is Decimal from the menu to the
+    total. Once the order has committed, `orders.followups.order_created` sends what follows it.
 
-    Orders are taken while the business is open (opening hours minus closures); what is accepted
-    before closing time is made, even if it is ready a little after.
-
-    Once the order has committed, its SMS confirmation goes through `orders.sms.order_confirmation_queue`.
+    The agent orders through `orders.voice.create_order`, which matches the spoken item names.
     """
     now = now or clock.now()
     tz = tenant_timezone()
-
-    if not business_is_open(at=now):
-        raise _closed_error(now=now)
-
-    if not isinstance(items, list) or not items:
+    order_taking_check(now=now)
+    if not lines:
         raise DomainError("empty_order", "What would you like to order?")
-    if len(items) > MAX_ORDER_LINES:
+    if len(lines) > MAX_ORDER_LINES:
         raise DomainError(
             "too_many_lines",
             f"That's more than {MAX_ORDER_LINES} different items for one order; could we split it up?",
-            details={"lines": len(items), "max": MAX_ORDER_LINES},
+            details={"lines": len(lines), "max": MAX_ORDER_LINES},
         )
 
-    # (menu item id, folded notes) -> [menu item, quantity, notes], in the order first said.
+    # (menu item id, folded notes) -> [menu item, quantity, notes], in the order first asked for.
     wanted: dict[tuple[int, str], list[Any]] = {}
-    menu = menu_load()
-    for raw in items:
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not raw["name"].strip():
-            raise DomainError("invalid_item", "Which item from the menu would you like?")
-        menu_item = menu_item_match(spoken_name=raw["name"], menu=menu)
-        quantity = _quantity(raw.get("quantity"), name=menu_item.name)
-        line_notes = _text(raw.get("notes"), max_length=500, code="invalid_notes",
-                           message=f"The note for the {menu_item.name} is too long; could you say it more briefly?")
-        key = (menu_item.pk, " ".join(line_notes.casefold().split()))
+    for line in lines:
+        quantity = order_quantity_check(line.quantity, name=line.menu_item.name)
+        key = (line.menu_item.pk, " ".join(line.notes.casefold().split()))
         if key in wanted:
-            wanted[key][1] = _quantity(wanted[key][1] + quantity, name=menu_item.name)
+            wanted[key][1] = order_quantity_check(wanted[key][1] + quantity, name=line.menu_item.name)
         else:
-            wanted[key] = [menu_item, quantity, line_notes]
+            wanted[key] = [line.menu_item, quantity, line.notes]
 
     currencies = {menu_item.currency for menu_item, _, _ in wanted.values()}
     if len(currencies) > 1:
@@ -120,10 +126,11 @@ def order_create(
                           details={"currencies": sorted(currencies)})
     currency = currencies.pop()
 
-    customer_name = _text(customer_name, max_length=200, code="invalid_name", required=True,
-                          message="What name should I put the order under?")
+    customer_name = text_field_check(customer_name, max_length=200, code="invalid_name", required=True,
+                                     message="What name should I put the order under?")
     phone = customer_phone_number(customer_phone)
-    notes = _text(notes, max_length=2000, code="invalid_notes", message="That note is too long; could you say it more briefly?")
+    notes = text_field_check(notes, max_length=2000, code="invalid_notes",
+                             message="That note is too long; could you say it more briefly?")
 
     policy = OrderingPolicy.objects.first() or OrderingPolicy()
     if fulfillment not in Order.Fulfillment.values:
@@ -132,8 +139,8 @@ def order_create(
     if fulfillment == Order.Fulfillment.DELIVERY:
         if not policy.delivery_available:
             raise DomainError("delivery_unavailable", "Sorry, we don't deliver at the moment; the order can be picked up instead.")
-        delivery_address = _text(delivery_address, max_length=500, code="address_required", required=True,
-                                 message="What address should we deliver to?")
+        delivery_address = text_field_check(delivery_address, max_length=500, code="address_required", required=True,
+                                            message="What address should we deliver to?")
         minutes += policy.delivery_minutes
     else:
         delivery_address = ""
@@ -157,27 +164,8 @@ def order_create(
         for line in lines:
             line.order = order
         OrderLine.objects.bulk_create(lines)
-        # The one place an order's confirmation fans out, once the order is surely stored. robust:
-        # by then the order is committed, so a failure to queue its SMS must not turn the caller's
+        # robust: by then the order is committed, so a follow-up that fails must not turn the caller's
         # answer into an error (the agent would retry and order twice); Django logs it instead.
-        # One callback for both: the follow-up event never raises, so it goes first.
-        transaction.on_commit(lambda: (events.order_created(order=order), order_confirmation_queue(order=order)), robust=True)
+        transaction.on_commit(partial(followups.order_created, order=order), robust=True)
 
-    when = spoken_time(estimated_ready_at, now=now.astimezone(tz))
-    if fulfillment == Order.Fulfillment.DELIVERY:
-        message = f"Your order number {order.pk} comes to {spoken_money(total, currency)} and should arrive {when}."
-    else:
-        message = f"Your order number {order.pk} comes to {spoken_money(total, currency)} and will be ready for pickup {when}."
-    result = {
-        "order_id": order.pk,
-        "lines": [
-            {"name": line.name, "quantity": line.quantity, "unit_price": str(line.unit_price),
-             "line_total": str(line.line_total), "notes": line.notes}
-            for line in lines
-        ],
-        "total": str(total),
-        "currency": currency,
-        "fulfillment": fulfillment,
-        "estimated_ready_at": estimated_ready_at.isoformat(),
-    }
-    return ToolOutcome(result=result, message=message)
+    return order

@@ -1,16 +1,18 @@
 """An order's life in the kitchen: new → preparing → ready → done, or cancelled before it is done.
-Becoming ready texts the customer (`orders.sms.order_ready_queue`).
+Each change is followed by `orders.followups.order_status_changed` (becoming ready texts the customer).
 
 The one place that decides which status changes are allowed; the admin's buttons and actions call
 `order_status_change` and show its refusal as is.
 """
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 
 from core.errors import DomainError
+from orders import followups
 from orders.models import Order
-from orders.sms import order_ready_queue
 
 Status = Order.Status
 
@@ -53,11 +55,10 @@ def order_status_change(*, order_id: int, status: str) -> Order:
                 f"it cannot become {Status(status).label.lower()}.",
                 details={"from": order.status, "to": status},
             )
-        order.status = status
+        previous_status, order.status = order.status, status
         order.save(update_fields=["status", "updated"])
-        if status == Status.READY:
-            # An order becomes ready once (READY is reached only from PREPARING), so one text per
-            # order. robust: the status change has committed; a failure to queue the text must not
-            # turn the owner's click into an error.
-            transaction.on_commit(lambda: order_ready_queue(order=order), robust=True)
+        # robust: the status change has committed; a follow-up that fails must not turn the
+        # owner's click into an error.
+        transaction.on_commit(partial(followups.order_status_changed, order=order, previous_status=previous_status),
+                              robust=True)
     return order

@@ -103,10 +103,11 @@ TENANT_APPS = [
     "notifications",
     "webhooks",
     "calls.summaries",
+    "scenarios",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 # soniq_site registers the deploy checks (soniq_site/checks.py); csp checks django-csp's settings.
-INSTALLED_APPS += ["voiceworker", "soniq_site", "csp"]
+INSTALLED_APPS += ["voiceworker", "trials", "soniq_site", "csp"]
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -194,6 +195,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / ".var" / "static"
+# Browser libraries from npm (package.json; `scripts/dev.py` runs `npm ci`), served as our own static
+# files: the admin's "Talk to your agent" loads livekit-client from here, never from a CDN.
+LIVEKIT_CLIENT_DIST = BASE_DIR / "node_modules" / "livekit-client" / "dist"
+STATICFILES_DIRS = [("vendor/livekit-client", LIVEKIT_CLIENT_DIST)] if LIVEKIT_CLIENT_DIST.is_dir() else []
 
 # --- Security ----------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -222,6 +227,9 @@ ADMIN_INLINE_STYLE_HASHES = [
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
+        # Audio the admin plays (a voice's preview) comes from blobs; the "Talk to your agent" page adds
+        # LiveKit's origin to connect-src itself (backoffice/talk.py).
+        "media-src": ["'self'", "blob:"],
         "script-src": ["'self'"],
         "style-src": ["'self'", csp_constants.NONCE, *ADMIN_INLINE_STYLE_HASHES],
         "style-src-attr": ["'unsafe-inline'"],
@@ -289,6 +297,8 @@ CELERY_TASK_ROUTES = {
     "calls.sms_send": {"queue": "messages"},
     "calls.call_log_store": {"queue": "ingest"},
     "calls.calls_close_abandoned": {"queue": "maintenance"},
+    "trials.trial_calls_sweep": {"queue": "maintenance"},
+    "trials.scenario_run": {"queue": "maintenance"},
     "bookings.booking_reminders_send": {"queue": "maintenance"},
     "tenants.tenant_spare_schemas_fill": {"queue": "maintenance"},
     "tenants.sip_trunk_sync": {"queue": "maintenance"},
@@ -303,6 +313,8 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
+    # What a test call abandoned without its log left behind (voiceapi/trial_calls.py).
+    "trial-calls-sweep": {"task": "trials.trial_calls_sweep", "schedule": 300.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
     # Compares LiveKit's SIP trunk with the registry and records drift for /healthz and the operator
     # admin; it changes nothing in LiveKit (that is `manage.py sip_sync`, or any number change).
@@ -331,6 +343,7 @@ CALL_ABANDONED_MARGIN_SECONDS = env_int("CALL_ABANDONED_MARGIN_SECONDS", 300)
 # --- Voice providers (read by the voice worker and by call-start config) -----------------------
 SONIQ_API_URL = env_str("SONIQ_API_URL", "http://127.0.0.1:8000")
 VOICE_AGENT_NAME = env_str("VOICE_AGENT_NAME", "soniq")
+VOICE_HEALTH_PORT = env_int("VOICE_HEALTH_PORT", 8081)
 VOICE_SPOOL_DIR = env_str("VOICE_SPOOL_DIR", str(BASE_DIR / ".var" / "spool"))
 LIVEKIT_URL = env_str("LIVEKIT_URL")
 LIVEKIT_API_KEY = env_str("LIVEKIT_API_KEY")
@@ -353,9 +366,23 @@ LIVEKIT_SIP_TIMEOUT_SECONDS = env_int("LIVEKIT_SIP_TIMEOUT_SECONDS", 10)
 LIVEKIT_SIP_SYNC_MAX_RETRIES = env_int("LIVEKIT_SIP_SYNC_MAX_RETRIES", 5)
 LIVEKIT_SIP_RETRY_BACKOFF_MS = env_int("LIVEKIT_SIP_RETRY_BACKOFF_MS", 5000)
 DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
+# Where the worker reaches Deepgram and Cartesia: their public APIs unless set (a proxy, a regional
+# endpoint, or the local stand-ins of the real-call tests, devstack/standins.py).
+DEEPGRAM_BASE_URL = env_str("DEEPGRAM_BASE_URL", "https://api.deepgram.com/v1/listen")
 OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
 CARTESIA_API_KEY = env_str("CARTESIA_API_KEY")
+# Cartesia's REST API: the admin's voice list, the id check and "Play" (backoffice/voices.py).
+CARTESIA_API_URL = env_str("CARTESIA_API_URL", "https://api.cartesia.ai")
+# --- Trying the agent: test calls from the browser, scenario tests (voiceapi/trial_calls.py, trials/) ---
+# The LiveKit URL a browser connects to (wss://...), when it differs from the servers' LIVEKIT_URL.
+LIVEKIT_BROWSER_URL = env_str("LIVEKIT_BROWSER_URL") or LIVEKIT_URL
+# The models of a scenario run, at any OpenAI-compatible endpoint (default: the agent's OPENAI_*):
+# one plays the caller, one judges the conversation against the owner's criteria.
+SCENARIO_LLM_BASE_URL = env_str("SCENARIO_LLM_BASE_URL")
+SCENARIO_LLM_API_KEY = env_str("SCENARIO_LLM_API_KEY")
+SCENARIO_CALLER_MODEL = env_str("SCENARIO_CALLER_MODEL", "gpt-4.1-mini")
+SCENARIO_JUDGE_MODEL = env_str("SCENARIO_JUDGE_MODEL", "gpt-4.1")
 DEFAULT_VOICE_ID = env_str("DEFAULT_VOICE_ID", "f786b574-daa5-4673-aa0c-cbe3e8534c02")
 
 # --- SMS (SignalWire LaML-compatible REST API) -------------------------------------------------

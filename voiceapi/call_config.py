@@ -1,6 +1,6 @@
 """The configuration the voice worker runs a call with: the tools offered, the system prompt, the voices
-and models. Built at call start in the tenant's schema; its shape is documented in docs/internal-api.md
-and by `CallConfigSerializer`.
+and models. Built at call start in the tenant's schema; its shape is `core.call_contract.CallConfig`
+(documented in docs/internal-api.md).
 """
 from __future__ import annotations
 
@@ -12,17 +12,7 @@ from bookings.catalog import services_summary
 from bookings.models import Service
 from calls.models import Call
 from calls.selectors import transfer_target_at
-from core.call_contract import (
-    CONFIG_VERSION,
-    LLM_MODEL,
-    LLM_PROVIDER,
-    STT_LANGUAGE,
-    STT_MODEL,
-    STT_PROVIDER,
-    VOICE_MODEL,
-    VOICE_PROVIDER,
-    CallConfig,
-)
+from core.call_contract import CallConfig, Capability, TransferConfig, VoiceConfig, WarningsConfig, tools_for
 from core.phone import is_e164
 from core.phrasing import calendar_date
 from messaging.sms import signalwire_missing_settings
@@ -33,21 +23,19 @@ from tenants.agent.selectors import agent_settings_get, business_capabilities, b
 from tenants.hours.selectors import opening_hours_summary, upcoming_closures
 from tenants.models import Tenant
 
-BOOKING_TOOLS = ("check_availability", "create_booking", "find_bookings", "reschedule_booking", "cancel_booking")
-ORDER_TOOLS = ("create_order", "order_status")
-COMMON_TOOLS = ("transfer_to_human", "end_call", "log_note")
 
-
-def _tools_offered() -> list[str]:
-    # What the business does (AgentSettings.capabilities) decides, not what happens to be in its
-    # tables: a salon that adds a menu item by mistake does not start taking orders.
-    capabilities = business_capabilities()
-    tools: list[str] = []
-    if capabilities.takes_bookings and Service.objects.filter(active=True).exists():
-        tools += BOOKING_TOOLS
-    if capabilities.takes_orders and MenuItem.objects.filter(available=True).exists():
-        tools += ORDER_TOOLS
-    return tools + list(COMMON_TOOLS)
+def _capabilities() -> set[Capability]:
+    """What this business offers callers today: what it chose to do (AgentSettings.capabilities: a
+    salon that adds a menu item by mistake does not start taking orders) and has something for, an
+    active service or an available menu item. Which tools each brings is the table's
+    (core.call_contract.TOOLS)."""
+    chosen = business_capabilities()
+    capabilities = set()
+    if chosen.takes_bookings and Service.objects.filter(active=True).exists():
+        capabilities.add(Capability.BOOKINGS)
+    if chosen.takes_orders and MenuItem.objects.filter(available=True).exists():
+        capabilities.add(Capability.ORDERS)
+    return capabilities
 
 
 def _utc_offset(local: dt.datetime) -> str:
@@ -56,7 +44,7 @@ def _utc_offset(local: dt.datetime) -> str:
 
 
 def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, call: Call, local: dt.datetime,
-                            tools: list[str], transfer_target: str) -> str:
+                            capabilities: set[Capability], transfer_target: str) -> str:
     """The system prompt: the tenant's own prompt, then the facts of this call and the rules that keep
     the agent honest. Summaries come from the apps that own the data."""
 
@@ -78,30 +66,29 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
         context += ["", "## Closed on"]
         context += [f"- {calendar_date(closure.date)}" + (f" ({closure.reason})" if closure.reason else "")
                     for closure in closures]
-    if "check_availability" in tools:
-
+    bookings, orders = Capability.BOOKINGS in capabilities, Capability.ORDERS in capabilities
+    if bookings:
         context += ["", "## Services", services_summary()]
-    if "create_order" in tools:
-
+    if orders:
         context += ["", "## Menu", menu_summary()]
     facts = business_facts_summary()
     if facts:
         context += ["", "## Facts about the business (answer questions about these from here)", facts]
     rules = ["", "## Rules"]
-    if "check_availability" in tools:
+    if bookings:
         rules += [
             "- Never guess availability: call check_availability before offering or confirming a time, and "
             "create_booking to book. A booking exists only once create_booking has succeeded.",
             "- Dates and times you pass to tools are local time, written like 2026-03-10 and 14:30 "
             "(or 2026-03-10T14:30 for a start time).",
         ]
-    if "create_order" in tools:
+    if orders:
         rules += ["- Only order what is on the menu; an order exists only once create_order has succeeded, "
                   "and the total it returns is the one to tell the caller."]
-    rules += caller_change_rules(tools=tools)
+    rules += caller_change_rules(capabilities=capabilities)
     if agent_settings.sms_confirmations and not signalwire_missing_settings():
         rules += ["- The caller gets a text message confirming each booking or order"
-                  + (" and a reminder the day before a booking" if "check_availability" in tools else "")
+                  + (" and a reminder the day before a booking" if bookings else "")
                   + "; you may say so."]
     rules += [
         "- Never invent prices, times, availability or policies. If a tool fails, say what it said.",
@@ -118,10 +105,10 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     return "\n\n".join(sections)
 
 
-def caller_change_rules(*, tools: list[str]) -> list[str]:
+def caller_change_rules(*, capabilities: set[Capability]) -> list[str]:
     """The rules for callers with existing business: look before changing, read back before writing."""
     rules = []
-    if "find_bookings" in tools:
+    if Capability.BOOKINGS in capabilities:
         rules += [
             "- To move or cancel a booking, call find_bookings first and use the booking_id it returns; never "
             "guess one. If the caller booked from another phone (or their number is withheld), ask for that "
@@ -129,44 +116,39 @@ def caller_change_rules(*, tools: list[str]) -> list[str]:
             "- Before reschedule_booking or cancel_booking, read the change back (the service, the old and the "
             "new day and time) and wait for the caller's yes. For a new time, check_availability first.",
         ]
-    if "order_status" in tools:
+    if Capability.ORDERS in capabilities:
         rules += ["- When the caller asks about an order they placed, call order_status; tell them what it says."]
     return rules
 
 
-def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallConfig:
-    """Everything the voice worker needs to run `call`. The shape is documented in
-    docs/internal-api.md, `CallConfigSerializer` and core/call_contract.py (the worker reads the same names)."""
-    agent_settings = agent_settings_get()
+def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
+                      agent_settings: AgentSettings | None = None) -> CallConfig:
+    """Everything the voice worker needs to run `call` (core.call_contract.CallConfig: the providers
+    and models are its defaults). `agent_settings`: unsaved settings for a test call
+    (voiceapi/trial_calls.py); the saved ones otherwise."""
+    agent_settings = agent_settings or agent_settings_get()
     local = now.astimezone(tenant.tzinfo)
-    tools = _tools_offered()
-    transfer_target = transfer_target_at(at=now, tz=tenant.tzinfo, agent_settings=agent_settings)
-    return {
-        "config_version": CONFIG_VERSION,
-        "tenant": tenant.schema_name,
-        "business_name": agent_settings.business_name,
-        "timezone": tenant.timezone,
-        "local_time": local.isoformat(timespec="seconds"),
-        "language": agent_settings.language,
-        "greeting": agent_settings.greeting,
-        "instructions": call_instructions_build(tenant=tenant, agent_settings=agent_settings, call=call, local=local,
-                                                tools=tools, transfer_target=transfer_target),
+    capabilities = _capabilities()
+    # A test call queues a (test) callback instead of transferring: a browser is no phone line.
+    transfer_target = "" if call.is_test else transfer_target_at(at=now, tz=tenant.tzinfo, agent_settings=agent_settings)
+    return CallConfig(
+        tenant=tenant.schema_name,
+        business_name=agent_settings.business_name,
+        timezone=tenant.timezone,
+        local_time=local.isoformat(timespec="seconds"),
+        language=agent_settings.language,
+        greeting=agent_settings.greeting,
+        instructions=call_instructions_build(tenant=tenant, agent_settings=agent_settings, call=call, local=local,
+                                             capabilities=capabilities, transfer_target=transfer_target),
         # Only a phone number (rows stored before caller ids were cleaned may hold anything).
-        "caller_number": call.caller_number if is_e164(call.caller_number) else "",
-        "voice": {
-            "provider": VOICE_PROVIDER,
-            "model": VOICE_MODEL,
-            "voice_id": agent_settings.voice_id or settings.DEFAULT_VOICE_ID,
-            "speed": float(agent_settings.voice_speed),
-        },
-        "stt": {"provider": STT_PROVIDER, "model": STT_MODEL, "language": STT_LANGUAGE},
-        "llm": {"provider": LLM_PROVIDER, "model": LLM_MODEL},
-        "max_call_seconds": call.max_call_seconds,
-        "warnings": {
-            "first_seconds": agent_settings.first_warning_seconds,
-            "final_seconds": agent_settings.final_warning_seconds,
-        },
-        "transfer": {"available_now": bool(transfer_target), "target": agent_settings.transfer_to},
-        "callback_promise": agent_settings.callback_promise,
-        "tools": tools,
-    }
+        caller_number=call.caller_number if is_e164(call.caller_number) else "",
+        voice=VoiceConfig(voice_id=agent_settings.voice_id or settings.DEFAULT_VOICE_ID,
+                          speed=float(agent_settings.voice_speed)),
+        max_call_seconds=call.max_call_seconds,
+        warnings=WarningsConfig(first_seconds=agent_settings.first_warning_seconds,
+                                final_seconds=agent_settings.final_warning_seconds),
+        transfer=TransferConfig(available_now=bool(transfer_target), target=agent_settings.transfer_to),
+        callback_promise=agent_settings.callback_promise,
+        tools=tools_for(capabilities),
+        test=call.is_test,
+    )

@@ -8,6 +8,8 @@ from core.errors import DomainError
 ERROR_STATUS: dict[str, int] = {
     "invalid_request": 400,
     "wrong_call": 403,
+    "test_call_read_only": 403,
+    "draft_expired": 410,
     "unknown_number": 404,
     "unknown_call": 404,
     "unknown_tool": 404,

@@ -10,6 +10,7 @@ the model correct itself on the next turn.
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
@@ -17,6 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from calls.models import Call
+from core.call_contract import CallConfig, ContractModel
 
 # Anything longer than this in a tool call is not something a caller said.
 NAME_MAX = 200
@@ -181,65 +183,23 @@ class FlagField(serializers.BooleanField):
 # --- call start --------------------------------------------------------------------------------
 
 class CallStartRequestSerializer(StrictSerializer):
-    called_number = TextField(max_length=64, help_text="The number the caller dialled, any common format.")
+    called_number = TextField(max_length=64, required=False, allow_blank=True, default="",
+                              help_text="The number the caller dialled, any common format (blank for a test call).")
     caller_number = TextField(max_length=64, required=False, allow_blank=True, default="",
                               help_text="The caller's number; blank or e.g. 'anonymous' when withheld.")
     room = TextField(max_length=200, required=False, allow_blank=True, default="", help_text="LiveKit room name.")
     sip_call_id = TextField(max_length=200, required=False, allow_blank=True, default="", help_text="SIP Call-ID.")
+    test_grant = TextField(max_length=2000, required=False, allow_blank=True, default="",
+                           help_text="A test call: the platform-signed grant from the agent dispatch's metadata "
+                                     "(voiceapi/trial_calls.py). It names the business; called_number is ignored.")
 
 
-class VoiceConfigSerializer(serializers.Serializer):
-    provider = serializers.CharField(help_text='"cartesia"')
-    model = serializers.CharField(help_text='"sonic-3"')
-    voice_id = serializers.CharField()
-    speed = serializers.FloatField()
-
-
-class SttConfigSerializer(serializers.Serializer):
-    provider = serializers.CharField(help_text='"deepgram"')
-    model = serializers.CharField(help_text='"nova-3"')
-    language = serializers.CharField(help_text='"multi"')
-
-
-class LlmConfigSerializer(serializers.Serializer):
-    provider = serializers.CharField(help_text='"openai"')
-    model = serializers.CharField(help_text='"gpt-4.1-mini"')
-
-
-class WarningsConfigSerializer(serializers.Serializer):
-    first_seconds = serializers.IntegerField(help_text="Seconds before max_call_seconds for the first spoken warning.")
-    final_seconds = serializers.IntegerField(help_text="Seconds before max_call_seconds for the final warning.")
-
-
-class TransferConfigSerializer(serializers.Serializer):
-    available_now = serializers.BooleanField(help_text="Inside escalation hours with a transfer target, at call start.")
-    target = serializers.CharField(allow_blank=True, help_text="tel:+E164 or sip: URI; empty when none is set.")
-
-
-class CallConfigSerializer(serializers.Serializer):
-    config_version = serializers.IntegerField(help_text="Bumped on incompatible changes of this shape.")
-    tenant = serializers.CharField(help_text="The tenant's slug (schema name).")
-    business_name = serializers.CharField()
-    timezone = serializers.CharField(help_text="IANA zone, e.g. America/New_York.")
-    local_time = serializers.CharField(help_text="Call start in the tenant's zone, ISO 8601 with offset.")
-    language = serializers.CharField(help_text="BCP 47 code the agent speaks first.")
-    greeting = serializers.CharField()
-    instructions = serializers.CharField(help_text="The system prompt: tenant prompt plus generated context.")
-    caller_number = serializers.CharField(allow_blank=True)
-    voice = VoiceConfigSerializer()
-    stt = SttConfigSerializer()
-    llm = LlmConfigSerializer()
-    max_call_seconds = serializers.IntegerField()
-    warnings = WarningsConfigSerializer()
-    transfer = TransferConfigSerializer()
-    callback_promise = serializers.CharField()
-    tools = serializers.ListField(child=serializers.CharField(), help_text="The voice tools to offer the model.")
-
-
-class CallStartResponseSerializer(serializers.Serializer):
-    call_id = serializers.UUIDField()
-    call_token = serializers.CharField()
-    config = CallConfigSerializer()
+# 201 of call start. The config is the contract's own model (core/call_contract.py): the schema, the
+# body the view dumps and the worker's reading of it come from one place.
+class CallStartResponse(ContractModel):
+    call_id: uuid.UUID
+    call_token: str
+    config: CallConfig
 
 
 # --- voice tools -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The voice tools: `POST /internal/voice-tools/<name>`. Each view checks the token and the body's shape,
-then calls one domain service in the call's tenant schema (see `TOOLS`), and renders its outcome or its
+then calls one domain service in the call's tenant schema (see `VIEWS`), and renders its outcome or its
 DomainError in the one response format (docs/internal-api.md)."""
 from __future__ import annotations
 
@@ -13,16 +13,18 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from bookings.selectors import availability_check, booking_find
-from bookings.services import booking_cancel_by_caller, booking_create, booking_reschedule
+from bookings.voice import cancel_booking, create_booking, reschedule_booking
 from calls.models import Call
 from calls.services import call_end_request, call_note_add, call_transfer_request
 from core import clock
+from core.call_contract import TOOL_NAMES, TOOLS_BY_NAME
 from core.errors import DomainError, ToolOutcome
 from orders.selectors import order_status
-from orders.services import order_create
+from orders.voice import create_order
 from voiceapi import serializers as shapes
 from voiceapi.errors import http_status
 from voiceapi.idempotency import request_fingerprint, tool_response_idempotent
+from voiceapi.trial_calls import trial_call_may_change_booking
 from voiceapi.views import IDEMPOTENCY_KEY_MAX, CallTokenView, error_body, success_body
 
 
@@ -55,10 +57,9 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 class VoiceToolView(CallTokenView):
     """One voice tool. Subclasses name the tool, its request shape and the one service it calls."""
 
+    # Whether it takes an Idempotency-Key is the tool table's (core.call_contract.TOOLS: "keyed").
     tool_name: str
     request_serializer: type[shapes.StrictSerializer]
-    # create_booking and create_order must survive the worker's retries.
-    idempotent = False
     # After the end-of-call log the call is over; only annotations are still accepted.
     allowed_after_end = False
     writes = True
@@ -72,7 +73,7 @@ class VoiceToolView(CallTokenView):
         call, data = self.call, serializer.validated_data
         if call.status == Call.Status.ENDED and not self.allowed_after_end:
             raise DomainError("call_ended", "This call has already ended.")
-        key = request.headers.get("Idempotency-Key", "").strip() if self.idempotent else ""
+        key = request.headers.get("Idempotency-Key", "").strip() if TOOLS_BY_NAME[self.tool_name].keyed else ""
         if len(key) > IDEMPOTENCY_KEY_MAX:
             raise DomainError("invalid_request", f"The Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX} characters.")
 
@@ -89,10 +90,10 @@ class VoiceToolView(CallTokenView):
         return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
-def _tool_schema(name: str, summary: str, request_serializer, *, idempotent: bool = False):
+def _tool_schema(name: str, summary: str, request_serializer):
     return extend_schema_view(post=extend_schema(
         operation_id=name, summary=summary, request=request_serializer, responses=TOOL_RESPONSES,
-        parameters=[IDEMPOTENCY_HEADER] if idempotent else None, tags=["voice tools"],
+        parameters=[IDEMPOTENCY_HEADER] if TOOLS_BY_NAME[name].keyed else None, tags=["voice tools"],
     ))
 
 
@@ -107,26 +108,24 @@ class CheckAvailabilityView(VoiceToolView):
         return availability_check(service_name=data["service"], date=data["date"], time=data["time"], now=clock.now())
 
 
-@_tool_schema("create_booking", "Book a service at a start time", shapes.CreateBookingRequestSerializer, idempotent=True)
+@_tool_schema("create_booking", "Book a service at a start time", shapes.CreateBookingRequestSerializer)
 class CreateBookingView(VoiceToolView):
     tool_name = "create_booking"
     request_serializer = shapes.CreateBookingRequestSerializer
-    idempotent = True
 
     def perform(self, *, call, data):
-        return booking_create(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
+        return create_booking(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
                               customer_phone=data["customer_phone"], notes=data["notes"], call=call, now=clock.now())
 
 
-@_tool_schema("create_order", "Place an order from the menu", shapes.CreateOrderRequestSerializer, idempotent=True)
+@_tool_schema("create_order", "Place an order from the menu", shapes.CreateOrderRequestSerializer)
 class CreateOrderView(VoiceToolView):
     tool_name = "create_order"
     request_serializer = shapes.CreateOrderRequestSerializer
-    idempotent = True
 
     def perform(self, *, call, data):
         items = [{"name": item["name"], "quantity": item["quantity"], "notes": item["notes"]} for item in data["items"]]
-        return order_create(items=items, customer_name=data["customer_name"], customer_phone=data["customer_phone"],
+        return create_order(items=items, customer_name=data["customer_name"], customer_phone=data["customer_phone"],
                             fulfillment=data["fulfillment"], delivery_address=data["delivery_address"],
                             notes=data["notes"], call=call, now=clock.now())
 
@@ -178,29 +177,28 @@ class FindBookingsView(VoiceToolView):
 
 
 @_tool_schema("reschedule_booking", "Move one of the caller's bookings to a new start",
-              shapes.RescheduleBookingRequestSerializer, idempotent=True)
+              shapes.RescheduleBookingRequestSerializer)
 class RescheduleBookingView(VoiceToolView):
     tool_name = "reschedule_booking"
     request_serializer = shapes.RescheduleBookingRequestSerializer
-    idempotent = True
 
     def perform(self, *, call, data):
-        return booking_reschedule(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
+        trial_call_may_change_booking(call=call, booking_id=data["booking_id"])
+        return reschedule_booking(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
                                   customer_phone=data["customer_phone"], customer_name=data["customer_name"],
                                   call=call, now=clock.now())
 
 
-@_tool_schema("cancel_booking", "Cancel one of the caller's bookings", shapes.CancelBookingRequestSerializer,
-              idempotent=True)
+@_tool_schema("cancel_booking", "Cancel one of the caller's bookings", shapes.CancelBookingRequestSerializer)
 class CancelBookingView(VoiceToolView):
     tool_name = "cancel_booking"
     request_serializer = shapes.CancelBookingRequestSerializer
-    idempotent = True
 
     def perform(self, *, call, data):
-        return booking_cancel_by_caller(booking_id=data["booking_id"], reason=data["reason"],
-                                        caller_number=call.caller_number, customer_phone=data["customer_phone"],
-                                        customer_name=data["customer_name"], call=call, now=clock.now())
+        trial_call_may_change_booking(call=call, booking_id=data["booking_id"])
+        return cancel_booking(booking_id=data["booking_id"], reason=data["reason"],
+                              caller_number=call.caller_number, customer_phone=data["customer_phone"],
+                              customer_name=data["customer_name"], call=call, now=clock.now())
 
 
 @_tool_schema("order_status", "The caller's orders of the last 24 hours", shapes.OrderStatusRequestSerializer)
@@ -213,35 +211,31 @@ class OrderStatusView(VoiceToolView):
         return order_status(caller_number=call.caller_number, now=clock.now())
 
 
-# The one table from a tool's name (the URL `/internal/voice-tools/<name>`, the worker's function
-# tool) to its view; each view calls the one service named in its `perform`:
+# From a tool's name (core.call_contract.TOOLS: the URL `/internal/voice-tools/<name>`, the worker's
+# function tool) to its view; each view calls the one service named in its `perform`:
 #   check_availability -> bookings.selectors.availability_check
-#   create_booking     -> bookings.services.booking_create
-#   create_order       -> orders.services.order_create
+#   create_booking     -> bookings.voice.create_booking -> bookings.services.booking_create
+#   create_order       -> orders.voice.create_order -> orders.services.order_create
 #   transfer_to_human  -> calls.services.call_transfer_request
 #   end_call           -> calls.services.call_end_request
 #   log_note           -> calls.services.call_note_add
 #   find_bookings      -> bookings.selectors.booking_find
-#   reschedule_booking -> bookings.services.booking_reschedule
-#   cancel_booking     -> bookings.services.booking_cancel_by_caller
+#   reschedule_booking -> bookings.voice.reschedule_booking -> bookings.services.booking_reschedule
+#   cancel_booking     -> bookings.voice.cancel_booking -> bookings.services.booking_cancel_by_caller
 #   order_status       -> orders.selectors.order_status
-TOOLS: dict[str, type[VoiceToolView]] = {
-    "check_availability": CheckAvailabilityView,
-    "create_booking": CreateBookingView,
-    "create_order": CreateOrderView,
-    "transfer_to_human": TransferToHumanView,
-    "end_call": EndCallView,
-    "log_note": LogNoteView,
-    "find_bookings": FindBookingsView,
-    "reschedule_booking": RescheduleBookingView,
-    "cancel_booking": CancelBookingView,
-    "order_status": OrderStatusView,
-}
-assert all(view.tool_name == name for name, view in TOOLS.items())
+_VIEWS: tuple[type[VoiceToolView], ...] = (
+    CheckAvailabilityView, CreateBookingView, CreateOrderView, TransferToHumanView, EndCallView, LogNoteView,
+    FindBookingsView, RescheduleBookingView, CancelBookingView, OrderStatusView,
+)
+VIEWS: dict[str, type[VoiceToolView]] = {view.tool_name: view for view in _VIEWS}
+if set(VIEWS) != set(TOOL_NAMES) or len(VIEWS) != len(_VIEWS):
+    # A tool in the table without a view (or a view for no tool) would be a 404 the worker's model
+    # meets mid-call; refuse to start instead.
+    raise RuntimeError(f"voice tool views {sorted(VIEWS)} do not match the tool table {sorted(TOOL_NAMES)}")
 
 
 @extend_schema(exclude=True)
 class UnknownToolView(CallTokenView):
     def post(self, request, action: str):
-        names = ", ".join(TOOLS)
+        names = ", ".join(TOOL_NAMES)
         raise DomainError("unknown_tool", f"There is no tool called {action[:50]!r}. The tools are: {names}.")

@@ -36,8 +36,9 @@ from calls.models import Call
 from calls.selectors import call_get
 from calls.services import call_start
 from core import clock
-from core.errors import DomainError, ToolOutcome
-from tenants.selectors import tenant_for_called_number
+from core.errors import DomainError, ToolOutcome, validation_message
+from tenants.agent.selectors import agent_settings_get
+from tenants.selectors import tenant_for_called_number, tenant_for_schema
 from voiceapi import serializers as shapes
 from voiceapi.authentication import (
     CallAccess,
@@ -48,6 +49,7 @@ from voiceapi.authentication import (
 from voiceapi.call_config import call_config_build
 from voiceapi.errors import http_status
 from voiceapi.tokens import call_token_issue
+from voiceapi.trial_calls import InvalidTrialGrant, agent_settings_with_draft, trial_call_cleanup, trial_grant_read
 
 logger = logging.getLogger("voiceapi.views")
 
@@ -69,41 +71,6 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 def success_body(outcome: ToolOutcome) -> dict[str, Any]:
     return {"ok": True, "result": outcome.result, "message": outcome.message, **outcome.extra}
-
-
-def _first_field_error(detail: Any, path: str = "") -> tuple[str, str]:
-    """The first (field path, message) in DRF's nested error structure: `items[1].quantity`."""
-    if isinstance(detail, dict):
-        for name, sub in detail.items():
-            if sub:
-                if name in ("non_field_errors", "detail"):
-                    child = path
-                elif isinstance(name, int):  # list items come back keyed by index
-                    child = f"{path}[{name}]"
-                else:
-                    child = f"{path}.{name}" if path else str(name)
-                return _first_field_error(sub, child)
-    if isinstance(detail, list):
-        for index, sub in enumerate(detail):
-            if sub:
-                if isinstance(sub, (dict, list)):
-                    return _first_field_error(sub, f"{path}[{index}]")
-                return _first_field_error(sub, path)
-    return path, str(detail)
-
-
-def validation_message(detail: Any) -> str:
-    """One sentence naming the field, so the model can fix its next tool call."""
-    path, message = _first_field_error(detail)
-    if not path:
-        if "Expected a dictionary" in message:
-            return "The request body must be a JSON object."
-        return message
-    if message.startswith("This field "):
-        message = message[len("This field "):]
-    if message[:1].islower():
-        return f"The field {path} {message}"
-    return f"The field {path} is not valid: {message}"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -218,7 +185,7 @@ class CallTokenView(InternalAPIView):
     operation_id="call_start",
     summary="Start a call: create the call, issue its token, return the tenant's config",
     request=shapes.CallStartRequestSerializer,
-    responses={201: shapes.CallStartResponseSerializer, 400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer,
+    responses={201: shapes.CallStartResponse, 400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer,
                404: OpenApiResponse(shapes.ErrorSerializer, description="unknown_number")},
     tags=["calls"],
 ))
@@ -229,17 +196,38 @@ class CallStartView(InternalAPIView):
         serializer = shapes.CallStartRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        tenant = tenant_for_called_number(called_number=data["called_number"])
+        grant = None
+        if data["test_grant"]:
+            # A test call: the tenant comes from the platform's signature, never from the room.
+            try:
+                grant = trial_grant_read(data["test_grant"])
+            except InvalidTrialGrant as exc:
+                raise exceptions.AuthenticationFailed(str(exc)) from exc
+            tenant = tenant_for_schema(schema_name=grant.schema_name)
+            if tenant is None:
+                raise exceptions.AuthenticationFailed("The test call grant names a business that does not exist.")
+        else:
+            if not data["called_number"]:
+                # Optional only for a test call: say what a call from a phone line lacks, as before.
+                missing = "called_number" not in request.data
+                raise exceptions.ValidationError(
+                    {"called_number": ["This field is required." if missing else "This field may not be blank."]})
+            tenant = tenant_for_called_number(called_number=data["called_number"])
         if tenant is None:
             raise DomainError("unknown_number", "This number is not connected to any business.")
         now = clock.now()
         with tenant_context(tenant):
-            call = call_start(called_number=data["called_number"], caller_number=data["caller_number"],
-                              room=data["room"], sip_call_id=data["sip_call_id"], now=now)
-            config = call_config_build(tenant=tenant, call=call, now=now)
+            agent_settings = agent_settings_get()
+            if grant is not None:
+                agent_settings = agent_settings_with_draft(saved=agent_settings, draft_key=grant.draft_key)
+            call = call_start(called_number=data["called_number"] if grant is None else "",
+                              caller_number=data["caller_number"], room=data["room"], sip_call_id=data["sip_call_id"],
+                              now=now, is_test=grant is not None)
+            config = call_config_build(tenant=tenant, call=call, now=now, agent_settings=agent_settings)
         token = call_token_issue(schema_name=tenant.schema_name, call_id=str(call.pk),
                                  max_call_seconds=call.max_call_seconds, issued_at=now)
-        return Response({"call_id": str(call.pk), "call_token": token, "config": config}, status=status.HTTP_201_CREATED)
+        body = shapes.CallStartResponse(call_id=call.pk, call_token=token, config=config)
+        return Response(body.model_dump(mode="json"), status=status.HTTP_201_CREATED)
 
 
 # --- end-of-call log ---------------------------------------------------------------------------
@@ -274,6 +262,8 @@ class CallLogView(CallTokenView):
         if str(call_id) != str(self.call.pk):
             raise DomainError("wrong_call", "This call token belongs to a different call.")
         result = ingestion.call_log_accept(call=self.call, payload=request.data, received_at=clock.now())
+        # A test call has ended: what it booked or ordered goes, so it never holds a real caller's slot.
+        trial_call_cleanup(call=self.call)
         # 2xx means "you may forget this log": 202 when queued, 200 when this exact log is stored.
         code = status.HTTP_202_ACCEPTED if result == ingestion.ACCEPTED else status.HTTP_200_OK
         return Response({"ok": True, "call_id": str(self.call.pk), "status": result}, status=code)

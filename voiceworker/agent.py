@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from livekit.agents import Agent, ModelSettings, RunContext, StopResponse, ToolError, function_tool, llm
 from pydantic import BaseModel, Field
 
-from core.call_contract import Outcome
+from core.call_contract import TOOL_NAMES, Outcome
 from voiceworker import call_actions
 from voiceworker.api_client import ApiUnavailable, ToolReply
 from voiceworker.call_state import CallState
@@ -225,12 +226,19 @@ async def log_note(context: RunContext[CallState], note: str) -> str | None:
     return await _call_tool(context, "log_note", {"note": note})
 
 
-TOOLS = [check_availability, create_booking, find_bookings, reschedule_booking, cancel_booking, create_order, order_status,
-         transfer_to_human, end_call, log_note]
+_FUNCTION_TOOLS = {tool.id: tool for tool in (
+    check_availability, create_booking, find_bookings, reschedule_booking, cancel_booking, create_order, order_status,
+    transfer_to_human, end_call, log_note,
+)}
+if set(_FUNCTION_TOOLS) != set(TOOL_NAMES):
+    # The API offers the table's tools by name: one the worker cannot run would be silently missing.
+    raise RuntimeError(f"function tools {sorted(_FUNCTION_TOOLS)} do not match the tool table {sorted(TOOL_NAMES)}")
+# In the table's order (core.call_contract.TOOLS).
+TOOLS = [_FUNCTION_TOOLS[name] for name in TOOL_NAMES]
 
 
 class SoniqAgent(Agent):
-    def __init__(self, *, instructions: str, tools_offered: list[str] | None = None):
+    def __init__(self, *, instructions: str, tools_offered: Sequence[str] | None = None):
         # The API says which tools fit this business (no bookings at a pizzeria); a tool the model
         # never sees is a tool it cannot call by mistake.
         tools = [tool for tool in TOOLS if tools_offered is None or tool.id in set(tools_offered)]

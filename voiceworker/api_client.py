@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import pydantic
+
+from core.call_contract import TOOLS, CallConfig
 
 logger = logging.getLogger("soniq.voiceworker")
 
@@ -27,13 +30,12 @@ DEFAULT_TIMEOUT_SECONDS = 4.0
 # Pause before the single retry: long enough for a restarting API process to accept again.
 RETRY_DELAY_SECONDS = 0.1
 
-TOOL_ACTIONS = ("check_availability", "create_booking", "create_order", "transfer_to_human", "end_call", "log_note",
-                "find_bookings", "reschedule_booking", "cancel_booking", "order_status")
-# Writes that change bookings or orders carry an Idempotency-Key that stays the same on the retry, so
-# the API answers a repeated request with the first response instead of booking (or moving) twice.
-KEYED_ACTIONS = frozenset({"create_booking", "create_order", "reschedule_booking", "cancel_booking"})
+# The retry rules, from the one table of tools (core.call_contract.TOOLS). Writes that change bookings
+# or orders carry an Idempotency-Key that stays the same on the retry, so the API answers a repeated
+# request with the first response instead of booking (or moving) twice.
+KEYED_ACTIONS = frozenset(tool.name for tool in TOOLS if tool.keyed)
 # Safe to send twice: the reads, the keyed writes, and end_call (it records a value, twice is once).
-REPEATABLE_ACTIONS = frozenset({"check_availability", "find_bookings", "order_status", "end_call"}) | KEYED_ACTIONS
+REPEATABLE_ACTIONS = frozenset(tool.name for tool in TOOLS if tool.repeatable)
 
 
 class ApiUnavailable(Exception):
@@ -58,7 +60,7 @@ class UnknownNumber(ApiRefused):
 class CallStart:
     call_id: str
     call_token: str
-    config: dict[str, Any]
+    config: CallConfig
 
 
 @dataclass(frozen=True)
@@ -137,11 +139,16 @@ class SoniqApiClient:
             raise ApiUnavailable(f"{path} answered {status} with something that is not JSON") from exc
         return status, data if isinstance(data, dict) else {}
 
-    async def start_call(self, *, called_number: str, caller_number: str, room: str, sip_call_id: str) -> CallStart:
-        """Create the call and fetch its configuration. UnknownNumber for a number no tenant owns."""
+    async def start_call(self, *, called_number: str, caller_number: str, room: str, sip_call_id: str,
+                         test_grant: str = "") -> CallStart:
+        """Create the call and fetch its configuration. UnknownNumber for a number no tenant owns.
+        `test_grant`: a test call's platform-signed grant (from the dispatch metadata), which names the business."""
+        body = {"called_number": called_number, "caller_number": caller_number, "room": room, "sip_call_id": sip_call_id}
+        if test_grant:
+            body["test_grant"] = test_grant
         status, data = await self._post(
             "/internal/calls/start",
-            {"called_number": called_number, "caller_number": caller_number, "room": room, "sip_call_id": sip_call_id},
+            body,
             token=self.internal_token,
             # A dropped connection after sending may have created the call row; a second row would be
             # an orphan, so only the never-sent case is retried.
@@ -149,9 +156,12 @@ class SoniqApiClient:
         )
         if status == 201:
             try:
-                return CallStart(call_id=str(data["call_id"]), call_token=str(data["call_token"]), config=dict(data["config"]))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ApiUnavailable(f"call start answered 201 without call_id/call_token/config: {exc}") from exc
+                return CallStart(call_id=str(data["call_id"]), call_token=str(data["call_token"]),
+                                 config=CallConfig.model_validate(data["config"]))
+            except (KeyError, TypeError, ValueError, pydantic.ValidationError) as exc:
+                # A config the worker cannot read is the API's fault, not the caller's: the apology.
+                raise ApiUnavailable(f"call start answered 201 without a readable call_id/call_token/config: "
+                                     f"{exc}") from exc
         code, message = _error_of(data)
         if status == 404:
             raise UnknownNumber(status, code or "unknown_number", message)

@@ -13,6 +13,7 @@ from typing import Any
 
 from livekit.agents import AgentSession, ErrorEvent
 
+from core.call_contract import Outcome
 from voiceworker.api_client import ToolReply
 from voiceworker.call_control import Transfer
 from voiceworker.call_state import CallState
@@ -96,7 +97,7 @@ async def transfer_caller(session: AgentSession, call: CallState, *, transfer_to
         except TimeoutError:
             outcome = Transfer.FAILED
     if outcome is Transfer.COMPLETED:
-        call.settle(outcome="transferred", end_reason=reason, transferred_to=transfer_to)
+        call.settle(outcome=Outcome.TRANSFERRED, end_reason=reason, transferred_to=transfer_to)
         # The caller's leg now belongs to the transfer target; deleting the room ends the job and
         # cannot touch the transferred call.
         await hang_up(call, after_speech=False)
@@ -144,7 +145,7 @@ async def time_up(session: AgentSession, call: CallState) -> None:
     callback_queued = reply is not None and reply.ok and reply.result.get("action") == "callback"
     closing = reply.message if callback_queued and reply.message else TIME_UP_NO_CALLBACK
     await say_and_wait(session, f"{TIME_UP_GOODBYE} {closing} Goodbye!")
-    outcome = "callback" if callback_queued else "other"
+    outcome = Outcome.CALLBACK if callback_queued else Outcome.OTHER
     call.settle(outcome=outcome, end_reason=TIME_LIMIT_REASON)
     # Hang up first: the caller has heard the goodbye, the API's record of it can wait.
     await hang_up(call)
@@ -263,7 +264,7 @@ class UserAway:
                 pass
             if self.call.over or self.call.transferring:
                 return
-        self.call.settle(outcome="other", end_reason=NO_RESPONSE_REASON)
+        self.call.settle(outcome=Outcome.OTHER, end_reason=NO_RESPONSE_REASON)
         self.call.end()
         await say_and_wait(self.session, NO_RESPONSE_GOODBYE)
         await hang_up(self.call)

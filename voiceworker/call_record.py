@@ -19,6 +19,7 @@ from livekit.agents.llm import ChatMessage, FunctionCall, FunctionCallOutput
 from livekit.agents.metrics.usage import LLMModelUsage, STTModelUsage, TTSModelUsage
 
 from core import clock
+from core.call_contract import Outcome
 
 # Keeps one runaway call from producing a log the API refuses (it caps the body size).
 MAX_TEXT_CHARS = 4000
@@ -110,19 +111,20 @@ class CallRecorder:
             "duration_ms": duration_ms,
         })
 
-    def inferred_outcome(self) -> str:
+    def inferred_outcome(self) -> Outcome:
         """The outcome of a call that ended without end_call (the caller hung up), from what its
         tools achieved; the latest achievement wins."""
         for tool_call in reversed(self.tool_calls):
             if tool_call["is_error"]:
                 continue
             if tool_call["name"] == "create_booking":
-                return "booked"
+                return Outcome.BOOKED
             if tool_call["name"] == "create_order":
-                return "ordered"
+                return Outcome.ORDERED
             if tool_call["name"] == "transfer_to_human":
-                return "callback" if tool_call["result"].get("result", {}).get("action") == "callback" else "transferred"
-        return "other"
+                return (Outcome.CALLBACK if tool_call["result"].get("result", {}).get("action") == "callback"
+                        else Outcome.TRANSFERRED)
+        return Outcome.OTHER
 
     def usage(self) -> dict[str, Any]:
         totals = {"llm_prompt_tokens": 0, "llm_completion_tokens": 0, "stt_seconds": 0.0, "tts_characters": 0}

@@ -8,8 +8,9 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from core.call_contract import CallConfig, Outcome
 from voiceworker.api_client import KEYED_ACTIONS, ApiUnavailable, SoniqApiClient, ToolReply
 from voiceworker.call_control import CallControl
 from voiceworker.call_record import CallRecorder
@@ -24,12 +25,13 @@ HANG_UP_GRACE_SECONDS = 0.5
 class CallState:
     call_id: str
     call_token: str
-    config: dict[str, Any]
+    config: CallConfig
     api: SoniqApiClient
     control: CallControl
     recorder: CallRecorder = field(default_factory=CallRecorder)
     filler_delay: float = FILLER_DELAY_SECONDS
-    outcome: str = ""
+    # Empty until the call's end is settled.
+    outcome: Outcome | Literal[""] = ""
     end_reason: str = ""
     transferred_to: str = ""
     # True once the caller is gone (hung up on, transferred, or hung up themselves): nothing more is
@@ -52,7 +54,7 @@ class CallState:
 
     @property
     def language(self) -> str:
-        return str(self.config.get("language") or "en")
+        return self.config.language
 
     def end(self) -> None:
         """The caller is gone or about to be: nothing more is said, the watchdog stops."""
@@ -98,7 +100,7 @@ class CallState:
                                     duration_ms=int((time.monotonic() - began) * 1000))
         return reply
 
-    def settle(self, *, outcome: str, end_reason: str, transferred_to: str = "") -> None:
+    def settle(self, *, outcome: Outcome, end_reason: str, transferred_to: str = "") -> None:
         """Record how the call ended; the first account wins (a hang-up after a transfer does not
         overwrite "transferred")."""
         if not self.outcome:

@@ -14,6 +14,7 @@ so it must not import Django models: it reads settings and talks HTTP, nothing e
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -27,6 +28,7 @@ from livekit import rtc
 from livekit.agents import AgentServer, AgentSession, CloseEvent, CloseReason, JobContext, JobProcess, room_io
 from livekit.plugins import silero
 
+from core.call_contract import Outcome
 from voiceworker import call_actions
 from voiceworker.agent import SoniqAgent
 from voiceworker.api_client import ApiRefused, ApiUnavailable, CallStart, SoniqApiClient, UnknownNumber
@@ -41,8 +43,6 @@ logger = logging.getLogger("soniq.voiceworker")
 
 UNKNOWN_NUMBER_APOLOGY = "Sorry, this number is not in service. Goodbye."
 UNAVAILABLE_APOLOGY = "Sorry, we can't take your call right now. Please try again in a few minutes. Goodbye."
-DEFAULT_FIRST_WARNING_SECONDS, DEFAULT_FINAL_WARNING_SECONDS = 120, 30
-DEFAULT_MAX_CALL_SECONDS = 600
 CALLER_HUNG_UP = "The caller hung up."
 # A dispatched job whose SIP participant never joins (the caller gave up while it was routed).
 CALLER_JOIN_TIMEOUT_SECONDS = 20.0
@@ -69,6 +69,18 @@ class SipCall:
         )
 
 
+def trial_grant_of(job_metadata: str) -> str:
+    """A test call's grant: the admin dispatches the agent into a browser's room with
+    {"test_grant": "<signed>"} as the job's metadata (voiceapi/trial_calls.py). The worker does not
+    read it; the API verifies it and names the business."""
+    try:
+        metadata = json.loads(job_metadata or "{}")
+    except ValueError:
+        return ""
+    grant = metadata.get("test_grant") if isinstance(metadata, dict) else None
+    return grant if isinstance(grant, str) else ""
+
+
 def prewarm(proc: JobProcess) -> None:
     """Once per job process, before it takes a call: the VAD, and Django's settings object (its
     module is already imported by the forkserver, see `build_server`). A job process forked by the
@@ -84,7 +96,17 @@ async def entrypoint(ctx: JobContext) -> None:
         participant = await ctx.wait_for_participant()
         sip_call = SipCall(called_number=os.environ.get(CONSOLE_NUMBER_ENV, ""), caller_number="",
                            sip_call_id=f"console-{ctx.job.id}")
-    else:
+    test_grant = "" if ctx.is_fake_job() else trial_grant_of(ctx.job.metadata)
+    if test_grant:
+        # A test call from the admin: the owner's browser joins the room, there is no SIP leg.
+        try:
+            participant = await asyncio.wait_for(
+                ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD), CALLER_JOIN_TIMEOUT_SECONDS)
+        except TimeoutError:
+            ctx.shutdown(reason="no caller")
+            return
+        sip_call = SipCall(called_number="", caller_number="", sip_call_id="")
+    elif not ctx.is_fake_job():
         try:
             participant = await asyncio.wait_for(
                 ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP), CALLER_JOIN_TIMEOUT_SECONDS)
@@ -107,7 +129,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     start_request = asyncio.ensure_future(api.start_call(
         called_number=sip_call.called_number, caller_number=sip_call.caller_number, room=ctx.room.name,
-        sip_call_id=sip_call.sip_call_id))
+        sip_call_id=sip_call.sip_call_id, test_grant=test_grant))
 
     async def close_api() -> None:
         # A call start still running (the caller left during it) is let finish, to be logged.
@@ -128,7 +150,7 @@ async def entrypoint(ctx: JobContext) -> None:
             call = CallState(call_id=start.call_id, call_token=start.call_token, config=start.config, api=api,
                              control=control, room_deleted=True, ended_at=presence.left_at)
             call.recorder.started_at = presence.joined_at
-            call.settle(outcome="other", end_reason=CALLER_HUNG_UP)
+            call.settle(outcome=Outcome.OTHER, end_reason=CALLER_HUNG_UP)
             await finish_call(call, call_logger=call_logger, shutdown_reason=reason)
 
         ctx.add_shutdown_callback(log_late_start)
@@ -170,7 +192,7 @@ async def entrypoint(ctx: JobContext) -> None:
         log_at_shutdown = True
 
         await session.start(
-            SoniqAgent(instructions=call.config.get("instructions", ""), tools_offered=call.config.get("tools")),
+            SoniqAgent(instructions=call.config.instructions, tools_offered=call.config.tools),
             room=ctx.room,
             room_options=room_io.RoomOptions(participant_identity=participant.identity, close_on_disconnect=True),
             record=False,
@@ -182,7 +204,7 @@ async def entrypoint(ctx: JobContext) -> None:
             call = CallState(call_id=start.call_id, call_token=start.call_token, config=start.config, api=api,
                              control=control)
             call.recorder.started_at = presence.joined_at
-        call.settle(outcome="other", end_reason=f"The agent failed to start: {exc!r}"[:500])
+        call.settle(outcome=Outcome.OTHER, end_reason=f"The agent failed to start: {exc!r}"[:500])
         call.end()
         if session is not None:
             await session.aclose()
@@ -194,9 +216,8 @@ async def entrypoint(ctx: JobContext) -> None:
     if call.over:
         return  # the caller left while the session started
     watchdog.start()
-    greeting = call.config.get("greeting") or ""
-    if greeting:
-        session.say(greeting)
+    if call.config.greeting:
+        session.say(call.config.greeting)
 
 
 class CallerGone(Exception):
@@ -240,7 +261,7 @@ class CallerPresence:
         if call.transferring:
             # The leg left because the transfer took it (settled here too: the job may end before
             # `transfer_caller` gets to it).
-            call.settle(outcome="transferred", end_reason=call.transfer_reason, transferred_to=call.transfer_target)
+            call.settle(outcome=Outcome.TRANSFERRED, end_reason=call.transfer_reason, transferred_to=call.transfer_target)
         else:
             call.settle(outcome=call.recorder.inferred_outcome(), end_reason=CALLER_HUNG_UP)
         call.caller_left()
@@ -270,7 +291,7 @@ def build_call(start: CallStart, *, api: SoniqApiClient, control: CallControl, v
     """The call's state and its session (a ready-made `session` is used by tests and callsim)."""
     config = start.config
     call = CallState(call_id=start.call_id, call_token=start.call_token, config=config, api=api, control=control,
-                     recorder=CallRecorder(language=str(config.get("language") or "")))
+                     recorder=CallRecorder(language=config.language))
     if session is None:
         session = build_session(config, vad_model=vad_model, userdata=call)
     else:
@@ -281,9 +302,7 @@ def build_call(start: CallStart, *, api: SoniqApiClient, control: CallControl, v
 
 def build_watchdog(session: AgentSession, call: CallState, *, clock: Clock | None = None) -> CallWatchdog:
     config = call.config
-    warnings = config.get("warnings") or {}
-    first = int(warnings.get("first_seconds") or DEFAULT_FIRST_WARNING_SECONDS)
-    final = int(warnings.get("final_seconds") or DEFAULT_FINAL_WARNING_SECONDS)
+    first, final = config.warnings.first_seconds, config.warnings.final_seconds
 
     async def first_warning() -> None:
         await call_actions.warn(session, call, seconds_left=first, final=False)
@@ -294,7 +313,7 @@ def build_watchdog(session: AgentSession, call: CallState, *, clock: Clock | Non
     async def time_up() -> None:
         await call_actions.time_up(session, call)
 
-    watchdog = CallWatchdog(max_call_seconds=int(config.get("max_call_seconds") or DEFAULT_MAX_CALL_SECONDS),
+    watchdog = CallWatchdog(max_call_seconds=config.max_call_seconds,
                             first_warning_seconds=first, final_warning_seconds=final, on_first_warning=first_warning,
                             on_final_warning=final_warning, on_time_up=time_up, clock=clock)
     # It must not outlive the caller: no warning, and no forced transfer of someone who has gone.
@@ -374,6 +393,8 @@ def build_server(*, job_entrypoint: Callable[[JobContext], Awaitable[None]] | No
         load_fnc=load_function(capacity),
         load_threshold=LOAD_THRESHOLD,
         drain_timeout=capacity.drain_timeout,
+        # The health and metrics port: two workers on one host need two ports (0 = any free one).
+        port=settings.VOICE_HEALTH_PORT,
     )
     # `job_entrypoint`: bench/call_start.py wraps the entrypoint (it must be importable by path).
     server.rtc_session(job_entrypoint or entrypoint, agent_name=settings.VOICE_AGENT_NAME)

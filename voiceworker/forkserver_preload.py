@@ -30,11 +30,13 @@ import openai as openai_sdk
 from livekit.agents import llm
 from livekit.plugins import openai, silero
 
+from core.call_contract import LlmConfig
 from voiceworker.agent import SoniqAgent
-from voiceworker.providers import DEFAULT_LLM_MODEL
 
 logger = logging.getLogger("soniq.voiceworker")
 
+# The model a call uses unless its config names another.
+DEFAULT_LLM_MODEL = LlmConfig().model
 # How long the LLM warm-up may hold up the forkserver (it takes ~0.3 s).
 WARM_UP_TIMEOUT_SECONDS = 10.0
 

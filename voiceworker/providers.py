@@ -15,14 +15,10 @@ from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnect
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import cartesia, deepgram, openai
 
-from core.call_contract import LLM_MODEL, STT_LANGUAGE, STT_MODEL, VOICE_MODEL
+from core.call_contract import CallConfig
 from core.languages import DEEPGRAM_MULTI, primary_subtag
 from voiceworker.call_state import CallState
 
-# What the worker uses when the config leaves a model out: the API's own choice (core/call_contract.py).
-DEFAULT_STT_MODEL, DEFAULT_STT_LANGUAGE = STT_MODEL, STT_LANGUAGE
-DEFAULT_LLM_MODEL = LLM_MODEL
-DEFAULT_TTS_MODEL = VOICE_MODEL
 # A booking often needs check_availability then create_booking in one turn, plus a retry.
 MAX_TOOL_STEPS = 5
 
@@ -54,23 +50,21 @@ class CallLLM(openai.LLM):
         return super().chat(chat_ctx=chat_ctx, tools=tools, conn_options=LLM_CONN_OPTIONS, **kwargs)
 
 
-def build_llm(config: dict[str, Any], *, timeout: Any = None) -> openai.LLM:
+def build_llm(config: CallConfig, *, timeout: Any = None) -> openai.LLM:
     """OpenAI, or any OpenAI-compatible server at OPENAI_BASE_URL (a local model server needs no
     real key, but the client insists on one)."""
     base_url = settings.OPENAI_BASE_URL or NOT_GIVEN
     api_key = settings.OPENAI_API_KEY or ("not-needed" if settings.OPENAI_BASE_URL else NOT_GIVEN)
-    return CallLLM(model=(config.get("llm") or {}).get("model") or DEFAULT_LLM_MODEL, base_url=base_url,
+    return CallLLM(model=config.llm.model, base_url=base_url,
                    api_key=api_key, timeout=timeout or LLM_TIMEOUT)
 
 
-def stt_options(config: dict[str, Any]) -> dict[str, Any]:
+def stt_options(config: CallConfig) -> dict[str, Any]:
     """Nova-3 `multi` (with Deepgram's endpointing for it) when it covers the tenant's language;
     otherwise Nova-3's monolingual model for that language (`multi` would transcribe a Polish
     caller as whichever of its ten languages sounds closest)."""
-    stt = config.get("stt") or {}
-    model = stt.get("model") or DEFAULT_STT_MODEL
-    language = stt.get("language") or DEFAULT_STT_LANGUAGE
-    tenant_language = primary_subtag(str(config.get("language") or "en"))
+    model, language = config.stt.model, config.stt.language
+    tenant_language = primary_subtag(config.language)
     if language == "multi" and tenant_language not in DEEPGRAM_MULTI:
         return {"model": model, "language": tenant_language}
     if language == "multi":
@@ -78,20 +72,23 @@ def stt_options(config: dict[str, Any]) -> dict[str, Any]:
     return {"model": model, "language": language}
 
 
-def build_stt(config: dict[str, Any]) -> deepgram.STT:
-    return deepgram.STT(**stt_options(config), api_key=settings.DEEPGRAM_API_KEY or NOT_GIVEN)
+def build_stt(config: CallConfig) -> deepgram.STT:
+    return deepgram.STT(**stt_options(config), api_key=settings.DEEPGRAM_API_KEY or NOT_GIVEN,
+                        base_url=settings.DEEPGRAM_BASE_URL)
 
 
-def build_tts(config: dict[str, Any]) -> cartesia.TTS:
-    voice = config.get("voice") or {}
-    speed = voice.get("speed")
+def build_tts(config: CallConfig) -> cartesia.TTS:
+    voice = config.voice
     return cartesia.TTS(
-        model=voice.get("model") or DEFAULT_TTS_MODEL,
-        voice=voice.get("voice_id") or settings.DEFAULT_VOICE_ID,
+        model=voice.model,
+        # An empty voice is the platform's default one (the apology session has no tenant).
+        voice=voice.voice_id or settings.DEFAULT_VOICE_ID,
         # 1.0 is Cartesia's own default; sending it would only add a generation_config block.
-        speed=float(speed) if speed and float(speed) != 1.0 else None,
-        language=tts_language(config.get("language") or "en"),
+        speed=voice.speed if voice.speed != 1.0 else None,
+        language=tts_language(config.language),
         api_key=settings.CARTESIA_API_KEY or None,
+        # The same Cartesia the admin lists voices and plays previews from (one setting for both).
+        base_url=settings.CARTESIA_API_URL,
     )
 
 
@@ -100,7 +97,7 @@ def tts_language(language: str) -> str:
     return language.split("-")[0].lower() or "en"
 
 
-def build_session(config: dict[str, Any], *, vad_model: vad.VAD | None, userdata: CallState) -> AgentSession[CallState]:
+def build_session(config: CallConfig, *, vad_model: vad.VAD | None, userdata: CallState) -> AgentSession[CallState]:
     return AgentSession[CallState](
         stt=build_stt(config),
         llm=build_llm(config),
@@ -115,4 +112,4 @@ def build_session(config: dict[str, Any], *, vad_model: vad.VAD | None, userdata
 def build_apology_session(*, vad_model: vad.VAD | None) -> AgentSession:
     """For calls that never reach a tenant (unknown number, API down, a session that failed to
     start): just a voice, the default one. The caller bounds how long it may take."""
-    return AgentSession(tts=build_tts({"language": "en"}), vad=vad_model, turn_handling={"turn_detection": "vad"})
+    return AgentSession(tts=build_tts(CallConfig()), vad=vad_model, turn_handling={"turn_detection": "vad"})

@@ -6,6 +6,7 @@ from backoffice.admin import (  # noqa: F401 - registers the admins
     calls,
     notifications,
     orders,
+    scenarios,
     tenants,
     webhooks,
 )

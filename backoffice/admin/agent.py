@@ -19,6 +19,7 @@ from django.urls import reverse
 from backoffice.forms import PlainTextField
 from backoffice.helpers import SingleRowAdminMixin, first_overlap, overlap_message, validate_range_order
 from backoffice.sites import tenant_admin_site
+from backoffice.voices import VoiceProviderError, voice_get, voices_configured, voices_for_language
 from core.languages import unsupported_language_message
 from core.phone import InvalidPhoneNumber, is_sip_uri, valid_phone_number
 from tenants.agent.models import (
@@ -64,12 +65,59 @@ class AgentSettingsForm(forms.ModelForm):
             except InvalidPhoneNumber as invalid:
                 raise ValidationError(str(invalid)) from None
         return target
+    voice_id_typed = forms.CharField(
+        label="…or a voice id", required=False, max_length=100,
+        help_text="A Cartesia voice id typed by hand; it is checked with Cartesia when you save.")
+
+    class Media:
+        js = ["backoffice/voice_picker.js"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.voice_list_problem = ""
+        if "voice_id" not in self.fields:
+            return
+        current = (self.instance.voice_id or "") if self.instance else ""
+        language = self.data.get("language") or (self.instance.language if self.instance else "") or "en"
+        try:
+            voices = voices_for_language(language=language) if voices_configured() else []
+        except VoiceProviderError as exc:
+            voices, self.voice_list_problem = [], str(exc)
+        if not voices:
+            return  # no list to choose from: the plain text box, checked on save when Cartesia is configured
+        choices = [("", "The platform's default voice")] + [(voice.id, voice.label) for voice in voices]
+        if current and current not in {voice.id for voice in voices}:
+            choices.insert(1, (current, f"Current: {current}"))
+        self.fields["voice_id"] = forms.ChoiceField(
+            label="Voice", choices=choices, required=False,
+            help_text="Cartesia's voices that speak the agent's language. Press Play to hear the greeting.")
 
     def clean_language(self):
         language = self.cleaned_data["language"].strip()
         if problem := unsupported_language_message(language):
             raise ValidationError(problem)
         return language
+
+    def clean(self):
+        cleaned_data = super().clean()
+        typed = (cleaned_data.get("voice_id_typed") or "").strip()
+        if typed:
+            cleaned_data["voice_id"] = typed
+        voice_id = cleaned_data.get("voice_id") or ""
+        initial = (self.instance.voice_id or "") if self.instance else ""
+        if voice_id and voice_id != initial and voices_configured():
+            # An id Cartesia does not know would leave every call silent; a list pick is checked too
+            # (cheap, cached list or not), since the list may be older than the provider's catalogue.
+            field = "voice_id_typed" if typed else "voice_id"
+            try:
+                voice = voice_get(voice_id=voice_id)
+            except VoiceProviderError as exc:
+                self.add_error(field, f"The voice could not be checked with Cartesia: {exc} Try again in a moment.")
+                return cleaned_data
+            if voice is None:
+                self.add_error(field, f"Cartesia has no voice with the id {voice_id!r}.")
+        self.instance.voice_id = voice_id
+        return cleaned_data
 
 
 class EscalationHoursForm(forms.ModelForm):
@@ -133,9 +181,13 @@ class EscalationHoursInline(admin.TabularInline):
 class AgentSettingsAdmin(SingleRowAdminMixin, admin.ModelAdmin):
     form = AgentSettingsForm
     save_on_top = False
+    # Adds "Try these settings" (a test call with the unsaved form, backoffice/talk.py), "Check against
+    # scenarios" (trials/) and the voice's Play button.
+    change_form_template = "admin/soniq/agentsettings_change_form.html"
     fieldsets = [
         ("What callers can do", {"fields": ["capabilities"]}),
-        ("Greeting and voice", {"fields": ["business_name", "greeting", "language", "voice_id", "voice_speed"]}),
+        ("Greeting and voice", {"fields": ["business_name", "greeting", "language", "voice_id", "voice_id_typed",
+                                           "voice_speed"]}),
         ("Instructions", {"fields": ["instructions"],
                           "description": "What the agent knows and how it behaves. Opening hours, services, "
                                          "the menu and today's date are added automatically."}),

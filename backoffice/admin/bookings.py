@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from backoffice.dashboard import bookings_day_view, local_day_bounds
-from backoffice.forms import BookingAddForm
+from backoffice.forms import BookingAddForm, booking_refusal_for_owner
 from backoffice.helpers import (
     DateHierarchyInReachMixin,
     PriceCurrencyFormMixin,
@@ -33,11 +33,12 @@ from backoffice.helpers import (
 from backoffice.sites import tenant_admin_site
 from bookings.availability import booking_rules_load, bookings_for_days, day_availability
 from bookings.models import Booking, BookingPolicy, Service
-from bookings.services import booking_reschedule, bookings_cancel
+from bookings.services import booking_day_check, booking_reschedule, bookings_cancel
 from core import clock
 from core.errors import DomainError
 from tenants.agent.models import AgentSettings
 from tenants.hours.models import Closure, OpeningHours
+from tenants.hours.selectors import local_datetime
 from tenants.selectors import tenant_clock_text
 
 
@@ -477,12 +478,15 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
         if not form.is_valid():
             self.message_user(request, "Choose the new day and time.", messages.ERROR)
         else:
-            start = f"{form.cleaned_data['date']:%Y-%m-%d}T{form.cleaned_data['time']:%H:%M}"
+            day = form.cleaned_data["date"]
+            start = local_datetime(day, form.cleaned_data["time"].replace(second=0, microsecond=0),
+                                   connection.tenant.tzinfo)
             try:
-                booking_reschedule(booking_id=booking.pk, start=start, caller_number=booking.customer_phone,
-                                   now=clock.now())
+                booking_day_check(day=day, now=clock.now())
+                booking_reschedule(booking=booking, start=start, now=clock.now())
             except DomainError as refusal:
-                self.message_user(request, f"Not moved: {refusal.message}", messages.ERROR)
+                self.message_user(request, "Not moved: " + booking_refusal_for_owner(refusal, service=booking.service,
+                                                                                     day=day), messages.ERROR)
             else:
                 booking.refresh_from_db()
                 texted = " The customer is texted the new time." if business_texts_customers() else ""

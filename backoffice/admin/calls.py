@@ -100,7 +100,7 @@ class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAd
         ("Transferred to", lambda call: call.transferred_to),
     ])]
     list_display_links = ["when", "caller"]
-    list_filter = [OutcomeFilter, ResultFilter, DurationFilter, ("started_at", admin.DateFieldListFilter), "status"]
+    list_filter = [OutcomeFilter, ResultFilter, DurationFilter, ("started_at", admin.DateFieldListFilter), "status", "is_test"]
     search_fields = ["caller_number", "turns__text", "notes__text", "end_reason"]
     search_help_text = "Search by caller number or by words said in the call."
     date_hierarchy = "started_at"
@@ -119,6 +119,10 @@ class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAd
 
     @admin.display(description="Caller", ordering="caller_number")
     def caller(self, call):
+        if call.is_test:
+            # The owner trying their agent (core/trial_calls.py): marked, so nobody calls it back.
+            return format_html('{} <span class="soniq-badge" data-testid="test-call">test</span>',
+                               phone_text(call.caller_number) or "Browser")
         return phone_text(call.caller_number) or "Withheld"
 
     @admin.display(description="Duration", ordering="duration_seconds")

@@ -23,10 +23,11 @@ from backoffice.dashboard import tenant_usage_for_month
 from backoffice.operator import NewBusinessForm, support_login_link
 from backoffice.sites import operator_admin_site
 from backoffice.team import set_password_link_send
-from calls.ingestion import ingestion_dead_letter_replay
+from calls.log_storage import ingestion_dead_letter_replay
 from core import clock
 from notifications.selectors import followups_failed_since
 from provisioning.services import TenantSpecError, prices_in_tenant_currency, tenant_delete, tenant_provision
+from provisioning.spec import tenant_spec_parse
 from tenants.models import Domain, IngestionDeadLetter, PhoneNumber, Tenant
 from tenants.sip_sync import sip_health, sip_sync_enabled, sip_sync_request, sip_trunk_status
 
@@ -95,7 +96,12 @@ class ProvisionForm(forms.Form):
             raise forms.ValidationError(f"This is not valid YAML or JSON: {exc}") from exc
         if not isinstance(parsed, dict):
             raise forms.ValidationError("The spec must be a mapping (slug: …, name: …, …).")
-        return parsed
+        # The same typed spec as `manage.py provision_tenant`; what needs the database (a number or
+        # domain another tenant owns) is checked when it is provisioned.
+        try:
+            return tenant_spec_parse(parsed)
+        except TenantSpecError as error:
+            raise forms.ValidationError(f"{error.field}: {error.message}") from None
 
 
 @admin.register(Tenant, site=operator_admin_site)

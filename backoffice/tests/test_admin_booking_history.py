@@ -6,7 +6,7 @@ import zoneinfo
 from django_tenants.utils import schema_context
 
 from backoffice.tests.factories import call_make
-from bookings.services import booking_cancel_by_caller, booking_create, booking_reschedule
+from bookings.voice import cancel_booking, create_booking, reschedule_booking
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
 MONDAY = dt.datetime(2026, 3, 9, 10, 0, tzinfo=NEW_YORK)
@@ -16,13 +16,13 @@ PHONE = "+15550123456"
 def test_a_booking_shows_how_it_was_made_moved_and_cancelled_and_the_call_lists_it(salon_admin):
     with schema_context("salon"):
         booking_call = call_make(started_at=MONDAY - dt.timedelta(days=2), caller_number=PHONE)
-        booking_id = booking_create(service_name="Haircut", start="2026-03-10T10:00", customer_name="Maria Lopez",
+        booking_id = create_booking(service_name="Haircut", start="2026-03-10T10:00", customer_name="Maria Lopez",
                                     customer_phone=PHONE, call=booking_call, now=MONDAY).result["booking_id"]
-        staff_booking_id = booking_create(service_name="Colour", start="2026-03-11T10:00", customer_name="Maria Lopez",
+        staff_booking_id = create_booking(service_name="Colour", start="2026-03-11T10:00", customer_name="Maria Lopez",
                                           customer_phone=PHONE, now=MONDAY).result["booking_id"]
         change_call = call_make(started_at=MONDAY, caller_number=PHONE)
-        booking_reschedule(booking_id=booking_id, start="2026-03-10T15:00", caller_number=PHONE, call=change_call, now=MONDAY)
-        booking_cancel_by_caller(booking_id=staff_booking_id, caller_number=PHONE, reason="away that week",
+        reschedule_booking(booking_id=booking_id, start="2026-03-10T15:00", caller_number=PHONE, call=change_call, now=MONDAY)
+        cancel_booking(booking_id=staff_booking_id, caller_number=PHONE, reason="away that week",
                                  call=change_call, now=MONDAY)
 
     page = salon_admin.get(f"/admin/bookings/booking/{booking_id}/change/").content.decode()

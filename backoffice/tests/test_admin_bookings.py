@@ -8,8 +8,8 @@ from django_tenants.utils import schema_context
 from backoffice.dashboard import bookings_day_view
 from backoffice.tests.factories import booking_make, call_make
 from bookings.models import Booking
-from soniq_site.demo_tenants import NEW_YORK
 from tenants.hours.models import Closure
+from testing.demo_tenants import NEW_YORK
 
 THURSDAY = dt.date(2026, 3, 12)
 

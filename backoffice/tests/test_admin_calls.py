@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 from backoffice.tests.factories import booking_make, call_make
 from calls.models import CallNote
 from messaging.models import SmsMessage
-from soniq_site.demo_tenants import NEW_YORK
+from testing.demo_tenants import NEW_YORK
 
 BOOKING_TURNS = [
     ("assistant", "Thanks for calling Bella Hair Studio, this is Ava. How can I help you today?"),

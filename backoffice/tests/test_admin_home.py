@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 from backoffice.dashboard import tenant_home_summary
 from backoffice.tests.factories import booking_make, call_make, order_make
 from calls.models import Call, CallbackRequest
-from soniq_site.demo_tenants import NEW_YORK
+from testing.demo_tenants import NEW_YORK
 
 # A Thursday afternoon in New York; 21:30 UTC.
 NOW = dt.datetime(2026, 3, 12, 17, 30, tzinfo=NEW_YORK)

@@ -73,6 +73,18 @@ def test_it_shows_a_bad_spec_naming_the_field_and_changes_nothing(operator_admin
     assert not Tenant.objects.filter(schema_name="barbers").exists()
 
 
+def test_it_shows_a_typo_in_a_key_with_its_path_and_changes_nothing(operator_admin):
+    typo = NEW_TENANT_SPEC.replace("duration_minutes: 30", "duration_mins: 30")
+
+    response = operator_admin.post("/admin/tenants/tenant/provision/", {"spec": typo})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "services[0].duration_mins: unknown key (allowed: aliases, buffer_minutes, capacity, currency, " in page
+    assert "nothing was changed" in page
+    assert not Tenant.objects.filter(schema_name="barbers").exists()
+
+
 def test_it_refuses_text_that_is_not_yaml(operator_admin):
     response = operator_admin.post("/admin/tenants/tenant/provision/", {"spec": "slug: [unclosed"})
     assert "This is not valid YAML or JSON" in response.content.decode()

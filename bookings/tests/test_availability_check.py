@@ -6,10 +6,10 @@ import datetime as dt
 import pytest
 
 from bookings.selectors import availability_check
-from bookings.services import booking_create
+from bookings.voice import create_booking
 from core.errors import DomainError
-from soniq_site.demo_tenants import NEW_YORK
 from tenants.hours.models import OpeningHours
+from testing.demo_tenants import NEW_YORK
 from voiceapi.errors import http_status
 
 # Monday 9 March 2026, noon in New York (EDT, UTC-4 since the day before): the salon is closed today.
@@ -21,7 +21,7 @@ def check(service="Haircut", date="2026-03-11", time=None, *, now=MONDAY_NOON):
 
 
 def book(service: str, start: str, *, now=MONDAY_NOON, name="Ann"):
-    return booking_create(service_name=service, start=start, customer_name=name, customer_phone="+1 555 010 7777", now=now)
+    return create_booking(service_name=service, start=start, customer_name=name, customer_phone="+1 555 010 7777", now=now)
 
 
 def clocks(outcome) -> list[str]:
@@ -237,7 +237,7 @@ def test_spring_forward_slots_keep_wall_times_and_skip_the_missing_hour(open_on_
 
     # A colour at 00:15 EST lasts 90 real minutes, to 01:45 EST, and its 15 minutes of clean-up end
     # at 02:00 EST, which the clock shows as 03:00 EDT.
-    booking_create(service_name="Colour", start="2026-03-08T00:15", customer_name="Ann",
+    create_booking(service_name="Colour", start="2026-03-08T00:15", customer_name="Ann",
                    customer_phone="+15550107777", now=friday)
     taken = availability_check(service_name="Colour", date="2026-03-08", time="01:45", now=friday)
     assert taken.result["requested_unavailable_reason"] == "slot_taken"
@@ -256,7 +256,7 @@ def test_a_time_inside_the_spring_gap_is_refused_with_the_nearest_real_one(open_
 def test_fall_back_slots_keep_wall_times_and_durations_are_real_time(open_on_sundays):
     friday = dt.datetime(2026, 10, 30, 12, tzinfo=NEW_YORK)
     # Colour at 00:00 EDT: 90 minutes to 01:30 EDT, clean-up to 01:45 EDT.
-    booking_create(service_name="Colour", start="2026-11-01T00:00", customer_name="Ann",
+    create_booking(service_name="Colour", start="2026-11-01T00:00", customer_name="Ann",
                    customer_phone="+15550107777", now=friday)
     outcome = availability_check(service_name="Colour", date="2026-11-01", now=friday)
     # The repeated hour (01:00-01:59 EST) is not offered a second time, so 02:00 EST follows 01:45 EDT.

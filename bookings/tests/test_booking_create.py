@@ -10,9 +10,10 @@ from django_tenants.utils import schema_context
 
 from bookings.models import Booking
 from bookings.services import booking_create
+from bookings.voice import booking_result, create_booking
 from calls.models import Call
-from core.errors import DomainError
-from soniq_site.demo_tenants import NEW_YORK
+from core.errors import DomainError, ToolOutcome
+from testing.demo_tenants import NEW_YORK
 from voiceapi.errors import http_status
 
 MONDAY_NOON = dt.datetime(2026, 3, 9, 12, 0, tzinfo=NEW_YORK)  # closed today; Wednesday is "on Wednesday 11 March"
@@ -21,7 +22,7 @@ MONDAY_NOON = dt.datetime(2026, 3, 9, 12, 0, tzinfo=NEW_YORK)  # closed today; W
 def book(service="Haircut", start="2026-03-11T14:30", *, now=MONDAY_NOON, **kwargs):
     kwargs.setdefault("customer_name", "Ann Lee")
     kwargs.setdefault("customer_phone", "+1 (555) 010-7777")
-    return booking_create(service_name=service, start=start, now=now, **kwargs)
+    return create_booking(service_name=service, start=start, now=now, **kwargs)
 
 
 def refused(code: str, *, status: int = 422, **kwargs) -> DomainError:
@@ -37,10 +38,10 @@ def refused(code: str, *, status: int = 422, **kwargs) -> DomainError:
 @pytest.fixture
 def sms_sent(monkeypatch) -> list:
     """The SMS confirmations queued, instead of queueing them."""
-    import bookings.services
+    import bookings.followups
 
     queued = []
-    monkeypatch.setattr(bookings.services, "booking_confirmation_queue", lambda *, booking: queued.append(booking))
+    monkeypatch.setattr(bookings.followups, "booking_confirmation_queue", lambda *, booking: queued.append(booking))
     return queued
 
 
@@ -151,11 +152,14 @@ def test_staff_book_the_service_they_picked_without_the_notice_but_not_in_the_pa
     tuesday_ten = dt.datetime(2026, 3, 10, 10, tzinfo=NEW_YORK)
 
     def staff_book(service_name: str, start: str):
-        return booking_create(service=Service.objects.get(name=service_name), service_name="haircut", start=start,
-                              customer_name="Walk In", customer_phone="+15550107777", now=tuesday_ten,
-                              minimum_notice=False)
+        # The admin's path: the service picked, the start typed in, straight to the domain write.
+        booking = booking_create(service=Service.objects.get(name=service_name),
+                                 start=dt.datetime.fromisoformat(start).replace(tzinfo=NEW_YORK),
+                                 customer_name="Walk In", customer_phone="+15550107777", now=tuesday_ten,
+                                 minimum_notice=False)
+        return ToolOutcome(result=booking_result(booking), message="")
 
-    # The service picked in the admin wins over any name; 10:15 is inside the two hours' notice.
+    # 10:15 is inside the two hours' notice.
     walk_in = staff_book("Colour", "2026-03-10T10:15")
     assert (walk_in.result["service"], walk_in.result["start"]) == ("Colour", "2026-03-10T10:15:00-04:00")
     # For a caller the same kind of start is too soon, and the times offered respect the notice...
@@ -226,7 +230,7 @@ def race(*, service: str, start: str, callers: int = 50) -> tuple[list, list]:
             with schema_context("salon"):
                 barrier.wait(timeout=30)
                 try:
-                    booked.append(booking_create(service_name=service, start=start, customer_name=f"Caller {index}",
+                    booked.append(create_booking(service_name=service, start=start, customer_name=f"Caller {index}",
                                                  customer_phone=f"+1555010{index:04d}", now=MONDAY_NOON))
                 except DomainError as error:
                     refusals.append(error)
@@ -271,3 +275,24 @@ def test_two_callers_for_the_two_haircut_chairs_both_get_one(committed_db, sms_s
     for round_number in range(5):  # Tuesday 10 to Saturday 14 March
         booked, refusals = race(service="Haircut", start=f"2026-03-{10 + round_number:02d}T10:00", callers=2)
         assert (len(booked), refusals) == (2, []), f"round {round_number}"
+
+
+def test_the_domain_write_takes_a_service_and_a_time_and_refuses_with_times_to_offer(in_salon):
+    from bookings.models import Service
+    from bookings.services import BookingRefused
+
+    haircut = Service.objects.get(name="Haircut")
+    wednesday = dt.datetime(2026, 3, 11, 14, 30, tzinfo=NEW_YORK)
+    booked = [booking_create(service=haircut, start=wednesday, customer_name=name, customer_phone="+15550107777",
+                             now=MONDAY_NOON) for name in ("Ann Lee", "Bob Ray")[:haircut.capacity]]
+    assert [(booking.start, booking.service) for booking in booked] == [(wednesday, haircut)] * haircut.capacity
+
+    with pytest.raises(BookingRefused) as refused:
+        booking_create(service=haircut, start=wednesday, customer_name="Cy Lo", customer_phone="+15550107777",
+                       now=MONDAY_NOON)
+
+    assert refused.value.code == "slot_taken" and refused.value.start == wednesday
+    assert refused.value.alternatives and wednesday not in refused.value.alternatives
+    assert all(moment.date() == wednesday.date() and moment.tzinfo for moment in refused.value.alternatives)
+    assert refused.value.details == {"alternatives": [moment.isoformat() for moment in refused.value.alternatives]}
+    assert Booking.objects.count() == haircut.capacity

@@ -9,8 +9,8 @@ from bookings.models import Booking, Service
 from bookings.services import booking_reminders_queue
 from bookings.tasks import booking_reminders_send
 from messaging.models import SmsMessage
-from soniq_site.demo_tenants import NEW_YORK
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import NEW_YORK
 
 NOW = dt.datetime(2026, 3, 11, 15, 0, tzinfo=NEW_YORK)  # Wednesday afternoon
 

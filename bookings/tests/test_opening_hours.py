@@ -2,7 +2,6 @@
 (Thursday until 20:00), Saturday 09:00-15:00, closed Sunday, Monday, 25 December and 1 January."""
 import datetime as dt
 
-from soniq_site.demo_tenants import NEW_YORK
 from tenants.hours.models import OpeningHours
 from tenants.hours.selectors import (
     business_is_open,
@@ -12,6 +11,7 @@ from tenants.hours.selectors import (
     opening_ranges_on,
 )
 from tenants.selectors import tenant_timezone
+from testing.demo_tenants import NEW_YORK
 
 
 def at(*args) -> dt.datetime:

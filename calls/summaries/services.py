@@ -84,17 +84,3 @@ def call_summarize(*, call_id: str) -> CallSummary:
         return CallSummary.objects.get_or_create(call=call, defaults={"status": CallSummary.Status.FAILED, "error": reason})[0]
     return CallSummary.objects.get_or_create(call=call, defaults={
         "status": CallSummary.Status.DONE, "summary": summary, "intent": intent, "follow_up_needed": follow_up})[0]
-
-
-def call_log_stored(*, call_id: str) -> None:
-    """The hook calls/tasks.py calls once a call's log is stored: queue the summary (which then
-    sends `call.ended`). A broker that is down sends `call.ended` now, without a summary."""
-    from calls.summaries.tasks import call_summarize_task  # summaries.tasks imports this module
-
-    try:
-        call_summarize_task.delay(call_id)
-    except Exception as exc:
-        logger.warning("summary of call %s not queued (%s); sending call.ended without it", call_id, exc)
-        from notifications import events
-
-        events.call_ended(call=Call.objects.get(pk=call_id))

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import logging
 
+from calls import followups
 from calls.models import Call
 from calls.summaries import services
 from core.celery_app import app
-from notifications import events
 
 logger = logging.getLogger("summaries")
 
@@ -24,5 +24,5 @@ def call_summarize_task(call_id: str) -> str:
         return "missing"
     except Exception:
         logger.exception("summary of call %s failed", call_id)
-    events.call_ended(call=Call.objects.get(pk=call_id), summary=summary)
+    followups.call_ended(call=Call.objects.get(pk=call_id), summary=summary)
     return summary.status if summary else "failed"

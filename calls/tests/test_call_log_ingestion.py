@@ -347,7 +347,7 @@ def test_the_sweep_closes_abandoned_calls_in_every_tenant(committed_db, celery_w
 
 
 def test_a_late_log_overrides_the_abandoned_outcome(committed_db, api_server):
-    from calls.ingestion import calls_close_abandoned
+    from calls.log_storage import calls_close_abandoned
 
     call, _ = start_call("salon", started_at=clock.now() - dt.timedelta(hours=1))
     with schema_context("salon"):

@@ -211,7 +211,7 @@ def test_the_task_gives_up_after_a_bounded_number_of_retries_when_even_the_dead_
         committed_db, settings, monkeypatch, caplog):
     """The database refuses the dead letter too (it is down): the task retries, a bounded number of
     times, then logs the payload for the operator instead of retrying forever."""
-    from calls import ingestion
+    from calls import log_storage
     from calls.tasks import call_log_store
 
     settings.CALL_LOG_STORE_MAX_RETRIES = 1
@@ -225,8 +225,8 @@ def test_the_task_gives_up_after_a_bounded_number_of_retries_when_even_the_dead_
         attempts.append(kwargs["attempts"])
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(ingestion, "call_log_store", database_down)
-    monkeypatch.setattr(ingestion, "ingestion_dead_letter_create", dead_letter_refused)
+    monkeypatch.setattr(log_storage, "call_log_store", database_down)
+    monkeypatch.setattr(log_storage, "ingestion_dead_letter_create", dead_letter_refused)
     payload = {"transcript": [{"role": "user", "text": "keep me \x00"}], "tool_calls": [], "usage": {},
                "latency": []}
 

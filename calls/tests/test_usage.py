@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django_tenants.utils import schema_context
 
-from calls.ingestion import call_log_store, calls_close_abandoned
+from calls.log_storage import call_log_store, calls_close_abandoned
 from calls.models import Call
 from calls.services import call_start
 from calls.usage import usage_totals, usage_totals_by_tenant

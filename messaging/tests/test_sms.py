@@ -21,14 +21,14 @@ from bookings.sms import booking_confirmation_queue
 from calls.models import Call
 from core.celery_app import app as celery_app
 from core.errors import DomainError
-from messaging import sms as sms_service
+from messaging import signalwire as signalwire_client
 from messaging.models import SmsMessage
 from messaging.tasks import sms_send
-from orders.services import order_create
 from orders.sms import order_confirmation_queue
 from orders.status import order_status_change
-from soniq_site.demo_tenants import BERLIN
+from orders.voice import create_order
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import BERLIN
 
 PIZZERIA_OPEN = dt.datetime(2026, 3, 10, 18, 0, tzinfo=BERLIN)  # a Tuesday evening
 
@@ -98,7 +98,7 @@ def test_it_texts_an_order_confirmation_with_the_total_and_ready_time(pizzeria, 
         AgentSettings.objects.update(sms_confirmations=True)
         call = make_call("+493055500002")
         with django_capture_on_commit_callbacks(execute=True):
-            outcome = order_create(items=[{"name": "two margheritas", "quantity": 2}, {"name": "coke", "quantity": 1}],
+            outcome = create_order(items=[{"name": "two margheritas", "quantity": 2}, {"name": "coke", "quantity": 1}],
                                    customer_name="Anna", customer_phone="+1 555 010 7777", call=call, now=PIZZERIA_OPEN)
         sms = SmsMessage.objects.get()
         assert enqueued == [sms.pk]
@@ -113,7 +113,7 @@ def test_it_texts_an_order_confirmation_with_the_total_and_ready_time(pizzeria, 
 
 
 def place_order(*, fulfillment: str = "pickup") -> int:
-    outcome = order_create(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="+1 555 010 7777",
+    outcome = create_order(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="+1 555 010 7777",
                            fulfillment=fulfillment, delivery_address="Hauptstr. 1" if fulfillment == "delivery" else "",
                            now=PIZZERIA_OPEN)
     return outcome.result["order_id"]
@@ -245,7 +245,7 @@ def test_it_sends_nothing_when_the_business_has_sms_confirmations_off(pizzeria, 
     with tenant_context(pizzeria):
         assert not AgentSettings.objects.get().sms_confirmations  # the demo pizzeria's choice
         with django_capture_on_commit_callbacks(execute=True):
-            order_create(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="+15550107777",
+            create_order(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="+15550107777",
                          now=PIZZERIA_OPEN)
         assert not SmsMessage.objects.exists()
     assert enqueued == [] and signalwire.requests == []
@@ -300,7 +300,7 @@ def test_it_waits_for_the_commit_before_handing_the_message_to_the_worker(salon,
 def test_it_accepts_the_space_url_with_or_without_a_scheme(settings, space, base):
     settings.SIGNALWIRE_SPACE_URL = space
     settings.SIGNALWIRE_PROJECT_ID = "p-1"
-    assert sms_service.signalwire_messages_url() == f"{base}/api/laml/2010-04-01/Accounts/p-1/Messages.json"
+    assert signalwire_client.signalwire_messages_url() == f"{base}/api/laml/2010-04-01/Accounts/p-1/Messages.json"
 
 
 # --- through a real Celery worker process ----------------------------------------------------------
@@ -349,7 +349,7 @@ def test_the_worker_sends_the_sms_in_the_schema_of_the_business(pizzeria_texts, 
         SmsMessage.objects.create(pk=decoy_id, to_number="+15550109999", from_number="+15550100001", body="decoy")
 
     with tenant_context(pizzeria_texts):
-        outcome = order_create(items=[{"name": "Quattro Formaggi", "quantity": 2}], customer_name="Anna",
+        outcome = create_order(items=[{"name": "Quattro Formaggi", "quantity": 2}], customer_name="Anna",
                                customer_phone="+15550107777", fulfillment="delivery", delivery_address="Torstr. 1",
                                now=PIZZERIA_OPEN)
         sms = SmsMessage.objects.get(order_id=outcome.result["order_id"])
@@ -372,7 +372,7 @@ def test_the_worker_retries_through_the_broker_in_the_same_schema(pizzeria_texts
     signalwire.answer_next(503)
     since = len(celery_worker_process.log())
     with tenant_context(pizzeria_texts):
-        order_create(items=[{"name": "Tiramisu", "quantity": 1}], customer_name="Anna", customer_phone="+15550107777",
+        create_order(items=[{"name": "Tiramisu", "quantity": 1}], customer_name="Anna", customer_phone="+15550107777",
                      now=PIZZERIA_OPEN)
         sms = SmsMessage.objects.get()
         wait_until(lambda: SmsMessage.objects.filter(pk=sms.pk).exclude(status="queued").exists(), what="the SMS to be sent")

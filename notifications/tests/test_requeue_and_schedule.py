@@ -11,7 +11,8 @@ from core.celery_app import app as celery_app
 
 
 def test_the_sweep_and_the_digest_are_scheduled(settings):
-    import notifications.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
+    import backoffice.tasks  # noqa: F401 - registers the tasks (the digest is the back office's), as the worker's autodiscovery does
+    import notifications.tasks  # noqa: F401
 
     for name in ("notifications-digests", "followups-requeue"):
         entry = settings.CELERY_BEAT_SCHEDULE[name]

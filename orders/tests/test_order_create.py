@@ -9,10 +9,10 @@ from django_tenants.utils import tenant_context
 from core.errors import DomainError
 from messaging.models import SmsMessage
 from orders.models import Order, OrderingPolicy, OrderLine
-from orders.services import order_create
-from soniq_site.demo_tenants import BERLIN
+from orders.voice import create_order
 from tenants.agent.models import AgentSettings
 from tenants.hours.models import Closure
+from testing.demo_tenants import BERLIN
 from voiceapi.errors import http_status
 
 # Tuesday 10 March 2026, 18:00 in Berlin (UTC+1): the evening service is on.
@@ -28,7 +28,7 @@ def in_pizzeria(pizzeria):
 def place(items, *, now=TUESDAY_EVENING, **kwargs):
     kwargs.setdefault("customer_name", "Anna")
     kwargs.setdefault("customer_phone", "+1 (555) 010-7777")
-    return order_create(items=items, now=now, **kwargs)
+    return create_order(items=items, now=now, **kwargs)
 
 
 def refused(items, *, code, **kwargs) -> DomainError:

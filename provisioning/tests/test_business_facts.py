@@ -19,7 +19,7 @@ NOW = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
 def instructions(tenant) -> str:
     with tenant_context(tenant):
         call = call_start(called_number=tenant.phone_numbers.first().number, caller_number="+15557654321", now=NOW)
-        return call_config_build(tenant=tenant, call=call, now=NOW)["instructions"]
+        return call_config_build(tenant=tenant, call=call, now=NOW).instructions
 
 
 def test_the_salons_facts_are_in_the_instructions_with_the_rule_for_everything_else(salon):

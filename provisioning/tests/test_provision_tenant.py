@@ -209,3 +209,58 @@ def test_deleting_a_tenant_drops_its_schema_and_frees_its_numbers(provisioned, b
     # The number is free again: another tenant can take it.
     barber_spec.update(slug="barber2", domain="barber2.localhost")
     assert tenant_provision(spec=barber_spec).created
+
+
+TYPOS = [
+    ("a top-level key", lambda s: s.update(timezon=s.pop("timezone")), "timezon", "timezone"),
+    ("a section's key", lambda s: s["agent"].update(greting=s["agent"].pop("greeting")), "agent.greting", "greeting"),
+    ("a list item's key", lambda s: s["services"][0].update(duraton_minutes=20), "services[0].duraton_minutes",
+     "duration_minutes"),
+    ("a weekday", lambda s: s["escalation"]["hours"].update(mnday=[["09:00", "17:00"]]), "escalation.hours.mnday", "mon"),
+    ("a closure's key", lambda s: s["closures"][1].update(reasn="Boxing Day"), "closures[1].reasn", "reason"),
+    ("a follow-up's key", lambda s: s.update(webhooks=[{"url": "https://crm.example/hook", "event": []}]),
+     "webhooks[0].event", "events"),
+]
+
+
+@pytest.mark.parametrize(("case", "break_spec", "field", "meant"), TYPOS, ids=[case for case, *_ in TYPOS])
+def test_a_typo_in_a_key_is_refused_with_its_path_and_creates_nothing(provisioned, barber_spec, tmp_path, case,
+                                                                     break_spec, field, meant):
+    break_spec(barber_spec)
+    path = tmp_path / "barber.yaml"
+    path.write_text(yaml.safe_dump(barber_spec))
+
+    with pytest.raises(CommandError) as refused:
+        call_command("provision_tenant", str(path))
+
+    message = str(refused.value)
+    assert f"{field}: unknown key (allowed: " in message
+    assert meant in message.split("allowed: ")[1]  # the key that was meant is named
+    assert not Tenant.objects.filter(schema_name="barber").exists()
+
+
+def test_a_price_the_menu_cannot_store_is_refused_with_its_path(provisioned, barber_spec):
+    # The menu's price column holds 999999.99 (a service's holds more): the spec's range is the column's.
+    barber_spec["menu"][0]["price"] = "1000000.00"
+
+    with pytest.raises(TenantSpecError) as refused:
+        tenant_provision(spec=barber_spec)
+
+    assert (refused.value.field, refused.value.message) == (
+        "menu[0].price", "must be a price from 0 to 999999.99 with at most 2 decimals.")
+    barber_spec["menu"][0]["price"] = "999999.99"
+    tenant_provision(spec=barber_spec)
+    with schema_context("barber"):
+        assert MenuItem.objects.get().price == Decimal("999999.99")
+
+
+def test_a_final_warning_the_admin_would_take_is_taken_from_a_spec_too(provisioned, barber_spec):
+    # The spec's defaults and ranges are the model's: what the spec leaves out is the model's default.
+    barber_spec["agent"].update(first_warning_seconds=60, final_warning_seconds=1)
+
+    tenant_provision(spec=barber_spec)
+
+    with schema_context("barber"):
+        agent = AgentSettings.objects.get()
+    assert (agent.first_warning_seconds, agent.final_warning_seconds) == (60, 1)
+    assert agent.callback_promise == AgentSettings._meta.get_field("callback_promise").default

@@ -31,7 +31,7 @@ import requests
 from django.conf import settings
 
 from backoffice.login_throttle import login_failures_reset_all
-from soniq_site.celery_testing import database_url_for_test_db
+from testing.celery_worker import database_url_for_test_db
 
 ROOT = Path(settings.BASE_DIR)
 CADDYFILE = ROOT / "deploy" / "Caddyfile"

@@ -58,3 +58,11 @@ def test_it_fails_when_the_voice_worker_imports_a_model(tmp_path):
     result = lint_imports(tree)
     assert result.returncode != 0
     assert "voiceworker.agent -> calls.models" in result.stdout
+
+
+def test_it_fails_when_production_code_imports_the_test_plumbing(tmp_path):
+    tree = tree_copy(tmp_path)
+    add_line(tree / "bookings" / "services.py", "from testing.demo_tenants import SALON_NUMBER  # noqa: E402,F401")
+    result = lint_imports(tree)
+    assert result.returncode != 0
+    assert "bookings.services -> testing.demo_tenants" in result.stdout

@@ -35,6 +35,9 @@ class AgentSettings(models.Model):
         BOOKINGS = "bookings", "Bookings (appointments)"
         ORDERS = "orders", "Orders (from a menu)"
         BOTH = "both", "Bookings and orders"
+    # Seconds before the end, either warning (inclusive): inside the longest call (max_call_seconds's
+    # validators); `clean()` and the check constraint order them.
+    WARNING_SECONDS_RANGE = (1, 3599)
 
     business_name = models.CharField(max_length=200)
     # What the business does on the phone, chosen rather than guessed from its data: a salon that

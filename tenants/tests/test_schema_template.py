@@ -96,11 +96,11 @@ def test_it_copies_the_template_when_no_spare_is_left_and_a_booking_can_be_made(
 
     tenant_provision(spec=SPEC)
 
-    from bookings.services import booking_create
+    from bookings.voice import create_booking
 
     london = zoneinfo.ZoneInfo("Europe/London")
     with tenant_context(Tenant.objects.get(schema_name="florist")):
-        outcome = booking_create(service_name="bouquet consultation", start="2030-01-07T10:00",
+        outcome = create_booking(service_name="bouquet consultation", start="2030-01-07T10:00",
                                  customer_name="Ada Lovelace", customer_phone="+44 20 7946 0102",
                                  now=dt.datetime(2030, 1, 1, 12, tzinfo=london))
     assert outcome.result["start"] == "2030-01-07T10:00:00+00:00"

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from soniq_site.testing import truncate_activity
+from testing.live_server import truncate_activity
 from voiceapi.tests.voice_api import INTERNAL_TOKEN, a_call, tenant_named
 
 HUGE = "x" * 100_000

@@ -9,8 +9,8 @@ from django_tenants.utils import tenant_context
 
 from calls.models import Call
 from calls.services import call_start
-from soniq_site.demo_tenants import PIZZERIA_NUMBER
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import PIZZERIA_NUMBER
 from voiceapi.call_config import call_config_build
 from voiceapi.tests.voice_api import CALLER, assert_error, start_call, started_call, tenant_named, tool
 
@@ -199,7 +199,7 @@ def test_the_config_falls_back_to_the_default_voice_and_reports_the_speed_as_a_n
     with tenant_context(salon):
         AgentSettings.objects.update(voice_id="", voice_speed=Decimal("1.25"))
         call = call_start(called_number="+15550100001", caller_number="", now=TUESDAY_AFTER_DST)
-        config = call_config_build(tenant=salon, call=call, now=TUESDAY_AFTER_DST)
+        config = call_config_build(tenant=salon, call=call, now=TUESDAY_AFTER_DST).model_dump()
     assert config["voice"]["voice_id"] == "default-voice"
     assert config["voice"]["speed"] == 1.25
 
@@ -208,5 +208,5 @@ def test_the_config_says_no_transfer_when_the_tenant_has_no_target(salon):
     with tenant_context(salon):
         AgentSettings.objects.update(transfer_to="")
         call = call_start(called_number="+15550100001", caller_number="", now=TUESDAY_AFTER_DST)
-        config = call_config_build(tenant=salon, call=call, now=TUESDAY_AFTER_DST)
+        config = call_config_build(tenant=salon, call=call, now=TUESDAY_AFTER_DST).model_dump()
     assert config["transfer"] == {"available_now": False, "target": ""}

@@ -10,7 +10,7 @@ import requests
 from django_tenants.utils import tenant_context
 
 from bookings.models import Booking, BookingEvent, BookingPolicy
-from bookings.services import booking_create
+from bookings.voice import create_booking
 from voiceapi.tests.voice_api import CALLER, a_call, assert_error, tenant_named, tool
 
 # Monday 9 March 2026, 10:00 in New York. The salon is closed on Mondays, open Tuesday 09:00-12:30, 13:30-18:00.
@@ -26,7 +26,7 @@ def salon_now(committed_db, monkeypatch):
 def booked(*, service: str = "Colour", start: str = "2026-03-10T10:00", name: str = "Ann Smith",
            phone: str = CALLER) -> int:
     with tenant_context(tenant_named("salon")):
-        return booking_create(service_name=service, start=start, customer_name=name, customer_phone=phone,
+        return create_booking(service_name=service, start=start, customer_name=name, customer_phone=phone,
                               now=MONDAY_MORNING).result["booking_id"]
 
 

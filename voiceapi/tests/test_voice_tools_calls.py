@@ -6,6 +6,7 @@ import requests
 from django_tenants.utils import tenant_context
 
 from calls.models import Call, CallbackRequest, CallNote
+from core.call_contract import TOOL_NAMES
 from voiceapi.tests.voice_api import CALLER, a_call, assert_error, tenant_named, tool
 
 TUESDAY_11_NEW_YORK = dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC)
@@ -196,9 +197,7 @@ def test_the_openapi_schema_is_public_and_documents_every_endpoint(committed_db,
     schema = yaml.safe_load(response.text)
     assert set(schema["paths"]) == {
         "/internal/calls/start", "/internal/calls/{call_id}/log",
-        *(f"/internal/voice-tools/{name}" for name in ("check_availability", "create_booking", "create_order",
-                                                       "transfer_to_human", "end_call", "log_note", "find_bookings",
-                                                       "reschedule_booking", "cancel_booking", "order_status")),
+        *(f"/internal/voice-tools/{name}" for name in TOOL_NAMES),
     }
     booking = schema["paths"]["/internal/voice-tools/create_booking"]["post"]
     assert {"Idempotency-Key"} <= {parameter["name"] for parameter in booking["parameters"]}

@@ -6,7 +6,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from orders.models import Order
-from orders.services import order_create
+from orders.voice import create_order
 from voiceapi.tests.voice_api import CALLER, a_call, tenant_named, tool
 
 # Friday 13 March 2026, 19:00 in Berlin: open.
@@ -21,7 +21,7 @@ def pizzeria_now(committed_db, monkeypatch):
 
 def ordered(*, phone: str = CALLER, hours_ago: float = 0.25) -> int:
     with tenant_context(tenant_named("pizzeria")):
-        order_id = order_create(items=[{"name": "margarita", "quantity": 2}], customer_name="Ann", customer_phone=phone,
+        order_id = create_order(items=[{"name": "margarita", "quantity": 2}], customer_name="Ann", customer_phone=phone,
                                 now=FRIDAY_EVENING).result["order_id"]
         Order.objects.filter(pk=order_id).update(created=FRIDAY_EVENING - dt.timedelta(hours=hours_ago))
     return order_id

@@ -6,7 +6,7 @@ from typing import Any
 
 import requests
 
-from soniq_site.demo_tenants import SALON_NUMBER
+from testing.demo_tenants import SALON_NUMBER
 
 INTERNAL_TOKEN = "test-internal-token"
 CALLER = "+15557654321"

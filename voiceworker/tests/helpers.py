@@ -29,7 +29,7 @@ async def start_text_call(*, called_number: str, model: llm.LLM, control: CallCo
     session, call = build_call(start, api=api, control=control or LoggingCallControl(), vad_model=None, session=session)
     # Tests that are not about the filler keep it out of the transcript, however slow the machine.
     call.filler_delay = filler_delay
-    await session.start(SoniqAgent(instructions=start.config["instructions"], tools_offered=start.config["tools"]),
+    await session.start(SoniqAgent(instructions=start.config.instructions, tools_offered=start.config.tools),
                         record=False)
     return session, call
 

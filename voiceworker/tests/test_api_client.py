@@ -7,6 +7,7 @@ import pytest
 from aiohttp import web
 from livekit.agents import AgentSession
 
+from core.call_contract import TOOLS, CallConfig
 from voiceworker.agent import SoniqAgent
 from voiceworker.api_client import ApiUnavailable, SoniqApiClient, UnknownNumber
 from voiceworker.call_control import LoggingCallControl
@@ -63,7 +64,7 @@ def test_it_keeps_the_idempotency_key_when_it_retries_a_dropped_create(fake_api_
 
     async def run():
         async with SoniqApiClient(base_url=api.url) as client:
-            call = CallState(call_id="c1", call_token="t", config={}, api=client, control=LoggingCallControl())
+            call = CallState(call_id="c1", call_token="t", config=CallConfig(), api=client, control=LoggingCallControl())
             return await call.run_tool("create_booking", {"service": "haircut"})
 
     reply = asyncio.run(run())
@@ -88,6 +89,34 @@ def test_it_does_not_retry_a_dropped_request_that_is_not_safe_to_repeat(fake_api
     with pytest.raises(ApiUnavailable):
         asyncio.run(run())
     assert len(attempts) == 1
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda tool: tool.name)
+def test_every_tool_is_retried_and_keyed_as_the_tool_table_says(fake_api_factory, tool):
+    attempts = []
+
+    async def drop_first_then_answer(request):
+        attempts.append(request.headers.get("Idempotency-Key"))
+        if len(attempts) == 1:
+            request.transport.close()  # it arrived, then the connection died
+            return web.Response()
+        return web.json_response({"ok": True, "result": {}, "message": "Done."})
+
+    api = fake_api_factory({f"/internal/voice-tools/{tool.name}": drop_first_then_answer})
+
+    async def run():
+        async with SoniqApiClient(base_url=api.url, retry_delay=0) as client:
+            call = CallState(call_id="c1", call_token="t", config=CallConfig(), api=client, control=LoggingCallControl())
+            return await call.run_tool(tool.name, {"note": "x"})
+
+    if tool.repeatable:
+        assert asyncio.run(run()).ok
+        assert len(attempts) == 2
+    else:
+        with pytest.raises(ApiUnavailable):
+            asyncio.run(run())
+        assert len(attempts) == 1
+    assert all(attempts) if tool.keyed else not any(attempts)
 
 
 def test_it_gives_up_after_its_timeout(fake_api_factory):
@@ -141,7 +170,7 @@ def run_one_tool_call(api_url, tool_call, *, filler_delay=60.0):
 
     async def run():
         client = SoniqApiClient(base_url=api_url, timeout=0.5, retry_delay=0)
-        call = CallState(call_id="c1", call_token="t", config={"language": "en"}, api=client,
+        call = CallState(call_id="c1", call_token="t", config=CallConfig(language="en"), api=client,
                          control=LoggingCallControl(), recorder=CallRecorder(language="en"), filler_delay=filler_delay)
         session = AgentSession(llm=model, vad=None, turn_handling={"turn_detection": None}, userdata=call)
         call.recorder.attach(session)
@@ -153,6 +182,40 @@ def run_one_tool_call(api_url, tool_call, *, filler_delay=60.0):
         return output, call
 
     return asyncio.run(run())
+
+
+def started(fake_api_factory, config: object):
+    async def start(request):
+        return web.json_response({"call_id": "c1", "call_token": "t", "config": config}, status=201)
+
+    api = fake_api_factory({"/internal/calls/start": start})
+
+    async def run():
+        async with SoniqApiClient(base_url=api.url, internal_token="internal") as client:
+            return await client.start_call(called_number="+15550100001", caller_number="", room="r", sip_call_id="s")
+
+    return asyncio.run(run())
+
+
+def test_a_config_the_worker_cannot_read_is_an_unavailable_api(fake_api_factory):
+    # The caller then hears the apology, not a call run on half a config.
+    with pytest.raises(ApiUnavailable, match="max_call_seconds"):
+        started(fake_api_factory, {"max_call_seconds": "ten minutes", "tools": []})
+    with pytest.raises(ApiUnavailable, match="config"):
+        started(fake_api_factory, ["not", "an", "object"])
+
+
+def test_a_config_field_left_out_is_the_contracts_default_and_a_zero_is_a_zero(fake_api_factory):
+    from voiceworker.entrypoint import build_watchdog
+
+    start = started(fake_api_factory, {"language": "de", "warnings": {"first_seconds": 90, "final_seconds": 0},
+                                       "field_of_a_newer_api": True})
+    assert (start.config.language, start.config.max_call_seconds, start.config.llm.model) == ("de", 600, "gpt-4.1-mini")
+    call = CallState(call_id=start.call_id, call_token=start.call_token, config=start.config, api=None,
+                     control=LoggingCallControl())
+    watchdog = build_watchdog(None, call)
+    # A final warning of 0 seconds is none (it used to become the default 30).
+    assert [(stage.name, stage.at_seconds) for stage in watchdog.stages] == [("first_warning", 510), ("time_up", 600)]
 
 
 def test_the_model_reads_json_on_success(fake_api_factory):
@@ -205,7 +268,7 @@ def test_a_slow_tool_call_gets_one_filler(fake_api_factory):
 
     async def run():
         client = SoniqApiClient(base_url=api.url, timeout=10)
-        call = CallState(call_id="c1", call_token="t", config={"language": "en"}, api=client,
+        call = CallState(call_id="c1", call_token="t", config=CallConfig(language="en"), api=client,
                          control=LoggingCallControl(), recorder=CallRecorder(language="en"), filler_delay=0.05)
         session = AgentSession(llm=model, vad=None, turn_handling={"turn_detection": None}, userdata=call)
         call.recorder.attach(session)

@@ -7,7 +7,8 @@ import json
 
 from django_tenants.utils import schema_context
 
-from soniq_site.demo_tenants import SALON_NUMBER
+from core.call_contract import CallConfig, LlmConfig
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker.providers import build_llm
 from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK
 from voiceworker.tests.fakes import ScriptedLLM
@@ -15,10 +16,10 @@ from voiceworker.tests.helpers import close, spoken, start_text_call, turn
 
 
 def a_booking() -> int:
-    from bookings.services import booking_create
+    from bookings.voice import create_booking
 
     with schema_context("salon"):
-        return booking_create(service_name="Haircut", start="2026-12-08T10:00", customer_name="Dana Scully",
+        return create_booking(service_name="Haircut", start="2026-12-08T10:00", customer_name="Dana Scully",
                               customer_phone=CALLER_NUMBER, now=FRIDAY_NOON_NEW_YORK).result["booking_id"]
 
 
@@ -71,7 +72,7 @@ def test_a_caller_cancels_their_booking_through_the_openai_plugin(live_api, frid
     ]
 
     async def conversation():
-        session, call = await start_text_call(called_number=SALON_NUMBER, model=build_llm({"llm": {"model": "gpt-4.1-mini"}}))
+        session, call = await start_text_call(called_number=SALON_NUMBER, model=build_llm(CallConfig(llm=LlmConfig(model="gpt-4.1-mini"))))
         result = await turn(session, "Please cancel my haircut, I'm out of town.")
         await close(session, call)
         return result, call

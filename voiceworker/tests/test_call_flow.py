@@ -8,7 +8,8 @@ from django_tenants.utils import schema_context
 from livekit import api
 
 from calls.models import Call, CallbackRequest, ToolInvocation, TranscriptTurn
-from soniq_site.demo_tenants import SALON_NUMBER
+from core.call_contract import WarningsConfig
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker.call_control import LiveKitCallControl
 from voiceworker.call_logger import CallLogger
 from voiceworker.entrypoint import build_watchdog, finish_call
@@ -131,7 +132,8 @@ def test_at_the_time_limit_with_nobody_to_transfer_to_it_queues_a_callback_and_h
         control, lkapi = await livekit_control(fake_livekit)
         session, call = await start_text_call(called_number=SALON_NUMBER, model=ScriptedLLM([]), control=control,
                                               room=ROOM)
-        call.config["warnings"] = {"first_seconds": 0, "final_seconds": 0}  # straight to the end
+        call.config = call.config.model_copy(  # straight to the end
+            update={"warnings": WarningsConfig(first_seconds=0, final_seconds=0)})
         watchdog = build_watchdog(session, call, clock=clock)
         watchdog.start()
         await clock.advance(600)

@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django_tenants.utils import schema_context
 
 from calls.models import Call, CallNote
-from soniq_site.demo_tenants import SALON_NUMBER
+from testing.demo_tenants import SALON_NUMBER
 
 
 def test_without_an_llm_it_says_what_to_set(settings):

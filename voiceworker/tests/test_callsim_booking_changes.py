@@ -5,17 +5,17 @@ import io
 from django.core.management import call_command
 from django_tenants.utils import schema_context
 
-from soniq_site.demo_tenants import SALON_NUMBER
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker.tests.conftest import CALLER_NUMBER, FRIDAY_NOON_NEW_YORK
 
 
 def test_a_caller_moves_one_booking_and_cancels_another_in_callsim(live_api, friday_noon, fake_openai, settings,
                                                                     spool_dir):
     from bookings.models import Booking
-    from bookings.services import booking_create
+    from bookings.voice import create_booking
 
     with schema_context("salon"):
-        haircut, colour = (booking_create(service_name=name, start=start, customer_name="Dana Scully",
+        haircut, colour = (create_booking(service_name=name, start=start, customer_name="Dana Scully",
                                           customer_phone=CALLER_NUMBER, now=FRIDAY_NOON_NEW_YORK).result["booking_id"]
                            for name, start in (("Haircut", "2026-12-08T10:00"), ("Colour", "2026-12-09T10:00")))
     settings.OPENAI_API_KEY = ""

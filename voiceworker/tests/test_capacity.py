@@ -69,6 +69,15 @@ def test_the_capacity_comes_from_the_environment_or_the_measured_calls_per_core(
         Capacity.from_env(cores=2)
 
 
+def test_a_worker_on_a_shared_host_can_be_sized_by_its_calls_alone(monkeypatch):
+    monkeypatch.setenv("VOICE_MAX_CALLS", "4")
+    monkeypatch.setenv("VOICE_CPU_FULL", "off")
+    shared = Capacity.from_env(cores=2)
+    # The machine's CPU is busy with other services: the worker still takes calls until it has four.
+    assert shared.load(active_calls=1, cpu=1.0) == 0.25
+    assert shared.load(active_calls=4, cpu=0.0) == 1.0
+
+
 def test_the_production_worker_reports_full_at_its_call_capacity_and_takes_none_while_draining(
         monkeypatch, tmp_path, fresh_forkserver):
     monkeypatch.setenv("SECRET_KEY", SECRET_KEY)

@@ -6,19 +6,20 @@ import time
 from aiohttp import web
 from livekit.agents import AgentSession
 
+from core.call_contract import CallConfig
 from voiceworker.call_control import LoggingCallControl
 from voiceworker.call_state import CallState
 from voiceworker.entrypoint import CallerPresence, SipCall, build_server
 from voiceworker.providers import build_session
 from voiceworker.tests.fakes import FakeApi
 
-CONFIG = {
+CONFIG = CallConfig.model_validate({
     "language": "de-DE",
     "voice": {"provider": "cartesia", "model": "sonic-3", "voice_id": "a0e99841-438c-4a64-b679-ae501e7d6091",
               "speed": 1.1},
     "stt": {"provider": "deepgram", "model": "nova-3", "language": "multi"},
     "llm": {"provider": "openai", "model": "gpt-4.1-mini"},
-}
+})
 
 
 def test_it_reads_who_called_whom_from_the_sip_attributes():
@@ -127,7 +128,7 @@ def test_the_api_resolves_the_tenant_from_the_dialled_number(live_api, friday_no
 
     # Any common format of the number, as SIP trunks send it.
     salon = asyncio.run(start("+1 (555) 010-0001"))
-    assert salon.config["tenant"] == "salon" and salon.config["greeting"].startswith("Thanks for calling Bella")
+    assert salon.config.tenant == "salon" and salon.config.greeting.startswith("Thanks for calling Bella")
     assert asyncio.run(start("+15550109999")) is None
 
 

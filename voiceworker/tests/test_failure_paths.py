@@ -22,7 +22,8 @@ from livekit.agents import AgentSession
 from bookings.models import Booking
 from calls.models import Call, CallbackRequest
 from core import languages
-from soniq_site.demo_tenants import SALON_NUMBER
+from core.call_contract import CallConfig, SttConfig, WarningsConfig
+from testing.demo_tenants import SALON_NUMBER
 from voiceworker import call_actions
 from voiceworker.agent import SoniqAgent
 from voiceworker.call_control import LiveKitCallControl
@@ -124,7 +125,7 @@ async def start_voice_call(*, fake_livekit, user_away_timeout: float | None = No
     room = FakeRoom(ROOM)
     room.remote_participants[SIP_IDENTITY] = FakeParticipant(SIP_IDENTITY, {})
     CallerPresence(room=room, identity=SIP_IDENTITY).attach(call)
-    await session.start(SoniqAgent(instructions=start.config["instructions"], tools_offered=start.config["tools"]),
+    await session.start(SoniqAgent(instructions=start.config.instructions, tools_offered=start.config.tools),
                         record=False)
     watchdog = build_watchdog(session, call, clock=clock) if clock is not None else None
     return VoiceCall(session=session, call=call, tts=recording, audio=audio, lkapi=lkapi, room=room,
@@ -359,7 +360,8 @@ def test_the_time_limit_goodbye_hangs_up_before_the_api_records_it(voice, fake_l
     async def conversation():
         clock = FakeClock()
         voice_call = await start_voice_call(fake_livekit=fake_livekit, clock=clock)
-        voice_call.call.config["warnings"] = {"first_seconds": 0, "final_seconds": 0}
+        voice_call.call.config = voice_call.call.config.model_copy(
+            update={"warnings": WarningsConfig(first_seconds=0, final_seconds=0)})
         voice_call.watchdog = build_watchdog(voice_call.session, voice_call.call, clock=clock)
         voice_call.watchdog.start()
         await clock.advance(600)
@@ -536,12 +538,12 @@ def test_a_silent_caller_is_asked_twice_then_the_call_ends(voice, fake_livekit):
 # 13. Languages ---------------------------------------------------------------------------------------------
 
 def test_a_language_outside_multi_gets_the_monolingual_model():
-    assert stt_options({"language": "pl-PL", "stt": {"model": "nova-3", "language": "multi"}}) == {
+    assert stt_options(CallConfig(language="pl-PL", stt=SttConfig(model="nova-3", language="multi"))) == {
         "model": "nova-3", "language": "pl"}
 
 
 def test_multi_gets_the_endpointing_deepgram_recommends():
-    assert stt_options({"language": "de", "stt": {"model": "nova-3", "language": "multi"}}) == {
+    assert stt_options(CallConfig(language="de", stt=SttConfig(model="nova-3", language="multi"))) == {
         "model": "nova-3", "language": "multi", "endpointing_ms": MULTI_ENDPOINTING_MS}
     assert MULTI_ENDPOINTING_MS == 100
 

@@ -6,8 +6,9 @@ import json
 from aiohttp import web
 from livekit.agents import AgentSession
 
+from core.call_contract import TOOL_NAMES, CallConfig, LlmConfig
 from voiceworker.agent import SoniqAgent
-from voiceworker.api_client import TOOL_ACTIONS, SoniqApiClient
+from voiceworker.api_client import SoniqApiClient
 from voiceworker.call_control import LoggingCallControl
 from voiceworker.call_record import CallRecorder
 from voiceworker.call_state import CallState
@@ -30,9 +31,9 @@ def test_the_worker_asks_the_model_with_its_tools_and_runs_the_tool_it_picks(fak
 
     async def run():
         client = SoniqApiClient(base_url=api.url)
-        call = CallState(call_id="c1", call_token="call-token", config={"language": "en"}, api=client,
+        call = CallState(call_id="c1", call_token="call-token", config=CallConfig(language="en"), api=client,
                          control=LoggingCallControl(), recorder=CallRecorder(language="en"), filler_delay=60)
-        model = build_llm({"llm": {"model": "gpt-4.1-mini"}})
+        model = build_llm(CallConfig(llm=LlmConfig(model="gpt-4.1-mini")))
         session = AgentSession(llm=model, vad=None, turn_handling={"turn_detection": None}, userdata=call)
         call.recorder.attach(session)
         await session.start(SoniqAgent(instructions="You are the receptionist."), record=False)
@@ -51,7 +52,7 @@ def test_the_worker_asks_the_model_with_its_tools_and_runs_the_tool_it_picks(fak
     assert request["stream"] is True
     assert request["messages"][0]["content"] == "You are the receptionist."
     tools = {tool["function"]["name"]: tool["function"] for tool in request["tools"]}
-    assert sorted(tools) == sorted(TOOL_ACTIONS)
+    assert sorted(tools) == sorted(TOOL_NAMES)
     booking = tools["create_booking"]
     assert booking["strict"] is True
     assert set(booking["parameters"]["required"]) == {"service", "start", "customer_name", "customer_phone", "notes"}

@@ -6,7 +6,7 @@ import json
 from django_tenants.utils import schema_context
 
 from calls.models import Call, CallbackRequest, CallNote
-from soniq_site.demo_tenants import PIZZERIA_NUMBER, SALON_NUMBER
+from testing.demo_tenants import PIZZERIA_NUMBER, SALON_NUMBER
 from voiceworker.call_control import LoggingCallControl
 from voiceworker.tests.conftest import CALLER_NUMBER
 from voiceworker.tests.fakes import ScriptedLLM, last_tool_output

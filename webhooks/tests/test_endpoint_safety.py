@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from webhooks.services import UnsafeEndpoint, endpoint_target
+from webhooks.delivery import UnsafeEndpoint, endpoint_target
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +39,9 @@ def test_development_may_allow_loopback_and_http(settings):
 def test_a_refused_endpoint_is_recorded_on_the_delivery(db, salon, settings):
     from django_tenants.utils import tenant_context
 
+    from webhooks.delivery import webhook_attempt
     from webhooks.models import WebhookDelivery, WebhookEndpoint
-    from webhooks.services import webhook_attempt, webhook_event_record
+    from webhooks.services import webhook_event_record
 
     settings.WEBHOOK_RETRY_SCHEDULE = []
     with tenant_context(salon):

@@ -142,8 +142,7 @@ def test_each_tenant_hears_only_its_own_events(committed_db, celery_worker_proce
 
 def test_an_order_taken_on_the_phone_reaches_the_webhook(committed_db, api_server, celery_worker_process, receiver,
                                                          monkeypatch):
-    from calls.tests.test_voice_tools_orders import FRIDAY_EVENING, an_order
-
+    from voiceapi.tests.test_voice_tools_orders import FRIDAY_EVENING, an_order
     from voiceapi.tests.voice_api import a_call, tenant_named, tool
 
     monkeypatch.setattr("core.clock.now", lambda: FRIDAY_EVENING)

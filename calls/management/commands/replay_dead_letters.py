@@ -2,7 +2,7 @@
 gave up on, now that whatever failed (a locked table, a database outage) is fixed."""
 from django.core.management.base import BaseCommand, CommandError
 
-from calls.ingestion import ingestion_dead_letter_replay
+from calls.log_storage import ingestion_dead_letter_replay
 from tenants.models import IngestionDeadLetter
 
 

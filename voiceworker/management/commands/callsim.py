@@ -70,16 +70,16 @@ class Command(BaseCommand):
         session = AgentSession(llm=build_llm(config), vad=None, turn_handling={"turn_detection": None},
                                max_tool_steps=MAX_TOOL_STEPS)
         session, call = build_call(start, api=api, control=control, vad_model=None, session=session)
-        self._print(f"Calling {config.get('business_name', called_number)} ({config.get('tenant', '')}) as {caller}; "
-                    f"model {config.get('llm', {}).get('model')} at {settings.OPENAI_BASE_URL or 'OpenAI'}. "
+        self._print(f"Calling {config.business_name or called_number} ({config.tenant}) as {caller}; "
+                    f"model {config.llm.model} at {settings.OPENAI_BASE_URL or 'OpenAI'}. "
                     "Type /quit to hang up.")
         session.on("conversation_item_added", self._show_message)
         session.on("function_tools_executed", self._show_tools)
-        await session.start(SoniqAgent(instructions=config.get("instructions", ""), tools_offered=config.get("tools")),
+        await session.start(SoniqAgent(instructions=config.instructions, tools_offered=config.tools),
                             record=False)
         try:
-            if config.get("greeting"):
-                await session.say(config["greeting"])
+            if config.greeting:
+                await session.say(config.greeting)
             loop = asyncio.get_running_loop()
             while not call.over:
                 line = await loop.run_in_executor(None, stdin.readline)

@@ -28,6 +28,8 @@ ACTIVITY_TABLES = (
     # Follow-ups, and the recipients and endpoints the tests set up for them.
     "summaries_callsummary", "notifications_notification", "notifications_notificationsettings",
     "webhooks_webhookdelivery", "webhooks_webhookendpoint",
+    # Scenario runs and their results (the scenarios themselves are configuration).
+    "scenarios_scenariorun", "scenarios_scenarioresult",
 )
 
 

@@ -34,6 +34,12 @@ WORKER_TEST_ENV = {
 }
 
 
+# Settings a session adds to its worker before it starts (the real-call tests point it at the local
+# LiveKit line); and the workers started so far, so a late addition can be refused.
+EXTRA_WORKER_ENV: dict[str, str] = {}
+started_workers: list[CeleryWorkerProcess] = []
+
+
 def database_url_for_test_db() -> str:
     """DATABASE_URL of the database pytest-django created (test_<name>), for another process."""
     from django.db import connection
@@ -149,12 +155,14 @@ def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake, s
         **signalwire_fake.settings(),
         **smtp_server.settings(),
         **llm_server.settings(),
+        **EXTRA_WORKER_ENV,
     }
     # Tasks left in the queues by an earlier, interrupted run would run against this run's data.
     with app.connection_for_write() as connection:
         for queue in app.conf.task_queues or [app.conf.task_default_queue]:
             connection.default_channel.queue_purge(getattr(queue, "name", queue))
     worker = CeleryWorkerProcess(env=env)
+    started_workers.append(worker)
     try:
         worker.wait_ready()
         yield worker

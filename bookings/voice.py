@@ -1,0 +1,98 @@
+"""The voice adapter of the booking writes: what the agent's tools say becomes the domain's typed
+call, and the domain's answer becomes the sentence the caller hears. It matches the spoken service
+name, parses the spoken start (`YYYY-MM-DDTHH:MM` in the tenant's local time, or with an offset), and
+words the result; `bookings.services` does the writing and knows nothing of speech.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from bookings import services
+from bookings.catalog import a_service, service_match
+from bookings.models import Booking
+from bookings.parsing import booking_start_parse
+from bookings.selectors import booking_for_caller, caller_identity
+from core import clock
+from core.errors import ToolOutcome
+from core.phrasing import spoken_clock, spoken_day
+from tenants.selectors import tenant_timezone
+
+if TYPE_CHECKING:
+    from calls.models import Call
+
+
+def booking_result(booking: Booking) -> dict:
+    """What the agent's tool returns about a booking: its number, service and times (ISO 8601 with
+    the offset of the tenant's zone)."""
+    tz = tenant_timezone()
+    return {"booking_id": booking.pk, "service": booking.service.name, "start": booking.start.astimezone(tz).isoformat(),
+            "end": booking.end.astimezone(tz).isoformat()}
+
+
+def create_booking(*, service_name: str, start: str | dt.datetime, customer_name: str, customer_phone: str,
+                   notes: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+    """create_booking: book the service the caller named at the start they asked for.
+
+    Result: `booking_id`, `service`, `start`, `end`. Raises `DomainError` with a sentence the agent
+    can say, nothing written: 422 `unknown_service`, `invalid_date`, `invalid_time` (from the
+    words), and every refusal of `bookings.services.booking_create` (`invalid_name`,
+    `invalid_phone`, `invalid_notes`, the time rules; 409 `slot_taken`), the time refusals with
+    `details={"alternatives": [ISO starts]}` (up to 3), also offered in the message."""
+    now = now or clock.now()
+    tz = tenant_timezone()
+    service = service_match(spoken_name=service_name)
+    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
+    booking = services.booking_create(service=service, start=local_start, customer_name=customer_name,
+                                      customer_phone=customer_phone, notes=notes, call=call, now=now)
+    booking_start, booking_end = booking.start.astimezone(tz), booking.end.astimezone(tz)
+    today = now.astimezone(tz).date()
+    message = (f"You're booked for {a_service(service)} {spoken_day(booking_start.date(), today=today)} at "
+               f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}, under the name "
+               f"{booking.customer_name}. Your booking number is {booking.pk}.")
+    return ToolOutcome(result=booking_result(booking), message=message)
+
+
+def reschedule_booking(*, booking_id: int, start: str | dt.datetime, caller_number: str, customer_phone: str = "",
+                       customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+    """reschedule_booking: move the caller's booking `booking_id` to `start` (the form
+    `create_booking` takes). The caller reaches it from the number they call from, or with the
+    number and name it was booked under.
+
+    Result: `booking_id`, `start`, `end`. Raises `DomainError`: 404 `booking_not_found` (not the
+    caller's, or no such booking), 422 `verification_incomplete`, the words' `invalid_date` /
+    `invalid_time`, and every refusal of `bookings.services.booking_reschedule`."""
+    now = now or clock.now()
+    tz = tenant_timezone()
+    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+    services.booking_changeable_check(booking=booking)  # before the time: a cancelled booking is the news
+    local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
+    was = booking.start
+    moved = services.booking_reschedule(booking=booking, start=local_start, call=call, now=now)
+    sentence = "That's already your booking's time:" if moved.start == was else "Done: your booking is moved to"
+    booking_start, booking_end = moved.start.astimezone(tz), moved.end.astimezone(tz)
+    today = now.astimezone(tz).date()
+    return ToolOutcome(result={"booking_id": moved.pk, "start": booking_start.isoformat(), "end": booking_end.isoformat()},
+                       message=f"{sentence} {a_service(moved.service)} {spoken_day(booking_start.date(), today=today)} at "
+                               f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}.")
+
+
+def cancel_booking(*, booking_id: int, caller_number: str, reason: str = "", customer_phone: str = "",
+                   customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+    """cancel_booking: cancel the caller's booking `booking_id` (reached as for `reschedule_booking`).
+    Cancelling a booking that is already cancelled says so and changes nothing.
+
+    Result: `booking_id`, `status` ("cancelled"). Raises `DomainError` 404 `booking_not_found`,
+    422 `verification_incomplete`, and the refusals of `bookings.services.booking_cancel_by_caller`."""
+    now = now or clock.now()
+    tz = tenant_timezone()
+    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+    already = booking.status == Booking.Status.CANCELLED
+    cancelled = services.booking_cancel_by_caller(booking=booking, reason=reason, call=call, now=now)
+    local_start = cancelled.start.astimezone(tz)
+    when = (f"{a_service(cancelled.service)} {spoken_day(local_start.date(), today=now.astimezone(tz).date())} at "
+            f"{spoken_clock(local_start)}")
+    message = f"Your booking for {when} is already cancelled." if already else f"Done: your booking for {when} is cancelled."
+    return ToolOutcome(result={"booking_id": cancelled.pk, "status": cancelled.status}, message=message)
