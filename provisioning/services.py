@@ -92,6 +92,13 @@ def tenant_spec_validate(spec: Any) -> CheckedSpec:
     if Domain.objects.filter(domain=parsed.domain).exclude(tenant__schema_name=parsed.slug).exists():
         raise TenantSpecError("domain", f"{parsed.domain} already belongs to another tenant.")
     region = _number_region(parsed)
+    transfer_to = None
+    if parsed.escalation is not None:
+        try:
+            transfer_to = normalize_transfer_target(parsed.escalation.transfer_to, region=region)
+        except ValidationError as exc:
+            raise TenantSpecError("escalation.transfer_to", exc.messages[0]) from exc
+    phone_numbers = _phone_numbers(parsed, region=region)
     # One currency per business: an item may repeat it, never name another (an order mixing two
     # used to fail on the phone).
     currency = (parsed.currency or Tenant.objects.filter(schema_name=parsed.slug).values_list("currency", flat=True).first()
@@ -101,15 +108,9 @@ def tenant_spec_validate(spec: Any) -> CheckedSpec:
             if item.currency is not None and item.currency != currency:
                 raise TenantSpecError(f"{section}[{index}].currency", f"must be the business's currency ({currency}, "
                                                                       "the spec's `currency`); leave it out, every price is in it.")
-    transfer_to = None
-    if parsed.escalation is not None:
-        try:
-            transfer_to = normalize_transfer_target(parsed.escalation.transfer_to, region=region)
-        except ValidationError as exc:
-            raise TenantSpecError("escalation.transfer_to", exc.messages[0]) from exc
     return CheckedSpec(
         spec=parsed,
-        phone_numbers=_phone_numbers(parsed, region=region),
+        phone_numbers=phone_numbers,
         transfer_to=transfer_to,
         notifications=(notifications_spec_resolve(parsed.notifications, region=region)
                        if parsed.notifications is not None else None),

@@ -8,7 +8,7 @@ from django_tenants.utils import schema_context
 from backoffice.tests.factories import booking_make
 from bookings.models import Booking, Service
 from core import clock
-from soniq_site.demo_tenants import NEW_YORK
+from testing.demo_tenants import NEW_YORK
 
 THURSDAY = dt.datetime(2026, 11, 19, 16, 40, tzinfo=NEW_YORK)
 

@@ -8,7 +8,7 @@ from django_tenants.utils import schema_context
 from backoffice.tests.factories import booking_make
 from bookings.models import Booking, BookingEvent
 from core import clock
-from soniq_site.demo_tenants import NEW_YORK
+from testing.demo_tenants import NEW_YORK
 
 # Wednesday 9 December 2026, 23:30 in New York: already Thursday in UTC.
 WEDNESDAY_NIGHT = dt.datetime(2026, 12, 9, 23, 30, tzinfo=NEW_YORK)

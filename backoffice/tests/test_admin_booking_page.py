@@ -8,7 +8,7 @@ from backoffice.tests.factories import booking_make
 from bookings.models import Booking, BookingEvent
 from core import clock
 from messaging.models import SmsMessage
-from soniq_site.demo_tenants import NEW_YORK
+from testing.demo_tenants import NEW_YORK
 
 # Thursday 10 December 2026, 11:00 in New York (16:00 UTC); the clock is pinned to the Monday before.
 THURSDAY_11 = dt.datetime(2026, 12, 10, 11, 0, tzinfo=NEW_YORK)

@@ -7,8 +7,8 @@ from django_tenants.utils import schema_context
 
 from backoffice.tests.test_admin_agent_settings import DEMO_HOURS, form_data, settings_page
 from orders.models import MenuItem
-from soniq_site.demo_tenants import SALON_NUMBER
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import SALON_NUMBER
 from voiceapi.tests.voice_api import started_call
 
 ORDER_SECTIONS = ("/admin/orders/order/", "/admin/orders/menuitem/", "/admin/orders/orderingpolicy/")

@@ -7,8 +7,8 @@ from django_tenants.utils import schema_context
 from backoffice.tests.factories import booking_make
 from bookings.models import Booking
 from messaging.models import SmsMessage
-from soniq_site.demo_tenants import NEW_YORK
 from tenants.hours.models import Closure
+from testing.demo_tenants import NEW_YORK
 
 FRIDAY = dt.date(2031, 3, 14)
 

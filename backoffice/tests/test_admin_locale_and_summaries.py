@@ -10,7 +10,7 @@ from bookings.sms import booking_confirmation_queue
 from calls.summaries.models import CallSummary
 from core import clock
 from orders.sms import order_confirmation_queue
-from soniq_site.demo_tenants import BERLIN, NEW_YORK
+from testing.demo_tenants import BERLIN, NEW_YORK
 
 FRIDAY_3PM = dt.datetime(2026, 11, 20, 15, 0, tzinfo=NEW_YORK)
 

@@ -15,8 +15,8 @@ from backoffice.tests.browser import booked_call_with_transcript, log_in, salon_
 from backoffice.tests.factories import PIZZERIA_HOST, PIZZERIA_OWNER, SALON_OWNER, booking_make, order_make
 from core import clock
 from provisioning.demo_activity import demo_activity_seed
-from soniq_site.demo_tenants import NEW_YORK
 from tenants.models import Tenant
+from testing.demo_tenants import NEW_YORK
 
 pytestmark = pytest.mark.browser
 

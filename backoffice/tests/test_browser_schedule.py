@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from backoffice.tests.browser import log_in, salon_url
 from backoffice.tests.factories import SALON_OWNER, booking_make
 from bookings.models import Booking
-from soniq_site.demo_tenants import NEW_YORK
+from testing.demo_tenants import NEW_YORK
 
 pytestmark = pytest.mark.browser
 

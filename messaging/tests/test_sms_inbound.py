@@ -12,9 +12,9 @@ from bookings.sms import booking_confirmation_queue
 from messaging.models import SmsMessage, SmsOptOut, SmsReply
 from notifications.models import Notification
 from notifications.tests.helpers import recipients_set
-from soniq_site.demo_tenants import NEW_YORK, SALON_NUMBER
 from soniq_site.sms_webhook import signalwire_signature
 from tenants.agent.models import AgentSettings
+from testing.demo_tenants import NEW_YORK, SALON_NUMBER
 
 KEY = "PSK_test_signing_key"
 CUSTOMER = "+12125550142"
