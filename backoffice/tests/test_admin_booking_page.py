@@ -28,6 +28,7 @@ def test_it_is_titled_in_the_business_time_and_hides_the_internals(salon_admin, 
 
     assert "Colour on Thu 10 Dec 2026 at 11:00 AM, Maria Lopez" in page
     assert "16:00" not in page.split("<h1")[1].split("</h1>")[0]
+    assert "2026-12-10 16:00" not in page  # the model's UTC name, in the breadcrumbs before
     assert "Lane" not in page and "Blocked until" not in page
     assert "Move booking" in page and "Cancel booking" in page
 
