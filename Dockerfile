@@ -15,9 +15,11 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 COPY --from=browser-assets /assets/node_modules/livekit-client/dist /app/node_modules/livekit-client/dist
 RUN DEBUG=1 python manage.py collectstatic --noinput
-# The app never needs root: it runs as `soniq`, owning only the voice worker's spool (a volume).
+# The app never needs root: it runs as `soniq`, owning only the voice worker's spool and the call
+# recordings kept on disk (volumes).
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin soniq \
-    && mkdir -p /var/lib/soniq/spool && chown soniq:soniq /var/lib/soniq/spool
+    && mkdir -p /var/lib/soniq/spool /var/lib/soniq/recordings \
+    && chown soniq:soniq /var/lib/soniq/spool /var/lib/soniq/recordings
 USER soniq
 EXPOSE 8000
 CMD ["gunicorn", "soniq_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--worker-class", "gthread"]

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from django.db import connection
 
 from bookings.models import Booking, BookingPolicy, Service
+from calendars.services import calendar_busy_between
 from tenants.hours.models import Closure, OpeningHours
 from tenants.hours.selectors import is_closed_on, local_datetime
 from tenants.selectors import tenant_timezone
@@ -98,12 +99,14 @@ class BookingSpan:
 def confirmed_bookings_between(service: Service, *, since: dt.datetime, until: dt.datetime,
                                excluding: int | None = None) -> list[tuple[dt.datetime, dt.datetime, int]]:
     """(start, blocked_until, lane) of the service's confirmed bookings that overlap [since, until),
-    but for the booking `excluding` (one being moved does not block itself)."""
+    but for the booking `excluding` (one being moved does not block itself), and the busy times of
+    the business's connected calendars (lane -1: they take a place, no lane)."""
     bookings = Booking.objects.filter(service=service, status=Booking.Status.CONFIRMED, start__lt=until,
                                       blocked_until__gt=since)
     if excluding is not None:
         bookings = bookings.exclude(pk=excluding)
-    return list(bookings.values_list("start", "blocked_until", "lane"))
+    return (list(bookings.values_list("start", "blocked_until", "lane"))
+            + calendar_busy_between(service=service, since=since, until=until))
 
 
 def bookings_for_days(service: Service, *, first_day: dt.date, last_day: dt.date,

@@ -37,7 +37,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
-from calls.log_storage import MAX_JSON_DEPTH, JsonTooDeep, call_log_digest, json_clean, text_clean
+from calls.log_storage import (
+    MAX_JSON_DEPTH,
+    JsonTooDeep,
+    call_log_digest,
+    json_clean,
+    log_card_numbers_mask,
+    text_clean,
+)
 from calls.models import Call, TranscriptTurn
 from calls.tasks import call_log_store as call_log_store_task
 from core import clock
@@ -223,7 +230,7 @@ def call_log_accept(*, call: Call, payload: Any, received_at: dt.datetime | None
 
     # Plain JSON from here on: it travels through Redis and may end up in the dead-letter table.
     # The digest covers the whole log as sent, metadata included, so "the same log" means exactly that.
-    log_json = log_in.model_dump(mode="json")
+    log_json = log_card_numbers_mask(log_in.model_dump(mode="json"))
     digest = call_log_digest(log_json)
     stored_part = {key: log_json[key] for key in ("transcript", "tool_calls", "usage", "latency")}
     with transaction.atomic():

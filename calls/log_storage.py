@@ -17,6 +17,7 @@ from django.db.models import DateTimeField, ExpressionWrapper, F
 
 from calls.models import Call
 from core import clock
+from core.card_numbers import mask_card_numbers, mask_card_numbers_in
 
 # A tool's arguments and result are free-form JSON. The model's tool calls are a few levels deep
 # (`items[0].name`); anything much deeper is an attack on the serialisers (pydantic gives up
@@ -58,6 +59,19 @@ def json_clean(value: Any, *, max_depth: int = MAX_JSON_DEPTH, _depth: int = 0) 
                     for key, item in value.items()}
         return [json_clean(item, max_depth=max_depth, _depth=_depth + 1) for item in value]
     return value
+
+
+def log_card_numbers_mask(log: dict) -> dict:
+    """Card numbers a caller read out (or a tool was given) never reach Redis, the dead letters or the
+    tables: masked as soon as the log is validated (calls/ingestion.py), and again when it is stored
+    (a dead letter kept by an earlier version may still hold one)."""
+    log = dict(log)
+    log["transcript"] = [{**turn, "text": mask_card_numbers(turn.get("text") or "")} if isinstance(turn, dict) else turn
+                         for turn in log.get("transcript") or []]
+    log["tool_calls"] = [{**tool_call, "arguments": mask_card_numbers_in(tool_call.get("arguments")),
+                          "result": mask_card_numbers_in(tool_call.get("result"))}
+                         if isinstance(tool_call, dict) else tool_call for tool_call in log.get("tool_calls") or []]
+    return log
 
 
 def call_log_digest(log: dict) -> str:
@@ -119,7 +133,7 @@ def call_log_store(*, call_id: str, payload: dict) -> str:
     # Cleaned again here: a message queued by an earlier version, or a dead letter being replayed,
     # may still carry what jsonb cannot hold. Depth: the payload's own three levels on top of a
     # tool call's arguments.
-    payload = json_clean(payload, max_depth=MAX_JSON_DEPTH + 3)
+    payload = log_card_numbers_mask(json_clean(payload, max_depth=MAX_JSON_DEPTH + 3))
     digest = payload.pop("log_sha256", None) or call_log_digest(payload)
     usage = payload.get("usage") or {}
     latency = payload.get("latency") or []

@@ -2,8 +2,12 @@
 and the SMS log."""
 import uuid
 
+from django.core.files.storage import storages
+from django.core.signals import setting_changed
 from django.db import models
 from django.db.models import Q
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 
 from core.call_contract import AGENT_OUTCOMES
 
@@ -163,3 +167,49 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["call", "key"], name="idempotency_unique_key_per_call")]
+
+
+class _RecordingsStorage(LazyObject):
+    """settings.STORAGES["recordings"] (the filesystem, or an S3-compatible bucket), looked up when
+    first used and again after the setting changes (as Django's own default_storage is): a FileField
+    keeps the storage object it was given when the model class was built."""
+
+    def _setup(self):
+        self._wrapped = storages["recordings"]
+
+
+_recordings_storage = _RecordingsStorage()
+
+
+@receiver(setting_changed)
+def _recordings_storage_reset(*, setting: str, **kwargs) -> None:
+    if setting == "STORAGES":
+        _recordings_storage._wrapped = empty
+
+
+def recordings_storage():
+    return _recordings_storage
+
+
+class CallRecording(models.Model):
+    """A call's audio: stereo Ogg/Opus, the caller on the left channel and the agent on the right.
+
+    The file's name carries a random part and the storage is never served directly: the call page
+    streams it after checking the listener's permission (calls/recordings.py, backoffice)."""
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="recording")
+    audio = models.FileField(storage=recordings_storage, max_length=300)
+    size_bytes = models.PositiveBigIntegerField()
+    duration_seconds = models.DecimalField(max_digits=8, decimal_places=2)
+    # Where the recording starts on the call's clock (the transcript's offsets): the player adds it.
+    started_offset_seconds = models.DecimalField(max_digits=8, decimal_places=2, default=0)
+    # The windows (seconds into the recording) muted because a card number was said in them.
+    muted = models.JSONField(default=list, blank=True)
+    sha256 = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        permissions = [("listen_callrecording", "Can listen to call recordings")]
+
+    def __str__(self) -> str:
+        return f"Recording of {self.call}"

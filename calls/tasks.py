@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
-from calls import followups, log_storage
+from calls import followups, log_storage, recordings
 from calls.models import Call
 from calls.summaries.tasks import call_summarize_task
 from core.celery_app import app
@@ -86,3 +86,17 @@ def calls_close_abandoned() -> dict[str, int]:
             closed[tenant.schema_name] = count
             ingestion_logger.warning("closed %d abandoned call(s) in %s", count, tenant.schema_name)
     return closed
+
+
+@app.task(name="calls.recordings_sweep")
+def recordings_sweep() -> dict[str, dict[str, int]]:
+    """Periodic (CELERY_BEAT_SCHEDULE): in every tenant, delete recordings (and, where the tenant
+    chose so, transcripts) past its retention. A recording storage would not delete stays for the
+    next run."""
+    swept: dict[str, dict[str, int]] = {}
+    for tenant in get_tenant_model().objects.exclude(schema_name=get_public_schema_name()):
+        with tenant_context(tenant):
+            result = recordings.recordings_sweep()
+        if any(result.values()):
+            swept[tenant.schema_name] = result
+    return swept

@@ -131,6 +131,13 @@ class TransferConfig(ContractModel):
     target: str = Field("", description="tel:+E164 or sip: URI; empty when none is set.")
 
 
+class RecordingConfig(ContractModel):
+    enabled: bool = Field(False, description="Record the call: stereo Ogg/Opus, caller left and agent right, "
+                                             "uploaded to /internal/calls/<id>/recording after it.")
+    disclosure: str = Field("", description="Said before the greeting (the greeting already starts with it); empty "
+                                            "when not recording.")
+
+
 class CallConfig(ContractModel):
     """Everything the worker needs to run one call (docs/internal-api.md, field by field)."""
 
@@ -152,3 +159,4 @@ class CallConfig(ContractModel):
     callback_promise: str = ""
     tools: tuple[str, ...] = Field(TOOL_NAMES, description="The voice tools to offer the model.")
     test: bool = Field(False, description="A test call (the owner trying their agent): its writes are removed at the end.")
+    recording: RecordingConfig = RecordingConfig()

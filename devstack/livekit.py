@@ -51,6 +51,19 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return sock.getsockname()[1]
 
 
+def free_port_both() -> int:
+    """A port free for both UDP and TCP (the SIP bridge listens on both)."""
+    for _ in range(100):
+        port = free_port(socket.SOCK_DGRAM)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no port free for both UDP and TCP on loopback")
+
+
 def free_udp_range(size: int) -> tuple[int, int]:
     """`size` consecutive UDP ports nobody holds right now (RTP for the bridge, baresip)."""
     for _ in range(200):
@@ -151,7 +164,7 @@ class LineConfig:
     @classmethod
     def free(cls, *, redis_url: str, **kwargs) -> LineConfig:
         return cls(redis_url=redis_url, http_port=free_port(), rtc_tcp_port=free_port(),
-                   rtc_udp_port=free_port(socket.SOCK_DGRAM), sip_port=free_port(socket.SOCK_DGRAM),
+                   rtc_udp_port=free_port(socket.SOCK_DGRAM), sip_port=free_port_both(),
                    rtp_ports=free_udp_range(200), sip_health_port=free_port(), **kwargs)
 
     @property

@@ -81,12 +81,14 @@ def caller_number(messages: list[dict[str, Any]]) -> str:
 class ReceptionistTurns:
     """A model that books, transfers and says goodbye, decided from the conversation so far, so many
     calls can share it: a caller who names the service gets the first free time the API offers from
-    `date` on, booked in `customer_name` on the number the call's instructions give; "person" asks for a
+    `date` on, booked in `customer_name` on the number the call's instructions give (or `customer_phone`,
+    the number a caller without one says, as on a test call from the browser); "person" asks for a
     transfer; "bye" ends the call."""
 
     service: str = "haircut"
     date: str = "tomorrow"
     customer_name: str = "Maria Lopez"
+    customer_phone: str = ""
     goodbye_outcome: str = "booked"
 
     def __call__(self, messages: list[dict[str, Any]]) -> Step:
@@ -100,7 +102,7 @@ class ReceptionistTurns:
                 if start:
                     return {"tool_calls": [("create_booking", {
                         "service": self.service, "start": str(start)[:16], "customer_name": self.customer_name,
-                        "customer_phone": caller_number(messages), "notes": None})]}
+                        "customer_phone": caller_number(messages) or self.customer_phone, "notes": None})]}
                 return {"content": output.get("message") or "Sorry, there is nothing free."}
             if name == "create_booking":
                 return {"content": output.get("message") or "You're booked. Anything else?"}
@@ -136,6 +138,8 @@ class ProviderStandIns:
     def __post_init__(self) -> None:
         self.chat_requests: list[dict[str, Any]] = []
         self.spoken: list[tuple[float, str]] = []  # (time.monotonic(), text) each synthesis started
+        self.chat_times: list[float] = []  # time.monotonic() each chat request arrived
+        self.synthesis: list[tuple[float, float]] = []  # (time.monotonic() it started, seconds espeak-ng took)
         self.heard: list[tuple[float, str]] = []  # (time.monotonic(), transcript) each final sent
         self.connections = itertools.count(1)
         app = web.Application()
@@ -244,6 +248,7 @@ class ProviderStandIns:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.chat_requests.append(body)
+        self.chat_times.append(time.monotonic())
         step = self.turns(body.get("messages") or []) or {"content": "Okay."}
         if self.first_token_seconds:
             await asyncio.sleep(self.first_token_seconds)
@@ -278,7 +283,9 @@ class ProviderStandIns:
         self.spoken.append((time.monotonic(), text))
         if not text.strip():
             return b""
+        started = time.monotonic()
         samples = await asyncio.get_running_loop().run_in_executor(None, lambda: speak(text, rate=rate))
+        self.synthesis.append((started, time.monotonic() - started))
         return samples.astype("<i2").tobytes()
 
     async def _cartesia_bytes(self, request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@ rolls back, and an event recorded twice is sent once).
 Who calls them: one follow-up function per domain action, which sends everything that follows the
 action (these events, the customer's text): `bookings/followups.py`, `orders/followups.py`,
 `calls/followups.py`. Services register that one function with `transaction.on_commit`.
+Calendars (not a domain action) call `calendar_problem` from their sync and event writes.
 
 Every one of them swallows and logs its own errors: a follow-up must never fail the booking, the
 order or the tool call it follows.
@@ -212,3 +213,11 @@ def call_ended(*, call, summary=None) -> None:
                     if summary is not None and summary.status == "done" else None),
         "link": admin_url(f"calls/call/{call.pk}/change/"),
     })
+
+
+@_never_raises
+def calendar_problem(*, key: str, subject: str, body: str) -> None:
+    """A connected calendar needs the owner: it stopped answering, its access was revoked, or the
+    business deleted a booking's event there. Emails only: it is the owner's to fix, not the staff's."""
+    notification_event_record(event="calendar_problem", event_key=key, subject=subject, body=f"{_business()}: {body}",
+                              emails_only=True)

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django_tenants.utils import get_public_schema_name, schema_context
 
 from bookings.models import BookingPolicy, Service
+from calls.recordings import recordings_delete_all
 from core.phone import DEFAULT_REGION, InvalidPhoneNumber, normalize_phone_number, phone_region
 from notifications.services import notification_settings_get
 from orders.models import MenuItem, OrderingPolicy
@@ -163,11 +164,12 @@ def _upsert_by_name(model, entries: list[dict], inactive_field: str, changes: li
 FRONT_DESK_GROUP = "Front desk"
 # What staff at the counter need: the bookings (take and cancel them), calls and their transcripts,
 # callbacks to work through, orders to move through the kitchen, the SMS log. Not the agent's
-# settings, hours, prices or the users: those stay with the owner.
+# settings, hours, prices or the users: those stay with the owner. Listening to recordings too (the
+# owner can take it away).
 FRONT_DESK_PERMISSIONS = {
     "bookings": ["view_booking", "add_booking", "change_booking", "view_service"],
     "hours": ["view_openinghours", "view_closure"],
-    "calls": ["view_call", "view_callbackrequest", "change_callbackrequest"],
+    "calls": ["view_call", "view_callbackrequest", "change_callbackrequest", "listen_callrecording"],
     "messaging": ["view_smsmessage", "view_smsreply", "change_smsreply"],
     "orders": ["view_order", "change_order", "view_menuitem"],
 }
@@ -332,6 +334,9 @@ def tenant_delete(*, tenant: Tenant) -> None:
     """Delete a tenant: its schema is dropped, its domains and phone numbers are freed."""
     if connection.schema_name != get_public_schema_name():
         connection.set_schema_to_public()
+    # The audio lives outside the schema (files or a bucket): dropping the schema would only unlink it.
+    with schema_context(tenant.schema_name):
+        recordings_delete_all()
     with transaction.atomic():
         if tenant.phone_numbers.exists():
             sip_sync_request()  # its numbers leave LiveKit's trunk after the commit

@@ -301,6 +301,13 @@ class AgentSpec(SpecModel):
                                         bounds=AgentSettings.WARNING_SECONDS_RANGE, strict=True)
     sms_confirmations: bool = column(AgentSettings, "sms_confirmations", strict=True)
     callback_promise: str = column(AgentSettings, "callback_promise", strict=True)
+    # Call recordings: off unless the spec turns them on; an empty disclosure is the standard one in
+    # the agent's language.
+    record_calls: bool = column(AgentSettings, "record_calls", strict=True)
+    recording_disclosure: str = column(AgentSettings, "recording_disclosure", strict=True)
+    recording_retention_days: int = column(AgentSettings, "recording_retention_days", strict=True)
+    recording_retention_deletes_transcript: bool = column(AgentSettings, "recording_retention_deletes_transcript",
+                                                          strict=True)
 
     @model_validator(mode="after")
     def _warnings_fit_inside_the_call(self) -> AgentSpec:

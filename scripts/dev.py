@@ -131,6 +131,25 @@ def ensure_caddy() -> None:
     ensure_debian_package(binary="caddy", package="caddy", needed_for="the edge proxy tests (skipped)")
 
 
+# The S3-compatible server the recordings' bucket path is tested against (calls/tests/test_recordings_s3.py):
+# versitygw, a Go module, built into .var/gobin once.
+VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw@v1.8.0"
+
+
+def ensure_versitygw() -> None:
+    binary = VAR / "gobin" / "versitygw"
+    if shutil.which("versitygw") or binary.exists():
+        return
+    if not shutil.which("go"):
+        say("Go is not installed: the S3 recording-storage tests will be skipped")
+        return
+    say(f"building {VERSITYGW_MODULE} for the S3 recording-storage tests (once)")
+    subprocess.run(["go", "install", VERSITYGW_MODULE], check=False,
+                   env={**os.environ, "GOBIN": str(binary.parent), "GOFLAGS": "-mod=mod"})
+    if not binary.exists():
+        say("versitygw could not be built: the S3 recording-storage tests will be skipped")
+
+
 def ensure_phone_line() -> bool:
     """The local phone line: LiveKit's server and SIP bridge built at their pins (devstack/livekit.py),
     the SIP phone (baresip) and the speech tools the tests make their callers' lines with. Says in one
@@ -191,9 +210,11 @@ def run_tests(extra_args: list[str]) -> int:
     ensure_caddy()
     ensure_phone_line()
     ensure_browser_assets()
+    ensure_versitygw()
     services = Services()
     try:
         env = {**os.environ, **services.start(persistent_redis=False)}
+        env.setdefault("VERSITYGW", str(VAR / "gobin" / "versitygw"))
         env.setdefault("PYTHONUNBUFFERED", "1")
         if extra_args:
             return subprocess.call([PYTHON, "-m", "pytest", *extra_args], cwd=ROOT, env=env)
@@ -292,7 +313,7 @@ def run_stack(port: int, *, standins: bool) -> int:
         say(f"  internal API:    http://localhost:{port}/internal/schema/  (token: INTERNAL_API_TOKEN)")
         if line is not None:
             sip = line.config.sip_address
-            say(f"  phone line:      ring sip:+15550100001@{sip} (salon) or sip:+15550100002@{sip} (pizzeria)")
+            say(f"  phone line:      ring sip:+15550100001@{sip} (salon) or sip:+493055500002@{sip} (pizzeria)")
             say("                   from a SIP softphone on this machine, or without one:")
             say("                   python scripts/dev.py call +15550100001 --say 'I would like a haircut' --out heard.wav")
         while all(child.poll() is None for child in children):

@@ -104,6 +104,7 @@ TENANT_APPS = [
     "webhooks",
     "calls.summaries",
     "scenarios",
+    "calendars",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 # soniq_site registers the deploy checks (soniq_site/checks.py); csp checks django-csp's settings.
@@ -297,6 +298,7 @@ CELERY_TASK_ROUTES = {
     "calls.sms_send": {"queue": "messages"},
     "calls.call_log_store": {"queue": "ingest"},
     "calls.calls_close_abandoned": {"queue": "maintenance"},
+    "calls.recordings_sweep": {"queue": "maintenance"},
     "trials.trial_calls_sweep": {"queue": "maintenance"},
     "trials.scenario_run": {"queue": "maintenance"},
     "bookings.booking_reminders_send": {"queue": "maintenance"},
@@ -310,9 +312,15 @@ CELERY_TASK_ROUTES = {
     "summaries.call_summarize": {"queue": "ingest"},
     "notifications.digests_send": {"queue": "maintenance"},
     "notifications.followups_requeue": {"queue": "maintenance"},
+    # A booking's calendar event waits behind no call log; whole-calendar syncs are maintenance.
+    "calendars.calendar_event_push": {"queue": "messages"},
+    "calendars.calendar_sync": {"queue": "maintenance"},
+    "calendars.calendars_sync": {"queue": "maintenance"},
 }
 CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
+    # Recordings past each tenant's retention leave storage (calls/recordings.py).
+    "calls-recordings-sweep": {"task": "calls.recordings_sweep", "schedule": 3600.0},
     # What a test call abandoned without its log left behind (voiceapi/trial_calls.py).
     "trial-calls-sweep": {"task": "trials.trial_calls_sweep", "schedule": 300.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
@@ -324,9 +332,41 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-digests": {"task": "notifications.digests_send", "schedule": 900.0},
     # Follow-ups whose task was lost (broker down at commit, worker killed) are queued again.
     "followups-requeue": {"task": "notifications.followups_requeue", "schedule": 60.0},
+    # Every connected calendar: busy times, events still to write, conflicts, push channels.
+    "calendars-sync": {"task": "calendars.calendars_sync", "schedule": float(env_int("CALENDAR_SYNC_SECONDS", 300))},
 }
 # A booking is reminded by SMS this long before it starts (if it was made at least as long before).
 BOOKING_REMINDER_HOURS = env_int("BOOKING_REMINDER_HOURS", 24)
+
+# --- Calendar sync (calendars/, docs/calendars.md) ----------------------------------------------------
+# Fernet keys (comma-separated; the first encrypts, all decrypt) for calendar tokens and passwords at
+# rest. Unset: one derived from SECRET_KEY (changing SECRET_KEY then disconnects every calendar).
+CALENDAR_ENCRYPTION_KEYS = env_list("CALENDAR_ENCRYPTION_KEYS")
+# The public host's https:// address Google sends owners back to (GOOGLE's redirect URI is this +
+# /calendars/google/callback) and push notifications to. Unset: no Google connections.
+CALENDAR_PUBLIC_URL = env_str("CALENDAR_PUBLIC_URL")
+GOOGLE_OAUTH_CLIENT_ID = env_str("GOOGLE_OAUTH_CLIENT_ID")
+GOOGLE_OAUTH_CLIENT_SECRET = env_str("GOOGLE_OAUTH_CLIENT_SECRET")
+GOOGLE_OAUTH_AUTH_URI = env_str("GOOGLE_OAUTH_AUTH_URI", "https://accounts.google.com/o/oauth2/auth")
+GOOGLE_OAUTH_TOKEN_URI = env_str("GOOGLE_OAUTH_TOKEN_URI", "https://oauth2.googleapis.com/token")
+GOOGLE_OAUTH_REVOKE_URI = env_str("GOOGLE_OAUTH_REVOKE_URI", "https://oauth2.googleapis.com/revoke")
+GOOGLE_CALENDAR_API_ROOT = env_str("GOOGLE_CALENDAR_API_ROOT", "https://www.googleapis.com/")
+# How long an owner may take on Google's consent screen.
+CALENDAR_OAUTH_MAX_AGE_SECONDS = env_int("CALENDAR_OAUTH_MAX_AGE_SECONDS", 1800)
+# A voice tool reads a calendar whose mirror is older than this (seconds; with a live Google push
+# channel, CALENDAR_PUSH_FRESH_SECONDS), waiting at most CALENDAR_CALL_WAIT_MS before it goes on with
+# the last known busy times; a calendar that failed is not asked again for CALENDAR_RETRY_AFTER_FAILURE_SECONDS.
+CALENDAR_FRESH_SECONDS = env_int("CALENDAR_FRESH_SECONDS", 60)
+CALENDAR_PUSH_FRESH_SECONDS = env_int("CALENDAR_PUSH_FRESH_SECONDS", 900)
+CALENDAR_CALL_WAIT_MS = env_int("CALENDAR_CALL_WAIT_MS", 1500)
+CALENDAR_RETRY_AFTER_FAILURE_SECONDS = env_int("CALENDAR_RETRY_AFTER_FAILURE_SECONDS", 60)
+CALENDAR_HTTP_TIMEOUT_SECONDS = env_int("CALENDAR_HTTP_TIMEOUT_SECONDS", 10)
+# Days ahead mirrored (keep it at least the booking horizon).
+CALENDAR_SYNC_DAYS = env_int("CALENDAR_SYNC_DAYS", 90)
+CALENDAR_CHANNEL_TTL_SECONDS = env_int("CALENDAR_CHANNEL_TTL_SECONDS", 7 * 24 * 3600)
+# A booking's event write is retried this often; backoff before retry n is CALENDAR_RETRY_BACKOFF_MS * 2**n.
+CALENDAR_PUSH_MAX_RETRIES = env_int("CALENDAR_PUSH_MAX_RETRIES", 6)
+CALENDAR_RETRY_BACKOFF_MS = env_int("CALENDAR_RETRY_BACKOFF_MS", 2000)
 
 # --- Call-log ingestion (calls/ingestion.py) -------------------------------------------------------
 CALL_LOG_MAX_BYTES = env_int("CALL_LOG_MAX_BYTES", 2 * 1024 * 1024)
@@ -339,6 +379,62 @@ CALL_LOG_LOCK_TIMEOUT_MS = env_int("CALL_LOG_LOCK_TIMEOUT_MS", 5000)
 CALL_LOG_DEAD_LETTER_MAX_RETRIES = env_int("CALL_LOG_DEAD_LETTER_MAX_RETRIES", 288)
 # A call still active this long after its maximum length lost its worker (calls_close_abandoned).
 CALL_ABANDONED_MARGIN_SECONDS = env_int("CALL_ABANDONED_MARGIN_SECONDS", 300)
+
+# --- Call recordings (calls/recordings.py) -------------------------------------------------------
+# The filesystem (RECORDINGS_ROOT, never served directly: the admin streams a recording after checking
+# the listener's permission) unless RECORDINGS_S3_BUCKET names an S3-compatible bucket; then the admin
+# hands the browser a signed URL that lives RECORDINGS_SIGNED_URL_SECONDS.
+RECORDINGS_ROOT = env_str("RECORDINGS_ROOT", str(BASE_DIR / ".var" / "recordings"))
+RECORDINGS_S3_BUCKET = env_str("RECORDINGS_S3_BUCKET")
+RECORDINGS_S3_ENDPOINT_URL = env_str("RECORDINGS_S3_ENDPOINT_URL")
+RECORDINGS_S3_REGION = env_str("RECORDINGS_S3_REGION")
+RECORDINGS_S3_ACCESS_KEY_ID = env_str("RECORDINGS_S3_ACCESS_KEY_ID")
+RECORDINGS_S3_SECRET_ACCESS_KEY = env_str("RECORDINGS_S3_SECRET_ACCESS_KEY")
+# Server-side encryption asked of the bucket: AES256 (S3-managed keys), aws:kms, or empty for none.
+RECORDINGS_S3_SSE = env_str("RECORDINGS_S3_SSE", "AES256")
+RECORDINGS_SIGNED_URL_SECONDS = env_int("RECORDINGS_SIGNED_URL_SECONDS", 300)
+# Largest recording upload accepted (an hour of the worker's Ogg/Opus is ~30 MB).
+RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 64 * 1024 * 1024)
+
+
+def recordings_storage_config(*, root: str, bucket: str, endpoint_url: str = "", region: str = "",
+                               access_key: str = "", secret_key: str = "", sse: str = "",
+                               signed_url_seconds: int = 300) -> dict:
+    """STORAGES["recordings"]: files under `root`, or the S3-compatible `bucket` (tests build theirs with it too)."""
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": root, "base_url": None,
+                            "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}}
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": bucket,
+        "endpoint_url": endpoint_url or None,
+        "region_name": region or None,
+        "access_key": access_key or None,
+        "secret_key": secret_key or None,
+        "default_acl": "private",
+        "querystring_auth": True,
+        "querystring_expire": signed_url_seconds,
+        "signature_version": "s3v4",
+        "file_overwrite": False,
+        "object_parameters": {"ServerSideEncryption": sse} if sse else {},
+        "addressing_style": "path" if endpoint_url else None,
+    }}
+
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "recordings": recordings_storage_config(
+        root=RECORDINGS_ROOT, bucket=RECORDINGS_S3_BUCKET, endpoint_url=RECORDINGS_S3_ENDPOINT_URL,
+        region=RECORDINGS_S3_REGION, access_key=RECORDINGS_S3_ACCESS_KEY_ID,
+        secret_key=RECORDINGS_S3_SECRET_ACCESS_KEY, sse=RECORDINGS_S3_SSE,
+        signed_url_seconds=RECORDINGS_SIGNED_URL_SECONDS),
+}
+# The player loads a signed URL from the bucket's host when recordings live in a bucket.
+if RECORDINGS_S3_BUCKET:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [
+        "'self'", urlparse(RECORDINGS_S3_ENDPOINT_URL)._replace(path="", params="", query="", fragment="").geturl()
+        if RECORDINGS_S3_ENDPOINT_URL else "https://*.amazonaws.com"]
 
 # --- Voice providers (read by the voice worker and by call-start config) -----------------------
 SONIQ_API_URL = env_str("SONIQ_API_URL", "http://127.0.0.1:8000")

@@ -137,11 +137,23 @@ def llm_server():
 
 
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake, smtp_server, llm_server):
+def google_fake():
+    """A local Google (OAuth and Calendar API) for calendar sync (calendars/tests/google_fake.py)."""
+    from calendars.tests.google_fake import GoogleFake
+
+    fake = GoogleFake()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake, smtp_server, llm_server, google_fake,
+                          api_server):
     """One real Celery worker for the whole run (see the module docstring): the calls, messaging,
     notifications, webhooks and summaries tests share it, as two workers on one queue would take each
     other's tasks. `.log()` is its output so far (INFO level: received, retried, succeeded tasks).
-    Its SMS go to `signalwire_fake`, its mail to `smtp_server`, its summaries to `llm_server`."""
+    Its SMS go to `signalwire_fake`, its mail to `smtp_server`, its summaries to `llm_server`, its
+    Google Calendar requests to `google_fake`."""
     from core.celery_app import app
 
     env = {
@@ -155,6 +167,11 @@ def celery_worker_process(django_db_setup, django_db_blocker, signalwire_fake, s
         **signalwire_fake.settings(),
         **smtp_server.settings(),
         **llm_server.settings(),
+        # Calendar sync: Google is the local stand-in; push channels point at the live server.
+        **google_fake.settings(),
+        "CALENDAR_PUBLIC_URL": api_server.url,
+        "CALENDAR_PUSH_MAX_RETRIES": "2",
+        "CALENDAR_RETRY_BACKOFF_MS": "100",
         **EXTRA_WORKER_ENV,
     }
     # Tasks left in the queues by an earlier, interrupted run would run against this run's data.

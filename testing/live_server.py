@@ -9,6 +9,7 @@ truncates only the call activity of the demo tenants afterwards.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -30,14 +31,28 @@ ACTIVITY_TABLES = (
     "webhooks_webhookdelivery", "webhooks_webhookendpoint",
     # Scenario runs and their results (the scenarios themselves are configuration).
     "scenarios_scenariorun", "scenarios_scenarioresult",
+    # Connected calendars (their busy times, events and fallbacks go with them).
+    "calendars_calendarconnection",
 )
 
 
 def truncate_activity(schemas: tuple[str, ...] = DEMO_SCHEMAS) -> None:
-    with connection.cursor() as cursor:
-        for schema in schemas:
-            tables = ", ".join(f'"{schema}"."{table}"' for table in ACTIVITY_TABLES)
-            cursor.execute(f"TRUNCATE {tables} CASCADE")
+    from django.db import OperationalError
+
+    for attempt in range(5):
+        try:
+            with connection.cursor() as cursor:
+                for schema in schemas:
+                    tables = ", ".join(f'"{schema}"."{table}"' for table in ACTIVITY_TABLES)
+                    cursor.execute(f"TRUNCATE {tables} CASCADE")
+            break
+        except OperationalError as exc:
+            # A Celery task of the test that just ended (a summary, a test call's clean-up) may still
+            # hold a row lock the TRUNCATE's table locks wait on, in the other order: PostgreSQL breaks
+            # the deadlock by failing one side; the task retries on its own, this cleanup tries again.
+            if "deadlock" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
     connection.set_schema_to_public()
 
 

@@ -12,7 +12,15 @@ from bookings.catalog import services_summary
 from bookings.models import Service
 from calls.models import Call
 from calls.selectors import transfer_target_at
-from core.call_contract import CallConfig, Capability, TransferConfig, VoiceConfig, WarningsConfig, tools_for
+from core.call_contract import (
+    CallConfig,
+    Capability,
+    RecordingConfig,
+    TransferConfig,
+    VoiceConfig,
+    WarningsConfig,
+    tools_for,
+)
 from core.phone import is_e164
 from core.phrasing import calendar_date
 from messaging.sms import signalwire_missing_settings
@@ -129,6 +137,8 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
     agent_settings = agent_settings or agent_settings_get()
     local = now.astimezone(tenant.tzinfo)
     capabilities = _capabilities()
+    # A test call (the owner trying the agent in the browser) is not recorded: its writes are removed.
+    recording = agent_settings.record_calls and not call.is_test
     # A test call queues a (test) callback instead of transferring: a browser is no phone line.
     transfer_target = "" if call.is_test else transfer_target_at(at=now, tz=tenant.tzinfo, agent_settings=agent_settings)
     return CallConfig(
@@ -137,7 +147,10 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
         timezone=tenant.timezone,
         local_time=local.isoformat(timespec="seconds"),
         language=agent_settings.language,
-        greeting=agent_settings.greeting,
+        # The disclosure is the greeting's first sentence: one utterance, so nothing (a tool, a
+        # caller's early question) can come between the two.
+        greeting=(f"{agent_settings.disclosure_text()} {agent_settings.greeting}" if recording
+                  else agent_settings.greeting),
         instructions=call_instructions_build(tenant=tenant, agent_settings=agent_settings, call=call, local=local,
                                              capabilities=capabilities, transfer_target=transfer_target),
         # Only a phone number (rows stored before caller ids were cleaned may hold anything).
@@ -151,4 +164,5 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
         callback_promise=agent_settings.callback_promise,
         tools=tools_for(capabilities),
         test=call.is_test,
+        recording=RecordingConfig(enabled=recording, disclosure=agent_settings.disclosure_text() if recording else ""),
     )

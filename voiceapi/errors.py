@@ -21,6 +21,9 @@ ERROR_STATUS: dict[str, int] = {
     "booking_cancelled": 409,
     "illegal_status_change": 409,
     "log_already_received": 409,
+    "recording_already_received": 409,
+    "invalid_recording": 400,
+    "storage_unavailable": 503,
     "payload_too_large": 413,
     "ingestion_unavailable": 503,
 }

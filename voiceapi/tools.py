@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from bookings.selectors import availability_check, booking_find
 from bookings.voice import cancel_booking, create_booking, reschedule_booking
+from calendars.services import calendars_refresh_for_call
 from calls.models import Call
 from calls.services import call_end_request, call_note_add, call_transfer_request
 from core import clock
@@ -63,6 +64,9 @@ class VoiceToolView(CallTokenView):
     # After the end-of-call log the call is over; only annotations are still accepted.
     allowed_after_end = False
     writes = True
+    # Tools that decide on availability read stale calendars first, outside the transaction (a
+    # bounded wait; on timeout the call goes on with the last known busy times: calendars.services).
+    reads_calendars = False
 
     def perform(self, *, call: Call, data: dict[str, Any]) -> ToolOutcome:
         raise NotImplementedError
@@ -76,6 +80,9 @@ class VoiceToolView(CallTokenView):
         key = request.headers.get("Idempotency-Key", "").strip() if TOOLS_BY_NAME[self.tool_name].keyed else ""
         if len(key) > IDEMPOTENCY_KEY_MAX:
             raise DomainError("invalid_request", f"The Idempotency-Key header must be at most {IDEMPOTENCY_KEY_MAX} characters.")
+
+        if self.reads_calendars:
+            calendars_refresh_for_call(call=call)
 
         def respond() -> tuple[int, dict[str, Any]]:
             return tool_respond(lambda: self.perform(call=call, data=data), writes=self.writes)
@@ -103,6 +110,7 @@ class CheckAvailabilityView(VoiceToolView):
     tool_name = "check_availability"
     request_serializer = shapes.CheckAvailabilityRequestSerializer
     writes = False
+    reads_calendars = True
 
     def perform(self, *, call, data):
         return availability_check(service_name=data["service"], date=data["date"], time=data["time"], now=clock.now())
@@ -112,6 +120,7 @@ class CheckAvailabilityView(VoiceToolView):
 class CreateBookingView(VoiceToolView):
     tool_name = "create_booking"
     request_serializer = shapes.CreateBookingRequestSerializer
+    reads_calendars = True
 
     def perform(self, *, call, data):
         return create_booking(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
@@ -181,6 +190,7 @@ class FindBookingsView(VoiceToolView):
 class RescheduleBookingView(VoiceToolView):
     tool_name = "reschedule_booking"
     request_serializer = shapes.RescheduleBookingRequestSerializer
+    reads_calendars = True
 
     def perform(self, *, call, data):
         trial_call_may_change_booking(call=call, booking_id=data["booking_id"])

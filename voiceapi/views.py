@@ -24,14 +24,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import tenant_context
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
-from calls import ingestion
+from calls import ingestion, recordings
 from calls.models import Call
 from calls.selectors import call_get
 from calls.services import call_start
@@ -267,6 +267,69 @@ class CallLogView(CallTokenView):
         # 2xx means "you may forget this log": 202 when queued, 200 when this exact log is stored.
         code = status.HTTP_202_ACCEPTED if result == ingestion.ACCEPTED else status.HTTP_200_OK
         return Response({"ok": True, "call_id": str(self.call.pk), "status": result}, status=code)
+
+
+class OggAudioParser(BaseParser):
+    """The recording's bytes as sent, up to RECORDING_MAX_BYTES (413 beyond)."""
+
+    media_type = "audio/ogg"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.RECORDING_MAX_BYTES
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The recording is larger than {limit // (1024 * 1024)} MB.")
+        return raw
+
+
+@extend_schema_view(post=extend_schema(
+    operation_id="call_recording",
+    summary="Upload the call's recording (stereo Ogg/Opus: caller left, agent right)",
+    request={"audio/ogg": {"type": "string", "format": "binary"}},
+    parameters=[OpenApiParameter("X-Recording-Offset-Seconds", float, OpenApiParameter.HEADER,
+                                 description="Where the recording starts on the call's clock (transcript offsets)."),
+                OpenApiParameter("X-Recording-Muted", str, OpenApiParameter.HEADER,
+                                 description="JSON list of [channel, start, end] windows muted for card numbers.")],
+    responses={201: OpenApiResponse(description="stored"), 200: OpenApiResponse(description="this exact recording is stored"),
+               400: shapes.ErrorSerializer, 401: shapes.ErrorSerializer, 409: shapes.ErrorSerializer,
+               413: shapes.ErrorSerializer,
+               503: OpenApiResponse(shapes.ErrorSerializer, description="storage_unavailable: send it again later")},
+    tags=["calls"],
+))
+class CallRecordingView(CallTokenView):
+    """One recording per call, uploaded once the call is over (the worker spools and retries it, so
+    the same bytes may come twice). Accepted with the log's token grace: a spooled upload is late."""
+
+    authentication_classes = [CallLogTokenAuthentication]
+    parser_classes = [OggAudioParser]
+
+    def initial(self, request, *args, **kwargs):
+        APIView.initial(self, request, *args, **kwargs)
+        has_body = int(request.META.get("CONTENT_LENGTH") or 0) > 0
+        if has_body and request.content_type.split(";")[0].strip().lower() != "audio/ogg":
+            raise exceptions.UnsupportedMediaType(request.content_type)
+        access: CallAccess = request.auth
+        connection.set_tenant(access.tenant)
+        call = call_get(call_id=access.claims.call_id)
+        if call is None:
+            raise DomainError("unknown_call", "There is no such call.")
+        self.call = call
+
+    def post(self, request, call_id):
+        if str(call_id) != str(self.call.pk):
+            raise DomainError("wrong_call", "This call token belongs to a different call.")
+        try:
+            offset = float(request.META.get("HTTP_X_RECORDING_OFFSET_SECONDS") or 0)
+            muted = json.loads(request.META.get("HTTP_X_RECORDING_MUTED") or "[]")
+        except ValueError:
+            raise DomainError("invalid_recording", "The recording's offset or muted windows are not numbers.") from None
+        if not isinstance(muted, list) or offset != offset:
+            raise DomainError("invalid_recording", "The recording's offset or muted windows are not numbers.")
+        audio = request.data if isinstance(request.data, bytes) else b""
+        _, created = recordings.recording_store(call=self.call, audio=audio, started_offset_seconds=offset,
+                                                muted=muted[:200])
+        return Response({"ok": True, "call_id": str(self.call.pk), "status": "stored" if created else "already_stored"},
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 @csrf_exempt

@@ -20,6 +20,7 @@ from livekit.agents.metrics.usage import LLMModelUsage, STTModelUsage, TTSModelU
 
 from core import clock
 from core.call_contract import Outcome
+from core.card_numbers import mask_card_numbers, mask_card_numbers_in
 
 # Keeps one runaway call from producing a log the API refuses (it caps the body size).
 MAX_TEXT_CHARS = 4000
@@ -68,7 +69,8 @@ class CallRecorder:
         metrics = item.metrics or {}
         self.transcript.append({
             "role": item.role,
-            "text": text[:MAX_TEXT_CHARS],
+            # Card numbers are masked before the log exists, so the spool never holds one on disk.
+            "text": mask_card_numbers(text)[:MAX_TEXT_CHARS],
             "offset_seconds": self._offset(item.created_at),
             "language": ((self._caller_language or self.language) if item.role == "user" else self.language)[:16],
             "interrupted": bool(item.interrupted),
@@ -104,8 +106,8 @@ class CallRecorder:
         """Also used for tool calls the worker makes itself (the watchdog's forced transfer)."""
         self.tool_calls.append({
             "name": name,
-            "arguments": arguments,
-            "result": result,
+            "arguments": mask_card_numbers_in(arguments),
+            "result": mask_card_numbers_in(result),
             "is_error": is_error,
             "offset_seconds": self._offset(started_at),
             "duration_ms": duration_ms,

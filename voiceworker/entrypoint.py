@@ -29,7 +29,7 @@ from livekit.agents import AgentServer, AgentSession, CloseEvent, CloseReason, J
 from livekit.plugins import silero
 
 from core.call_contract import Outcome
-from voiceworker import call_actions
+from voiceworker import call_actions, recordings
 from voiceworker.agent import SoniqAgent
 from voiceworker.api_client import ApiRefused, ApiUnavailable, CallStart, SoniqApiClient, UnknownNumber
 from voiceworker.call_control import CallControl, LiveKitCallControl, LoggingCallControl
@@ -215,6 +215,7 @@ async def entrypoint(ctx: JobContext) -> None:
         return
     if call.over:
         return  # the caller left while the session started
+    recordings.register(ctx, session, call)  # when the tenant records calls (voiceworker/recordings.py)
     watchdog.start()
     if call.config.greeting:
         session.say(call.config.greeting)

@@ -3,6 +3,7 @@ have no admin modules of their own, so they never import the back office."""
 from backoffice.admin import (  # noqa: F401 - registers the admins
     agent,
     bookings,
+    calendars,
     calls,
     notifications,
     orders,

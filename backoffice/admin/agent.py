@@ -42,6 +42,7 @@ class AgentSettingsForm(forms.ModelForm):
         widgets = {
             "greeting": forms.Textarea(attrs={"rows": 2, "cols": 80}),
             "instructions": forms.Textarea(attrs={"rows": 12, "cols": 80}),
+            "recording_disclosure": forms.Textarea(attrs={"rows": 2, "cols": 80}),
         }
         help_texts = {
             "greeting": "The first sentence callers hear. Takes effect on the next call.",
@@ -195,6 +196,8 @@ class AgentSettingsAdmin(SingleRowAdminMixin, admin.ModelAdmin):
                          "description": "The agent warns the caller before the call reaches its maximum length."}),
         ("Escalation", {"fields": ["transfer_to", "escalation_fallback", "callback_promise"]}),
         ("Text messages", {"fields": ["sms_confirmations"]}),
+        ("Call recordings", {"fields": ["record_calls", "recording_disclosure", "recording_retention_days",
+                                        "recording_retention_deletes_transcript"]}),
     ]
 
     def get_inline_instances(self, request, obj=None):

@@ -6,9 +6,11 @@ The callback queue is the business's to work: one click marks a request done, re
 """
 from __future__ import annotations
 
+import re
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,7 +27,8 @@ from backoffice.helpers import (
 )
 from backoffice.sites import tenant_admin_site
 from calls.callbacks import callback_request_mark_done, callback_request_reopen
-from calls.models import Call, CallbackRequest
+from calls.models import Call, CallbackRequest, CallRecording
+from calls.recordings import recording_delete, recording_signed_url
 from calls.summaries.services import summaries_configured
 from core.errors import DomainError
 from messaging.models import SmsMessage, SmsOptOut, SmsReply
@@ -155,7 +158,89 @@ class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAd
             context["title"] = f"Call from {phone_text(call.caller_number) or 'a withheld number'}"
             context["subtitle"] = local_time_text(call.started_at)
             context["summaries_on"] = summaries_configured()
+            recording = CallRecording.objects.filter(call=call).first()
+            if recording is not None:
+                context["recording"] = recording
+                context["can_listen"] = request.user.has_perm(LISTEN_PERMISSION)
+                context["can_delete_recording"] = request.user.has_perm(DELETE_RECORDING_PERMISSION)
         return super().change_view(request, object_id, form_url, context)
+
+    # --- the recording: listening and deleting ------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path("<uuid:call_id>/recording/", self.admin_site.admin_view(self.recording_audio_view),
+                 name="calls_call_recording"),
+            path("<uuid:call_id>/recording/delete/", self.admin_site.admin_view(self.recording_delete_view),
+                 name="calls_call_recording_delete"),
+            *super().get_urls(),
+        ]
+
+    def _recording_or_404(self, request, call_id) -> CallRecording:
+        # Only this tenant's schema is searched: another business's call id is simply not found here.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        recording = CallRecording.objects.filter(call_id=call_id).first()
+        if recording is None:
+            raise Http404("This call has no recording.")
+        return recording
+
+    def recording_audio_view(self, request, call_id):
+        """The audio, to the owner and to staff allowed to listen: streamed from the filesystem
+        (with byte ranges, so the player can seek), or a redirect to a signed URL of a few minutes."""
+        recording = self._recording_or_404(request, call_id)
+        if not request.user.has_perm(LISTEN_PERMISSION):
+            raise PermissionDenied
+        signed = recording_signed_url(recording=recording)
+        if signed:
+            response = HttpResponseRedirect(signed)
+        else:
+            response = ranged_file_response(request, recording.audio.open("rb"), size=recording.size_bytes,
+                                            content_type="audio/ogg")
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    def recording_delete_view(self, request, call_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        recording = self._recording_or_404(request, call_id)
+        if not request.user.has_perm(DELETE_RECORDING_PERMISSION):
+            raise PermissionDenied
+        recording_delete(recording=recording)
+        messages.success(request, "The recording was deleted. The transcript is kept.")
+        return HttpResponseRedirect(reverse("admin:calls_call_change", args=[call_id]))
+
+
+LISTEN_PERMISSION = "calls.listen_callrecording"
+DELETE_RECORDING_PERMISSION = "calls.delete_callrecording"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def ranged_file_response(request, handle, *, size: int, content_type: str):
+    """The file, or the byte range the browser asked for (206): an <audio> element seeks with them."""
+    match = _RANGE.match(request.headers.get("Range", "").strip())
+    if not match or not (match.group(1) or match.group(2)):
+        response = FileResponse(handle, content_type=content_type)
+        response["Accept-Ranges"] = "bytes"
+        response["Content-Length"] = str(size)
+        return response
+    first, last = match.group(1), match.group(2)
+    if first:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    else:  # the last N bytes
+        start, end = max(size - int(last), 0), size - 1
+    if start >= size or start > end:
+        handle.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    with handle:
+        handle.seek(start)
+        body = handle.read(end - start + 1)
+    response = HttpResponse(body, status=206, content_type=content_type)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    return response
 
 
 class QueueStatusFilter(admin.SimpleListFilter):

@@ -24,6 +24,9 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
         "final_warning_seconds": agent.final_warning_seconds, "transfer_to": agent.transfer_to,
         "escalation_fallback": agent.escalation_fallback, "callback_promise": agent.callback_promise,
         "sms_confirmations": "on" if agent.sms_confirmations else "", "capabilities": agent.capabilities,
+        "record_calls": "on" if agent.record_calls else "", "recording_disclosure": agent.recording_disclosure,
+        "recording_retention_days": agent.recording_retention_days,
+        "recording_retention_deletes_transcript": "on" if agent.recording_retention_deletes_transcript else "",
     }
     data.update(changes)
     existing = list(EscalationHours.objects.order_by("weekday", "starts"))
@@ -187,3 +190,23 @@ def test_it_takes_effect_for_transfers_at_the_new_hours(salon_admin):
         monday_8_30 = dt.datetime(2026, 3, 9, 8, 30, tzinfo=tz)
         assert transfer_target_at(at=monday_8_30, tz=tz) == "tel:+15550100900"
         assert transfer_target_at(at=monday_8_30 + dt.timedelta(days=1), tz=tz) == ""
+
+
+def test_it_turns_recording_on_and_the_next_call_starts_with_the_disclosure(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        agent = AgentSettings.objects.get()
+        data = form_data(agent, DEMO_HOURS, record_calls="on", recording_retention_days="14")
+
+    response = salon_admin.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    call_start = Client(HTTP_HOST="localhost").post(
+        "/internal/calls/start",
+        data=json.dumps({"called_number": "+15550100001", "caller_number": "+15550123456", "room": "r2"}),
+        content_type="application/json", HTTP_AUTHORIZATION="Bearer test-internal-token")
+    config = call_start.json()["config"]
+    assert config["recording"] == {"enabled": True, "disclosure": "This call is recorded so we can serve you better."}
+    assert config["greeting"] == f"This call is recorded so we can serve you better. {agent.greeting}"
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().recording_retention_days == 14

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from calls.models import Call
 from calls.summaries.models import CallSummary
+from core.card_numbers import mask_card_numbers
 
 logger = logging.getLogger("summaries")
 
@@ -78,6 +79,8 @@ def call_summarize(*, call_id: str) -> CallSummary:
                                                     {"role": "user", "content": f"Outcome: {call.outcome}\n\n{transcript}"}]})
         response.raise_for_status()
         summary, intent, follow_up = _parse(response.json()["choices"][0]["message"]["content"])
+        # The transcript it read is masked, but a model can still write digits it inferred or repeated.
+        summary = mask_card_numbers(summary)
     except (requests.RequestException, ValueError, KeyError, IndexError, TypeError) as exc:
         reason = f"The LLM gave no usable summary: {exc.__class__.__name__}: {exc}"[:1000]
         logger.warning("call %s not summarised: %s", call.pk, reason)

@@ -52,7 +52,7 @@ def test_a_caller_books_by_phone_and_the_agent_hangs_up_after_its_goodbye(platfo
     try:
         phone.dial(platform.dial_uri(SALON_NUMBER))
         established = phone.wait_event("CALL_ESTABLISHED", timeout=30)
-        bye = phone.wait_received("BYE", timeout=60)
+        phone.wait_received("BYE", timeout=60)
         closed = phone.wait_event("CALL_CLOSED", timeout=10)
     finally:
         phone.stop()
@@ -67,7 +67,8 @@ def test_a_caller_books_by_phone_and_the_agent_hangs_up_after_its_goodbye(platfo
     assert any(segment.start > lines[0].end for segment in speech)
     assert speech[-1].start > lines[1].end
     recorded_seconds = len(heard) / rate
-    assert speech[-1].end <= recorded_seconds
+    # The goodbye played out in full before the BYE ended the recording.
+    assert speech[-1].end <= recorded_seconds - 0.2
 
     from bookings.models import Booking
 
@@ -77,8 +78,9 @@ def test_a_caller_books_by_phone_and_the_agent_hangs_up_after_its_goodbye(platfo
     call = stored_call("salon", caller=CALLER)
     assert call.outcome == "booked"
     assert booking.call_id == call.id
-    talk_seconds = closed["at"] - established["at"]
-    assert abs(float(call.duration_seconds) - talk_seconds) <= 1.0, (call.duration_seconds, talk_seconds, bye)
+    # The stored duration is the caller's: their recording runs from the answer to the BYE.
+    assert abs(float(call.duration_seconds) - recorded_seconds) <= 1.0, (call.duration_seconds, recorded_seconds)
+    assert abs(float(call.duration_seconds) - (closed["at"] - established["at"])) <= 1.0
 
 
 def room_names(platform) -> set[str]:
@@ -151,13 +153,15 @@ def staff_transfers(committed_db):
         EscalationHours.objects.bulk_create(EscalationHours(**hours) for hours in saved_hours)
 
 
-@pytest.mark.parametrize("staff_answers", [True, False], ids=["answered", "busy"])
+@pytest.mark.parametrize("staff_phone", ["auto", "busy", "ignore"], ids=["answered", "busy", "unanswered"])
 def test_a_transfer_refers_the_caller_to_the_staff_phone(platform, call_script, staff_transfers, tmp_path,
-                                                         staff_answers):
+                                                         staff_phone):
     from calls.models import CallbackRequest
 
-    caller = "+15559990003" if staff_answers else "+15559990004"
-    staff = platform.phone("+15550100900", answer="auto" if staff_answers else "busy")
+    staff_answers = staff_phone == "auto"
+    caller = {"auto": "+15559990003", "busy": "+15559990004", "ignore": "+15559990010"}[staff_phone]
+    # "ignore": it rings until the transfer's ringing timeout gives up on it.
+    staff = platform.phone("+15550100900", answer=staff_phone)
     staff_transfers(f"sip:+15550100900@{staff.address}")
     call_script(transcripts=["Can I speak to a person please?", "Okay thanks, bye."],
                 turns=ReceptionistTurns(goodbye_outcome="callback"))
@@ -175,7 +179,7 @@ def test_a_transfer_refers_the_caller_to_the_staff_phone(platform, call_script, 
             assert call.outcome == "transferred"
             assert call.transferred_to.startswith("sip:+15550100900@")
         else:
-            phone.wait_received("BYE", timeout=60)
+            phone.wait_received("BYE", timeout=90)
             call = stored_call("salon", caller=caller, timeout=30)
             assert call.outcome == "callback"
             with schema_context("salon"):

@@ -8,7 +8,7 @@ import yaml
 from django.conf import settings
 
 ROOT = Path(settings.BASE_DIR)
-APP_PACKAGES = ("core", "soniq_site", "tenants", "messaging", "webhooks", "notifications", "calls", "bookings", "orders",
+APP_PACKAGES = ("core", "soniq_site", "tenants", "messaging", "webhooks", "notifications", "calls", "bookings", "orders", "calendars",
                 "voiceapi", "backoffice", "provisioning", "voiceworker")
 # Read by the process plumbing, not settings an operator sets: Django's settings module (manage.py,
 # wsgi) and livekit-agents' preload switch (runvoiceworker sets it itself).

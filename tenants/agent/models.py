@@ -27,6 +27,25 @@ def normalize_transfer_target(value: str, *, region: str | None = None) -> str:
         raise ValidationError(f"{value!r} is neither a phone number nor a SIP URI (sip:desk@example.com).") from exc
 
 
+# What the agent says before the greeting when calls are recorded, in each language it is offered
+# in; a tenant may write its own (`recording_disclosure`). Any other language gets English.
+RECORDING_DISCLOSURES = {
+    "en": "This call is recorded so we can serve you better.",
+    "es": "Esta llamada se graba para poder atenderle mejor.",
+    "fr": "Cet appel est enregistré afin de mieux vous servir.",
+    "de": "Dieser Anruf wird aufgezeichnet, damit wir Ihnen besser helfen können.",
+    "it": "Questa chiamata viene registrata per poterla servire meglio.",
+    "pt": "Esta chamada é gravada para podermos atendê-lo melhor.",
+    "nl": "Dit gesprek wordt opgenomen zodat we u beter kunnen helpen.",
+}
+RECORDING_RETENTION_DAYS_MAX = 3650
+
+
+def recording_disclosure_default(language: str) -> str:
+    primary = (language or "").strip().split("-")[0].split("_")[0].lower()
+    return RECORDING_DISCLOSURES.get(primary, RECORDING_DISCLOSURES["en"])
+
+
 class AgentSettings(models.Model):
     class Fallback(models.TextChoices):
         CALLBACK = "callback", "Queue a callback request"
@@ -70,6 +89,23 @@ class AgentSettings(models.Model):
         help_text="Text customers a confirmation of their booking or order, a reminder the day before a booking, "
                   "when their order is ready, and when you cancel their booking.",
     )
+    record_calls = models.BooleanField(
+        default=False, verbose_name="record calls",
+        help_text="Keep the audio of every call (both sides). Callers hear the disclosure before the greeting.",
+    )
+    recording_disclosure = models.TextField(
+        max_length=500, blank=True,
+        help_text="What the agent says first when calls are recorded. Empty: a standard sentence in the agent's "
+                  "language.",
+    )
+    recording_retention_days = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(RECORDING_RETENTION_DAYS_MAX)],
+        help_text="Recordings older than this are deleted.",
+    )
+    recording_retention_deletes_transcript = models.BooleanField(
+        default=False, verbose_name="delete transcripts too",
+        help_text="When a recording is deleted for its age, delete the call's transcript with it.",
+    )
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -94,6 +130,10 @@ class AgentSettings(models.Model):
     @property
     def takes_orders(self) -> bool:
         return self.capabilities in (self.Capabilities.ORDERS, self.Capabilities.BOTH)
+
+    def disclosure_text(self) -> str:
+        """The sentence callers hear before the greeting when calls are recorded."""
+        return self.recording_disclosure.strip() or recording_disclosure_default(self.language)
 
     def clean(self) -> None:
         errors = {}

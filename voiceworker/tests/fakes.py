@@ -380,7 +380,7 @@ class FakeJobContext:
         self.caller = caller
         self.api = lkapi
         self.proc = type("Proc", (), {"userdata": {}})()
-        self.job = type("Job", (), {"id": "job-test"})()
+        self.job = type("Job", (), {"id": "job-test", "metadata": ""})()
         self.shutdown_reasons: list[str] = []
         self.shutdown_at: float | None = None
         self._callbacks: list[Callable[..., Any]] = []

@@ -28,7 +28,7 @@ def test_the_worker_starts_the_test_call_its_dispatch_names(live_api, settings):
                                            test_grant=grant)
 
     started = asyncio.run(start())
-    assert started.config["tenant"] == "salon" and started.config["test"] is True
+    assert started.config.tenant == "salon" and started.config.test is True
 
 
 def test_a_sip_call_has_no_grant_whatever_its_metadata():

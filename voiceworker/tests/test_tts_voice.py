@@ -7,10 +7,10 @@ import asyncio
 from livekit.agents.utils import http_context
 
 from backoffice.tests.cartesia_fake import API_KEY, FakeCartesia
+from core.call_contract import CallConfig, VoiceConfig
 from voiceworker.providers import build_tts
 
-CONFIG = {"language": "en-US", "voice": {"provider": "cartesia", "model": "sonic-3", "voice_id": "voice-en-ben",
-                                         "speed": 1.0}}
+CONFIG = CallConfig(language="en-US", voice=VoiceConfig(voice_id="voice-en-ben"))
 
 
 def loudest(frames) -> int:

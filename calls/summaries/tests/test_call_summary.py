@@ -100,3 +100,26 @@ def test_it_accepts_only_the_json_it_asked_the_llm_for():
         _parse("Sure! Here is a summary: the caller wanted a haircut.")
     assert _parse('```json\n{"summary": "Booked a cut.", "intent": "weird", "follow_up_needed": "yes"}\n```') == (
         "Booked a cut.", "other", None)
+
+
+def test_card_numbers_reach_neither_the_llm_nor_the_stored_summary(committed_db, api_server, celery_worker_process,
+                                                                  llm_server):
+    import json
+
+    call, token = start_call("salon")
+    log = a_log(turns=2)
+    log["transcript"][0]["text"] = "Can I pay with my card, 4111 1111 1111 1111?"
+    original = llm_server.reply
+    # A model may still write digits it inferred or repeated.
+    llm_server.reply = json.dumps({"summary": "Paid with card 5555555555554444.", "intent": "other",
+                                   "follow_up_needed": False})
+    try:
+        post_log(api_server, call.pk, token, log)
+        summary = wait_until(lambda: summary_of(call.pk), what="the summary")
+    finally:
+        llm_server.reply = original
+
+    assert summary.summary == "Paid with card [card number ending 4444]."
+    asked = [r for r in llm_server.requests if "Can I pay with my card" in r["body"]["messages"][1]["content"]]
+    assert asked and "4111 1111" not in asked[0]["body"]["messages"][1]["content"]
+    assert "[card number ending 1111]" in asked[0]["body"]["messages"][1]["content"]

@@ -52,11 +52,15 @@ class Command(BaseCommand):
 
         from voiceworker.call_logger import CallLogger, SpoolResender
         from voiceworker.entrypoint import build_server
+        from voiceworker.recordings import RecordingUploader
 
         server = build_server()
         if subcommand in ("start", "dev") and not asks_for_help:
             # Logs that could not be sent during earlier calls: now, then every minute.
             SpoolResender(CallLogger(api_url=settings.SONIQ_API_URL, spool_dir=settings.VOICE_SPOOL_DIR)).start()
+            # Recordings too (voiceworker/recordings.py), on a thread of their own: a long upload
+            # never holds up a log.
+            SpoolResender(RecordingUploader(api_url=settings.SONIQ_API_URL, spool_dir=settings.VOICE_SPOOL_DIR)).start()
         if not subcommand:
             self.stdout.write(f"Soniq voice worker (agent name {settings.VOICE_AGENT_NAME!r}). "
                               f"Subcommands: {', '.join(SUBCOMMANDS)}.")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agent', '0004_business_capabilities'),
+        ('agent', '0005_business_capabilities'),
     ]
 
     operations = [

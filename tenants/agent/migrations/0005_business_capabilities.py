@@ -25,7 +25,7 @@ def capabilities_from_what_the_business_sells(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agent', '0003_business_facts'),
+        ('agent', '0004_call_recordings'),
     ]
 
     operations = [

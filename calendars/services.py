@@ -1,0 +1,602 @@
+"""Calendar sync: connecting and disconnecting calendars, the local mirror of their busy times, and
+the events bookings become in them.
+
+Why a mirror and not a free/busy read inside the booking's decision (figures: docs/BENCHMARKS.md,
+"Calendar sync"): the decision holds the service's row lock, so a provider round trip inside it
+would make every booker of that service wait for Google; free/busy answers count Soniq's own events
+(the bookings, already counted) as busy a second time; and a provider that is down must leave us
+the last known busy times anyway. So busy times are read into `CalendarBusy` by the periodic sync,
+by Google's push notifications, and, when the mirror is older than CALENDAR_FRESH_SECONDS, by the
+voice tool itself before its transaction, waiting at most CALENDAR_CALL_WAIT_MS. The decision then
+reads the mirror with one indexed query under the same row lock as the bookings
+(`calendar_busy_between`).
+
+Bookings are written to the calendar after their commit (`calendar_booking_changed`, called from the
+booking's follow-up): the desired event is recorded in `CalendarEvent` and a Celery task pushes it,
+retrying with backoff; the periodic sync pushes whatever is still pending, so nothing is lost while a
+provider is down. An event the business deletes in its calendar becomes a conflict for the owner:
+the booking stands until the owner decides.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.db import connection as db_connection
+from django.db import transaction
+from django.db.models import Q
+
+from calendars import providers
+from calendars.crypto import SecretUnreadable, secret_open, secret_seal
+from calendars.models import CalendarBusy, CalendarConnection, CalendarEvent, CalendarFallback
+from core import clock
+from core.trial_calls import from_test_call
+from notifications.events import admin_url, calendar_problem
+from tenants.selectors import tenant_timezone
+
+logger = logging.getLogger("calendars")
+
+Status = CalendarConnection.Status
+BLOCKING_STATUSES = (Status.CONNECTED, Status.REVOKED)
+PUSH_SIGNING_SALT = "calendars.google.push"
+OAUTH_SIGNING_SALT = "calendars.google.oauth"
+
+# Reads a voice tool waits for run here, so the wait can be cut short; the read itself only talks
+# HTTP (providers touch no database) and ends at CALENDAR_HTTP_TIMEOUT_SECONDS at the latest.
+_call_reads = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="calendar-read")
+
+
+# --- Which calendars, which window ---------------------------------------------------------------------
+
+def _live_connections(*, service_id: int | None = None):
+    connections = CalendarConnection.objects.filter(status=Status.CONNECTED)
+    if service_id is not None:
+        connections = connections.filter(Q(service__isnull=True) | Q(service_id=service_id))
+    return connections
+
+
+def sync_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The stretch of time mirrored: from a day ago (today's bookings) to CALENDAR_SYNC_DAYS ahead."""
+    return now - dt.timedelta(days=1), now + dt.timedelta(days=settings.CALENDAR_SYNC_DAYS)
+
+
+def calendar_provider(connection: CalendarConnection):
+    timeout = settings.CALENDAR_HTTP_TIMEOUT_SECONDS
+    secret = secret_open(connection.secret)
+    if connection.provider == CalendarConnection.Provider.GOOGLE:
+        return providers.GoogleCalendar(calendar_id=connection.calendar_id, secret=secret, tz=tenant_timezone(),
+                                        timeout=timeout)
+    return providers.CaldavCalendar(url=connection.caldav_url, username=connection.caldav_username, password=secret,
+                                    calendar_url=connection.calendar_id, tz=tenant_timezone(), timeout=timeout)
+
+
+# --- Busy times: the mirror and the one read the booking decision makes --------------------------------
+
+def calendar_busy_between(*, service, since: dt.datetime, until: dt.datetime) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    """Busy times of the calendars connected to `service` (or to the whole business) that overlap
+    [since, until), shaped like the service's bookings, (start, end, lane): lane -1 is no lane of
+    the service's, but each entry takes a place, so `free_lane` counts it. A calendar set to block
+    the whole service contributes `capacity` entries per busy time. One indexed query on the mirror:
+    it runs inside the booking's transaction, under the service's row lock, and never waits for a
+    provider."""
+    rows = CalendarBusy.objects.filter(
+        # A revoked calendar's last known busy times still block until the owner reconnects or
+        # disconnects it: better a time not offered than a double booking.
+        connection__status__in=BLOCKING_STATUSES, start__lt=until, end__gt=since,
+    ).filter(Q(connection__service__isnull=True) | Q(connection__service_id=service.pk)).values_list(
+        "start", "end", "connection__blocks")
+    busy = []
+    for start, end, blocks in rows:
+        places = service.capacity if blocks == CalendarConnection.Blocks.ALL_PLACES else 1
+        busy.extend([(start, end, -1)] * places)
+    return busy
+
+
+def _busy_store(*, connection: CalendarConnection, read: providers.WindowRead, since: dt.datetime,
+                until: dt.datetime, now: dt.datetime) -> None:
+    with transaction.atomic():
+        # Replaced, not merged: an event moved or deleted in the calendar must stop blocking.
+        CalendarBusy.objects.filter(connection=connection, start__lt=until, end__gt=since).delete()
+        CalendarBusy.objects.bulk_create([
+            CalendarBusy(connection=connection, start=busy.start, end=busy.end, source_event=busy.source_event[:1024],
+                         summary=busy.summary) for busy in read.busy])
+        CalendarConnection.objects.filter(pk=connection.pk).update(busy_synced_at=now)
+        connection.busy_synced_at = now
+
+
+def _success(connection: CalendarConnection, *, now: dt.datetime, refreshed_secret: str | None = None) -> None:
+    fields: dict[str, Any] = {"last_success_at": now, "failing_since": None}
+    if refreshed_secret:
+        fields["secret"] = secret_seal(refreshed_secret)
+    CalendarConnection.objects.filter(pk=connection.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(connection, name, value)
+
+
+def _failure(connection: CalendarConnection, *, error: Exception, now: dt.datetime, outage: bool = True) -> None:
+    """Record a failed read or write. `outage`: a sync or an event write failed (not just a read a
+    call waited for), so the calendar is failing and the owner hears of it, once per outage (the
+    first failure after a success). Revoked access is always told, once."""
+    message = str(error)[:2000]
+    revoked = isinstance(error, providers.AccessRevoked | SecretUnreadable)
+    fields: dict[str, Any] = {"last_error": message, "last_error_at": now}
+    first = outage and connection.failing_since is None
+    if first or (revoked and connection.failing_since is None):
+        fields["failing_since"] = now
+    newly_revoked = revoked and connection.status == Status.CONNECTED
+    if newly_revoked:
+        fields["status"] = Status.REVOKED
+    CalendarConnection.objects.filter(pk=connection.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(connection, name, value)
+    logger.warning("calendar %s (%s) failed: %s", connection.pk, db_connection.schema_name, message)
+    if first or newly_revoked:
+        outage_start = connection.failing_since.isoformat()
+        calendar_problem(
+            key=f"calendar:{connection.pk}:{'revoked' if revoked else 'failing'}:{outage_start}",
+            subject=(f"Calendar {connection.name}: connect it again" if revoked else f"Calendar {connection.name} is not answering"),
+            body=(f"Soniq could not reach your calendar \"{connection.name}\": {message}\n\n"
+                  + ("Nothing is read from or written to it until you connect it again; its last known busy times "
+                     "still block bookings until then.\n" if revoked else
+                     "Bookings go on with its last known busy times and are written to it once it answers again.\n")
+                  + f"\n{admin_url(f'calendars/calendarconnection/{connection.pk}/change/')}"),
+        )
+
+
+def _fresh(connection: CalendarConnection, now: dt.datetime) -> bool:
+    if connection.busy_synced_at is None:
+        return False
+    # A Google calendar with a live push channel tells us of each change within seconds.
+    pushed = bool(connection.channel_id) and connection.channel_expires_at and connection.channel_expires_at > now
+    limit = settings.CALENDAR_PUSH_FRESH_SECONDS if pushed else settings.CALENDAR_FRESH_SECONDS
+    # A read stamped in the future (another host's clock ahead of ours) proves nothing: stale.
+    return dt.timedelta(0) <= now - connection.busy_synced_at < dt.timedelta(seconds=limit)
+
+
+def _recently_failed(connection: CalendarConnection, now: dt.datetime) -> bool:
+    """A calendar that just failed is not waited for again on every tool call of the conversation."""
+    return bool(connection.last_error_at
+                and (connection.last_success_at is None or connection.last_error_at > connection.last_success_at)
+                and dt.timedelta(0) <= now - connection.last_error_at
+                < dt.timedelta(seconds=settings.CALENDAR_RETRY_AFTER_FAILURE_SECONDS))
+
+
+@dataclass
+class _PendingRead:
+    connection: CalendarConnection
+    future: concurrent.futures.Future | None
+    since: dt.datetime
+    until: dt.datetime
+    not_asked: str = ""
+
+
+def _read_window(provider_factory, since: dt.datetime, until: dt.datetime):
+    provider = provider_factory()
+    return provider.read_window(since=since, until=until), provider.refreshed_secret()
+
+
+def calendars_refresh_for_call(*, call, now: dt.datetime | None = None) -> list[CalendarFallback]:
+    """Before a voice tool decides on availability: bring stale mirrors up to date, waiting at most
+    CALENDAR_CALL_WAIT_MS for all of them together. A calendar that does not answer in time (or
+    fails, or failed moments ago) leaves its last known busy times in place, and the call's log
+    records that it did (`CalendarFallback`, shown on the call's page). Runs outside any
+    transaction: no row lock is held while a provider is waited for."""
+    now = now or clock.now()
+    stale = [connection for connection in _live_connections() if not _fresh(connection, now)]
+    if not stale:
+        return []
+    since, until = sync_window(now)
+    pending = []
+    for connection in stale:
+        future = None
+        if not _recently_failed(connection, now):
+            try:
+                factory = _provider_factory(connection)
+            except SecretUnreadable as error:
+                _failure(connection, error=error, now=now)
+                pending.append(_PendingRead(connection, None, since, until, str(error)))
+                continue
+            future = _call_reads.submit(_read_window, factory, since, until)
+        pending.append(_PendingRead(connection, future, since, until))
+    futures = [read.future for read in pending if read.future is not None]
+    if futures:
+        concurrent.futures.wait(futures, timeout=settings.CALENDAR_CALL_WAIT_MS / 1000)
+    fallbacks = []
+    for read in pending:
+        connection, reason = read.connection, None
+        if read.not_asked:
+            reason = read.not_asked
+        elif read.future is None:
+            reason = f"not asked (it failed {_ago(connection.last_error_at, now)}: {connection.last_error[:200]})"
+        elif not read.future.done():
+            read.future.cancel()
+            reason = f"no answer within {settings.CALENDAR_CALL_WAIT_MS} ms"
+            _failure(connection, error=providers.ProviderError(reason), now=now, outage=False)
+        else:
+            try:
+                window, refreshed = read.future.result()
+            except providers.ProviderError as error:
+                reason = str(error)
+                _failure(connection, error=error, now=now, outage=False)
+            except Exception as error:  # a bug or a provider's surprise must not fail the caller's tool
+                logger.exception("calendar %s: in-call read failed", connection.pk)
+                reason = f"the read failed ({type(error).__name__})"
+                _failure(connection, error=providers.ProviderError(reason), now=now, outage=False)
+            else:
+                _busy_store(connection=connection, read=window, since=read.since, until=read.until, now=now)
+                _success(connection, now=now, refreshed_secret=refreshed)
+        if reason:
+            as_of = connection.busy_synced_at
+            text = (f"Calendar \"{connection.name}\": {reason}; availability used its busy times as of "
+                    f"{as_of.astimezone(tenant_timezone()):%Y-%m-%d %H:%M}." if as_of else
+                    f"Calendar \"{connection.name}\": {reason}; it has never been read, so none of its busy times were used.")
+            fallbacks.append(CalendarFallback.objects.create(call=call, connection=connection, busy_as_of=as_of,
+                                                             reason=text[:500]))
+            logger.warning("call %s: %s", call.pk if call else None, text)
+    return fallbacks
+
+
+def _ago(moment: dt.datetime | None, now: dt.datetime) -> str:
+    return f"{int((now - moment).total_seconds())} s ago" if moment else "earlier"
+
+
+def _provider_factory(connection: CalendarConnection):
+    """The provider, built later in a reader thread from values read here (the thread has no tenant
+    schema of its own to read them with)."""
+    secret, tz, timeout = secret_open(connection.secret), tenant_timezone(), settings.CALENDAR_HTTP_TIMEOUT_SECONDS
+    provider, calendar_id = connection.provider, connection.calendar_id
+    url, username = connection.caldav_url, connection.caldav_username
+
+    def build():
+        if provider == CalendarConnection.Provider.GOOGLE:
+            return providers.GoogleCalendar(calendar_id=calendar_id, secret=secret, tz=tz, timeout=timeout)
+        return providers.CaldavCalendar(url=url, username=username, password=secret, calendar_url=calendar_id, tz=tz,
+                                        timeout=timeout)
+    return build
+
+
+# --- The periodic sync ---------------------------------------------------------------------------------
+
+def calendar_sync(*, connection: CalendarConnection, now: dt.datetime | None = None) -> None:
+    """Read the calendar's window into the mirror, write the events still pending, find the events
+    the business deleted (conflicts), and keep Google's push channel alive. Raises ProviderError
+    (after recording it) so the task can retry a transient one."""
+    now = now or clock.now()
+    if connection.status != Status.CONNECTED:
+        return
+    since, until = sync_window(now)
+    try:
+        provider = calendar_provider(connection)
+        read_started = clock.now()
+        window = provider.read_window(since=since, until=until)
+        _busy_store(connection=connection, read=window, since=since, until=until, now=now)
+        _conflicts_find(connection=connection, own_event_ids=window.own_event_ids, since=since, until=until,
+                        read_started=read_started)
+        for event in CalendarEvent.objects.filter(connection=connection, state=CalendarEvent.State.PENDING):
+            _event_push(event=event, provider=provider, now=now)
+        _channel_keep(connection=connection, provider=provider, now=now)
+        _success(connection, now=now, refreshed_secret=provider.refreshed_secret())
+    except (providers.ProviderError, SecretUnreadable) as error:
+        _failure(connection, error=error, now=now)
+        raise
+
+
+def _conflicts_find(*, connection: CalendarConnection, own_event_ids: set[str], since: dt.datetime,
+                    until: dt.datetime, read_started: dt.datetime) -> None:
+    """An event of a confirmed booking that the calendar no longer has was deleted there by the
+    business. It is not written back (that would undo the owner's staff) and the booking is not
+    cancelled (the customer was told it stands): the owner resolves it in the admin."""
+    missing = CalendarEvent.objects.filter(
+        connection=connection, state=CalendarEvent.State.SYNCED, present=True, start__lt=until, end__gt=since,
+        # Written after the read began: the listing may simply not show it yet.
+        pushed_at__lt=read_started,
+    ).exclude(external_id__in=own_event_ids)
+    for event in missing.select_related("booking"):
+        CalendarEvent.objects.filter(pk=event.pk, state=CalendarEvent.State.SYNCED).update(
+            state=CalendarEvent.State.CONFLICT, conflict_at=clock.now())
+        calendar_problem(
+            key=f"calendar-event:{event.pk}:conflict:{event.pushed_version}",
+            subject=f"Booking deleted from {connection.name}: {event.summary}",
+            body=(f"The event for the booking \"{event.summary}\" ({_local_text(event.start)}) was deleted in your "
+                  f"calendar \"{connection.name}\", but the booking is still confirmed and the customer expects it.\n\n"
+                  f"Put the event back, or cancel the booking (the customer is then texted):\n"
+                  f"{admin_url(f'calendars/calendarevent/{event.pk}/change/')}"),
+        )
+
+
+def _channel_keep(*, connection: CalendarConnection, provider, now: dt.datetime) -> None:
+    """Google push: watch the calendar's events; renew the channel a day before it expires. Without
+    CALENDAR_PUBLIC_URL (no address Google can reach) the periodic sync alone keeps the mirror."""
+    if connection.provider != CalendarConnection.Provider.GOOGLE or not settings.CALENDAR_PUBLIC_URL:
+        return
+    if connection.channel_id and connection.channel_expires_at and connection.channel_expires_at > now + dt.timedelta(days=1):
+        return
+    old = (connection.channel_id, connection.channel_resource_id)
+    channel_id = secrets.token_hex(16)
+    token = signing.dumps({"schema": db_connection.schema_name, "connection": connection.pk, "channel": channel_id},
+                          salt=PUSH_SIGNING_SALT)
+    try:
+        resource_id, expires = provider.watch(
+            channel_id=channel_id, address=settings.CALENDAR_PUBLIC_URL.rstrip("/") + "/calendars/google/notify",
+            token=token, ttl_seconds=settings.CALENDAR_CHANNEL_TTL_SECONDS)
+    except providers.AccessRevoked:
+        raise
+    except providers.ProviderError as error:
+        # Google refuses channels to an address it cannot verify (not https, domain not registered):
+        # the calendar still works, read by the periodic sync and during calls.
+        logger.warning("calendar %s: no push channel: %s", connection.pk, error)
+        return
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        channel_id=channel_id, channel_resource_id=resource_id, channel_expires_at=expires)
+    connection.channel_id, connection.channel_resource_id, connection.channel_expires_at = channel_id, resource_id, expires
+    if old[0]:
+        try:
+            provider.stop_channel(channel_id=old[0], resource_id=old[1])
+        except providers.ProviderError as error:  # it expires by itself within a day
+            logger.info("old channel %s not stopped: %s", old[0], error)
+
+
+def calendar_push_verify(*, token: str, channel_id: str) -> tuple[str, int] | None:
+    """(schema, connection id) of a push notification whose channel token we signed, or None."""
+    try:
+        claims = signing.loads(token, salt=PUSH_SIGNING_SALT)
+    except signing.BadSignature:
+        return None
+    if claims.get("channel") != channel_id:
+        return None
+    return claims["schema"], int(claims["connection"])
+
+
+def calendar_push_received(*, connection_id: int, channel_id: str) -> bool:
+    """A push notification for a channel of ours in the current schema: sync that calendar soon.
+    False for a channel we no longer keep (an old one, or a disconnected calendar)."""
+    from calendars.tasks import calendar_sync_task
+
+    live = _live_connections().filter(pk=connection_id, channel_id=channel_id).exists()
+    if live:
+        calendar_sync_task.delay(connection_id)
+    return live
+
+
+# --- Bookings become events ----------------------------------------------------------------------------
+
+def _external_id(connection: CalendarConnection, booking_id: int) -> str:
+    """Derived, not random: a retried insert names the same event. Google allows a-v and 0-9."""
+    digest = hashlib.sha256(f"{db_connection.schema_name}:{connection.pk}:{booking_id}".encode()).hexdigest()[:40]
+    if connection.provider == CalendarConnection.Provider.GOOGLE:
+        return f"{providers.GOOGLE_OWN_PREFIX}{digest}"
+    return f"{providers.CALDAV_OWN_PREFIX}{digest}@soniq"
+
+
+def _local_text(moment: dt.datetime) -> str:
+    local = moment.astimezone(tenant_timezone())
+    return f"{local:%a} {local.day} {local:%b} {local:%H:%M}"
+
+
+def calendar_booking_changed(*, booking) -> None:
+    """The booking's follow-up (after its commit): record what each connected calendar should show
+    for it (the event, or none once cancelled) and queue the write. Never raises: the booking is
+    done whatever the calendar does; the periodic sync writes what a lost task did not.
+
+    A test call's booking (the owner trying their agent) never reaches the calendar: it is removed
+    when the call ends, and its event would stay behind in the owner's real calendar
+    (core.trial_calls: every follow-up asks)."""
+    if from_test_call(booking):
+        return
+    try:
+        _booking_changed(booking=booking)
+    except Exception:
+        logger.exception("calendar follow-up for booking %s failed", getattr(booking, "pk", None))
+
+
+def _booking_changed(*, booking) -> None:
+    from calendars.tasks import calendar_event_push_task
+
+    service = booking.service
+    present = booking.status == "confirmed"
+    customer = f"{booking.customer_name} ({booking.customer_phone})"
+    summary = f"{service.name}: {booking.customer_name}"[:300]
+    description = "\n".join(line for line in [
+        f"Customer: {customer}", f"Notes: {booking.notes}" if booking.notes else "",
+        "Booked by phone with Soniq." if booking.call_id else "Booked in Soniq by the business."] if line)
+    to_push = []
+    with transaction.atomic():
+        for connection in _live_connections(service_id=service.pk):
+            event = CalendarEvent.objects.select_for_update().filter(connection=connection, booking_id=booking.pk).first()
+            if event is None:
+                if not present:
+                    continue  # never written: nothing to delete
+                event = CalendarEvent(connection=connection, booking_id=booking.pk,
+                                      external_id=_external_id(connection, booking.pk), version=0)
+            event.present, event.summary, event.description = present, summary, description
+            event.start, event.end = booking.start, booking.end
+            event.version += 1
+            # A conflict the owner has not resolved stays one while the booking stands; a cancel
+            # resolves it (the event is deleted either way).
+            if present and event.state in (CalendarEvent.State.CONFLICT, CalendarEvent.State.DISMISSED):
+                event.save()
+                continue
+            event.state = CalendarEvent.State.PENDING
+            event.save()
+            to_push.append(event.pk)
+    for event_id in to_push:
+        try:
+            calendar_event_push_task.delay(event_id)
+        except Exception as error:  # broker down: the periodic sync pushes pending events
+            logger.warning("calendar event %s not queued: %s", event_id, error)
+
+
+def _event_body(event: CalendarEvent) -> providers.EventBody:
+    return providers.EventBody(external_id=event.external_id, summary=event.summary, description=event.description,
+                               start=event.start, end=event.end,
+                               link=admin_url(f"bookings/booking/{event.booking_id}/change/"))
+
+
+def _event_push(*, event: CalendarEvent, provider, now: dt.datetime) -> None:
+    version = event.version
+    if event.present:
+        provider.event_put(_event_body(event), written_before=event.pushed_version > 0)
+        done = CalendarEvent.State.SYNCED
+    else:
+        provider.event_delete(event.external_id)
+        done = CalendarEvent.State.REMOVED
+    # Only the version written is marked done: a change made meanwhile stays pending (its own task follows).
+    CalendarEvent.objects.filter(pk=event.pk, version=version).update(
+        state=done, pushed_version=version, pushed_at=clock.now(), last_error="")
+    CalendarEvent.objects.filter(pk=event.pk).exclude(version=version).update(pushed_version=version)
+
+
+def calendar_event_push(*, event_id: int, last_attempt: bool = False) -> str:
+    """Write one booking's event (or its deletion) to its calendar. Raises ProviderError for a
+    transient failure (the task retries); a permanent one, or the last attempt, is recorded on the
+    event and the connection and left for the periodic sync."""
+    now = clock.now()
+    event = CalendarEvent.objects.select_related("connection").filter(pk=event_id).first()
+    if event is None or event.state != CalendarEvent.State.PENDING:
+        return "nothing to do"
+    connection = event.connection
+    if connection.status != Status.CONNECTED:
+        return "calendar not connected"
+    try:
+        _event_push(event=event, provider=calendar_provider(connection), now=now)
+    except (providers.ProviderError, SecretUnreadable) as error:
+        CalendarEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1, last_error=str(error)[:2000])
+        transient = getattr(error, "transient", False)
+        if transient and not last_attempt:
+            raise
+        _failure(connection, error=error, now=now)
+        return "failed"
+    _success(connection, now=now)
+    return "written"
+
+
+def calendar_event_put_back(*, event: CalendarEvent) -> None:
+    """The owner's answer to a conflict: the booking stands, so the event goes back in the calendar."""
+    from calendars.tasks import calendar_event_push_task
+
+    CalendarEvent.objects.filter(pk=event.pk).update(state=CalendarEvent.State.PENDING, version=event.version + 1,
+                                                     conflict_at=None)
+    transaction.on_commit(lambda: calendar_event_push_task.delay(event.pk), robust=True)
+
+
+def calendar_event_dismiss(*, event: CalendarEvent) -> None:
+    """The owner's other answer: keep the booking, leave it out of the calendar."""
+    CalendarEvent.objects.filter(pk=event.pk).update(state=CalendarEvent.State.DISMISSED)
+
+
+# --- Connecting and disconnecting --------------------------------------------------------------------
+
+def calendar_caldav_connect(*, service, name: str, server_url: str, username: str, password: str,
+                            calendar_url: str, blocks: str) -> CalendarConnection:
+    from calendars.tasks import calendar_sync_task
+
+    connection = CalendarConnection.objects.create(
+        provider=CalendarConnection.Provider.CALDAV, service=service, name=name[:200], calendar_id=calendar_url,
+        caldav_url=server_url, caldav_username=username, secret=secret_seal(password), blocks=blocks,
+        status=Status.CONNECTED)
+    transaction.on_commit(lambda: calendar_sync_task.delay(connection.pk), robust=True)
+    return connection
+
+
+def _google_flow(*, redirect_uri: str, code_verifier: str | None = None):
+    from google_auth_oauthlib.flow import Flow
+
+    client_config = {"web": {
+        "client_id": settings.GOOGLE_OAUTH_CLIENT_ID, "client_secret": settings.GOOGLE_OAUTH_CLIENT_SECRET,
+        "auth_uri": settings.GOOGLE_OAUTH_AUTH_URI, "token_uri": settings.GOOGLE_OAUTH_TOKEN_URI,
+        "redirect_uris": [redirect_uri]}}
+    return Flow.from_client_config(client_config, scopes=providers.GOOGLE_SCOPES, redirect_uri=redirect_uri,
+                                   code_verifier=code_verifier, autogenerate_code_verifier=code_verifier is None)
+
+
+def google_redirect_uri() -> str:
+    """One redirect URI for every tenant (Google wants each registered): the public host's relay,
+    which sends the browser on to the tenant's own admin named in the signed `state`."""
+    return settings.CALENDAR_PUBLIC_URL.rstrip("/") + "/calendars/google/callback"
+
+
+def google_state_domain(state: str) -> str | None:
+    """The tenant domain a signed OAuth `state` was issued for (the relay's only question)."""
+    try:
+        return signing.loads(state, salt=OAUTH_SIGNING_SALT, max_age=settings.CALENDAR_OAUTH_MAX_AGE_SECONDS)["domain"]
+    except (signing.BadSignature, KeyError, TypeError):
+        return None
+
+
+def calendar_google_start(*, service, calendar_id: str, blocks: str, domain: str) -> tuple[CalendarConnection, str]:
+    """A pending Google connection and the consent URL to send the owner to (offline access, so we
+    get a refresh token; consent prompted, so a second connection gets one too)."""
+    connection = CalendarConnection.objects.create(
+        provider=CalendarConnection.Provider.GOOGLE, service=service, name=f"Google: {calendar_id}"[:200],
+        calendar_id=calendar_id, blocks=blocks, status=Status.PENDING)
+    state = signing.dumps({"domain": domain, "connection": connection.pk, "nonce": secrets.token_hex(8)},
+                          salt=OAUTH_SIGNING_SALT)
+    flow = _google_flow(redirect_uri=google_redirect_uri())
+    url, _state = flow.authorization_url(access_type="offline", prompt="consent", include_granted_scopes="true",
+                                         state=state)
+    CalendarConnection.objects.filter(pk=connection.pk).update(oauth_state=hashlib.sha256(state.encode()).hexdigest(),
+                                                               oauth_code_verifier=flow.code_verifier or "")
+    return connection, url
+
+
+class OAuthRefused(Exception):
+    """The consent came back refused, stale, or not for a connection waiting for it."""
+
+
+def calendar_google_finish(*, state: str, code: str, error: str = "") -> CalendarConnection:
+    """Google sent the owner back: exchange the code (with the PKCE verifier) for tokens, store them
+    encrypted, and start the first sync."""
+    from calendars.tasks import calendar_sync_task
+
+    digest = hashlib.sha256(state.encode()).hexdigest()
+    connection = CalendarConnection.objects.filter(status=Status.PENDING, oauth_state=digest).first()
+    if connection is None or google_state_domain(state) is None:
+        raise OAuthRefused("This Google sign-in is not one Soniq is waiting for (or it took too long). Start again.")
+    if error or not code:
+        CalendarConnection.objects.filter(pk=connection.pk).update(status=Status.DISCONNECTED, oauth_state="",
+                                                                   disconnected_at=clock.now())
+        raise OAuthRefused("Google did not give Soniq access to the calendar, so nothing was connected.")
+    flow = _google_flow(redirect_uri=google_redirect_uri(), code_verifier=connection.oauth_code_verifier)
+    try:
+        flow.fetch_token(code=code)
+    except Exception as exchange_error:
+        raise OAuthRefused(f"Google did not accept the sign-in ({exchange_error}). Start again.") from exchange_error
+    credentials = flow.credentials
+    if not credentials.refresh_token:
+        raise OAuthRefused("Google gave no refresh token, so Soniq could not keep reading the calendar. Start again.")
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        secret=secret_seal(providers.google_secret(credentials)), status=Status.CONNECTED, oauth_state="",
+        oauth_code_verifier="")
+    connection.refresh_from_db()
+    transaction.on_commit(lambda: calendar_sync_task.delay(connection.pk), robust=True)
+    return connection
+
+
+def calendar_disconnect(*, connection: CalendarConnection) -> str:
+    """Stop everything: the push channel, Google's access (revoked), the mirror (its busy times stop
+    blocking at once) and any event not yet written. Events already in the calendar stay there: they
+    are the business's now. Returns the sentence the admin shows."""
+    notes = []
+    if connection.provider == CalendarConnection.Provider.GOOGLE and connection.secret:
+        try:
+            provider = calendar_provider(connection)
+            if connection.channel_id:
+                provider.stop_channel(channel_id=connection.channel_id, resource_id=connection.channel_resource_id)
+            providers.google_revoke(secret=secret_open(connection.secret), timeout=settings.CALENDAR_HTTP_TIMEOUT_SECONDS)
+        except (providers.ProviderError, SecretUnreadable, OSError) as error:
+            notes.append(f"Google could not be told ({error}); remove Soniq under your Google account's third-party access.")
+    with transaction.atomic():
+        CalendarBusy.objects.filter(connection=connection).delete()
+        CalendarEvent.objects.filter(connection=connection, state=CalendarEvent.State.PENDING).delete()
+        CalendarConnection.objects.filter(pk=connection.pk).update(
+            status=Status.DISCONNECTED, secret="", oauth_state="", oauth_code_verifier="", channel_id="",
+            channel_resource_id="", channel_expires_at=None, disconnected_at=clock.now())
+    return " ".join([f"Disconnected {connection.name}: its busy times no longer block bookings and new bookings are "
+                     "not written to it. Events already written stay in that calendar."] + notes)
