@@ -187,7 +187,10 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
         summary = tenant_home_summary(now=clock.now(), tz=connection.tenant.tzinfo)
         if not can["calls"]:
             summary.recent_calls, summary.outcomes = [], []
-        setup = setup_checklist(tenant=connection.tenant, site_name=self.name)
+        # The checklist is the owner's to-do list (settings pages a user in no group cannot open): shown
+        # only to whoever may change the agent's settings.
+        setup = (setup_checklist(tenant=connection.tenant, site_name=self.name)
+                 if user.has_perm("agent.change_agentsettings") else [])
         context = {"summary": summary, "can": can, "charts": tenant_home_charts(summary) if can["calls"] else {},
                    "summaries_on": summaries_configured(),
                    "setup": setup if not all(step.done for step in setup) else None,
