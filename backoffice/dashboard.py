@@ -20,7 +20,8 @@ from bookings.models import Booking, Service
 from calls.models import Call, CallbackRequest
 from calls.usage import usage_totals
 from messaging.models import SmsMessage
-from orders.models import MenuItem, Order
+from orders.models import Order
+from tenants.agent.selectors import business_capabilities
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import IngestionDeadLetter, Tenant
 
@@ -117,6 +118,7 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
         CallbackRequest.objects.filter(status=CallbackRequest.Status.OPEN).exclude(call__is_test=True).order_by("created")
         .values_list("created", flat=True).first()
     )
+    capabilities = business_capabilities()
     return TenantHomeSummary(
         today=today,
         calls_today=calls_today.count(),
@@ -138,8 +140,8 @@ def tenant_home_summary(*, now: dt.datetime, tz: zoneinfo.ZoneInfo, days: int = 
         calls_per_day=calls_per_day,
         outcomes=outcomes,
         recent_calls=list(calls_with_results().select_related("summary").order_by("-started_at")[:recent]),
-        takes_bookings=Service.objects.filter(active=True).exists(),
-        takes_orders=MenuItem.objects.filter(available=True).exists(),
+        takes_bookings=capabilities.takes_bookings,
+        takes_orders=capabilities.takes_orders,
         sms_failed_recently=SmsMessage.objects.filter(
             status=SmsMessage.Status.FAILED, created__gte=period_start
         ).count(),
@@ -254,6 +256,10 @@ class DayView:
     @property
     def height_px(self) -> int:
         return (self.last_hour - self.first_hour) * self.hour_height_px
+
+    @property
+    def hour_count(self) -> int:
+        return self.last_hour - self.first_hour
 
 
 DAY_VIEW_HOUR_PX = 64
@@ -396,3 +402,67 @@ def operator_overview(*, now: dt.datetime) -> OperatorOverview:
         calls_this_month=sum(row.calls for row in usage),
         minutes_this_month=sum((row.minutes for row in usage), start=Decimal("0")),
     )
+
+
+# --- the first day -----------------------------------------------------------------------------
+
+@dataclass
+class SetupStep:
+    label: str
+    done: bool
+    detail: str
+    url: str
+
+
+def setup_checklist(*, tenant: Tenant, site_name: str) -> list[SetupStep]:
+    """What a new business has to do before its phone line works for it, each with the page where it
+    is done. The home page shows it until every step is done."""
+    from django.urls import reverse
+
+    from bookings.models import Service
+    from notifications.models import NotificationSettings
+    from orders.models import MenuItem
+    from tenants.agent.models import AgentSettings
+    from tenants.models import PhoneNumber
+    from tenants.sip_sync import sip_sync_enabled
+
+    def url(name: str) -> str:
+        return reverse(f"{site_name}:{name}")
+
+    agent = AgentSettings.objects.first() or AgentSettings()
+    numbers = list(tenant.phone_numbers.all())
+    live = [number for number in numbers if number.sip_status == PhoneNumber.SipStatus.LIVE]
+    managed = sip_sync_enabled()
+    if live:
+        number_detail = f"{live[0].number} answers calls."
+    elif not numbers:
+        number_detail = "No number yet: your operator adds it."
+    elif managed:
+        number_detail = f"{numbers[0].number} is {numbers[0].get_sip_status_display()}" + (
+            f": {numbers[0].sip_error}" if numbers[0].sip_error else ".")
+    else:
+        number_detail = f"{numbers[0].number}: your operator connects it to the phone network by hand."
+    steps = [
+        SetupStep("Phone number live", bool(live) or (bool(numbers) and not managed), number_detail,
+                  url("calls_call_changelist")),
+        SetupStep("Opening hours", OpeningHours.objects.exists(), "When callers can book, order or reach you.",
+                  url("hours_openinghours_changelist")),
+    ]
+    if agent.takes_bookings:
+        steps.append(SetupStep("Services", Service.objects.filter(active=True).exists(), "What callers can book.",
+                               url("bookings_service_changelist")))
+    if agent.takes_orders:
+        steps.append(SetupStep("Menu", MenuItem.objects.filter(available=True).exists(), "What callers can order.",
+                               url("orders_menuitem_changelist")))
+    notification_settings = NotificationSettings.objects.first()
+    steps += [
+        SetupStep("Voice chosen", bool(agent.voice_id), "The voice your agent answers with.",
+                  url("agent_agentsettings_changelist")),
+        SetupStep("A test call made", Call.objects.exists(), "Call your number once and listen to your agent.",
+                  url("calls_call_changelist")),
+        SetupStep("Notifications set", bool(notification_settings and (notification_settings.emails or
+                                                                      notification_settings.sms_numbers)),
+                  "Who hears of callbacks, messages, bookings and orders.",
+                  url("notifications_notificationsettings_changelist")),
+    ]
+    return steps

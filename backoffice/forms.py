@@ -9,9 +9,30 @@ from bookings.availability import OpeningCalendar, booking_policy_get
 from bookings.models import Booking, Service
 from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, BookingRefused, booking_create, booking_day_check
 from core.errors import DomainError
-from core.phone import InvalidPhoneNumber, normalize_phone_number
+from core.phone import InvalidPhoneNumber, valid_phone_number
 from tenants.hours.selectors import local_datetime
 from tenants.selectors import tenant_phone_region, tenant_timezone
+
+
+def _plain_text(value) -> str:
+    return "\n".join(line.rstrip() for line in str(value).replace("\r\n", "\n").replace("\r", "\n").split("\n")).strip()
+
+
+class PlainTextField(forms.CharField):
+    """Text an owner edits in a browser: browsers send a textarea's lines ending in CRLF, while what
+    the spec wrote ends them in LF, so every save looked like a change ("Changed Instructions" in
+    the history with nothing changed). Line endings and trailing spaces are normalised on the way
+    in, and on both sides of the comparison, so only a real change counts."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return _plain_text(value) if value else value
+
+    def has_changed(self, initial, data):
+        if self.disabled:
+            return False
+        return _plain_text(initial or "") != _plain_text(self.to_python(data) or "")
+
 
 # Which field a refusal of booking_create is about; the others (the time, the slot) are about the
 # whole booking and are shown above the form.
@@ -71,9 +92,9 @@ class BookingAddForm(forms.Form):
     def clean_customer_phone(self) -> str:
         # Checked here too so the owner reads a form's sentence, not the one the agent says to a caller.
         try:
-            return normalize_phone_number(self.cleaned_data["customer_phone"], default_region=tenant_phone_region())
-        except InvalidPhoneNumber:
-            raise forms.ValidationError("Enter a phone number we can text, e.g. +1 555 010 4444.") from None
+            return valid_phone_number(self.cleaned_data["customer_phone"], default_region=tenant_phone_region())
+        except InvalidPhoneNumber as invalid:
+            raise forms.ValidationError(str(invalid)) from None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

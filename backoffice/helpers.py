@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core import clock
 from core.weekdays import WEEKDAY_NAMES
+from tenants.selectors import tenant_clock_text
 
 
 class PhoneDataReadOnlyMixin:
@@ -118,13 +119,14 @@ def local_time_text(moment: dt.datetime | None, *, with_date: bool = True) -> st
         return "—"
     local = timezone.localtime(moment)
     today = timezone.localtime(clock.now()).date()
+    clock_text = tenant_clock_text(local.timetz())
     if not with_date:
-        return f"{local:%H:%M}"
+        return clock_text
     if local.date() == today:
-        return f"Today, {local:%H:%M}"
+        return f"Today, {clock_text}"
     if local.date() == today - dt.timedelta(days=1):
-        return f"Yesterday, {local:%H:%M}"
-    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
+        return f"Yesterday, {clock_text}"
+    return f"{local:%a} {local.day} {local:%b}, {clock_text}"
 
 
 def phone_text(number: str | None) -> str:
@@ -154,7 +156,19 @@ def unique_name_or_error(*, model, name: str, instance, what: str) -> str:
 
 
 class PriceCurrencyFormMixin:
-    """The price and currency rules every priced thing (services, menu items) shares in the admin."""
+    """The price rule every priced thing (services, menu items) shares in the admin. The currency is
+    the business's (`Tenant.currency`, set in its spec): shown beside the price, never chosen per
+    item, and written on save so an item kept from before lines up with the rest."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from tenants.selectors import tenant_currency
+
+        self.currency = tenant_currency()
+        if "price" in self.fields:
+            self.fields["price"].label = f"Price ({self.currency})"
+            self.fields["price"].help_text = (f"In {self.currency}, the business's currency: every price, order "
+                                              "and total is in it.")
 
     def clean_price(self):
         from django.core.exceptions import ValidationError
@@ -164,13 +178,9 @@ class PriceCurrencyFormMixin:
             raise ValidationError("A price cannot be negative.")
         return value
 
-    def clean_currency(self):
-        from django.core.exceptions import ValidationError
-
-        value = self.cleaned_data["currency"].strip().upper()
-        if len(value) != 3 or not value.isalpha():
-            raise ValidationError("Use a three-letter currency code such as USD or EUR.")
-        return value
+    def save(self, commit=True):
+        self.instance.currency = self.currency
+        return super().save(commit)
 
 
 # --- CSV export --------------------------------------------------------------------------------

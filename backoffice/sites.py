@@ -117,9 +117,65 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
 
         return in_tenant_timezone
 
+    # The sections only a business that takes bookings, or orders, uses (AgentSettings.capabilities).
+    BOOKING_MODELS = {("bookings", "booking"), ("bookings", "service"), ("bookings", "bookingpolicy")}
+    ORDER_MODELS = {("orders", "order"), ("orders", "menuitem"), ("orders", "orderingpolicy")}
+
+    def get_urls(self):
+        from django.contrib.auth import views as auth_views
+        from django.urls import path, reverse_lazy
+
+        from backoffice.operator import support_login_view
+        from backoffice.team import TeamViews
+
+        team = TeamViews(self)
+        return [
+            path("team/", self.admin_view(team.list_view), name="team"),
+            path("team/add/", self.admin_view(team.add_view), name="team_add"),
+            path("team/<int:user_id>/", self.admin_view(team.change_view), name="team_change"),
+            # Where the link a new team member (or a new business's owner) is emailed leads: no
+            # login needed, the token is the proof. Django's own views and admin templates.
+            path("password/set/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+                success_url=reverse_lazy(f"{self.name}:password_set_done"), extra_context={"site_header": "Soniq"},
+            ), name="password_set"),
+            path("support-login/<str:token>/", support_login_view, name="support_login"),
+            path("password/set/done/", auth_views.PasswordResetCompleteView.as_view(
+                extra_context={"login_url": reverse_lazy(f"{self.name}:login")}), name="password_set_done"),
+            *super().get_urls(),
+        ]
+
+    def get_app_list(self, request, app_label=None):
+        """The index and the sidebar list only what the business uses: a salon sees no Orders or
+        Menu items, a pizzeria no Bookings or Services. The pages stay reachable by address (an
+        owner who switches in the agent settings finds their data again). "Team" stands where
+        Django's Users and Groups would."""
+        from django.urls import reverse
+
+        from tenants.agent.selectors import business_capabilities
+
+        capabilities = business_capabilities()
+        hidden = (set() if capabilities.takes_bookings else self.BOOKING_MODELS) | (
+            set() if capabilities.takes_orders else self.ORDER_MODELS)
+        app_list = []
+        for app in super().get_app_list(request, app_label):
+            app["models"] = [model for model in app["models"]
+                             if (app["app_label"], model["object_name"].lower()) not in hidden]
+            if app["models"]:
+                app_list.append(app)
+        if app_label is None and request.user.has_perm("auth.view_user"):
+            url = reverse(f"{self.name}:team")
+            app_list.append({"name": "Team", "app_label": "team", "app_url": url, "has_module_perms": True,
+                             "models": [{"name": "Team", "object_name": "TeamMember", "admin_url": url,
+                                         "add_url": reverse(f"{self.name}:team_add")
+                                         if request.user.has_perm("auth.add_user") else None,
+                                         "view_only": not request.user.has_perm("auth.change_user"),
+                                         "perms": {}}]})
+        return app_list
+
     def index(self, request, extra_context=None):
         from backoffice.charts import tenant_home_charts
-        from backoffice.dashboard import tenant_home_summary
+        from backoffice.dashboard import setup_checklist, tenant_home_summary
+        from calls.summaries.services import summaries_configured
 
         # Each panel shows only data the user may read in its list (issue 29, item 7): a staff user in
         # no group sees the page, not the calls, callers, bookings or orders behind it.
@@ -131,8 +187,14 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
         summary = tenant_home_summary(now=clock.now(), tz=connection.tenant.tzinfo)
         if not can["calls"]:
             summary.recent_calls, summary.outcomes = [], []
+        # The checklist is the owner's to-do list (settings pages a user in no group cannot open): shown
+        # only to whoever may change the agent's settings.
+        setup = (setup_checklist(tenant=connection.tenant, site_name=self.name)
+                 if user.has_perm("agent.change_agentsettings") else [])
         context = {"summary": summary, "can": can, "charts": tenant_home_charts(summary) if can["calls"] else {},
-                   **(extra_context or {})}
+                   "summaries_on": summaries_configured(),
+                   "setup": setup if not all(step.done for step in setup) else None,
+                   "setup_done": sum(step.done for step in setup), **(extra_context or {})}
         return super().index(request, context)
 
 

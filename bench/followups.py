@@ -124,12 +124,13 @@ def main() -> int:
     from django_tenants.utils import schema_context
 
     from core.celery_app import app as celery_app
+    from notifications.models import every_event
     from notifications.services import notification_settings_update
     from webhooks.models import WebhookDelivery, WebhookEndpoint
 
     cleanup()
     with schema_context("salon"):
-        notification_settings_update(emails=[MAILBOX], sms_numbers=[], events=[])
+        notification_settings_update(emails=[MAILBOX], sms_numbers=[], events=every_event())
         WebhookEndpoint.objects.create(url=receiver.url, events=["callback.created"])
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge(celery_app.conf.task_default_queue)

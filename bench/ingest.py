@@ -35,7 +35,7 @@ from scripts.dev import free_port, wait_for_port  # noqa: E402 - the project roo
 
 PYTHON = sys.executable
 BENCH_ROOM = "bench-ingest"
-SCHEMAS = {"salon": "+15550100001", "pizzeria": "+15550100002"}
+SCHEMAS = {"salon": "+15550100001", "pizzeria": "+493055500002"}
 
 
 def a_log(n: int) -> dict:

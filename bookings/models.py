@@ -4,6 +4,8 @@ from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, Range
 from django.db import models
 from django.db.models import Func, Q
 
+from tenants.selectors import tenant_currency
+
 # What an owner may set (inclusive), in the admin and in a provisioning spec alike; the check
 # constraints below hold the database to the same numbers.
 BOOKING_POLICY_RANGES = {
@@ -58,7 +60,7 @@ class Service(models.Model):
     buffer_minutes = models.PositiveIntegerField(default=0, help_text="Clean-up time blocked after each booking.")
     capacity = models.PositiveIntegerField(default=1, help_text="How many bookings can run at the same time.")
     price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(max_length=3, default=tenant_currency, editable=False)
     active = models.BooleanField(default=True)
 
     class Meta:

@@ -25,7 +25,7 @@ from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day, spoken_list
 from tenants.hours.selectors import local_datetime
-from tenants.selectors import customer_phone_number, tenant_timezone
+from tenants.selectors import customer_phone_number, tenant_clock_text, tenant_timezone
 
 
 def availability_check(*, service_name: str, date: str | dt.date, time: str | dt.time | dt.datetime | None = None,
@@ -194,15 +194,16 @@ def booking_history(*, booking: Booking) -> list[tuple[dt.datetime, str]]:
 
     def spoken(moment: dt.datetime | None) -> str:
         local = moment.astimezone(tz) if moment else None
-        return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}" if local else "?"
+        return f"{local:%a} {local.day} {local:%b}, {tenant_clock_text(local)}" if local else "?"
 
     history = [(booking.created, "Booked by phone" if booking.call_id else "Booked by staff")]
     for event in booking.events.all():
         if event.kind == "moved":
-            sentence = f"Moved by the caller from {spoken(event.from_start)} to {spoken(event.to_start)}"
+            who = "the caller" if event.call_id else "staff"  # the admin's Move has no call
+            sentence = f"Moved by {who} from {spoken(event.from_start)} to {spoken(event.to_start)}"
         elif event.kind == "cancelled_by_caller":
             sentence = "Cancelled by the caller" + (f" ({event.reason})" if event.reason else "")
         else:
-            sentence = "Cancelled by staff"
+            sentence = "Cancelled by staff" + (f" ({event.reason})" if event.reason else "")
         history.append((event.created, sentence))
     return history

@@ -188,7 +188,7 @@ def booking_create(
     return booking
 
 
-def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -> list[Booking]:
+def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None, reason: str = "") -> list[Booking]:
     """Cancel the confirmed bookings among `booking_ids` (others are left as they are) and return
     them. Their places are free again at once. Each customer whose appointment is still ahead is
     texted that it is cancelled (`bookings.sms.booking_cancelled_queue`), after the commit."""
@@ -199,7 +199,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None) -
                         .filter(pk__in=booking_ids, status=Booking.Status.CONFIRMED).order_by("start"))
         Booking.objects.filter(pk__in=[booking.pk for booking in bookings]).update(status=Booking.Status.CANCELLED)
         BookingEvent.objects.bulk_create([BookingEvent(booking=booking, kind=BookingEvent.Kind.CANCELLED_BY_STAFF,
-                                                       from_start=booking.start) for booking in bookings])
+                                                       from_start=booking.start, reason=reason[:500])
+                                          for booking in bookings])
         for booking in bookings:
             booking.status = Booking.Status.CANCELLED
             transaction.on_commit(partial(followups.booking_cancelled_by_business, booking=booking,

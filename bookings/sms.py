@@ -8,12 +8,12 @@ from __future__ import annotations
 from bookings.models import Booking
 from messaging.models import SmsMessage
 from messaging.sms import sms_queue
-from tenants.selectors import tenant_timezone
+from tenants.selectors import tenant_clock_text, tenant_timezone
 
 
 def _when(booking: Booking) -> str:
     start = booking.start.astimezone(tenant_timezone())
-    return f"{start:%a} {start.day} {start:%b} at {start:%H:%M}"
+    return f"{start:%a} {start.day} {start:%b} at {tenant_clock_text(start)}"
 
 
 def booking_confirmation_queue(*, booking: Booking) -> SmsMessage | None:

@@ -108,12 +108,16 @@ def _code_key(*, call: Call | None, booking: Booking) -> str:
 
 
 def _code_send(*, booking: Booking, call: Call | None, verb: str) -> ToolOutcome:
+    from messaging.inbound import sms_number_opted_out
     from messaging.models import SmsMessage
     from messaging.signalwire import signalwire_missing_settings
     from messaging.sms import sms_queue
     from tenants.agent.selectors import agent_settings_get
 
-    if not agent_settings_get().sms_confirmations or signalwire_missing_settings():
+    # A number that texted STOP gets no code either (sms_queue would skip it): say so rather than
+    # promise a text that never comes.
+    if (not agent_settings_get().sms_confirmations or signalwire_missing_settings()
+            or sms_number_opted_out(booking.customer_phone)):
         raise DomainError("verification_unavailable", f"I can't text a code to the number on the booking, so it can't "
                           f"be {verb} on this call. I can ask someone from the team to call you back.")
     code = f"{secrets.randbelow(10**6):06d}"

@@ -35,9 +35,31 @@ def normalize_phone_number(raw: str, *, default_region: str = DEFAULT_REGION) ->
             parsed = phonenumbers.parse(reading, default_region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_possible_number(parsed):
+        # A possible number of some plan can still be too short to store or dial ("12" for a German
+        # business): only what `is_e164` accepts leaves here.
+        if phonenumbers.is_possible_number(parsed) and is_e164(_e164(parsed)):
             return _e164(parsed)
     raise InvalidPhoneNumber(f"{raw!r} is not a possible phone number.")
+
+
+def valid_phone_number(raw: str, *, default_region: str = DEFAULT_REGION) -> str:
+    """`raw` as E.164, only if it is a number that exists in its country's numbering plan
+    (`phonenumbers.is_valid_number`), not merely one of the right length: for what an owner types
+    (a customer's number, a staff mobile, the transfer number), where "555 0123" must be refused,
+    not stored as `+15550123` and texted. Raises `InvalidPhoneNumber` with a sentence for the owner
+    that gives an example of a number of `default_region`."""
+    number = None
+    try:
+        number = normalize_phone_number(raw, default_region=default_region)
+    except InvalidPhoneNumber:
+        pass
+    if number is not None and phonenumbers.is_valid_number(phonenumbers.parse(number, None)):
+        return number
+    example = phonenumbers.example_number_for_type(default_region, phonenumbers.PhoneNumberType.MOBILE)
+    hint = (f", e.g. {phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)}"
+            if example is not None else "")
+    raise InvalidPhoneNumber(f"{(raw or '').strip()!r} is not a valid phone number. Enter the whole number with its "
+                             f"area code{hint}, or with its country code (+…).")
 
 
 def _e164(parsed: phonenumbers.PhoneNumber) -> str:

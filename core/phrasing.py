@@ -25,6 +25,15 @@ def spoken_clock(moment: dt.datetime) -> str:
     return f"{moment:%H:%M}"
 
 
+def clock_text(moment: dt.datetime | dt.time, *, twelve_hour: bool = False) -> str:
+    """A wall-clock time as people of the business's country write it: `15:30`, or `3:30 PM` where
+    the 12-hour clock is the custom (the US: `Tenant.twelve_hour_clock`)."""
+    if not twelve_hour:
+        return f"{moment:%H:%M}"
+    hour = moment.hour % 12 or 12
+    return f"{hour}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+
+
 def calendar_date(day: dt.date) -> str:
     """'Tuesday 10 March 2026'."""
     return f"{WEEKDAY_NAMES[day.weekday()]} {day.day} {day:%B %Y}"

@@ -44,3 +44,40 @@ class SmsMessage(models.Model):
 
     def __str__(self) -> str:
         return f"SMS to {self.to_number} ({self.status})"
+
+
+class SmsOptOut(models.Model):
+    """A customer number that texted STOP to the business: no text goes to it until it texts START.
+    One row per number, kept when they opt back in (`opted_out` false), so the history stays."""
+
+    number = models.CharField(max_length=20, unique=True)
+    opted_out = models.BooleanField(default=True)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "SMS opt-out"
+        ordering = ["-changed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({'opted out' if self.opted_out else 'opted back in'})"
+
+
+class SmsReply(models.Model):
+    """A text a customer sent to the business's number that was not a keyword (STOP, START, HELP):
+    shown to staff, who answer it themselves."""
+
+    from_number = models.CharField(max_length=20)
+    to_number = models.CharField(max_length=20)
+    body = models.TextField(max_length=1600)
+    # SignalWire's MessageSid: a webhook SignalWire retries is stored once.
+    provider_id = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField()
+    handled = models.BooleanField(default=False, help_text="Tick once someone has answered it.")
+
+    class Meta:
+        verbose_name = "text reply"
+        verbose_name_plural = "text replies"
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.from_number}: {self.body[:40]}"

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 
 from core.clean import text_clean
 from core.trial_calls import from_test_call
-from messaging.models import SmsMessage
+from messaging.models import SmsMessage, SmsOptOut
 from messaging.signalwire import sender_number, signalwire_missing_settings
 from messaging.tasks import sms_send
 from tenants.agent.selectors import agent_settings_get
@@ -61,13 +61,18 @@ def sms_queue(*, kind: str, body: Callable[[str], str], booking=None, order=None
     if not agent_settings.sms_confirmations:
         return None
     business = agent_settings.business_name or current_tenant().name
-    subject = booking if booking is not None else order
     # Cleaned where it enters: a customer's or a business's name may carry anything a caller said.
     sms = SmsMessage(kind=kind, to_number=subject.customer_phone, from_number=sender_number(),
                      body=text_clean(body(business), max_length=BODY_MAX),
                      booking=booking, order=order, call_id=subject.call_id)
     missing = signalwire_missing_settings()
-    if missing:
+    if SmsOptOut.objects.filter(number=sms.to_number, opted_out=True).exists():
+        # The customer texted STOP: sending anyway breaks carrier rules (and their trust). Logged
+        # as skipped, with why, like every text not sent.
+        sms.status = SmsMessage.Status.SKIPPED
+        sms.error = "The customer texted STOP to this number: no texts until they text START."
+        logger.info("SMS to %s not sent: opted out", sms.to_number)
+    elif missing:
         sms.status = SmsMessage.Status.SKIPPED
         sms.error = f"SignalWire is not configured ({', '.join(missing)} not set)."
     elif not sms.from_number:

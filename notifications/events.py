@@ -49,10 +49,10 @@ def _never_raises(function):
 def _local(moment: dt.datetime | None) -> str:
     if moment is None:
         return ""
-    from tenants.selectors import tenant_timezone
+    from tenants.selectors import tenant_clock_text, tenant_timezone
 
     local = moment.astimezone(tenant_timezone())
-    return f"{local:%a} {local.day} {local:%b} at {local:%H:%M}"
+    return f"{local:%a} {local.day} {local:%b} at {tenant_clock_text(local)}"
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -122,6 +122,16 @@ def message_left(*, call_note) -> None:
 
 @_never_raises
 def booking_created(*, booking) -> None:
+    # The owner hears of bookings the agent took; one they typed in themselves is no news to them.
+    if booking.call_id:
+        notification_event_record(
+            event=NotificationEvent.BOOKING_CREATED, event_key=f"booking:{booking.pk}:created",
+            subject=f"New booking: {booking.service.name} {_local(booking.start)} ({booking.customer_name})",
+            body=(f"{_business()}: {booking.customer_name} ({booking.customer_phone}) booked "
+                  f"{booking.service.name} on {_local(booking.start)} by phone.\n\n"
+                  f"{admin_url(f'bookings/booking/{booking.pk}/change/')}"),
+            sms_body=f"New booking: {booking.service.name} {_local(booking.start)}, {booking.customer_name}",
+        )
     webhook_event_record(event_type=WebhookEvent.BOOKING_CREATED, event_key=f"booking:{booking.pk}:created",
                          data=_booking_data(booking))
 
@@ -163,12 +173,33 @@ def booking_rescheduled(*, booking, previous_start: dt.datetime, by_caller: bool
 @_never_raises
 def order_created(*, order) -> None:
     lines = [{"name": line.name, "quantity": line.quantity, "unit_price": str(line.unit_price)} for line in order.lines.all()]
+    items = ", ".join(f"{line['quantity']} x {line['name']}" for line in lines)
+    notification_event_record(
+        event=NotificationEvent.ORDER_CREATED, event_key=f"order:{order.pk}:created",
+        subject=f"New order #{order.pk}: {order.total} {order.currency} ({order.customer_name})",
+        body=(f"{_business()}: {order.customer_name} ({order.customer_phone}) ordered {items} for "
+              f"{order.get_fulfillment_display().lower()}, {order.total} {order.currency}.\n\n"
+              f"{admin_url(f'orders/order/{order.pk}/change/')}"),
+        sms_body=f"New order #{order.pk} ({order.get_fulfillment_display().lower()}): {items[:200]}",
+    )
     webhook_event_record(event_type=WebhookEvent.ORDER_CREATED, event_key=f"order:{order.pk}:created", data={
         "order_id": order.pk, "customer_name": order.customer_name, "customer_phone": order.customer_phone,
         "fulfillment": order.fulfillment, "delivery_address": order.delivery_address, "total": str(Decimal(order.total)),
         "currency": order.currency, "estimated_ready_at": _iso(order.estimated_ready_at), "lines": lines,
         "call_id": str(order.call_id) if order.call_id else None, "link": admin_url(f"orders/order/{order.pk}/change/"),
     })
+
+
+@_never_raises
+def sms_reply_received(*, reply) -> None:
+    """A customer texted the business something other than STOP, START or HELP: staff answer it."""
+    link = admin_url(f"messaging/smsreply/{reply.pk}/change/")
+    notification_event_record(
+        event=NotificationEvent.SMS_REPLY, event_key=f"sms-reply:{reply.pk}",
+        subject=f"Text from {reply.from_number}",
+        body=f"{_business()}: {reply.from_number} texted:\n\n{reply.body}\n\nAnswer them yourself; {link}",
+        sms_body=f"Text from {reply.from_number}: {reply.body[:300]}",
+    )
 
 
 @_never_raises

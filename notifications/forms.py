@@ -4,8 +4,8 @@ from __future__ import annotations
 from django import forms
 from django.core.validators import validate_email
 
-from core.phone import InvalidPhoneNumber, normalize_phone_number
-from notifications.models import NotificationEvent, NotificationSettings
+from core.phone import InvalidPhoneNumber, valid_phone_number
+from notifications.models import NotificationEvent, NotificationSettings, every_event
 from tenants.selectors import tenant_phone_region
 
 
@@ -19,7 +19,7 @@ class NotificationSettingsForm(forms.ModelForm):
     sms_numbers = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Staff SMS numbers",
                                   help_text="One mobile number per line; leave empty for no SMS.")
     events = forms.MultipleChoiceField(required=False, choices=NotificationEvent.choices, widget=forms.CheckboxSelectMultiple,
-                                       help_text="Tick none to get every event.")
+                                       help_text="Only the ticked events are sent (the daily digest is separate).")
 
     class Meta:
         model = NotificationSettings
@@ -27,6 +27,8 @@ class NotificationSettingsForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.initial.setdefault("events", every_event())
         if self.instance.pk:
             self.initial["emails"] = "\n".join(self.instance.emails)
             self.initial["sms_numbers"] = "\n".join(self.instance.sms_numbers)
@@ -44,9 +46,9 @@ class NotificationSettingsForm(forms.ModelForm):
         numbers = []
         for raw in _lines(self.cleaned_data["sms_numbers"]):
             try:
-                numbers.append(normalize_phone_number(raw, default_region=tenant_phone_region()))
-            except InvalidPhoneNumber:
-                raise forms.ValidationError(f"{raw} is not a phone number.") from None
+                numbers.append(valid_phone_number(raw, default_region=tenant_phone_region()))
+            except InvalidPhoneNumber as invalid:
+                raise forms.ValidationError(str(invalid)) from None
         return numbers
 
     def clean(self):

@@ -8,6 +8,13 @@ class NotificationEvent(models.TextChoices):
     TRANSFER_FAILED = "transfer_failed", "Failed transfer"
     BOOKING_CANCELLED = "booking_cancelled", "Booking cancelled by a caller"
     BOOKING_MOVED = "booking_moved", "Booking moved by a caller"
+    BOOKING_CREATED = "booking_created", "New booking made by phone"
+    ORDER_CREATED = "order_created", "New order placed by phone"
+    SMS_REPLY = "sms_reply", "Text from a customer"
+
+
+def every_event() -> list[str]:
+    return list(NotificationEvent.values)
 
 
 class NotificationSettings(models.Model):
@@ -15,8 +22,9 @@ class NotificationSettings(models.Model):
 
     emails = models.JSONField(default=list, blank=True, help_text="Addresses that get the emails and the daily digest.")
     sms_numbers = models.JSONField(default=list, blank=True, help_text="Staff mobile numbers (E.164) texted for each event.")
-    # Empty list = every event (the default a new business gets).
-    events = models.JSONField(default=list, blank=True, help_text="Events to send; empty means all of them.")
+    # The events the owner chose, spelled out: a new business gets every one, and none ticked means
+    # none (it used to mean all, which nobody could guess from the form).
+    events = models.JSONField(default=every_event, blank=True, help_text="The events that are sent.")
     quiet_hours_start = models.TimeField(null=True, blank=True, help_text="No staff SMS from this time (business's time zone)...")
     quiet_hours_end = models.TimeField(null=True, blank=True, help_text="...until this time; they are sent then.")
     digest_enabled = models.BooleanField(default=True, help_text="Email yesterday's summary every morning.")
@@ -28,7 +36,7 @@ class NotificationSettings(models.Model):
         return "Notification settings"
 
     def wants(self, event: str) -> bool:
-        return not self.events or event in self.events
+        return event in self.events
 
 
 class Notification(models.Model):

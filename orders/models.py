@@ -3,6 +3,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from tenants.selectors import tenant_currency
+
 
 class MenuItem(models.Model):
     name = models.CharField(max_length=100)
@@ -11,7 +13,7 @@ class MenuItem(models.Model):
     aliases = ArrayField(models.CharField(max_length=100), default=list, blank=True,
                          help_text="Other names callers use, e.g. 'pepperoni pie'.")
     price = models.DecimalField(max_digits=8, decimal_places=2)
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(max_length=3, default=tenant_currency, editable=False)
     available = models.BooleanField(default=True)
 
     class Meta:
@@ -62,7 +64,7 @@ class Order(models.Model):
     delivery_address = models.CharField(max_length=500, blank=True)
     notes = models.TextField(blank=True, max_length=2000)
     total = models.DecimalField(max_digits=10, decimal_places=2)
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(max_length=3, default=tenant_currency, editable=False)
     estimated_ready_at = models.DateTimeField(null=True, blank=True)
     call = models.ForeignKey("calls.Call", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
     created = models.DateTimeField(auto_now_add=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from messaging.models import SmsMessage
 from messaging.sms import sms_queue
 from orders.models import Order
-from tenants.selectors import tenant_timezone
+from tenants.selectors import tenant_clock_text, tenant_timezone
 
 # A long order still fits one text: the first few lines, then "and N more".
 ORDER_ITEMS_IN_SMS = 4
@@ -21,9 +21,9 @@ def _confirmation_text(business: str, order: Order) -> str:
     if order.estimated_ready_at:
         ready = order.estimated_ready_at.astimezone(tenant_timezone())
         if order.fulfillment == order.Fulfillment.DELIVERY:
-            body += f" Delivery expected about {ready:%H:%M}."
+            body += f" Delivery expected about {tenant_clock_text(ready)}."
         else:
-            body += f" Ready for pickup about {ready:%H:%M}."
+            body += f" Ready for pickup about {tenant_clock_text(ready)}."
     return body
 
 

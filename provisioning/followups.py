@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.phone import InvalidPhoneNumber, normalize_phone_number
+from notifications.models import every_event
 from provisioning.spec import NotificationsSpec, TenantSpecError, WebhookSpec, tenant_spec_section_parse
 
 
@@ -22,7 +23,9 @@ def notifications_spec_resolve(spec: NotificationsSpec, *, region: str) -> dict:
         except InvalidPhoneNumber:
             raise TenantSpecError(f"notifications.sms[{index}]", "is not a phone number.") from None
     quiet_hours = (spec.quiet_hours.starts, spec.quiet_hours.ends) if spec.quiet_hours is not None else None
-    return {"emails": list(spec.emails), "sms_numbers": numbers, "events": list(spec.events), "quiet_hours": quiet_hours}
+    # Left out: every event; an empty list: none (events are explicit choices).
+    events = every_event() if spec.events is None else list(spec.events)
+    return {"emails": list(spec.emails), "sms_numbers": numbers, "events": events, "quiet_hours": quiet_hours}
 
 
 def webhooks_spec_resolve(spec: list[WebhookSpec]) -> list[dict]:

@@ -19,13 +19,14 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from bookings.models import BookingPolicy, Service
 from calls.recordings import recordings_delete_all
 from core.phone import DEFAULT_REGION, InvalidPhoneNumber, normalize_phone_number, phone_region
+from notifications.services import notification_settings_get
 from orders.models import MenuItem, OrderingPolicy
 from provisioning.followups import followups_spec_apply, notifications_spec_resolve, webhooks_spec_resolve
 from provisioning.spec import TenantSpec, TenantSpecError, tenant_spec_parse
 from scenarios.starter_sets import scenario_starting_set_ensure
 from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
 from tenants.hours.models import Closure, OpeningHours
-from tenants.models import Domain, PhoneNumber, Tenant
+from tenants.models import Domain, PhoneNumber, Tenant, country_currency
 from tenants.sip_sync import sip_sync_request
 
 __all__ = ["TenantSpecError", "tenant_delete", "tenant_provision", "tenant_spec_validate"]
@@ -49,6 +50,8 @@ class ProvisionResult:
     tenant: Tenant
     created: bool
     changes: list[str] = field(default_factory=list)
+    # The owner account this run created (None when it existed already or the spec has no owner).
+    owner_created: Any = None
 
 
 # --- the checks that need the database ---------------------------------------------------------
@@ -96,9 +99,19 @@ def tenant_spec_validate(spec: Any) -> CheckedSpec:
             transfer_to = normalize_transfer_target(parsed.escalation.transfer_to, region=region)
         except ValidationError as exc:
             raise TenantSpecError("escalation.transfer_to", exc.messages[0]) from exc
+    phone_numbers = _phone_numbers(parsed, region=region)
+    # One currency per business: an item may repeat it, never name another (an order mixing two
+    # used to fail on the phone).
+    currency = (parsed.currency or Tenant.objects.filter(schema_name=parsed.slug).values_list("currency", flat=True).first()
+                or country_currency(parsed.country or region))
+    for section in ("services", "menu"):
+        for index, item in enumerate(getattr(parsed, section) or []):
+            if item.currency is not None and item.currency != currency:
+                raise TenantSpecError(f"{section}[{index}].currency", f"must be the business's currency ({currency}, "
+                                                                      "the spec's `currency`); leave it out, every price is in it.")
     return CheckedSpec(
         spec=parsed,
-        phone_numbers=_phone_numbers(parsed, region=region),
+        phone_numbers=phone_numbers,
         transfer_to=transfer_to,
         notifications=(notifications_spec_resolve(parsed.notifications, region=region)
                        if parsed.notifications is not None else None),
@@ -157,7 +170,7 @@ FRONT_DESK_PERMISSIONS = {
     "bookings": ["view_booking", "add_booking", "change_booking", "view_service"],
     "hours": ["view_openinghours", "view_closure"],
     "calls": ["view_call", "view_callbackrequest", "change_callbackrequest", "listen_callrecording"],
-    "messaging": ["view_smsmessage"],
+    "messaging": ["view_smsmessage", "view_smsreply", "change_smsreply"],
     "orders": ["view_order", "change_order", "view_menuitem"],
 }
 
@@ -177,8 +190,10 @@ def _front_desk_group_ensure(changes: list[str]) -> None:
     changes.append("front desk group created")
 
 
-def _write_tenant_schema(checked: CheckedSpec, changes: list[str]) -> None:
+def _write_tenant_schema(checked: CheckedSpec, changes: list[str]):
+    """Write the schema's side of the spec; return the owner account it created, if it did."""
     spec = checked.spec
+    owner_created = None
     if spec.owner:
         # The spec's password is only the first one. An existing owner is left exactly as they are:
         # re-provisioning (and `seed_demo` on every start) used to reset a changed password to the
@@ -186,8 +201,9 @@ def _write_tenant_schema(checked: CheckedSpec, changes: list[str]) -> None:
         # superuser to an account the business had deliberately limited or disabled.
         user_model = get_user_model()
         if not user_model.objects.filter(username=spec.owner.email).exists():
-            user_model.objects.create_superuser(username=spec.owner.email, email=spec.owner.email,
-                                                password=spec.owner.password)
+            # No password in the spec: an unusable one until the owner chooses theirs by the link.
+            owner_created = user_model.objects.create_superuser(username=spec.owner.email, email=spec.owner.email,
+                                                                password=spec.owner.password)
             changes.append("owner created")
     _front_desk_group_ensure(changes)
 
@@ -195,7 +211,14 @@ def _write_tenant_schema(checked: CheckedSpec, changes: list[str]) -> None:
     agent_values = spec.agent.model_dump()
     if checked.transfer_to is not None:
         agent_values["transfer_to"] = checked.transfer_to
-    _update_fields(AgentSettings.objects.first() or AgentSettings(), agent_values, changes, "agent")
+    current_agent = AgentSettings.objects.first()
+    if spec.capabilities is not None:
+        agent_values["capabilities"] = spec.capabilities
+    elif current_agent is None:
+        # A new business does what its spec sells: services are booked, a menu is ordered from.
+        sells = (bool(spec.services), bool(spec.menu))
+        agent_values["capabilities"] = {(True, False): "bookings", (False, True): "orders"}.get(sells, "both")
+    _update_fields(current_agent or AgentSettings(), agent_values, changes, "agent")
     if spec.escalation is not None:
         _replace_weekly_ranges(EscalationHours, spec.escalation.hours.by_weekday(),
                                "starts", "ends", changes, "escalation hours")
@@ -213,20 +236,42 @@ def _write_tenant_schema(checked: CheckedSpec, changes: list[str]) -> None:
         _update_fields(BookingPolicy.objects.first() or BookingPolicy(), spec.booking_rules.model_dump(), changes,
                        "booking rules")
     if spec.services is not None:
-        _upsert_by_name(Service, [{**service.model_dump(), "active": True} for service in spec.services], "active",
-                        changes, "service")
+        _upsert_by_name(Service, [{**service.model_dump(exclude={"currency"}), "active": True}
+                                  for service in spec.services], "active", changes, "service")
     if spec.ordering is not None:
         _update_fields(OrderingPolicy.objects.first() or OrderingPolicy(), spec.ordering.model_dump(), changes,
                        "ordering rules")
     if spec.menu is not None:
-        _upsert_by_name(MenuItem, [item.model_dump() for item in spec.menu], "available", changes, "menu item")
+        _upsert_by_name(MenuItem, [item.model_dump(exclude={"currency"}) for item in spec.menu], "available", changes,
+                        "menu item")
     if spec.facts is not None:
         _replace_facts([{**fact.model_dump(), "position": index} for index, fact in enumerate(spec.facts)], changes)
     added = scenario_starting_set_ensure(bookings=Service.objects.filter(active=True).exists(),
                                          orders=MenuItem.objects.filter(available=True).exists())
     if added:
         changes.append(f"{added} starting scenarios added")
+    prices_in_tenant_currency(changes=changes)
     followups_spec_apply(notifications=checked.notifications, webhooks=checked.webhooks, changes=changes)
+    if checked.notifications is None and owner_created is not None:
+        # A new business hears of its calls from the first day: the owner's email is the recipient
+        # until the owner (or a spec) says otherwise.
+        notification_settings = notification_settings_get()
+        if not notification_settings.emails:
+            notification_settings.emails = [spec.owner.email]
+            notification_settings.save(update_fields=["emails"])
+            changes.append("notifications to the owner's email")
+    return owner_created
+
+
+def prices_in_tenant_currency(*, changes: list[str] | None = None) -> None:
+    """Every service and menu item of the current tenant in its one currency (after the spec or the
+    operator changed it): an order can then never mix two currencies."""
+    from tenants.selectors import tenant_currency
+
+    currency = tenant_currency()
+    moved = sum(model.objects.exclude(currency=currency).update(currency=currency) for model in (Service, MenuItem))
+    if moved and changes is not None:
+        changes.append(f"prices now in {currency}")
 
 
 def _replace_facts(facts: list[dict], changes: list[str]) -> None:
@@ -254,7 +299,8 @@ def tenant_provision(*, spec: Any) -> ProvisionResult:
             tenant = Tenant(schema_name=parsed.slug)
         country = parsed.country or (phone_region(validated.phone_numbers[0]) if created and validated.phone_numbers
                                      else tenant.country)
-        _update_fields(tenant, {**parsed.tenant_columns(), "country": country}, changes, "tenant")
+        currency = parsed.currency or (country_currency(country) if created else tenant.currency)
+        _update_fields(tenant, {**parsed.tenant_columns(), "country": country, "currency": currency}, changes, "tenant")
 
         domain = tenant.domains.filter(domain=parsed.domain).first()
         if domain is None:
@@ -280,8 +326,8 @@ def tenant_provision(*, spec: Any) -> ProvisionResult:
             sip_sync_request()  # LiveKit's trunk follows after the commit
 
         with schema_context(tenant.schema_name):
-            _write_tenant_schema(validated, changes)
-    return ProvisionResult(tenant=tenant, created=created, changes=changes)
+            owner_created = _write_tenant_schema(validated, changes)
+    return ProvisionResult(tenant=tenant, created=created, changes=changes, owner_created=owner_created)
 
 
 def tenant_delete(*, tenant: Tenant) -> None:

@@ -18,7 +18,7 @@ import re
 import types
 import typing
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -148,7 +148,9 @@ def _money(model: type[models.Model], name: str) -> Any:
 
 
 def _currency(value: Any) -> Any:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
+    from babel.numbers import is_currency
+
+    if not isinstance(value, str) or not is_currency(value.strip().upper()):
         raise ValueError("must be a three-letter currency code such as USD.")
     return value.strip().upper()
 
@@ -263,7 +265,8 @@ _user_field = get_user_model()._meta.get_field
 
 class OwnerSpec(SpecModel):
     email: Annotated[_text(_user_field("username").max_length), AfterValidator(_login_email)]
-    password: Annotated[_text(_user_field("password").max_length), AfterValidator(_password)]
+    # Left out: the owner chooses their own by an emailed link (the operator's "New business" form).
+    password: Annotated[_text(_user_field("password").max_length), AfterValidator(_password)] | None = None
 
 
 def _call_language(value: str) -> str:
@@ -366,7 +369,8 @@ class ServiceSpec(SpecModel):
     buffer_minutes: int = column(Service, "buffer_minutes", bounds=SERVICE_BUFFER_MINUTES_RANGE, strict=True)
     capacity: int = column(Service, "capacity", bounds=SERVICE_CAPACITY_RANGE, strict=True)
     price: _money(Service, "price") | None = column(Service, "price")
-    currency: Currency = column(Service, "currency")
+    # The business's one currency (TenantSpec.currency); an item may only repeat it.
+    currency: Currency | None = None
     aliases: _aliases(Service) = column(Service, "aliases")
     description: str = column(Service, "description", strict=True)
 
@@ -374,7 +378,7 @@ class ServiceSpec(SpecModel):
 class MenuItemSpec(SpecModel):
     name: str = column(MenuItem, "name", strict=True)
     price: _money(MenuItem, "price") = column(MenuItem, "price")
-    currency: Currency = column(MenuItem, "currency")
+    currency: Currency | None = None
     aliases: _aliases(MenuItem) = column(MenuItem, "aliases")
     available: bool = column(MenuItem, "available", strict=True)
     category: str = column(MenuItem, "category", strict=True)
@@ -440,7 +444,8 @@ class NotificationsSpec(SpecModel):
     emails: list[Annotated[str, AfterValidator(_email)]] = []
     # Read as numbers of the tenant's country, so checked after parsing.
     sms: list[Annotated[str, BeforeValidator(_int_as_text)]] = []
-    events: list[_known(set(NotificationEvent.values))] = []
+    # Left out: every event; [] : none.
+    events: list[_known(set(NotificationEvent.values))] | None = None
     quiet_hours: QuietHoursSpec | None = None
 
 
@@ -520,6 +525,10 @@ class TenantSpec(SpecModel):
     timezone: Annotated[str, TENANT_COLUMN, Field(strict=True), _model_validators(Tenant, "timezone")]
     # None: keep an existing tenant's country; a new one takes its first number's.
     country: Annotated[str, Field(strict=True), AfterValidator(_country), _model_validators(Tenant, "country")] | None = None
+    # Every price and order is in it. None: keep an existing tenant's; a new one takes its country's.
+    currency: Currency | None = None
+    # What callers can do. None: keep an existing tenant's; a new one's follows what it sells.
+    capabilities: Literal["bookings", "orders", "both"] | None = None
     # Numbers are read in the tenant's country, so they are checked after parsing.
     phone_numbers: list[Annotated[str, BeforeValidator(_int_as_text), Field(strict=True)]] = []
     owner: OwnerSpec | None = None

@@ -313,7 +313,7 @@ def run_stack(port: int, *, standins: bool) -> int:
         say(f"  internal API:    http://localhost:{port}/internal/schema/  (token: INTERNAL_API_TOKEN)")
         if line is not None:
             sip = line.config.sip_address
-            say(f"  phone line:      ring sip:+15550100001@{sip} (salon) or sip:+15550100002@{sip} (pizzeria)")
+            say(f"  phone line:      ring sip:+15550100001@{sip} (salon) or sip:+493055500002@{sip} (pizzeria)")
             say("                   from a SIP softphone on this machine, or without one:")
             say("                   python scripts/dev.py call +15550100001 --say 'I would like a haircut' --out heard.wav")
         while all(child.poll() is None for child in children):

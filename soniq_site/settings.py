@@ -490,6 +490,8 @@ DEFAULT_VOICE_ID = env_str("DEFAULT_VOICE_ID", "f786b574-daa5-4673-aa0c-cbe3e853
 SIGNALWIRE_SPACE_URL = env_str("SIGNALWIRE_SPACE_URL")
 SIGNALWIRE_PROJECT_ID = env_str("SIGNALWIRE_PROJECT_ID")
 SIGNALWIRE_API_TOKEN = env_str("SIGNALWIRE_API_TOKEN")
+# The project's signing key (SignalWire dashboard, API credentials): checks the inbound-SMS webhook.
+SIGNALWIRE_SIGNING_KEY = env_str("SIGNALWIRE_SIGNING_KEY")
 # Transient send failures (5xx, 429, network) are retried this often; backoff before retry n
 # (0-based) is SMS_RETRY_BACKOFF_MS * 2**n: 2, 4, 8, 16, 32 s by default.
 SMS_SEND_MAX_RETRIES = env_int("SMS_SEND_MAX_RETRIES", 5)

@@ -1,6 +1,9 @@
 """Public-schema models: who the tenants are, where they are served and which numbers ring them."""
+import functools
 import zoneinfo
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_territory_currencies, is_currency
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
@@ -21,6 +24,28 @@ def validate_country(value: str) -> None:
         raise ValidationError(f"{value!r} is not a country code (use a two-letter ISO code such as US, GB or DE).")
 
 
+def validate_currency(value: str) -> None:
+    if not is_currency(value):
+        raise ValidationError(f"{value!r} is not a currency code (use a three-letter ISO code such as USD, GBP or EUR).")
+
+
+def country_currency(country: str) -> str:
+    """The currency a business in `country` prices in (CLDR's, through Babel): EUR for DE, GBP for GB."""
+    currencies = get_territory_currencies(country, tender=True) if country else []
+    return currencies[0] if currencies else "USD"
+
+
+@functools.cache
+def country_uses_12_hour_clock(country: str) -> bool:
+    """Whether times are written on the 12-hour clock there (CLDR's short time format of the
+    country's most likely locale: `h:mm a` for US, `HH:mm` for DE and GB)."""
+    try:
+        pattern = Locale.parse(f"und_{country}").time_formats["short"].pattern
+    except (UnknownLocaleError, ValueError, KeyError):
+        return False
+    return "h" in pattern
+
+
 class Tenant(TenantMixin):
     """A business. Its slug is its PostgreSQL schema name."""
 
@@ -31,6 +56,12 @@ class Tenant(TenantMixin):
     country = models.CharField(
         max_length=2, default=DEFAULT_REGION, validators=[validate_country],
         help_text="Two-letter ISO code. Phone numbers given without a country code are read as numbers of this country.",
+    )
+    # One currency per business: every price, order and total is in it, so an order can never mix
+    # two (a menu item added in "USD" to a EUR pizzeria once made the agent split an order in two).
+    currency = models.CharField(
+        max_length=3, default="USD", validators=[validate_currency],
+        help_text="Three-letter ISO code (EUR, GBP, USD). Every price, order and total of the business is in it.",
     )
     created = models.DateTimeField(auto_now_add=True)
 
@@ -64,6 +95,10 @@ class Tenant(TenantMixin):
     @property
     def slug(self) -> str:
         return self.schema_name
+
+    @property
+    def twelve_hour_clock(self) -> bool:
+        return country_uses_12_hour_clock(self.country)
 
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:

@@ -1,3 +1,4 @@
+import datetime as dt
 import re
 import threading
 import time
@@ -9,6 +10,7 @@ from django_tenants.utils import get_public_schema_name
 
 from core.errors import DomainError
 from core.phone import InvalidPhoneNumber, normalize_phone_number
+from core.phrasing import clock_text
 from tenants.models import Domain, PhoneNumber, Tenant
 
 
@@ -36,6 +38,26 @@ def tenant_phone_region() -> str:
     """The country in which the current tenant's callers say phone numbers (`Tenant.country`): what
     a number without a country code is read as."""
     return current_tenant().country
+
+
+def tenant_currency() -> str:
+    """The current tenant's currency: the default of every price and order written in its schema.
+    A schema with no tenant (the migration template, its spares) prices in USD until one claims it."""
+    from django.db import connection
+
+    tenant = connection.tenant
+    if isinstance(tenant, Tenant):
+        return tenant.currency
+    return Tenant.objects.filter(schema_name=connection.schema_name).values_list("currency", flat=True).first() or "USD"
+
+
+def tenant_clock_text(moment: dt.datetime | dt.time) -> str:
+    """A time as the current business writes it (`3:30 PM` in the US, `15:30` in Germany); an aware
+    datetime is first put on the business's clock."""
+    tenant = current_tenant()
+    if isinstance(moment, dt.datetime) and moment.tzinfo is not None:
+        moment = moment.astimezone(tenant.tzinfo)
+    return clock_text(moment, twelve_hour=tenant.twelve_hour_clock)
 
 
 def tenant_timezone() -> zoneinfo.ZoneInfo:

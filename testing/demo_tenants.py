@@ -3,6 +3,6 @@ and read them. Plain constants: the voice worker's tests import them in job proc
 import zoneinfo
 
 SALON_NUMBER = "+15550100001"
-PIZZERIA_NUMBER = "+15550100002"
+PIZZERIA_NUMBER = "+493055500002"
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")  # the salon's zone
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")  # the pizzeria's zone

@@ -83,6 +83,7 @@ class Heard:
 def followups(committed_db, celery_worker_process, smtp_server, signalwire_fake, settings):
     """`followups.listen(schema, customer=...)` -> `Heard`: the business's owner (a fresh mailbox),
     a staff mobile, a webhook endpoint and customer texts are set up from that moment on."""
+    from notifications.models import every_event
     from notifications.services import notification_settings_update
     from tenants.agent.models import AgentSettings
     from webhooks.models import WebhookEndpoint
@@ -100,7 +101,7 @@ def followups(committed_db, celery_worker_process, smtp_server, signalwire_fake,
             # What the setup itself set off (a booking's confirmation) is sent before listening starts.
             wait_until(lambda: _pending(schema) == 0, what="the setup's follow-ups to be sent")
             with schema_context(schema):
-                notification_settings_update(emails=[owner], sms_numbers=[STAFF_MOBILE], events=[])
+                notification_settings_update(emails=[owner], sms_numbers=[STAFF_MOBILE], events=every_event())
                 endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=[])
                 texts_were = AgentSettings.objects.values_list("sms_confirmations", flat=True).first()
                 AgentSettings.objects.update(sms_confirmations=True)

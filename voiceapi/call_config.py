@@ -27,18 +27,21 @@ from messaging.sms import signalwire_missing_settings
 from orders.models import MenuItem
 from orders.selectors import menu_summary
 from tenants.agent.models import AgentSettings
-from tenants.agent.selectors import agent_settings_get, business_facts_summary
+from tenants.agent.selectors import agent_settings_get, business_capabilities, business_facts_summary
 from tenants.hours.selectors import opening_hours_summary, upcoming_closures
 from tenants.models import Tenant
 
 
 def _capabilities() -> set[Capability]:
-    """What this business offers callers today: bookings once it has an active service, orders once
-    it has an available menu item. Which tools each brings is the table's (core.call_contract.TOOLS)."""
+    """What this business offers callers today: what it chose to do (AgentSettings.capabilities: a
+    salon that adds a menu item by mistake does not start taking orders) and has something for, an
+    active service or an available menu item. Which tools each brings is the table's
+    (core.call_contract.TOOLS)."""
+    chosen = business_capabilities()
     capabilities = set()
-    if Service.objects.filter(active=True).exists():
+    if chosen.takes_bookings and Service.objects.filter(active=True).exists():
         capabilities.add(Capability.BOOKINGS)
-    if MenuItem.objects.filter(available=True).exists():
+    if chosen.takes_orders and MenuItem.objects.filter(available=True).exists():
         capabilities.add(Capability.ORDERS)
     return capabilities
 

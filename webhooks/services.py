@@ -98,3 +98,16 @@ def webhook_deliveries_requeue(*, older_than: dt.timedelta = dt.timedelta(second
                                               next_attempt_at__lt=clock.now() - older_than).values_list("pk", flat=True)[:1000])
     webhook_deliveries_enqueue(delivery_ids=due)
     return len(due)
+
+
+def webhook_test_send(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A `webhook.test` event to `endpoint` alone (the admin's "Send test event"), signed and retried
+    like any other, so the owner sees in its delivery whether their receiver answers."""
+    now = clock.now()
+    payload = {"type": "webhook.test", "timestamp": now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+               "data": {"message": "A test event from Soniq: your endpoint receives and verifies our webhooks."}}
+    delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_type="webhook.test",
+                                              event_key=f"test:{secrets.token_hex(8)}", payload=payload,
+                                              message_id=f"msg_{secrets.token_hex(12)}", next_attempt_at=now)
+    transaction.on_commit(lambda: webhook_deliveries_enqueue(delivery_ids=[delivery.pk]), robust=True)
+    return delivery

@@ -16,17 +16,29 @@ from django.forms.models import BaseModelFormSet, modelformset_factory
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
+from backoffice.forms import PlainTextField
 from backoffice.helpers import SingleRowAdminMixin, first_overlap, overlap_message, validate_range_order
 from backoffice.sites import tenant_admin_site
 from backoffice.voices import VoiceProviderError, voice_get, voices_configured, voices_for_language
 from core.languages import unsupported_language_message
-from tenants.agent.models import FACTS_TOTAL_MAX, AgentSettings, BusinessFact, EscalationHours
+from core.phone import InvalidPhoneNumber, is_sip_uri, valid_phone_number
+from tenants.agent.models import (
+    FACTS_TOTAL_MAX,
+    AgentSettings,
+    BusinessFact,
+    EscalationHours,
+    SupportLogin,
+    normalize_transfer_target,
+)
+from tenants.selectors import tenant_phone_region
 
 
 class AgentSettingsForm(forms.ModelForm):
     class Meta:
         model = AgentSettings
         fields = "__all__"
+        field_classes = {"greeting": PlainTextField, "instructions": PlainTextField, "business_name": PlainTextField,
+                         "callback_promise": PlainTextField}
         widgets = {
             "greeting": forms.Textarea(attrs={"rows": 2, "cols": 80}),
             "instructions": forms.Textarea(attrs={"rows": 12, "cols": 80}),
@@ -42,6 +54,18 @@ class AgentSettingsForm(forms.ModelForm):
         }
 
 
+    def clean_transfer_to(self):
+        # A number is checked against its country's numbering plan (a SIP address is the owner's own
+        # system and is taken as written); the model then stores it as tel:+E164.
+        # Only a changed one: a number saved before this check must not block saving the rest.
+        target = (self.cleaned_data.get("transfer_to") or "").strip()
+        if target and not is_sip_uri(target) and "transfer_to" in self.changed_data:
+            normalize_transfer_target(target)  # neither a number nor a SIP address: says so
+            try:
+                return valid_phone_number(target.removeprefix("tel:"), default_region=tenant_phone_region())
+            except InvalidPhoneNumber as invalid:
+                raise ValidationError(str(invalid)) from None
+        return target
     voice_id_typed = forms.CharField(
         label="…or a voice id", required=False, max_length=100,
         help_text="A Cartesia voice id typed by hand; it is checked with Cartesia when you save.")
@@ -162,6 +186,7 @@ class AgentSettingsAdmin(SingleRowAdminMixin, admin.ModelAdmin):
     # scenarios" (trials/) and the voice's Play button.
     change_form_template = "admin/soniq/agentsettings_change_form.html"
     fieldsets = [
+        ("What callers can do", {"fields": ["capabilities"]}),
         ("Greeting and voice", {"fields": ["business_name", "greeting", "language", "voice_id", "voice_id_typed",
                                            "voice_speed"]}),
         ("Instructions", {"fields": ["instructions"],
@@ -199,6 +224,7 @@ class BusinessFactForm(forms.ModelForm):
     class Meta:
         model = BusinessFact
         fields = ["topic", "answer", "position"]
+        field_classes = {"topic": PlainTextField, "answer": PlainTextField}
         widgets = {"answer": forms.Textarea(attrs={"rows": 3, "cols": 80})}
 
     def clean(self):
@@ -222,3 +248,20 @@ class BusinessFactAdmin(admin.ModelAdmin):
     list_display = ["topic", "answer", "position"]
     list_editable = ["position"]
     ordering = ["position", "pk"]
+
+
+@admin.register(SupportLogin, site=tenant_admin_site)
+class SupportLoginAdmin(admin.ModelAdmin):
+    """Every time the platform's support logged in as the owner: who, when and why. Read-only."""
+
+    list_display = ["created", "operator", "owner", "reason", "used_at"]
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -29,8 +29,10 @@ from backoffice.sites import tenant_admin_site
 from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest, CallRecording
 from calls.recordings import recording_delete, recording_signed_url
+from calls.summaries.services import summaries_configured
 from core.errors import DomainError
-from messaging.models import SmsMessage
+from messaging.models import SmsMessage, SmsOptOut, SmsReply
+from tenants.agent.selectors import business_capabilities
 
 
 class ResultFilter(admin.SimpleListFilter):
@@ -38,8 +40,10 @@ class ResultFilter(admin.SimpleListFilter):
     parameter_name = "result"
 
     def lookups(self, request, model_admin):
-        return [("booking", "Made a booking"), ("order", "Placed an order"), ("callback", "Queued a callback"),
-                ("none", "No booking or order")]
+        capabilities = business_capabilities()
+        return [*([("booking", "Made a booking")] if capabilities.takes_bookings else []),
+                *([("order", "Placed an order")] if capabilities.takes_orders else []),
+                ("callback", "Queued a callback"), ("none", "No booking or order")]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -52,6 +56,22 @@ class ResultFilter(admin.SimpleListFilter):
         if value == "none":
             return queryset.filter(made_booking=False, made_order=False)
         return queryset
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    """The call outcomes, without "Booked" for a business that takes no bookings or "Ordered" for
+    one that takes no orders."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        capabilities = business_capabilities()
+        unused = {Call.Outcome.BOOKED: capabilities.takes_bookings, Call.Outcome.ORDERED: capabilities.takes_orders}
+        return [(value, label) for value, label in Call.Outcome.choices if unused.get(value, True)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
 
 
 class DurationFilter(admin.SimpleListFilter):
@@ -83,7 +103,7 @@ class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAd
         ("Transferred to", lambda call: call.transferred_to),
     ])]
     list_display_links = ["when", "caller"]
-    list_filter = ["outcome", ResultFilter, DurationFilter, ("started_at", admin.DateFieldListFilter), "status", "is_test"]
+    list_filter = [OutcomeFilter, ResultFilter, DurationFilter, ("started_at", admin.DateFieldListFilter), "status", "is_test"]
     search_fields = ["caller_number", "turns__text", "notes__text", "end_reason"]
     search_help_text = "Search by caller number or by words said in the call."
     date_hierarchy = "started_at"
@@ -137,6 +157,7 @@ class CallAdmin(DateHierarchyInReachMixin, PhoneDataReadOnlyMixin, admin.ModelAd
             context["detail"] = call_detail(call=call)
             context["title"] = f"Call from {phone_text(call.caller_number) or 'a withheld number'}"
             context["subtitle"] = local_time_text(call.started_at)
+            context["summaries_on"] = summaries_configured()
             recording = CallRecording.objects.filter(call=call).first()
             if recording is not None:
                 context["recording"] = recording
@@ -419,3 +440,36 @@ class SmsMessageAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
         if sms.call_id:
             return format_html('<a href="{}">Call</a>', reverse(f"{site}:calls_call_change", args=[sms.call_id]))
         return "—"
+
+
+@admin.register(SmsReply, site=tenant_admin_site)
+class SmsReplyAdmin(admin.ModelAdmin):
+    """Texts customers sent back ("Reply or call us to change it"): staff read them here (and are
+    notified), answer them themselves, and tick them handled."""
+
+    list_display = ["received", "sender", "body", "handled"]
+    list_editable = ["handled"]
+    list_filter = ["handled"]
+    search_fields = ["from_number", "body"]
+    fields = ["received_at", "from_number", "to_number", "body", "handled"]
+    readonly_fields = ["received_at", "from_number", "to_number", "body"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, reply):
+        return local_time_text(reply.received_at)
+
+    @admin.display(description="From", ordering="from_number")
+    def sender(self, reply):
+        return phone_text(reply.from_number)
+
+
+@admin.register(SmsOptOut, site=tenant_admin_site)
+class SmsOptOutAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
+    """Numbers that texted STOP: the business's texts skip them until they text START."""
+
+    list_display = ["number", "opted_out", "changed_at"]
+    list_filter = ["opted_out"]
+    search_fields = ["number"]

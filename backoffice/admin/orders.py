@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -28,7 +28,7 @@ from orders.status import ORDER_STATUS_ACTIONS, order_next_statuses, order_statu
 class MenuItemForm(PriceCurrencyFormMixin, forms.ModelForm):
     class Meta:
         model = MenuItem
-        fields = ["name", "category", "description", "aliases", "price", "currency", "available"]
+        fields = ["name", "category", "description", "aliases", "price", "available"]
         help_texts = {
             "aliases": "Other names callers use, separated by commas (e.g. coke, cola).",
             "available": "Untick when it is sold out: the agent stops offering it.",
@@ -44,7 +44,7 @@ class MenuItemForm(PriceCurrencyFormMixin, forms.ModelForm):
 @admin.register(MenuItem, site=tenant_admin_site)
 class MenuItemAdmin(admin.ModelAdmin):
     form = MenuItemForm
-    list_display = ["name", "category", "price", "currency", "available"]
+    list_display = ["name", "category", "price", "available"]
     list_editable = ["available"]
     list_filter = ["available", "category"]
     search_fields = ["name", "aliases", "category"]
@@ -150,8 +150,25 @@ class OrderAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("lines")
 
+    change_list_template = "admin/soniq/order_change_list.html"
+    # How often the kitchen's list asks whether a new order came in (and then reloads, chiming if the
+    # kitchen turned the chime on).
+    kitchen_poll_seconds = 15
+
     def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {"title": "Orders", **(extra_context or {})})
+        return super().changelist_view(request, {
+            "title": "Orders", "latest_order_url": reverse(f"{self.admin_site.name}:orders_order_latest"),
+            "latest_order": Order.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+            "kitchen_poll_ms": int(self.kitchen_poll_seconds * 1000), **(extra_context or {})})
+
+    def latest_view(self, request):
+        """What the kitchen's list polls: the newest order's number and how many are open."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return JsonResponse({
+            "latest": Order.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+            "open": Order.objects.filter(status__in=KitchenStatusFilter.OPEN).count(),
+        })
 
     # Read-only (the mixin): what the caller ordered is a record; only the status moves, through
     # the buttons below.
@@ -160,6 +177,7 @@ class OrderAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
         return [
             path("<int:order_id>/status/<str:status>/", self.admin_site.admin_view(self.status_view),
                  name="orders_order_status"),
+            path("latest/", self.admin_site.admin_view(self.latest_view), name="orders_order_latest"),
             *super().get_urls(),
         ]
 

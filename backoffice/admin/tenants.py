@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,11 +20,13 @@ from django.utils.text import Truncator
 from django_tenants.utils import schema_context
 
 from backoffice.dashboard import tenant_usage_for_month
-from backoffice.sites import operator_admin_site, tenant_admin_site
+from backoffice.operator import NewBusinessForm, support_login_link
+from backoffice.sites import operator_admin_site
+from backoffice.team import set_password_link_send
 from calls.log_storage import ingestion_dead_letter_replay
 from core import clock
 from notifications.selectors import followups_failed_since
-from provisioning.services import TenantSpecError, tenant_delete, tenant_provision
+from provisioning.services import TenantSpecError, prices_in_tenant_currency, tenant_delete, tenant_provision
 from provisioning.spec import tenant_spec_parse
 from tenants.models import Domain, IngestionDeadLetter, PhoneNumber, Tenant
 from tenants.sip_sync import sip_health, sip_sync_enabled, sip_sync_request, sip_trunk_status
@@ -33,14 +36,16 @@ name: Sharp Barbers
 domain: barbers.localhost
 timezone: Europe/London
 country: GB
+currency: GBP
+capabilities: bookings
 phone_numbers: ["020 7946 0001"]
-owner: {email: owner@barbers.example, password: choose-a-long-one}
+owner: {email: owner@barbers.example}  # they get a link to choose their password
 agent:
   greeting: "Sharp Barbers, how can I help?"
 hours:
   mon: [["09:00", "18:00"]]
 services:
-  - {name: Haircut, duration_minutes: 30, capacity: 3, price: "25.00", currency: GBP}
+  - {name: Haircut, duration_minutes: 30, capacity: 3, price: "25.00"}
 """
 
 
@@ -103,11 +108,11 @@ class ProvisionForm(forms.Form):
 class TenantAdmin(admin.ModelAdmin):
     change_list_template = "admin/soniq/tenant_change_list.html"
     list_display = ["name", "schema_name", "domain_list", "number_list", "failed_followups", "timezone", "country",
-                    "created"]
+                    "currency", "created"]
     search_fields = ["name", "schema_name", "phone_numbers__number", "domains__domain"]
     inlines = [DomainInline, PhoneNumberInline]
     readonly_fields = ["schema_name", "created"]
-    fields = ["name", "schema_name", "timezone", "country", "created"]
+    fields = ["name", "schema_name", "timezone", "country", "currency", "created"]
     actions = None  # the bulk delete would skip dropping schemas; delete one tenant at a time
 
     def get_queryset(self, request):
@@ -116,6 +121,9 @@ class TenantAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path("provision/", self.admin_site.admin_view(self.provision_view), name="tenants_tenant_provision"),
+            path("new/", self.admin_site.admin_view(self.new_business_view), name="tenants_tenant_new"),
+            path("<int:tenant_id>/log-in-as-owner/", self.admin_site.admin_view(self.owner_login_view),
+                 name="tenants_tenant_owner_login"),
             path("usage/", self.admin_site.admin_view(self.usage_view), name="tenants_tenant_usage"),
             *super().get_urls(),
         ]
@@ -140,6 +148,12 @@ class TenantAdmin(admin.ModelAdmin):
                                           if managed and number.sip_status != PhoneNumber.SipStatus.LIVE else "")
                          for number in tenant.phone_numbers.all()) or "—"
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "currency" in form.changed_data:
+            with schema_context(obj.schema_name):
+                prices_in_tenant_currency()
+
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
         if formset.model is PhoneNumber and (formset.new_objects or formset.changed_objects or formset.deleted_objects):
@@ -152,7 +166,48 @@ class TenantAdmin(admin.ModelAdmin):
 
     def add_view(self, request, form_url="", extra_context=None):
         # A tenant is more than a row (schema, domain, numbers, owner, agent): it is provisioned.
-        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:tenants_tenant_provision"))
+        return HttpResponseRedirect(reverse(f"{self.admin_site.name}:tenants_tenant_new"))
+
+    def new_business_view(self, request):
+        """The form an operator fills for a new business: the same spec as YAML underneath, and an
+        email to the owner with a link to choose their password."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = NewBusinessForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = tenant_provision(spec=form.spec())
+            except TenantSpecError as error:
+                form.add_error(None, f"{error.field}: {error.message}")
+            else:
+                if result.owner_created is not None:
+                    owner, tenant = result.owner_created, result.tenant
+                    domain = form.cleaned_data["domain"].strip().lower()
+                    transaction.on_commit(lambda: set_password_link_send(user=owner, domain=domain, business=tenant.name))
+                self.message_user(request, f"Created {result.tenant.name}. {form.cleaned_data['owner_email']} got an "
+                                           "email with a link to choose their password.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse(f"{self.admin_site.name}:tenants_tenant_change",
+                                                    args=[result.tenant.pk]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "New business",
+                   "form": form, "yaml_url": reverse(f"{self.admin_site.name}:tenants_tenant_provision")}
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/soniq/tenant_new.html", context)
+
+    def owner_login_view(self, request, tenant_id: int):
+        """Support: log in to the business's admin as its owner. Recorded where the owner sees it."""
+        if request.method != "POST" or not request.user.is_superuser:
+            raise PermissionDenied
+        tenant = Tenant.objects.exclude(schema_name="public").filter(pk=tenant_id).first()
+        reason = " ".join(request.POST.get("reason", "").split())[:300]
+        if tenant is None or not reason:
+            self.message_user(request, "Say why you log in as the owner: they see it in their admin.", messages.ERROR)
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:tenants_tenant_change", args=[tenant_id]))
+        return HttpResponseRedirect(support_login_link(operator=request.user.username, tenant=tenant, reason=reason))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {"owner_login_url": reverse(f"{self.admin_site.name}:tenants_tenant_owner_login", args=[object_id]),
+                   **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
 
     def delete_model(self, request, obj):
         tenant_delete(tenant=obj)
@@ -169,6 +224,12 @@ class TenantAdmin(admin.ModelAdmin):
                 except TenantSpecError as error:
                     form.add_error("spec", f"{error.field}: {error.message}")
                 else:
+                    owner = result.owner_created
+                    if owner is not None and not owner.has_usable_password():
+                        domain = result.tenant.domains.filter(is_primary=True).values_list("domain", flat=True).first()
+                        tenant_name = result.tenant.name
+                        transaction.on_commit(lambda: set_password_link_send(user=owner, domain=domain,
+                                                                             business=tenant_name))
                     verb = "Created" if result.created else "Updated"
                     summary = "; ".join(result.changes) if result.changes else "nothing to change"
                     self.message_user(request, f"{verb} {result.tenant.name} ({result.tenant.schema_name}): {summary}.",
@@ -296,8 +357,8 @@ class IngestionDeadLetterAdmin(admin.ModelAdmin):
 
 
 
-# Staff accounts: the operator's in the public schema; each tenant's own in its schema (an owner can
-# add a colleague who then logs in at the same domain, and nowhere else).
-for _site in (operator_admin_site, tenant_admin_site):
-    _site.register(User, UserAdmin)
-    _site.register(Group, GroupAdmin)
+# Staff accounts: the operator's in the public schema, with Django's own pages. Each tenant's are in
+# its schema and managed on its "Team" page (backoffice/team.py): name, email and a role, no password
+# hashes or permission lists.
+operator_admin_site.register(User, UserAdmin)
+operator_admin_site.register(Group, GroupAdmin)

@@ -9,18 +9,50 @@ from django.utils.html import format_html
 from backoffice.helpers import local_time_text
 from backoffice.sites import tenant_admin_site
 from webhooks.addresses import EndpointRefused
-from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from webhooks.services import webhook_endpoint_check, webhook_resend
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, webhook_secret_new
+from webhooks.services import webhook_endpoint_check, webhook_resend, webhook_test_send
+
+# What each event means, for the owner choosing them (the names are what the receiver sees as `type`).
+WEBHOOK_EVENT_DESCRIPTIONS = {
+    WebhookEvent.CALL_ENDED: "a call ended (caller, length, outcome, summary)",
+    WebhookEvent.BOOKING_CREATED: "a booking was made, by the agent or by staff",
+    WebhookEvent.BOOKING_RESCHEDULED: "a booking moved to another time",
+    WebhookEvent.BOOKING_CANCELLED: "a booking was cancelled, by the caller or by the business",
+    WebhookEvent.ORDER_CREATED: "an order was placed on the phone (lines, total, pickup or delivery)",
+    WebhookEvent.CALLBACK_CREATED: "a caller asked to be called back",
+}
+
+
+def _masked(secret: str) -> str:
+    return f"{secret[:10]}…{secret[-4:]}" if secret else "—"
 
 
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https", help_text="https:// only.")
-    events = forms.MultipleChoiceField(required=False, choices=WebhookEvent.choices, widget=forms.CheckboxSelectMultiple,
-                                       help_text="Tick none to receive every event type.")
+    events = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, help_text="Tick none to receive every event type.",
+        choices=[(value, f"{value}: {WEBHOOK_EVENT_DESCRIPTIONS.get(value, label)}") for value, label in WebhookEvent.choices])
+    new_secret = forms.BooleanField(required=False, label="Make a new signing secret",
+                                    help_text="The old one stops working at once; the new one is shown once.")
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["url", "secret", "events", "active"]
+        fields = ["url", "events", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            del self.fields["new_secret"]  # a new endpoint gets a secret, shown once after saving
+        self.secret_shown = ""
+
+    def save(self, commit=True):
+        endpoint = super().save(commit=False)
+        if endpoint.pk is None or self.cleaned_data.get("new_secret"):
+            endpoint.secret = webhook_secret_new()
+            self.secret_shown = endpoint.secret
+        if commit:
+            endpoint.save()
+        return endpoint
 
     def clean_url(self) -> str:
         # https only, no user:password@, no private or loopback address, at most WEBHOOK_ENDPOINTS_MAX
@@ -30,17 +62,36 @@ class WebhookEndpointForm(forms.ModelForm):
         except EndpointRefused as exc:
             raise forms.ValidationError(str(exc)) from None
 
-    def clean_secret(self) -> str:
-        secret = self.cleaned_data["secret"].strip()
-        if not secret.startswith("whsec_") or len(secret) < 30:
-            raise forms.ValidationError("The secret must be a whsec_… value (leave the generated one if unsure).")
-        return secret
-
 
 @admin.register(WebhookEndpoint, site=tenant_admin_site)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    """The signing secret is shown once, when it is made (a new endpoint, or "Make a new signing
+    secret"); afterwards only its ends, so a screen share or a shoulder never leaks it."""
+
     form = WebhookEndpointForm
     list_display = ["url", "event_list", "active"]
+    readonly_fields = ["signing_secret"]
+    actions = ["send_test_event"]
+
+    def get_fields(self, request, obj=None):
+        return ["url", "events", "active", "signing_secret", "new_secret"] if obj else ["url", "events", "active"]
+
+    @admin.display(description="Signing secret")
+    def signing_secret(self, endpoint):
+        return _masked(endpoint.secret)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if form.secret_shown:
+            self.message_user(request, f"Signing secret (shown this once; copy it into your receiver now): "
+                                       f"{form.secret_shown}", messages.WARNING)
+
+    @admin.action(description="Send a test event", permissions=["change"])
+    def send_test_event(self, request, queryset):
+        for endpoint in queryset:
+            webhook_test_send(endpoint=endpoint)
+        self.message_user(request, f"Sent a webhook.test event to {queryset.count()} endpoint(s); see Webhook "
+                                   "deliveries for the answer.", messages.SUCCESS)
 
     @admin.display(description="Events")
     def event_list(self, endpoint):

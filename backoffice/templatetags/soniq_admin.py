@@ -1,8 +1,11 @@
 """Template filters for the Soniq admin pages (durations, phone numbers, local times, badges)."""
+import datetime as dt
+
 from django import template
 from django.utils.html import format_html
 
 from backoffice.helpers import duration_text, local_time_text, phone_text
+from tenants.selectors import tenant_clock_text
 
 register = template.Library()
 
@@ -15,6 +18,16 @@ def call_duration(seconds):
 @register.filter
 def phone(number):
     return phone_text(number)
+
+
+@register.filter
+def clock(moment):
+    """`3:30 PM` or `15:30`, as the business writes times (a datetime on its clock, or a time)."""
+    if moment in (None, ""):
+        return ""
+    if isinstance(moment, int):  # an hour of the day view's scale
+        moment = dt.time(moment % 24)
+    return tenant_clock_text(moment)
 
 
 @register.filter

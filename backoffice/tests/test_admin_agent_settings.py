@@ -23,7 +23,7 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
         "max_call_seconds": agent.max_call_seconds, "first_warning_seconds": agent.first_warning_seconds,
         "final_warning_seconds": agent.final_warning_seconds, "transfer_to": agent.transfer_to,
         "escalation_fallback": agent.escalation_fallback, "callback_promise": agent.callback_promise,
-        "sms_confirmations": "on" if agent.sms_confirmations else "",
+        "sms_confirmations": "on" if agent.sms_confirmations else "", "capabilities": agent.capabilities,
         "record_calls": "on" if agent.record_calls else "", "recording_disclosure": agent.recording_disclosure,
         "recording_retention_days": agent.recording_retention_days,
         "recording_retention_deletes_transcript": "on" if agent.recording_retention_deletes_transcript else "",
@@ -86,10 +86,10 @@ def test_it_saves_a_new_greeting_that_the_next_call_start_returns(salon_admin):
 def test_it_stores_a_transfer_number_in_any_format_as_tel_e164(salon_admin):
     url = settings_page(salon_admin)
     with schema_context("salon"):
-        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to="(555) 010-0999")
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to="(212) 555-0199")
     assert salon_admin.post(url, data).status_code == 302
     with schema_context("salon"):
-        assert AgentSettings.objects.get().transfer_to == "tel:+15550100999"
+        assert AgentSettings.objects.get().transfer_to == "tel:+12125550199"
 
 
 def refused(client, url, data) -> str:

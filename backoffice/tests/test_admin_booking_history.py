@@ -27,13 +27,13 @@ def test_a_booking_shows_how_it_was_made_moved_and_cancelled_and_the_call_lists_
                        customer_name="Maria Lopez", call=change_call, now=MONDAY)
 
     page = salon_admin.get(f"/admin/bookings/booking/{booking_id}/change/").content.decode()
-    assert "Booked by phone" in page and "Moved by the caller from Tue 10 Mar, 10:00 to Tue 10 Mar, 15:00" in page
+    assert "Booked by phone" in page and "Moved by the caller from Tue 10 Mar, 10:00 AM to Tue 10 Mar, 3:00 PM" in page
     staff_page = salon_admin.get(f"/admin/bookings/booking/{staff_booking_id}/change/").content.decode()
     assert "Booked by staff" in staff_page and "Cancelled by the caller (away that week)" in staff_page
 
     call_page = salon_admin.get(f"/admin/calls/call/{change_call.pk}/change/").content.decode()
-    assert "Moved booking: Haircut from Tue 10 Mar, 10:00 to Tue 10 Mar, 15:00" in call_page
-    assert "Cancelled booking: Colour, Wed 11 Mar, 10:00" in call_page
+    assert "Moved booking: Haircut from Tue 10 Mar, 10:00 AM to Tue 10 Mar, 3:00 PM" in call_page
+    assert "Cancelled booking: Colour, Wed 11 Mar, 10:00 AM" in call_page
 
 
 def test_the_owner_sets_the_change_notice_in_the_booking_rules(salon_admin):

@@ -56,7 +56,7 @@ def test_it_adds_a_closure_once(salon_admin):
 
 
 SERVICE = {"name": "Beard Trim", "aliases": "beard, trim beard", "description": "", "duration_minutes": "20",
-           "buffer_minutes": "5", "capacity": "1", "price": "18.00", "currency": "usd", "active": "on"}
+           "buffer_minutes": "5", "capacity": "1", "price": "18.00", "active": "on"}
 
 
 def test_it_adds_a_service_with_aliases(salon_admin):
@@ -73,7 +73,6 @@ def test_it_refuses_services_that_make_no_sense(salon_admin):
         "duration_minutes": ("2", "A service lasts from 5 minutes"),
         "capacity": ("0", "Capacity is how many can be booked at once"),
         "price": ("-5", "A price cannot be negative"),
-        "currency": ("US$", "three-letter currency code"),
     }
     for field, (value, message) in cases.items():
         page = errors_in(salon_admin.post("/admin/bookings/service/add/", {**SERVICE, field: value}))
@@ -96,7 +95,7 @@ def test_it_edits_the_booking_rules_and_refuses_a_tiny_slot_grid(salon_admin):
 
 
 MENU_ITEM = {"name": "Calzone", "category": "Pizza", "description": "", "aliases": "folded pizza", "price": "13.50",
-             "currency": "EUR", "available": "on"}
+             "available": "on"}
 
 
 def test_it_adds_a_menu_item_and_refuses_a_duplicate_or_negative_price(pizzeria_admin):

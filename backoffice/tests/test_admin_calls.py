@@ -48,7 +48,7 @@ def test_it_lists_calls_with_time_caller_length_outcome_and_result(salon_admin):
 
     rows = re.findall(r"<tr>.*?</tr>", page, re.S)
     booked_row = next(row for row in rows if "+1 555-014-2424" in row)
-    assert "Tue 10 Mar, 14:05" in booked_row  # New York time, not UTC (19:05)
+    assert "Tue 10 Mar, 2:05 PM" in booked_row  # New York time, not UTC (19:05), on the 12-hour clock
     assert "3:07" in booked_row and "Booked" in booked_row and "Booking" in booked_row
     answered_row = next(row for row in rows if "+1 555-017-7777" in row)
     assert "0:42" in answered_row and "Answered a question" in answered_row
@@ -88,7 +88,7 @@ def test_it_shows_a_call_as_a_conversation_with_its_tools_results_usage_and_late
     assert "create_booking" in transcript and "2026-03-13T15:00" in transcript
     assert "Call from +1 555-014-2424" in page
     assert "3:07" in page and "caller said goodbye" in page
-    assert "Booking: Haircut, Fri 13 Mar, 15:00" in page
+    assert "Booking: Haircut, Fri 13 Mar, 3:00 PM" in page
     assert "Text to +1 555-014-2424" in page
     assert "Prefers Anna as her stylist." in page
     assert "5610" in page and "5400 prompt, 210 completion" in page and "80.50 s" in page

@@ -49,7 +49,7 @@ def test_a_walk_in_booked_for_the_last_day_of_the_calendar_is_refused_on_the_for
     with schema_context("salon"):
         haircut = Service.objects.get(name="Haircut")
     form = {"service": haircut.pk, "date": "9999-12-31", "time": "23:59", "customer_name": "Walk In",
-            "customer_phone": "(555) 010-4444", "notes": ""}
+            "customer_phone": "(212) 555-0144", "notes": ""}
 
     response = salon_admin.post("/admin/bookings/booking/add/", form)
 

@@ -31,13 +31,13 @@ def test_it_lists_tenants_with_their_domains_and_numbers(operator_admin):
 
     assert "Bella Hair Studio" in page and "Luigi&#x27;s Pizzeria" in page
     assert "salon.localhost" in page and "+15550100001" in page
-    assert "pizzeria.localhost" in page and "+15550100002" in page
-    assert "Provision a tenant" in page and "Usage this month" in page
+    assert "pizzeria.localhost" in page and "+493055500002" in page
+    assert "New business" in page and "From a YAML spec" in page and "Usage this month" in page
 
 
-def test_it_sends_add_tenant_to_provisioning(operator_admin):
+def test_it_sends_add_tenant_to_the_new_business_form(operator_admin):
     response = operator_admin.get("/admin/tenants/tenant/add/")
-    assert response.status_code == 302 and response.headers["Location"] == "/admin/tenants/tenant/provision/"
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/tenants/tenant/new/"
 
 
 def test_it_provisions_a_tenant_from_a_yaml_spec(operator_admin):
@@ -98,7 +98,7 @@ def test_it_shows_usage_per_tenant_for_the_month(operator_admin, monkeypatch):
         call_make(started_at=march, duration_seconds="60", llm_prompt_tokens=500, llm_completion_tokens=25)
         call_make(started_at=march - dt.timedelta(days=10), duration_seconds="600", llm_prompt_tokens=9999)
     with schema_context("pizzeria"):
-        call_make(started_at=march, called_number="+15550100002", duration_seconds="30", llm_prompt_tokens=300)
+        call_make(started_at=march, called_number="+493055500002", duration_seconds="30", llm_prompt_tokens=300)
 
     page = operator_admin.get("/admin/tenants/tenant/usage/").content.decode()
 

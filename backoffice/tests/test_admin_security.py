@@ -156,5 +156,5 @@ def test_front_desk_staff_take_bookings_but_cannot_change_the_agent_or_add_users
     assert client.get("/admin/calls/call/").status_code == 200
     assert client.get("/admin/orders/order/").status_code == 200
     assert client.get("/admin/agent/agentsettings/", follow=True).status_code == 403
-    assert client.get("/admin/auth/user/add/").status_code == 403
+    assert client.get("/admin/team/add/").status_code == 403
     assert client.get("/admin/bookings/service/add/").status_code == 403

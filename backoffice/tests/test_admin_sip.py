@@ -43,7 +43,7 @@ def test_it_moves_a_renumbered_line_on_the_tenants_page(operator_admin, salon, s
                                                         django_capture_on_commit_callbacks):
     run_queued_syncs(["sync"])
     number = PhoneNumber.objects.get(number="+15550100001")
-    form = {"name": salon.name, "timezone": salon.timezone, "country": salon.country,
+    form = {"name": salon.name, "timezone": salon.timezone, "country": salon.country, "currency": salon.currency,
             "domains-TOTAL_FORMS": "0", "domains-INITIAL_FORMS": "0",
             "phone_numbers-TOTAL_FORMS": "1", "phone_numbers-INITIAL_FORMS": "1",
             "phone_numbers-0-id": number.pk, "phone_numbers-0-tenant": salon.pk,
@@ -56,7 +56,7 @@ def test_it_moves_a_renumbered_line_on_the_tenants_page(operator_admin, salon, s
     assert PhoneNumber.objects.get(pk=number.pk).sip_status == PhoneNumber.SipStatus.PENDING
     assert "+15550100088 (waiting for the LiveKit sync)" in operator_admin.get("/admin/tenants/tenant/").content.decode()
     run_queued_syncs(queued_syncs)
-    assert sip_settings.numbers_of(TRUNK) == {"+15550100088", "+15550100002"}
+    assert sip_settings.numbers_of(TRUNK) == {"+15550100088", "+493055500002"}
 
 
 def test_it_shows_why_a_number_is_not_live(operator_admin, salon, sip_settings, queued_syncs, settings,

@@ -45,8 +45,8 @@ def test_the_admin_pages_render_without_policy_violations(api_server, committed_
     assert page.evaluate("window.__cspViolations") == [], "home page"
     for path in ("/admin/calls/call/", f"/admin/calls/call/{call.pk}/change/",
                  f"/admin/calls/callbackrequest/{callback.pk}/change/", "/admin/bookings/booking/day/?date=2026-11-19",
-                 "/admin/bookings/booking/add/", "/admin/orders/order/", "/admin/auth/user/add/",
-                 "/admin/auth/group/"):
+                 "/admin/bookings/booking/add/", "/admin/orders/order/", "/admin/team/add/",
+                 "/admin/team/"):
         assert violations_on(page, f"{base}{path}") == [], path
     # The styles really apply (a refused stylesheet would leave Django's default look).
     assert page.evaluate("getComputedStyle(document.querySelector('#header')).backgroundColor") != "rgba(0, 0, 0, 0)"

@@ -142,15 +142,15 @@ def test_the_owner_adds_a_booking_from_the_day_view(api_server, committed_db, pa
     page.select_option("#id_service", label="Blow Dry")
     page.fill("#id_time", "17:00")
     page.fill("#id_customer_name", "Nora Walk-In")
-    page.fill("#id_customer_phone", "555 010 4545")
+    page.fill("#id_customer_phone", "212 555 0145")
     page.screenshot(path=str(screenshot_dir / "screenshot-add-booking.png"), full_page=True)
     page.click("input[type=submit]")
 
-    page.wait_for_selector("text=Booked Nora Walk-In for Blow Dry on Thu 19 Nov at 17:00.")
+    page.wait_for_selector("text=Booked Nora Walk-In for Blow Dry on Thu 19 Nov at 5:00 PM.")
     assert page.locator(".soniq-booking-block", has_text="Nora Walk-In").count() == 1
     with schema_context("salon"):
         booking = Booking.objects.get(customer_name="Nora Walk-In")
-    assert (booking.customer_phone, booking.call_id) == ("+15550104545", None)
+    assert (booking.customer_phone, booking.call_id) == ("+12125550145", None)
 
 
 def test_it_refuses_the_salon_owners_credentials_at_the_pizzeria(api_server, committed_db, page):

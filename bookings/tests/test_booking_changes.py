@@ -69,10 +69,10 @@ def test_a_move_is_texted_with_the_new_time_and_the_reminder_follows_it(texts_on
                            now=WEDNESDAY + dt.timedelta(hours=1))
 
     (moved,) = texts(SmsMessage.Kind.BOOKING_RESCHEDULED)
-    assert moved.body == "Bella Hair Studio: your Haircut has moved to Fri 13 Mar at 14:30. See you then!"
+    assert moved.body == "Bella Hair Studio: your Haircut has moved to Fri 13 Mar at 2:30 PM. See you then!"
     assert booking_reminders_queue(now=WEDNESDAY + dt.timedelta(hours=2)) == []  # Friday is not a day away yet
     assert [b.pk for b in booking_reminders_queue(now=WEDNESDAY + dt.timedelta(days=1))] == [booking_id]
-    assert "Fri 13 Mar at 14:30" in texts(SmsMessage.Kind.BOOKING_REMINDER)[-1].body
+    assert "Fri 13 Mar at 2:30 PM" in texts(SmsMessage.Kind.BOOKING_REMINDER)[-1].body
     assert booking_reminders_queue(now=WEDNESDAY + dt.timedelta(days=1, minutes=10)) == []  # once
 
 
@@ -84,7 +84,7 @@ def test_a_cancel_by_phone_is_texted_and_never_reminded(texts_on, django_capture
         cancel_booking(booking_id=booking_id, caller_number=PHONE, customer_name="Ann Lee", reason="ill", now=WEDNESDAY)
 
     (cancelled,) = texts(SmsMessage.Kind.CANCEL_CONFIRMATION)
-    assert cancelled.body == ("Bella Hair Studio: as you asked, your Haircut on Thu 12 Mar at 14:30 is cancelled. "
+    assert cancelled.body == ("Bella Hair Studio: as you asked, your Haircut on Thu 12 Mar at 2:30 PM is cancelled. "
                               "Call us any time to book again.")
     assert booking_reminders_queue(now=WEDNESDAY) == []
     assert texts(SmsMessage.Kind.BOOKING_CANCELLED) == []  # not the business's apology

@@ -38,13 +38,13 @@ def test_a_caller_moving_a_booking_by_phone_reaches_the_owner_the_staff_the_webh
     assert moved.status_code == 200, moved.text
     assert heard.settled() == {"customer text", "owner email", "staff text", "webhook booking.rescheduled"}
     [mail] = heard.emails()
-    assert mail.subject == "Moved: Colour to Tue 10 Mar at 15:00 (Ann Smith)"
-    assert "from Tue 10 Mar at 10:00 to Tue 10 Mar at 15:00 by phone" in mail.body
+    assert mail.subject == "Moved: Colour to Tue 10 Mar at 3:00 PM (Ann Smith)"
+    assert "from Tue 10 Mar at 10:00 AM to Tue 10 Mar at 3:00 PM by phone" in mail.body
     [payload] = heard.webhooks("booking.rescheduled")
     assert payload["data"]["booking_id"] == booking_id and payload["data"]["by_caller"] is True
     assert payload["data"]["start"] == "2026-03-10T19:00:00+00:00"
     assert payload["data"]["previous_start"] == "2026-03-10T14:00:00+00:00"
-    assert "has moved to Tue 10 Mar at 15:00" in heard.texts(CALLER)[0]
+    assert "has moved to Tue 10 Mar at 3:00 PM" in heard.texts(CALLER)[0]
 
 
 def test_a_caller_cancelling_a_booking_by_phone_reaches_the_owner_the_staff_the_webhook_and_themselves(
@@ -59,11 +59,11 @@ def test_a_caller_cancelling_a_booking_by_phone_reaches_the_owner_the_staff_the_
     assert cancelled.status_code == 200, cancelled.text
     assert heard.settled() == {"customer text", "owner email", "staff text", "webhook booking.cancelled"}
     [mail] = heard.emails()
-    assert mail.subject == "Cancelled: Colour Tue 10 Mar at 10:00 (Ann Smith)"
+    assert mail.subject == "Cancelled: Colour Tue 10 Mar at 10:00 AM (Ann Smith)"
     [payload] = heard.webhooks("booking.cancelled")
     assert payload["data"]["booking_id"] == booking_id and payload["data"]["by_caller"] is True
     assert payload["data"]["status"] == Booking.Status.CANCELLED
-    assert "as you asked, your Colour on Tue 10 Mar at 10:00 is cancelled" in heard.texts(CALLER)[0]
+    assert "as you asked, your Colour on Tue 10 Mar at 10:00 AM is cancelled" in heard.texts(CALLER)[0]
 
 
 def test_a_booking_made_on_the_phone_texts_the_caller_and_reaches_the_webhook(followups, api_server, salon_now):
@@ -74,11 +74,12 @@ def test_a_booking_made_on_the_phone_texts_the_caller_and_reaches_the_webhook(fo
                                                       "customer_name": "Ann Smith", "customer_phone": CALLER})
 
     assert made.status_code == 200, made.text
-    assert heard.settled() == {"customer text", "webhook booking.created"}
+    # A booking the agent took is news to the owner and the staff (a new-booking alert).
+    assert heard.settled() == {"customer text", "owner email", "staff text", "webhook booking.created"}
     [payload] = heard.webhooks("booking.created")
     assert payload["data"]["booking_id"] == made.json()["result"]["booking_id"]
     assert payload["data"]["call_id"] == str(call.pk)
-    assert "your Colour is booked for Tue 10 Mar at 10:00" in heard.texts(CALLER)[0]
+    assert "your Colour is booked for Tue 10 Mar at 10:00 AM" in heard.texts(CALLER)[0]
 
 
 def test_a_booking_taken_in_the_admin_texts_the_customer_and_reaches_the_webhook(followups, salon_now):
@@ -88,11 +89,11 @@ def test_a_booking_taken_in_the_admin_texts_the_customer_and_reaches_the_webhook
     with tenant_context(tenant_named("salon")):
         haircut = Service.objects.get(name="Haircut")
     admin = owner_client("salon", SALON_HOST, SALON_OWNER[0])
-    heard = followups.listen("salon", customer="+15550104444")
+    heard = followups.listen("salon", customer="+12125550144")
 
     response = admin.post("/admin/bookings/booking/add/", {
         "service": haircut.pk, "date": "2026-03-10", "time": "10:00", "customer_name": "Walk In",
-        "customer_phone": "(555) 010-4444", "notes": ""})
+        "customer_phone": "(212) 555-0144", "notes": ""})
 
     assert response.status_code == 302
     assert heard.settled() == {"customer text", "webhook booking.created"}
@@ -108,10 +109,11 @@ def test_the_business_cancelling_in_the_admin_texts_the_customer_and_reaches_the
     admin = owner_client("salon", SALON_HOST, SALON_OWNER[0])
     heard = followups.listen("salon", customer=CALLER)
 
-    response = admin.post("/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking_id]})
+    response = admin.post("/admin/bookings/booking/?when=all", {"action": "cancel_bookings", "confirm": "yes",
+                                                               "reason": "Stylist ill", "_selected_action": [booking_id]})
 
     assert response.status_code == 302
     assert heard.settled() == {"customer text", "webhook booking.cancelled"}
     [payload] = heard.webhooks("booking.cancelled")
     assert payload["data"]["booking_id"] == booking_id and payload["data"]["by_caller"] is False
-    assert "sorry, your Colour on Tue 10 Mar at 10:00 has been cancelled" in heard.texts(CALLER)[0]
+    assert "sorry, your Colour on Tue 10 Mar at 10:00 AM has been cancelled" in heard.texts(CALLER)[0]

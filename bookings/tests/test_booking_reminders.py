@@ -43,7 +43,7 @@ def test_a_booking_made_days_ahead_is_reminded_once_the_day_before(in_salon):
 
     (sms,) = reminders()
     assert (sms.booking_id, sms.to_number) == (tomorrow.pk, "+15550107777")
-    assert sms.body == ("Bella Hair Studio: a reminder of your Haircut on Thu 12 Mar at 14:30. See you then! "
+    assert sms.body == ("Bella Hair Studio: a reminder of your Haircut on Thu 12 Mar at 2:30 PM. See you then! "
                         "If you can't make it, please call us.")
     # An hour later the 16:00 booking is inside the day too.
     assert len(booking_reminders_queue(now=NOW + dt.timedelta(hours=1, minutes=5))) == 1

@@ -151,3 +151,21 @@ def test_the_spec_sets_the_businesss_choice(db):
     with pytest.raises(TenantSpecError) as refused:
         tenant_spec_validate(spec)
     assert refused.value.field == "booking_rules.change_verification"
+
+
+def test_a_number_that_texted_stop_is_not_promised_a_code(api_server, code_policy, settings):
+    # Merge of issues 26 and 29: the code would be skipped as opted out, so the agent must not say it was sent.
+    from messaging.tests.test_sms_inbound import KEY, text_in
+
+    settings.SIGNALWIRE_SIGNING_KEY, settings.SITE_SCHEME = KEY, "https"
+    booking_id = booked(name="Victor Vance", phone=VICTIM)
+    assert text_in("STOP", sender=VICTIM).status_code == 200
+    move = {"booking_id": booking_id, "start": "2026-03-10T15:00", "customer_phone": VICTIM,
+            "customer_name": "Victor Vance"}
+
+    refusal = assert_error(tool(api_server, a_call_from(OTHER_PHONE), "reschedule_booking", move), 422,
+                           "verification_unavailable")
+    assert "can't text a code" in refusal["message"]
+    with tenant_context(tenant_named("salon")):
+        assert not SmsMessage.objects.filter(kind=SmsMessage.Kind.VERIFICATION_CODE).exists()
+    assert booking(booking_id).start.hour == 14  # not moved

@@ -90,6 +90,11 @@ def _parse(content: str) -> tuple[str, str, bool | None]:
     return data["summary"].strip()[:1000], intent, follow_up if isinstance(follow_up, bool) else None
 
 
+def summaries_configured() -> bool:
+    """Whether calls are summarised at all: an LLM is configured (the admin says so when not)."""
+    return bool(settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL)
+
+
 def call_summarize(*, call_id: str) -> CallSummary:
     """Summarise the call (once: a summary that exists is returned as is) and return the row, whose
     status says whether there is a summary and, if not, why (`error`)."""
@@ -97,7 +102,7 @@ def call_summarize(*, call_id: str) -> CallSummary:
     existing = CallSummary.objects.filter(call=call).first()
     if existing is not None:
         return existing
-    if not (settings.OPENAI_API_KEY or settings.OPENAI_BASE_URL):
+    if not summaries_configured():
         reason = "No LLM is configured (neither OPENAI_API_KEY nor OPENAI_BASE_URL is set)."
         logger.info("call %s not summarised: %s", call.pk, reason)
         return CallSummary.objects.get_or_create(call=call, defaults={"status": CallSummary.Status.SKIPPED, "error": reason})[0]

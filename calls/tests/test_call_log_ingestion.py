@@ -24,7 +24,7 @@ from core.celery_app import app as celery_app
 from tenants.models import IngestionDeadLetter
 from voiceapi.tokens import call_token_issue
 
-NUMBERS = {"salon": "+15550100001", "pizzeria": "+15550100002"}
+NUMBERS = {"salon": "+15550100001", "pizzeria": "+493055500002"}
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_it_adds_up_a_tenants_calls_in_the_period(salon, pizzeria):
 
 def test_it_gives_the_operator_every_tenants_totals(salon, pizzeria):
     with schema_context("pizzeria"):
-        call_start(called_number="+15550100002", caller_number="", now=T0)
+        call_start(called_number="+493055500002", caller_number="", now=T0)
 
     rows = usage_totals_by_tenant(since=T0, until=T0 + dt.timedelta(days=1))
 

@@ -83,7 +83,7 @@ def test_it_texts_a_booking_confirmation_in_the_salons_local_time(salon, signalw
         sms.refresh_from_db()
         assert sms.status == SmsMessage.Status.SENT
         assert (sms.booking, sms.call, sms.attempts) == (booking, call, 1)
-        assert sms.body == "Bella Hair Studio: your Haircut is booked for Tue 10 Mar at 14:30. See you then!"
+        assert sms.body == "Bella Hair Studio: your Haircut is booked for Tue 10 Mar at 2:30 PM. See you then!"
     [request] = signalwire.requests
     assert request.auth == (signalwire.project_id, signalwire.api_token)
     assert request.path == f"/api/laml/2010-04-01/Accounts/{signalwire.project_id}/Messages.json"
@@ -96,24 +96,24 @@ def test_it_texts_an_order_confirmation_with_the_total_and_ready_time(pizzeria, 
                                                                       django_capture_on_commit_callbacks):
     with tenant_context(pizzeria):
         AgentSettings.objects.update(sms_confirmations=True)
-        call = make_call("+15550100002")
+        call = make_call("+493055500002")
         with django_capture_on_commit_callbacks(execute=True):
             outcome = create_order(items=[{"name": "two margheritas", "quantity": 2}, {"name": "coke", "quantity": 1}],
-                                   customer_name="Anna", customer_phone="555 010 7777", call=call, now=PIZZERIA_OPEN)
+                                   customer_name="Anna", customer_phone="+1 555 010 7777", call=call, now=PIZZERIA_OPEN)
         sms = SmsMessage.objects.get()
         assert enqueued == [sms.pk]
         sms_send.apply(args=[sms.pk])
         sms.refresh_from_db()
     order_id = outcome.result["order_id"]
     assert sms.status == SmsMessage.Status.SENT
-    assert (sms.order_id, sms.call_id, sms.to_number, sms.from_number) == (order_id, call.pk, "+15550107777", "+15550100002")
+    assert (sms.order_id, sms.call_id, sms.to_number, sms.from_number) == (order_id, call.pk, "+15550107777", "+493055500002")
     assert sms.body == (f"Luigi's Pizzeria: order #{order_id} received - 2 x Margherita, 1 x Coca-Cola. "
                         "Total 21.80 EUR. Ready for pickup about 18:20.")
     assert signalwire.sent()[0].form["Body"] == sms.body
 
 
 def place_order(*, fulfillment: str = "pickup") -> int:
-    outcome = create_order(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="555 010 7777",
+    outcome = create_order(items=[{"name": "Diavola", "quantity": 1}], customer_name="Anna", customer_phone="+1 555 010 7777",
                            fulfillment=fulfillment, delivery_address="Hauptstr. 1" if fulfillment == "delivery" else "",
                            now=PIZZERIA_OPEN)
     return outcome.result["order_id"]
@@ -142,7 +142,7 @@ def test_it_texts_the_customer_once_when_the_order_is_ready(pizzeria, signalwire
         ready.refresh_from_db()
         assert SmsMessage.objects.filter(kind=SmsMessage.Kind.ORDER_READY).count() == 1
     assert (ready.order_id, ready.to_number, ready.from_number, ready.status) == (
-        order_id, "+15550107777", "+15550100002", SmsMessage.Status.SENT)
+        order_id, "+15550107777", "+493055500002", SmsMessage.Status.SENT)
     assert ready.body == f"Luigi's Pizzeria: your order #{order_id} is ready for pickup. See you soon!"
     assert [request.form["Body"] for request in signalwire.sent()] == [ready.body]
 
@@ -360,7 +360,7 @@ def test_the_worker_sends_the_sms_in_the_schema_of_the_business(pizzeria_texts, 
     [request] = signalwire.requests
     assert sms.provider_id == request.sid
     assert request.form == {
-        "From": "+15550100002", "To": "+15550107777",
+        "From": "+493055500002", "To": "+15550107777",
         "Body": f"Luigi's Pizzeria: order #{sms.order_id} received - 2 x Quattro Formaggi. Total 25.00 EUR. "
                 "Delivery expected about 18:50.",
     }

@@ -19,10 +19,12 @@ def wait_until(condition: Callable[[], object], *, timeout: float = 20, what: st
 
 def recipients_set(schema: str, *, emails: list[str], sms: list[str] | None = None, events: list[str] | None = None,
                    quiet_hours=None) -> None:
+    from notifications.models import every_event
     from notifications.services import notification_settings_update
 
     with schema_context(schema):
-        notification_settings_update(emails=emails, sms_numbers=sms or [], events=events or [], quiet_hours=quiet_hours)
+        notification_settings_update(emails=emails, sms_numbers=sms or [],
+                                     events=every_event() if events is None else events, quiet_hours=quiet_hours)
 
 
 def notifications_in(schema: str, **filters) -> list:

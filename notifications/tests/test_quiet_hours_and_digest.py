@@ -41,7 +41,7 @@ def test_a_staff_sms_in_quiet_hours_waits_but_the_email_goes_now(db, salon):
     with tenant_context(salon):
         from notifications.services import notification_settings_update
 
-        notification_settings_update(emails=["owner@salon.example"], sms_numbers=["+15557770001"], events=[],
+        notification_settings_update(emails=["owner@salon.example"], sms_numbers=["+15557770001"], events=["message_left"],
                                      quiet_hours=(start, end))
         email, sms = sorted(notification_event_record(event="message_left", event_key="note:1", subject="Message",
                                                       body="Call Mrs Patel"), key=lambda n: n.channel)

@@ -19,7 +19,8 @@ def test_an_order_taken_on_the_phone_texts_the_caller_and_reaches_the_webhook(fo
     placed = tool(api_server, token, "create_order", an_order())
 
     assert placed.status_code == 200, placed.text
-    assert heard.settled() == {"customer text", "webhook order.created"}
+    # A new order is news to the kitchen: the new-order alert reaches the owner and the staff.
+    assert heard.settled() == {"customer text", "owner email", "staff text", "webhook order.created"}
     [payload] = heard.webhooks("order.created")
     assert payload["data"]["order_id"] == placed.json()["result"]["order_id"] and payload["data"]["call_id"] == str(call.pk)
     assert "received - 2 x Margherita, 1 x Coca-Cola. Total 21.80 EUR" in heard.texts(CALLER)[0]

@@ -75,10 +75,10 @@ def test_it_gives_the_business_a_front_desk_group_for_staff(provisioned, barber_
     with schema_context("barber"):
         granted = set(Group.objects.get(name="Front desk").permissions.values_list("codename", flat=True))
     assert {"add_booking", "change_booking", "view_call", "change_callbackrequest", "change_order",
-            "listen_callrecording"} <= granted
+            "listen_callrecording", "view_smsreply", "change_smsreply"} <= granted
     assert not granted & {"change_agentsettings", "add_user", "change_service", "change_openinghours",
                           "delete_callrecording"}
-    assert len(granted) == 14
+    assert len(granted) == 16  # and reading and handling the texts customers send back
 
 
 def test_running_the_same_spec_twice_changes_nothing(provisioned, barber_spec):

@@ -20,4 +20,4 @@ def test_every_task_lands_in_a_queue_a_default_worker_consumes():
     consumed = {queue.name for queue in app.amqp.queues.values()}
     ours = [name for name in app.tasks if not name.startswith("celery.")]
     assert len(ours) >= 5
-    assert {routed_queue(name) for name in ours} <= consumed == {"celery", "messages", "ingest", "maintenance"}
+    assert {routed_queue(name) for name in ours} <= consumed == {"celery", "messages", "ingest", "maintenance", "webhooks"}

@@ -52,7 +52,7 @@ def test_every_tenant_admin_page_has_a_strict_policy_that_allows_its_own_styles(
     paths = ["/admin/", "/admin/calls/call/", f"/admin/calls/call/{call.pk}/change/", "/admin/calls/callbackrequest/",
              f"/admin/calls/callbackrequest/{callback.pk}/change/", "/admin/bookings/booking/",
              "/admin/bookings/booking/day/", "/admin/bookings/booking/add/", "/admin/orders/order/",
-             "/admin/auth/user/", "/admin/auth/user/add/", "/admin/password_change/"]
+             "/admin/team/", "/admin/team/add/", "/admin/bookings/booking/week/", "/admin/password_change/"]
     for path in paths:
         response = salon_admin.get(path)
         assert response.status_code == 200, path

@@ -50,11 +50,21 @@ class AgentSettings(models.Model):
     class Fallback(models.TextChoices):
         CALLBACK = "callback", "Queue a callback request"
 
+    class Capabilities(models.TextChoices):
+        BOOKINGS = "bookings", "Bookings (appointments)"
+        ORDERS = "orders", "Orders (from a menu)"
+        BOTH = "both", "Bookings and orders"
     # Seconds before the end, either warning (inclusive): inside the longest call (max_call_seconds's
     # validators); `clean()` and the check constraint order them.
     WARNING_SECONDS_RANGE = (1, 3599)
 
     business_name = models.CharField(max_length=200)
+    # What the business does on the phone, chosen rather than guessed from its data: a salon that
+    # adds a menu item by mistake must not give its agent ordering tools, and must not see Orders.
+    capabilities = models.CharField(
+        max_length=10, choices=Capabilities.choices, default=Capabilities.BOTH, verbose_name="Callers can make",
+        help_text="What the agent offers callers. The admin shows only the sections the business uses.",
+    )
     language = models.CharField(max_length=16, default="en", help_text="BCP 47 code the agent speaks first, e.g. en, de, es.")
     greeting = models.TextField(max_length=1000)
     instructions = models.TextField(max_length=20000, blank=True, help_text="The agent's system prompt.")
@@ -112,6 +122,14 @@ class AgentSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Agent settings for {self.business_name}"
+
+    @property
+    def takes_bookings(self) -> bool:
+        return self.capabilities in (self.Capabilities.BOOKINGS, self.Capabilities.BOTH)
+
+    @property
+    def takes_orders(self) -> bool:
+        return self.capabilities in (self.Capabilities.ORDERS, self.Capabilities.BOTH)
 
     def disclosure_text(self) -> str:
         """The sentence callers hear before the greeting when calls are recorded."""
@@ -173,3 +191,21 @@ class BusinessFact(models.Model):
 
     def __str__(self) -> str:
         return self.topic
+
+
+class SupportLogin(models.Model):
+    """A platform operator logged in to this business's admin as its owner, for support. The owner
+    sees every one (who, when, why) in their admin; the link it was made for works once, briefly."""
+
+    operator = models.CharField(max_length=150, help_text="The operator's username on the platform.")
+    owner = models.CharField(max_length=150, help_text="The account they logged in as.")
+    reason = models.CharField(max_length=300)
+    created = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True, help_text="When the login link was used.")
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "support login"
+
+    def __str__(self) -> str:
+        return f"{self.operator} as {self.owner}"

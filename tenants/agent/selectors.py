@@ -17,3 +17,9 @@ def business_facts_summary() -> str:
     """The business's facts for the agent's instructions, one `- Topic: answer` line each, or "" when
     it has none."""
     return "\n".join(f"- {fact.topic.strip()}: {' '.join(fact.answer.split())}" for fact in BusinessFact.objects.all())
+
+
+def business_capabilities() -> AgentSettings:
+    """What the current business does on the phone (`takes_bookings`, `takes_orders`): the admin's
+    sections and the agent's tools follow it. A schema not yet provisioned does both."""
+    return AgentSettings.objects.only("capabilities").first() or AgentSettings()

@@ -9,7 +9,7 @@ from tenants.tasks import sip_trunk_sync
 from tenants.tests.livekit_sip_fake import FakeLiveKitSip
 
 TRUNK, RULE = "soniq-inbound", "soniq-agent"
-DEMO_NUMBERS = {"+15550100001", "+15550100002"}
+DEMO_NUMBERS = {"+15550100001", "+493055500002"}
 
 
 @pytest.fixture

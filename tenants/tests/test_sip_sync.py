@@ -110,23 +110,23 @@ def test_it_repairs_numbers_added_or_removed_behind_sonics_back(committed, sip_s
     call_command("sip_sync", stdout=StringIO())
     trunk_id = sip_settings.trunk_named(TRUNK).sip_trunk_id
     behind_sonics_back(sip_settings, lambda lkapi: lkapi.sip.update_inbound_trunk_fields(
-        trunk_id, numbers=models_proto.ListUpdate(add=["+15550109999"], remove=["+15550100002"])))
+        trunk_id, numbers=models_proto.ListUpdate(add=["+15550109999"], remove=["+493055500002"])))
 
     with pytest.raises(CommandError, match="does not match the registry"):
         sip_sync_command("--check")
 
     # --check changes nothing in LiveKit, but records what it found for the admin and /healthz.
     assert sip_settings.numbers_of(TRUNK) == {"+15550100001", "+15550109999"}
-    assert number_state("+15550100002") == ("not_live", "Not on LiveKit's SIP trunk; `manage.py sip_sync` puts it there.")
+    assert number_state("+493055500002") == ("not_live", "Not on LiveKit's SIP trunk; `manage.py sip_sync` puts it there.")
     health = sip_sync.sip_health()
-    assert health.startswith("drift: ") and "+15550100002" in health and "+15550109999" in health
+    assert health.startswith("drift: ") and "+493055500002" in health and "+15550109999" in health
 
     output = sip_sync_command()
 
-    assert "fixed: not on the trunk: +15550100002" in output
+    assert "fixed: not on the trunk: +493055500002" in output
     assert "fixed: on the trunk but no tenant's: +15550109999" in output
     assert sip_settings.numbers_of(TRUNK) == DEMO_NUMBERS
-    assert number_state("+15550100002") == ("live", "")
+    assert number_state("+493055500002") == ("live", "")
     assert sip_sync.sip_health() == "ok"
     assert "LiveKit matches the registry" in sip_sync_command("--check")
 
