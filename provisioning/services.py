@@ -27,7 +27,8 @@ from scenarios.starter_sets import scenario_starting_set_ensure
 from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import Domain, PhoneNumber, Tenant, country_currency
-from tenants.sip_sync import sip_sync_request
+from tenants.sip_requests import sip_sync_request
+from tenants.tasks import tenant_spare_schemas_fill_soon
 
 __all__ = ["TenantSpecError", "tenant_delete", "tenant_provision", "tenant_spec_validate"]
 
@@ -295,8 +296,10 @@ def tenant_provision(*, spec: Any) -> ProvisionResult:
         created = tenant is None
         if created:
             # Saving creates the schema and runs the tenant migrations inside this transaction, so
-            # a failure later in provisioning rolls the schema back too.
+            # a failure later in provisioning rolls the schema back too. It takes a spare schema when
+            # there is one: ask Celery for the next once this commits.
             tenant = Tenant(schema_name=parsed.slug)
+            transaction.on_commit(tenant_spare_schemas_fill_soon)
         country = parsed.country or (phone_region(validated.phone_numbers[0]) if created and validated.phone_numbers
                                      else tenant.country)
         currency = parsed.currency or (country_currency(country) if created else tenant.currency)

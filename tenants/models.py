@@ -77,18 +77,12 @@ class Tenant(TenantMixin):
 
     def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
         """A spare copy of the migrated template renamed (a few ms), else a new copy of the template,
-        else django-tenants' CREATE SCHEMA and every tenant migration (tenants/schema_template.py)."""
-        from django.db import transaction
-
+        else django-tenants' CREATE SCHEMA and every tenant migration (tenants/schema_template.py).
+        Provisioning asks Celery for the next spare after its commit (provisioning.services)."""
         from tenants.schema_template import spare_schema_claim, template_schema_clone
-        from tenants.tasks import tenant_spare_schemas_fill_soon
 
         if sync_schema and not (check_if_exists and schema_exists(self.schema_name)):
-            if spare_schema_claim(schema_name=self.schema_name):
-                transaction.on_commit(tenant_spare_schemas_fill_soon)
-                return True
-            if template_schema_clone(schema_name=self.schema_name):
-                transaction.on_commit(tenant_spare_schemas_fill_soon)
+            if spare_schema_claim(schema_name=self.schema_name) or template_schema_clone(schema_name=self.schema_name):
                 return True
         return super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity)
 

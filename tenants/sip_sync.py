@@ -1,7 +1,7 @@
 """Keeping LiveKit's SIP trunk in step with the phone-number registry, and remembering how it went.
 
 Every change to the registry (provisioning, a number added or removed in the admin, deprovisioning)
-calls `sip_sync_request()`, which queues one whole-registry sync after the change commits: the
+calls `sip_sync_request()` (tenants/sip_requests.py), which queues one whole-registry sync after the change commits: the
 database change never waits for LiveKit, nor is undone when LiveKit fails. The sync
 (`sip_sync_run`, from the `tenants.sip_trunk_sync` task or `manage.py sip_sync`) then records on each
 PhoneNumber whether the trunk carries it ("live", or "not live" with the reason) and on the one
@@ -33,24 +33,6 @@ def sip_sync_enabled() -> bool:
         logger.info(problem)
         _off_logged = True
     return not problem
-
-
-def sip_sync_request() -> None:
-    """The registry's numbers are changing in the current transaction: queue a sync for after it commits."""
-    if sip_sync_enabled():
-        transaction.on_commit(_sip_sync_enqueue)
-
-
-def _sip_sync_enqueue() -> None:
-    from tenants.tasks import sip_trunk_sync  # tenants.tasks imports this module
-
-    try:
-        sip_trunk_sync.delay()
-    except Exception as exc:  # the broker is down: the change stands, the numbers say they are not live yet
-        logger.warning("could not queue the LiveKit SIP sync: %s", exc)
-        PhoneNumber.objects.exclude(sip_status=PhoneNumber.SipStatus.LIVE).update(
-            sip_status=PhoneNumber.SipStatus.NOT_LIVE, sip_checked_at=clock.now(),
-            sip_error=f"The LiveKit sync could not be queued ({exc.__class__.__name__}); run `manage.py sip_sync`.")
 
 
 def sip_sync_run(*, apply: bool, final: bool = True) -> SipTrunkReport:

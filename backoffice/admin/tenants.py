@@ -29,7 +29,8 @@ from notifications.selectors import followups_failed_since
 from provisioning.services import TenantSpecError, prices_in_tenant_currency, tenant_delete, tenant_provision
 from provisioning.spec import tenant_spec_parse
 from tenants.models import Domain, IngestionDeadLetter, PhoneNumber, Tenant
-from tenants.sip_sync import sip_health, sip_sync_enabled, sip_sync_request, sip_trunk_status
+from tenants.sip_requests import sip_sync_request
+from tenants.sip_sync import sip_health, sip_sync_enabled, sip_trunk_status
 
 SPEC_EXAMPLE = """slug: barbers
 name: Sharp Barbers

@@ -1,4 +1,4 @@
-"""The six tools end to end: the agent in text mode with a scripted model, the real internal API on
+"""The voice tools end to end: the agent in text mode with a scripted model, the real internal API on
 real PostgreSQL, and the rows that appear in the tenant's schema."""
 import asyncio
 import json
