@@ -12,8 +12,9 @@ interrupted sentence stops where the caller heard it stop; Opus encoding in its 
 straight into the spool directory, on the same filesystem the upload is retried from, and the same
 code runs in tests with a simulated room.
 
-The file is written as the call goes. When the job ends (a shutdown callback, beside the one that
-sends the log) the recorder is closed and the file is moved into the spool
+The file is written as the call goes and closed the moment the call is over (`CallState.on_over`:
+the caller left or was hung up on), so it is as long as the call, not the job's teardown after it.
+When the job ends (a shutdown callback, beside the one that sends the log) the file is moved into the spool
 (`VOICE_SPOOL_DIR/recordings/<call id>/`, a rename, with the windows to mute) before one upload
 attempt; whichever process sends a spooled recording first silences the card-number windows in it
 (once, recorded in its meta), so a recording never leaves the worker unmuted. A failed
@@ -24,6 +25,7 @@ callback does not wait for this one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -251,6 +253,7 @@ class CallRecording:
         self.path = uploader.spool_dir / f".{_safe_name(call.call_id)}.{uuid.uuid4().hex[:8]}.recording.ogg"
         self.recorder: RecorderIO | None = None
         self.entry: Path | None = None
+        self._closed: asyncio.Future | None = None
 
     def attach(self) -> bool:
         """Put the recorder between the session and its audio (before anything is said)."""
@@ -268,13 +271,20 @@ class CallRecording:
         self.uploader.spool_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         await self.recorder.start(output_path=self.path)
 
+    def close(self) -> asyncio.Future:
+        """Stop recording (once): the file ends here."""
+        assert self.recorder is not None
+        if self._closed is None:
+            self._closed = asyncio.ensure_future(self.recorder.aclose())
+        return self._closed
+
     async def finish(self, *_reason: Any) -> bool:
-        """Close the file, mute card numbers, spool, one upload attempt. Never raises."""
-        if self.recorder is None or not self.recorder.recording:
+        """Close the file (if the call's end has not), mute card numbers, spool, one upload attempt. Never raises."""
+        if self.recorder is None or self.recorder.recording_started_at is None:
             return False
         try:
-            started_at = self.recorder.recording_started_at or self.call.recorder.started_at
-            await self.recorder.aclose()
+            started_at = self.recorder.recording_started_at
+            await self.close()
             windows = [(channel, start - started_at, end - started_at) for channel, start, end in self.mute_windows.windows]
             # Spooled first, muted when it is sent (`_send_claimed`): muting a long call takes seconds,
             # and a job process killed meanwhile must leave the file in the spool, still to be muted.
@@ -303,6 +313,16 @@ def register(ctx: Any, session: AgentSession, call: CallState, *, uploader: Reco
     if not recording.attach():
         return None
     started = asyncio.ensure_future(recording.start())
+
+    async def close_when_started() -> None:
+        with contextlib.suppress(Exception):
+            await started
+        await recording.close()
+
+    # The file ends where the call does (the caller left or was hung up on), as the log's duration does;
+    # the job's teardown (the log's delivery, the room's deletion) takes seconds more and is not the call.
+    closing: list[asyncio.Future] = []
+    call.on_over.append(lambda: closing.append(asyncio.ensure_future(close_when_started())))
 
     async def finish_recording(reason: str = "") -> None:
         try:

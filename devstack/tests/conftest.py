@@ -21,6 +21,7 @@ from devstack.livekit import LineConfig, LocalLine, ToolMissing
 from devstack.phone import PhoneMissing, SipPhone
 from devstack.processes import ChildProcess, gunicorn, voice_worker
 from devstack.standins import ProviderStandIns, ReceptionistTurns
+from soniq_site.settings import recordings_storage_config
 from testing import celery_worker
 from testing.celery_worker import database_url_for_test_db
 
@@ -79,7 +80,8 @@ def providers() -> Iterator[ProviderStandIns]:
 
 
 @pytest.fixture(scope="session")
-def platform(request, local_line, providers, django_db_setup, django_db_blocker) -> Iterator[Platform]:
+def platform(request, local_line, providers, django_db_setup, django_db_blocker, tmp_path_factory
+             ) -> Iterator[Platform]:
     try:
         subprocess.run(["baresip", "-h"], capture_output=True, check=False)
     except FileNotFoundError as exc:
@@ -89,10 +91,14 @@ def platform(request, local_line, providers, django_db_setup, django_db_blocker)
         "LIVEKIT_SIP_TRUNK_NAME": TRUNK_NAME, "LIVEKIT_SIP_DISPATCH_RULE_NAME": RULE_NAME,
         "LIVEKIT_SIP_ALLOWED_ADDRESSES": "127.0.0.1", "LIVEKIT_SIP_ROOM_PREFIX": "call-",
         "LIVEKIT_SIP_RETRY_BACKOFF_MS": "200", "VOICE_AGENT_NAME": "soniq",
+        # Recordings land where gunicorn stores them and the tests read them: this run's own folder.
+        "RECORDINGS_ROOT": str(tmp_path_factory.mktemp("recordings")), "RECORDINGS_S3_BUCKET": "",
     }
-    # This process (admin saves queue the sync after commit) and every child see the same line.
+    # This process (admin saves queue the sync after commit) and every child see the same line and storage.
+    recordings = recordings_storage_config(root=sip["RECORDINGS_ROOT"], bucket="")
     overrides = override_settings(**{**sip, "LIVEKIT_SIP_ALLOWED_ADDRESSES": ["127.0.0.1"],
-                                     "LIVEKIT_SIP_RETRY_BACKOFF_MS": 200})
+                                     "LIVEKIT_SIP_RETRY_BACKOFF_MS": 200},
+                                  STORAGES={**settings.STORAGES, "recordings": recordings})
     overrides.enable()
     if celery_worker.started_workers:
         pytest.fail("a Celery worker was started before the real-call platform: run realcall tests in their "

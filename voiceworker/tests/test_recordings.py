@@ -130,7 +130,8 @@ def file_seconds(path) -> float:
 
 
 async def a_recorded_call(*, api_url: str, spool_dir, agent_says: str = "Sure, what day would suit you?",
-                          uploader: RecordingUploader | None = None, log_api_url: str | None = None):
+                          uploader: RecordingUploader | None = None, log_api_url: str | None = None,
+                          teardown_seconds: float = 0.0):
     """A call the caller speaks in (the WAV, CALLER_FEED_AT s in) and the agent answers (a tone), hung up after."""
     client = SoniqApiClient(base_url=api_url, internal_token="test-internal-token")
     start = await client.start_call(called_number=SALON_NUMBER, caller_number=CALLER_NUMBER, room="rec-room",
@@ -159,6 +160,7 @@ async def a_recorded_call(*, api_url: str, spool_dir, agent_says: str = "Sure, w
     line.closed = True
     call.end()
     await session.aclose()
+    await asyncio.sleep(teardown_seconds)  # the job's teardown after the call (a slow API, the room's deletion)
     await job.run_shutdown()
     await finish_call(call, call_logger=CallLogger(api_url=log_api_url or api_url, spool_dir=spool_dir, send_timeout=2))
     await client.aclose()
@@ -193,6 +195,19 @@ def test_it_records_the_caller_on_the_left_and_the_agent_on_the_right(recording_
     assert 0 <= float(stored.started_offset_seconds) < 1.0
     assert stored.muted == []
     assert RecordingUploader(api_url=live_api.url, spool_dir=spool_dir).spooled() == []
+
+
+def test_the_recording_ends_with_the_call_not_with_the_jobs_teardown(recording_on, live_api, spool_dir):
+    start, call, at = asyncio.run(a_recorded_call(api_url=live_api.url, spool_dir=spool_dir, teardown_seconds=3.0))
+
+    with schema_context("salon"):
+        stored = CallRecording.objects.get(call_id=call.call_id)
+        logged = Call.objects.get(pk=call.call_id)
+        path = stored.audio.path
+    # The seconds the job took to finish after the caller was gone are not in the file.
+    assert abs(file_seconds(path) + float(stored.started_offset_seconds) - float(logged.duration_seconds)) < 0.5
+    left, right = channel_rms(path, start=at["agent_at"] + 0.2, end=at["agent_at"] + 0.8)
+    assert right > 0.1
 
 
 def test_it_mutes_the_agent_reading_back_a_card_number(recording_on, live_api, spool_dir):
