@@ -4,12 +4,14 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.db import connection
 
 from bookings.availability import OpeningCalendar, booking_policy_get
 from bookings.models import Booking, Service
 from bookings.services import CUSTOMER_NAME_MAX, NOTES_MAX, BookingRefused, booking_create, booking_day_check
 from core.errors import DomainError
 from core.phone import InvalidPhoneNumber, valid_phone_number
+from core.phrasing import clock_text
 from tenants.hours.selectors import local_datetime
 from tenants.selectors import tenant_phone_region, tenant_timezone
 
@@ -43,8 +45,13 @@ def _day(day: dt.date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
+def _clock(moment: dt.datetime | dt.time) -> str:
+    """A time as the business's country writes it (12-hour in the US)."""
+    return clock_text(moment, twelve_hour=getattr(connection.tenant, "twelve_hour_clock", False))
+
+
 def _times(moments: list[dt.datetime], tz) -> str:
-    local = [f"{moment.astimezone(tz):%H:%M}" for moment in moments]
+    local = [_clock(moment.astimezone(tz)) for moment in moments]
     return local[0] if len(local) == 1 else f"{', '.join(local[:-1])} or {local[-1]}"
 
 
@@ -54,12 +61,12 @@ def booking_refusal_for_owner(refusal: DomainError, *, service: Service, day: dt
     tz = tenant_timezone()
     start = getattr(refusal, "start", None)
     local = start.astimezone(tz) if start is not None else None
-    at = f"{local:%H:%M} on {_day(local.date())}" if local is not None else _day(day)
+    at = f"{_clock(local)} on {_day(local.date())}" if local is not None else _day(day)
     if refusal.code == "closed":
         why = f"The business is closed on {_day(day)}."
     elif refusal.code == "outside_hours":
         hours = OpeningCalendar(tz=tz, first_day=day, last_day=day).wall_ranges_on(day)
-        ranges = ", ".join(f"{opens:%H:%M}-{closes:%H:%M}" for opens, closes in hours)
+        ranges = ", ".join(f"{_clock(opens)}-{_clock(closes)}" for opens, closes in hours)
         why = (f"A {service.duration_minutes}-minute {service.name} at {at} doesn't fit in our opening hours "
                f"({ranges}).")
     elif refusal.code == "in_the_past":

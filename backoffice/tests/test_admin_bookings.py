@@ -165,7 +165,8 @@ def test_the_owner_books_a_walk_in_by_the_agents_rules_but_without_the_notice(
 @pytest.mark.parametrize(("fields", "sentence"), [
     ({"date": "2026-03-16"}, "closed"),                   # Monday, the salon's day off
     ({"time": "12:45"}, "doesn&#x27;t fit in our opening hours"),  # into the lunch break
-    ({"time": "08:00"}, "has already passed. I can offer 10:00"),  # earlier today; the notice does not apply
+    # Earlier today (the notice does not apply); times as a US business writes them.
+    ({"time": "08:00"}, "8:00 AM on Thu 12 Mar has already passed. I can offer 10:00 AM"),
     ({"customer_phone": "12"}, "is not a valid phone number"),
 ])
 def test_a_refused_booking_is_explained_on_the_form_and_nothing_is_saved(salon_admin, monkeypatch, fields, sentence):
