@@ -15,7 +15,7 @@ from livekit.agents import AgentSession, ErrorEvent
 
 from voiceworker.api_client import ToolReply
 from voiceworker.call_control import Transfer
-from voiceworker.call_state import CallState
+from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CallState
 
 logger = logging.getLogger("soniq.voiceworker")
 
@@ -170,10 +170,6 @@ async def apologise_and_end(session: AgentSession, call: CallState, *, end_reaso
         except TimeoutError:
             logger.warning("call %s: the apology did not play in time", call.call_id)
     await hang_up(call, after_speech=can_speak)
-
-
-# The apology is said to a caller who is about to be hung up on: bounded, not a long silence.
-APOLOGY_TIMEOUT_SECONDS = 5.0
 
 
 class ProviderFailures:

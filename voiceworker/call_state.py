@@ -18,6 +18,9 @@ from voiceworker.call_record import CallRecorder
 FILLER_DELAY_SECONDS = 0.7
 # Between the end of the last words and the room's deletion (`call_actions.hang_up`).
 HANG_UP_GRACE_SECONDS = 0.5
+# The apology to a caller about to be hung up on: bounded (one quick TTS attempt, not a long silence).
+APOLOGY_TIMEOUT_SECONDS = 5.0
+CALLER_HUNG_UP = "The caller hung up."
 
 
 @dataclass

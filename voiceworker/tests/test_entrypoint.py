@@ -7,8 +7,10 @@ from aiohttp import web
 from livekit.agents import AgentSession
 
 from voiceworker.call_control import LoggingCallControl
+from voiceworker.call_job import SipCall
 from voiceworker.call_state import CallState
-from voiceworker.entrypoint import CallerPresence, SipCall, build_server
+from voiceworker.entrypoint import build_server
+from voiceworker.presence import CallerPresence
 from voiceworker.providers import build_session
 from voiceworker.tests.fakes import FakeApi
 

@@ -26,9 +26,11 @@ from soniq_site.demo_tenants import SALON_NUMBER
 from voiceworker import call_actions
 from voiceworker.agent import SoniqAgent
 from voiceworker.call_control import LiveKitCallControl
+from voiceworker.call_job import build_call, build_watchdog, end_and_log
 from voiceworker.call_logger import CallLogger
-from voiceworker.call_state import CallState
-from voiceworker.entrypoint import CALLER_HUNG_UP, CallerPresence, build_call, build_watchdog, end_job, entrypoint
+from voiceworker.call_state import CALLER_HUNG_UP, CallState
+from voiceworker.entrypoint import entrypoint
+from voiceworker.presence import CallerPresence
 from voiceworker.providers import MAX_TOOL_STEPS, MULTI_ENDPOINTING_MS, build_llm, stt_options
 from voiceworker.tests.conftest import CALLER_NUMBER
 from voiceworker.tests.fakes import (
@@ -95,8 +97,8 @@ class VoiceCall:
         return longest
 
     async def end(self, spool_dir, api_url: str) -> None:
-        """The job's end (`end_job`), then the pieces are closed."""
-        await end_job(self.call, watchdog=self.watchdog, call_logger=CallLogger(api_url=api_url, spool_dir=spool_dir))
+        """The job's end (`end_and_log`), then the pieces are closed."""
+        await end_and_log(self.call, watchdog=self.watchdog, call_logger=CallLogger(api_url=api_url, spool_dir=spool_dir))
         await self.session.aclose()
         await self.call.api.aclose()
         await self.lkapi.aclose()
