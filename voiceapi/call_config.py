@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.utils import translation
 
 from bookings.catalog import services_summary
 from bookings.models import Service
@@ -14,6 +15,7 @@ from calls.models import Call
 from calls.selectors import transfer_target_at
 from core.call_contract import (
     CONFIG_VERSION,
+    KEYPAD_OPERATOR_KEY,
     LLM_MODEL,
     LLM_PROVIDER,
     STT_LANGUAGE,
@@ -23,6 +25,7 @@ from core.call_contract import (
     VOICE_PROVIDER,
     CallConfig,
 )
+from core.call_phrases import PHRASES
 from core.phone import is_e164
 from core.phrasing import calendar_date
 from messaging.sms import signalwire_missing_settings
@@ -54,18 +57,15 @@ def _utc_offset(local: dt.datetime) -> str:
 
 def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, call: Call, local: dt.datetime,
                             tools: list[str], transfer_target: str) -> str:
-    """The system prompt: the tenant's own prompt, then the facts of this call and the rules that keep
-    the agent honest. Summaries come from the apps that own the data."""
+    """The system prompt: the tenant's own prompt, the business's facts and the rules that keep the
+    agent honest, and last the lines of this one call (the time, the caller's number). Everything
+    before those is the same for every call of the day, so providers that cache prompt prefixes
+    reuse it across calls. Summaries come from the apps that own the data."""
 
     sections = [agent_settings.instructions.strip()] if agent_settings.instructions.strip() else []
     context = [
-        "## This call",
+        "## The business",
         f"You answer the phone for {agent_settings.business_name}.",
-        f"Right now it is {calendar_date(local.date())}, {local:%H:%M} local time "
-        f"({tenant.timezone}, {local.tzname()}, {_utc_offset(local)}).",
-        f"The caller is calling from {call.caller_number}; use it as their phone number unless they give another."
-        if is_e164(call.caller_number) else
-        "The caller's number is withheld; ask for a phone number when you need one.",
         "",
         "## Opening hours (local time)",
         opening_hours_summary(),
@@ -111,7 +111,16 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
         "- When the conversation is finished, say goodbye and call end_call with the outcome.",
         "- Keep every answer short and natural: this is a phone call.",
     ]
-    sections.append("\n".join(context + rules))
+    this_call = [
+        "",
+        "## This call",
+        f"Right now it is {calendar_date(local.date())}, {local:%H:%M} local time "
+        f"({tenant.timezone}, {local.tzname()}, {_utc_offset(local)}).",
+        f"The caller is calling from {call.caller_number}; use it as their phone number unless they give another."
+        if is_e164(call.caller_number) else
+        "The caller's number is withheld; ask for a phone number when you need one.",
+    ]
+    sections.append("\n".join(context + rules + this_call))
     return "\n\n".join(sections)
 
 
@@ -166,4 +175,14 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime) -> CallCo
         "transfer": {"available_now": bool(transfer_target), "target": agent_settings.transfer_to},
         "callback_promise": agent_settings.callback_promise,
         "tools": tools,
+        "phrases": call_phrases_build(language=agent_settings.language),
+        "keypad": {"operator_key": KEYPAD_OPERATOR_KEY},
     }
+
+
+def call_phrases_build(*, language: str) -> dict[str, str]:
+    """The worker's own sentences in the tenant's language, from Django's catalogs (the worker's job
+    processes load no app and cannot read them; one catalog for every sentence a caller hears). A
+    sentence the catalog lacks stays English."""
+    with translation.override(language):
+        return {key: translation.gettext(english) for key, english in PHRASES.items()}

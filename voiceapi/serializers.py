@@ -216,6 +216,10 @@ class TransferConfigSerializer(serializers.Serializer):
     target = serializers.CharField(allow_blank=True, help_text="tel:+E164 or sip: URI; empty when none is set.")
 
 
+class KeypadConfigSerializer(serializers.Serializer):
+    operator_key = serializers.CharField(help_text="The key a caller presses to reach a person.")
+
+
 class CallConfigSerializer(serializers.Serializer):
     config_version = serializers.IntegerField(help_text="Bumped on incompatible changes of this shape.")
     tenant = serializers.CharField(help_text="The tenant's slug (schema name).")
@@ -234,6 +238,10 @@ class CallConfigSerializer(serializers.Serializer):
     transfer = TransferConfigSerializer()
     callback_promise = serializers.CharField()
     tools = serializers.ListField(child=serializers.CharField(), help_text="The voice tools to offer the model.")
+    phrases = serializers.DictField(child=serializers.CharField(), help_text=(
+        "The worker's own sentences (fillers, apologies, goodbyes, backchannels) in the tenant's language, "
+        "by key (core/call_phrases.py)."))
+    keypad = KeypadConfigSerializer()
 
 
 class CallStartResponseSerializer(serializers.Serializer):

@@ -33,7 +33,7 @@ from voiceworker.call_control import CallControl, LiveKitCallControl, LoggingCal
 from voiceworker.call_logger import CallLogger
 from voiceworker.call_record import CallRecorder
 from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CALLER_HUNG_UP, HANG_UP_GRACE_SECONDS, CallState
-from voiceworker.presence import CallerGone, CallerPresence
+from voiceworker.presence import CALL_STATUS, CallerGone, CallerPresence
 from voiceworker.providers import build_apology_session, build_session
 from voiceworker.watchdog import CallWatchdog, Clock
 
@@ -45,6 +45,8 @@ DEFAULT_FIRST_WARNING_SECONDS, DEFAULT_FINAL_WARNING_SECONDS = 120, 30
 DEFAULT_MAX_CALL_SECONDS = 600
 # A dispatched job whose SIP participant never joins (the caller gave up while it was routed).
 CALLER_JOIN_TIMEOUT_SECONDS = 20.0
+# The bridge answers once the agent's audio track is published; past this, greet anyway.
+ANSWER_TIMEOUT_SECONDS = 10.0
 # Console and simulated jobs have no SIP participant: this number plays the dialled number.
 CONSOLE_NUMBER_ENV = "VOICE_CONSOLE_NUMBER"
 
@@ -54,6 +56,9 @@ class SipCall:
     called_number: str
     caller_number: str
     sip_call_id: str
+    # The carrier's own Call-ID (`sip.callIDFull`), and whether the call still rings (`sip.callStatus`).
+    sip_call_id_full: str = ""
+    call_status: str = ""
 
     @classmethod
     def from_attributes(cls, attributes: dict[str, str]) -> SipCall:
@@ -62,6 +67,8 @@ class SipCall:
             called_number=attributes.get("sip.trunkPhoneNumber", ""),
             caller_number=attributes.get("sip.phoneNumber", ""),
             sip_call_id=attributes.get("sip.callID", ""),
+            sip_call_id_full=attributes.get("sip.callIDFull", ""),
+            call_status=attributes.get(CALL_STATUS, ""),
         )
 
 
@@ -113,7 +120,7 @@ class CallJob:
         # RoomIO's close_on_disconnect only sees a caller still present when the session starts.
         # A fake job's mock room (console mode, simulated jobs) lists no participants: only its events count.
         self.presence = CallerPresence(room=ctx.room, identity=self.participant.identity,
-                                       present_now=not ctx.is_fake_job())
+                                       present_now=not ctx.is_fake_job(), call_status=self.sip_call.call_status)
         self.presence.on_leave.append(lambda: ctx.shutdown(reason="the caller hung up"))
         self.control = (LoggingCallControl() if ctx.is_fake_job() else
                         LiveKitCallControl(lkapi=ctx.api, room_name=ctx.room.name,
@@ -155,12 +162,13 @@ class CallJob:
         try:
             self.session, self.call = build_call(start, api=self.api, control=self.control,
                                                  vad_model=ctx.proc.userdata.get("vad"),
-                                                 started_at=self.presence.joined_at)
+                                                 started_at=self.presence.joined_at, sip_call=self.sip_call)
             call, session = self.call, self.session
             self.presence.attach(call)
             self.watchdog = build_watchdog(session, call)
             call_actions.ProviderFailures(session, call).attach()
             call_actions.UserAway(session, call).attach()
+            call_actions.Keypad(session, call).attach(ctx.room)
 
             def on_session_close(event: CloseEvent) -> None:
                 note_session_close(call, event)
@@ -180,7 +188,7 @@ class CallJob:
             logger.exception("call %s: the session could not start; apologising and hanging up", start.call_id)
             if self.call is None:
                 self.call = new_call_state(start, api=self.api, control=self.control,
-                                           started_at=self.presence.joined_at)
+                                           started_at=self.presence.joined_at, sip_call=self.sip_call)
             self.call.settle(outcome="other", end_reason=f"The agent failed to start: {exc!r}"[:500])
             self.call.end()
             if self.session is not None:
@@ -188,12 +196,7 @@ class CallJob:
             await self.apologise_and_hang_up(UNAVAILABLE_APOLOGY)
             self.call.room_deleted = True
             return
-        if self.call.over:
-            return  # the caller left while the session started
-        self.watchdog.start()
-        greeting = self.call.config.get("greeting") or ""
-        if greeting:
-            self.session.say(greeting)
+        await greet(self.session, self.call, presence=self.presence, watchdog=self.watchdog)
 
     async def finish(self, reason: str = "") -> None:
         """The job's one ending, whatever ended it (the job's shutdown callback): a call that has
@@ -220,7 +223,8 @@ class CallJob:
         start = await _start_or_none(self.start_request)
         if start is None:
             return
-        self.call = new_call_state(start, api=self.api, control=self.control, started_at=self.presence.joined_at)
+        self.call = new_call_state(start, api=self.api, control=self.control,
+                                   started_at=self.presence.talk_started_at, sip_call=self.sip_call)
         self.call.room_deleted = True
         self.call.ended_at = self.presence.left_at
         self.presence.attach(self.call)  # settles it: the caller hung up
@@ -244,6 +248,30 @@ class CallJob:
             self.ctx.shutdown(reason="call refused")
 
 
+async def greet(session: AgentSession, call: CallState, *, presence: CallerPresence, watchdog: CallWatchdog,
+                answer_timeout: float = ANSWER_TIMEOUT_SECONDS) -> None:
+    """At the caller's answer (`sip.callStatus` active), not while their phone still rings: the
+    call's clock and the watchdog start, and the greeting is said — so its first syllables are
+    heard and ring time is not counted as talk time."""
+    if not presence.answered.is_set():
+        answered = asyncio.ensure_future(presence.answered.wait())
+        try:
+            await asyncio.wait_for(presence.unless_gone(answered), answer_timeout)
+        except CallerGone:
+            return
+        except TimeoutError:
+            logger.warning("call %s: still ringing after %.0f s; greeting anyway", call.call_id, answer_timeout)
+        finally:
+            answered.cancel()
+    if call.over:
+        return  # the caller left while the session started
+    call.recorder.start_clock_at(presence.talk_started_at)
+    watchdog.start()
+    greeting = call.config.get("greeting") or ""
+    if greeting:
+        session.say(greeting)
+
+
 async def _start_or_none(start_request: asyncio.Future) -> CallStart | None:
     """The call start's answer (bounded by the API client's own timeout), or None."""
     try:
@@ -253,20 +281,22 @@ async def _start_or_none(start_request: asyncio.Future) -> CallStart | None:
 
 
 def new_call_state(start: CallStart, *, api: SoniqApiClient, control: CallControl,
-                   started_at: float | None = None) -> CallState:
+                   started_at: float | None = None, sip_call: SipCall | None = None) -> CallState:
     """The one place a call's state is made from its start."""
     call = CallState(call_id=start.call_id, call_token=start.call_token, config=start.config, api=api,
-                     control=control, recorder=CallRecorder(language=str(start.config.get("language") or "")))
+                     control=control, recorder=CallRecorder(language=str(start.config.get("language") or "")),
+                     llm_filler_delay=settings.VOICE_LLM_FILLER_SECONDS,
+                     sip_call_id_full=sip_call.sip_call_id_full if sip_call is not None else "")
     if started_at is not None:
-        call.recorder.started_at = started_at
+        call.recorder.start_clock_at(started_at)
     return call
 
 
 def build_call(start: CallStart, *, api: SoniqApiClient, control: CallControl, vad_model,
                session: AgentSession | None = None, started_at: float | None = None,
-               ) -> tuple[AgentSession, CallState]:
+               sip_call: SipCall | None = None) -> tuple[AgentSession, CallState]:
     """The call's state and its session (a ready-made `session` is used by tests and callsim)."""
-    call = new_call_state(start, api=api, control=control, started_at=started_at)
+    call = new_call_state(start, api=api, control=control, started_at=started_at, sip_call=sip_call)
     if session is None:
         session = build_session(call.config, vad_model=vad_model, userdata=call)
     else:
@@ -322,5 +352,5 @@ async def send_log(call: CallState, *, call_logger: CallLogger, reason: str = ""
     call.settle(outcome=call.recorder.inferred_outcome(),
                 end_reason=f"The call ended ({reason})." if reason else "The call ended.")
     log = call.recorder.build_log(outcome=call.outcome, end_reason=call.end_reason, transferred_to=call.transferred_to,
-                                  ended_at=call.ended_at)
+                                  sip_call_id_full=call.sip_call_id_full, ended_at=call.ended_at)
     return await call_logger.deliver(call_id=call.call_id, call_token=call.call_token, log=log)

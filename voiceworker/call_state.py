@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.call_phrases import PHRASES
 from voiceworker.api_client import KEYED_ACTIONS, ApiUnavailable, SoniqApiClient, ToolReply
 from voiceworker.call_control import CallControl
 from voiceworker.call_record import CallRecorder
@@ -32,9 +33,13 @@ class CallState:
     control: CallControl
     recorder: CallRecorder = field(default_factory=CallRecorder)
     filler_delay: float = FILLER_DELAY_SECONDS
+    # After this long without the model's first word the caller hears a filler (None: never).
+    llm_filler_delay: float | None = None
     outcome: str = ""
     end_reason: str = ""
     transferred_to: str = ""
+    # The carrier's SIP Call-ID (`sip.callIDFull`), kept on the call for carrier tickets.
+    sip_call_id_full: str = ""
     # True once the caller is gone (hung up on, transferred, or hung up themselves): nothing more is
     # said or done.
     over: bool = False
@@ -56,6 +61,11 @@ class CallState:
     @property
     def language(self) -> str:
         return str(self.config.get("language") or "en")
+
+    def phrase(self, key: str) -> str:
+        """A sentence the worker says itself, in the tenant's language (the config's `phrases`,
+        translated by the API; English for a key it lacks)."""
+        return str((self.config.get("phrases") or {}).get(key) or PHRASES[key])
 
     def end(self) -> None:
         """The caller is gone or about to be: nothing more is said, the watchdog stops."""
