@@ -28,7 +28,8 @@ def test_it_reads_who_called_whom_from_the_sip_attributes():
         "sip.trunkPhoneNumber": "+15550100001", "sip.phoneNumber": "+15555550123", "sip.callID": "SCL_abc",
         "sip.ruleID": "SDR_x", "sip.callStatus": "active",
     })
-    assert sip_call == SipCall(called_number="+15550100001", caller_number="+15555550123", sip_call_id="SCL_abc")
+    assert sip_call == SipCall(called_number="+15550100001", caller_number="+15555550123", sip_call_id="SCL_abc",
+                               call_status="active")
 
 
 def test_a_withheld_number_is_an_empty_caller():
