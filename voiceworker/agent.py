@@ -303,9 +303,9 @@ class SoniqAgent(Agent):
         return is_backchannel(event.alternatives[0].text, call.phrase("backchannels"))
 
 
-# After the first filler, the next ones while the model still has not answered: a filler lasts
-# ~0.7 s, so the caller never hears more than ~2 s of silence.
-LLM_FILLER_REPEAT_SECONDS = 2.5
+# After the first filler, the next ones while the model still has not answered: however short the
+# filler, the caller never hears 2 s of silence.
+LLM_FILLER_REPEAT_SECONDS = 1.9
 _WORDS = re.compile(r"[^\w'-]+")
 
 
