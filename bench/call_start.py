@@ -14,7 +14,7 @@ internal API on gunicorn (gthread, DEBUG off) on a free port.
    in a fake job context (livekit's `fake_job_context` with the mock room fake jobs use, whose
    caller is already in the room: the moment "the SIP participant joined"). It posts the real
    `POST /internal/calls/start` over HTTP to gunicorn, builds the session from the returned config
-   with the real `build_session` (TURN_HANDLING, max tool steps, the prewarmed Silero VAD), but with
+   with the real `build_session` (`turn_handling(config)`, max tool steps, the prewarmed Silero VAD), but with
    instant fake speech and language providers (the STT swallows audio, the LLM is never asked, the
    TTS answers every text at once with 20 ms of silence), starts the real `SoniqAgent`, and says
    the greeting. (Fake jobs take the entrypoint's console branch: the dialled number comes from

@@ -9,7 +9,8 @@ gunicorn (gthread 2x4, DEBUG off), as in bench/call_start.py.
 For each N: the production `build_server()` (forkserver, preloads, prewarm; or livekit's
 JobExecutorType.THREAD with --executor thread) gets N simulated jobs to the salon's number. Each job
 runs the real entrypoint: `POST /internal/calls/start`, the real session from `build_session`
-(TURN_HANDLING: VAD turn detection, 0.5 s minimum endpointing delay, the prewarmed Silero VAD), the
+(`turn_handling(config)`: since issue 21 the local end-of-turn model for covered languages — the
+figures in docs/BENCHMARKS.md predate it — 0.5 s minimum endpointing delay, the prewarmed Silero VAD), the
 real `SoniqAgent` and greeting. Only the providers and the room's audio are stand-ins:
 - the caller: a recorded caller (voiceworker/tests/audio, 8 kHz, "Hi, I'd like to book a haircut,
   please.") on a loop with 2.5 s of silence after, delivered in real time, 20 ms frames, as the
