@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from livekit import rtc
-from livekit.agents import APIStatusError, llm, stt, tts
+from livekit.agents import APIStatusError, llm, stt, tts, vad
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 from livekit.agents.voice import io
 from livekit.protocol import room as room_proto
@@ -457,3 +457,53 @@ class _ScriptedRecognition(stt.RecognizeStream):
     async def _run(self) -> None:
         async for _frame in self._input_ch:
             pass
+
+
+class ScriptedVAD(vad.VAD):
+    """Voice activity as the test says it: `ScriptedLine.caller_says` sends what Silero would for an
+    utterance of the caller's (start of speech, inference results while it lasts, end of speech)."""
+
+    def __init__(self):
+        super().__init__(capabilities=vad.VADCapabilities(update_interval=0.032))
+        self.streams: list[_ScriptedVADStream] = []
+
+    def stream(self) -> vad.VADStream:
+        stream = _ScriptedVADStream(self)
+        self.streams.append(stream)
+        return stream
+
+    def send(self, kind: vad.VADEventType, *, speech: float = 0.0, speaking: bool = True) -> None:
+        self.streams[-1]._event_ch.send_nowait(vad.VADEvent(
+            type=kind, samples_index=0, timestamp=time.time(), speech_duration=speech, silence_duration=0.0,
+            speaking=speaking, raw_accumulated_speech=speech))
+
+
+class _ScriptedVADStream(vad.VADStream):
+    async def _main_task(self) -> None:
+        async for _frame in self._input_ch:
+            pass
+
+
+class ScriptedLine:
+    """The caller's side of a live line: their voice activity (VAD) and its transcripts (STT), in the
+    order the two arrive for one utterance."""
+
+    def __init__(self):
+        self.vad = ScriptedVAD()
+        self.stt = ScriptedSTT()
+
+    async def caller_says(self, text: str, *, interim: str) -> None:
+        def transcript(kind: stt.SpeechEventType, words: str) -> None:
+            self.stt._streams[-1]._event_ch.send_nowait(stt.SpeechEvent(
+                type=kind, alternatives=[stt.SpeechData(language="en", text=words, confidence=0.99)]))
+
+        self.vad.send(vad.VADEventType.START_OF_SPEECH, speech=0.1)
+        await asyncio.sleep(0.05)
+        self.vad.send(vad.VADEventType.INFERENCE_DONE, speech=0.6)  # long enough to interrupt, if words came
+        await asyncio.sleep(0.05)
+        transcript(stt.SpeechEventType.INTERIM_TRANSCRIPT, interim)
+        await asyncio.sleep(0.05)
+        self.vad.send(vad.VADEventType.INFERENCE_DONE, speech=0.9)
+        await asyncio.sleep(0.05)
+        transcript(stt.SpeechEventType.FINAL_TRANSCRIPT, text)
+        self.vad.send(vad.VADEventType.END_OF_SPEECH, speech=1.0, speaking=False)

@@ -1,7 +1,8 @@
 """Turn-taking on a phone line (issue 21 items 1-3): when the caller has finished, what interrupts
 the agent, and that the caller's first words are heard. The session is built as a call builds it
-(`providers.build_session`), or driven with the call's interruption options through a scripted
-transcriber on a live audio input: what the caller says is what Deepgram would send for it.
+(`providers.build_session`), or driven with the call's interruption options on a live audio input
+through a scripted line: what the caller says is what Silero (voice activity) and Deepgram
+(transcripts) would send for it, in the order they arrive.
 
 The real-audio proofs (the end-of-turn model against pauses inside phone numbers, played through
 the SIP bridge; the cut-off rate) are the real call path's (`pytest -m realcall`)."""
@@ -15,7 +16,7 @@ from voiceworker.agent import SoniqAgent
 from voiceworker.call_control import LoggingCallControl
 from voiceworker.call_state import CallState
 from voiceworker.providers import build_session, turn_handling
-from voiceworker.tests.fakes import LineAudioInput, PlayingAudioOutput, RecordingTTS, ScriptedLLM, ScriptedSTT
+from voiceworker.tests.fakes import LineAudioInput, PlayingAudioOutput, RecordingTTS, ScriptedLine, ScriptedLLM
 
 OPENING_HOURS = "Our salon is open from nine to six on weekdays and from ten to four on Saturdays."
 
@@ -71,25 +72,25 @@ def test_no_echo_cancellation_warm_up_throws_away_the_callers_first_seconds(sett
 
 # 2. Backchannels and barge-in ------------------------------------------------------------------------
 
-def listening_session(config: dict) -> tuple[AgentSession, ScriptedSTT, ScriptedLLM]:
-    """A call's agent and interruption options on a live line: audio in, a transcriber the test
-    speaks through, a voice that plays in real time."""
+def listening_session(config: dict) -> tuple[AgentSession, ScriptedLine, ScriptedLLM]:
+    """A call's agent and interruption options on a live line: audio in, voice activity and
+    transcripts the test speaks through, a voice that plays in real time."""
     model = ScriptedLLM([{"content": "Sure, Thursday then."}])
-    transcriber = ScriptedSTT()
-    session = AgentSession(stt=transcriber, llm=model, tts=RecordingTTS(seconds_per_char=0.04), vad=None,
-                           turn_handling={"turn_detection": "stt", "interruption": turn_handling(config)["interruption"]},
+    line = ScriptedLine()
+    session = AgentSession(stt=line.stt, vad=line.vad, llm=model, tts=RecordingTTS(seconds_per_char=0.04),
+                           turn_handling={"turn_detection": "vad", "interruption": turn_handling(config)["interruption"]},
                            aec_warmup_duration=None, userdata=call_state(config))
     session.input.audio = LineAudioInput()
     session.output.audio = PlayingAudioOutput()
-    return session, transcriber, model
+    return session, line, model
 
 
-async def caller_says_while_agent_speaks(config: dict, words: str):
-    session, transcriber, model = listening_session(config)
+async def caller_says_while_agent_speaks(config: dict, words: str, *, interim: str | None = None):
+    session, line, model = listening_session(config)
     await session.start(SoniqAgent(instructions="", tools_offered=[]), record=False)
     speech = session.say(OPENING_HOURS)
     await asyncio.wait_for(until_speaking(session), 5)
-    transcriber.speak(words)
+    await line.caller_says(words, interim=words if interim is None else interim)
     await asyncio.wait([asyncio.ensure_future(speech.wait_for_playout())], timeout=6)
 
     def said() -> list[tuple[str, str]]:
@@ -119,6 +120,12 @@ def test_a_backchannel_while_the_agent_speaks_does_not_stop_it():
         assert requests == [], words
 
 
+def test_noise_without_words_does_not_stop_the_agent():
+    # A cough, a car, a breath: voice activity long enough to interrupt, but no word transcribed.
+    interrupted, said, requests = asyncio.run(caller_says_while_agent_speaks({"language": "en"}, "", interim=""))
+    assert not interrupted and said == [("assistant", OPENING_HOURS)] and requests == []
+
+
 def test_a_real_barge_in_stops_the_agent_and_is_answered():
     interrupted, said, requests = asyncio.run(caller_says_while_agent_speaks({"language": "en"},
                                                                              "No, wait, Thursday."))
@@ -134,10 +141,10 @@ def test_the_tenants_language_has_its_own_backchannels():
 
 def test_a_short_answer_when_the_agent_is_silent_is_the_callers_turn():
     async def scenario():
-        session, transcriber, model = listening_session({"language": "en"})
+        session, line, model = listening_session({"language": "en"})
         await session.start(SoniqAgent(instructions="", tools_offered=[]), record=False)
         await asyncio.sleep(0.2)
-        transcriber.speak("Okay.")
+        await line.caller_says("Okay.", interim="Okay")
         for _ in range(300):
             if model.requests:
                 break
