@@ -507,3 +507,22 @@ class ScriptedLine:
         await asyncio.sleep(0.05)
         transcript(stt.SpeechEventType.FINAL_TRANSCRIPT, text)
         self.vad.send(vad.VADEventType.END_OF_SPEECH, speech=1.0, speaking=False)
+
+
+class PausableAudioOutput(PlayingAudioOutput):
+    """A sink that can pause, as the room's audio output can: records when the agent's voice was
+    paused and resumed."""
+
+    def __init__(self):
+        super().__init__()
+        self._capabilities = io.AudioOutputCapabilities(pause=True)
+        self.paused: list[float] = []
+        self.resumed: list[float] = []
+
+    def pause(self) -> None:
+        super().pause()
+        self.paused.append(time.time())
+
+    def resume(self) -> None:
+        super().resume()
+        self.resumed.append(time.time())

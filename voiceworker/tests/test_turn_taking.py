@@ -16,7 +16,14 @@ from voiceworker.agent import SoniqAgent
 from voiceworker.call_control import LoggingCallControl
 from voiceworker.call_state import CallState
 from voiceworker.providers import build_session, turn_handling
-from voiceworker.tests.fakes import LineAudioInput, PlayingAudioOutput, RecordingTTS, ScriptedLine, ScriptedLLM
+from voiceworker.tests.fakes import (
+    LineAudioInput,
+    PausableAudioOutput,
+    PlayingAudioOutput,
+    RecordingTTS,
+    ScriptedLine,
+    ScriptedLLM,
+)
 
 OPENING_HOURS = "Our salon is open from nine to six on weekdays and from ten to four on Saturdays."
 
@@ -155,6 +162,29 @@ def test_a_short_answer_when_the_agent_is_silent_is_the_callers_turn():
     (request,) = asyncio.run(scenario())
     chat_ctx, _tools = request
     assert chat_ctx.items[-1].text_content == "Okay."
+
+
+def test_a_false_interruption_pauses_the_agent_then_it_resumes(settings):
+    settings.VOICE_FALSE_INTERRUPTION_TIMEOUT = 1.0
+
+    async def scenario():
+        session, line, model = listening_session({"language": "en"})
+        session.output.audio = voice = PausableAudioOutput()
+        resumed = []
+        session.on("agent_false_interruption", lambda event: resumed.append(event.resumed))
+        await session.start(SoniqAgent(instructions="", tools_offered=[]), record=False)
+        speech = session.say(OPENING_HOURS)
+        await asyncio.wait_for(until_speaking(session), 5)
+        # A word begins ("Thurs…") and the caller stops: no turn comes of it.
+        await line.caller_says("", interim="Thurs")
+        await asyncio.wait([asyncio.ensure_future(speech.wait_for_playout())], timeout=10)
+        await session.aclose()
+        return voice, resumed, speech.interrupted, model.requests
+
+    voice, resumed, interrupted, requests = asyncio.run(scenario())
+    assert len(voice.paused) == 1 and voice.resumed[-1] > voice.paused[0]  # it paused for the caller, then went on
+    assert resumed == [True]
+    assert not interrupted and requests == []
 
 
 def test_interruptions_need_words_and_a_false_one_resumes(settings):
