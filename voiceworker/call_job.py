@@ -4,9 +4,9 @@ the caller is in the room until its log is sent:
 as the job's shutdown callback, idempotent — however the call ends.
 
 1. `wait_for_caller`: the SIP participant; its attributes name the dialled number, the caller and
-   the SIP call. A test call has a platform-signed grant in the job's metadata and a browser
-   (a standard participant, no SIP attributes) as the caller. From then on `CallerPresence` ends the job within moments of the caller hanging
-   up, whatever step it is in.
+   the SIP call. A test call has a platform-signed grant in the job's metadata and a browser (a
+   standard participant, no SIP attributes) as the caller. From then on `CallerPresence` ends the
+   job within moments of the caller hanging up, whatever step it is in.
 2. `start`: `POST /internal/calls/start` (the call row and the tenant's config). An unknown number
    or an API that cannot be reached gets a short apology in the default voice, then the hang-up.
    Then the session from the config (providers in `providers.py`), the agent, and at the caller's
