@@ -121,8 +121,18 @@ class TenantAdminSite(ThrottledLoginMixin, AdminSite):
         from backoffice.charts import tenant_home_charts
         from backoffice.dashboard import tenant_home_summary
 
+        # Each panel shows only data the user may read in its list (issue 29, item 7): a staff user in
+        # no group sees the page, not the calls, callers, bookings or orders behind it.
+        user = request.user
+        can = {"calls": user.has_perm("calls.view_call"), "bookings": user.has_perm("bookings.view_booking"),
+               "orders": user.has_perm("orders.view_order"),
+               "callbacks": user.has_perm("calls.view_callbackrequest"),
+               "sms": user.has_perm("messaging.view_smsmessage")}
         summary = tenant_home_summary(now=clock.now(), tz=connection.tenant.tzinfo)
-        context = {"summary": summary, "charts": tenant_home_charts(summary), **(extra_context or {})}
+        if not can["calls"]:
+            summary.recent_calls, summary.outcomes = [], []
+        context = {"summary": summary, "can": can, "charts": tenant_home_charts(summary) if can["calls"] else {},
+                   **(extra_context or {})}
         return super().index(request, context)
 
 

@@ -17,6 +17,8 @@ import difflib
 from collections.abc import Iterable
 from typing import TypeVar
 
+from rapidfuzz.distance import OSA
+
 from core.text_keys import fold, key, singular
 
 T = TypeVar("T")
@@ -87,10 +89,11 @@ def best_match(spoken: str, candidates: Iterable[tuple[T, Iterable[str]]]) -> T 
 
 
 def customer_name_matches(said: str, booked: str) -> bool:
-    """Whether the name a caller gives is the name a booking was made under, the way service names
-    are compared: case, accents and punctuation do not count ("Zoë O'Neil" is "zoe oneil"), and one
-    small misspelling (a speech-to-text slip: "Ann Smyth") is forgiven. It is a second factor next to
-    the phone number, never the only one, so the fuzzy cut-off stays the one services use."""
+    """Whether the name a caller gives is the name a booking was made under: case, accents, spaces and
+    punctuation do not count ("Zoë O'Neil" is "zoe oneil"), and one small misspelling is forgiven (one
+    letter wrong, missing, extra, or two neighbours swapped: a speech-to-text slip, "Ann Smyth").
+    Nothing looser: the name guards a booking against a spoofed caller id (issue 29, item 3), and
+    difflib's ratio let "Victor Vance" unlock "Victoria Vance"."""
     said_key, booked_key = _compact(key(said or "")), _compact(key(booked or ""))
     if not said_key or not booked_key:
         return False
@@ -98,4 +101,4 @@ def customer_name_matches(said: str, booked: str) -> bool:
         return True
     if min(len(said_key), len(booked_key)) < FUZZY_MIN_LENGTH or max(len(said_key), len(booked_key)) > FUZZY_MAX_LENGTH:
         return False
-    return difflib.SequenceMatcher(None, said_key, booked_key).ratio() >= FUZZY_CUTOFF
+    return OSA.distance(said_key, booked_key, score_cutoff=1) <= 1

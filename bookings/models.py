@@ -27,6 +27,15 @@ class BookingPolicy(models.Model):
         default=0, help_text="Callers can move or cancel a booking by phone until this many hours before it starts "
                              "(0: until it starts).")
 
+    class ChangeVerification(models.TextChoices):
+        NAME = "name", "The name on the booking"
+        CODE = "code", "The name, and a code texted to the booking's phone when calling from another number"
+
+    # A caller id is easy to fake on SIP: moving or cancelling a booking needs more (bookings/verification.py).
+    change_verification = models.CharField(
+        max_length=10, choices=ChangeVerification.choices, default=ChangeVerification.NAME,
+        help_text="What a caller must give to move or cancel a booking by phone.")
+
     class Meta:
         verbose_name_plural = "booking policy"
         constraints = [

@@ -1,7 +1,9 @@
 """The voice adapter of the booking writes: what the agent's tools say becomes the domain's typed
 call, and the domain's answer becomes the sentence the caller hears. It matches the spoken service
-name, parses the spoken start (`YYYY-MM-DDTHH:MM` in the tenant's local time, or with an offset), and
-words the result; `bookings.services` does the writing and knows nothing of speech.
+name, parses the spoken start (`YYYY-MM-DDTHH:MM` in the tenant's local time, or with an offset), checks
+that a caller who moves or cancels a booking is who the booking is for (`bookings.verification`: the
+name on it, and a texted code when the business asks for one; a caller id alone never changes a
+booking), and words the result; `bookings.services` does the writing and knows nothing of speech.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from bookings import services
 from bookings.catalog import a_service, service_match
 from bookings.models import Booking
 from bookings.parsing import booking_start_parse
-from bookings.selectors import booking_for_caller, caller_identity
+from bookings.verification import booking_for_verified_caller, change_identity, change_verification
 from core import clock
 from core.errors import ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
@@ -54,19 +56,28 @@ def create_booking(*, service_name: str, start: str | dt.datetime, customer_name
 
 
 def reschedule_booking(*, booking_id: int, start: str | dt.datetime, caller_number: str, customer_phone: str = "",
-                       customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
+                       customer_name: str = "", verification_code: str = "", call: Call | None = None,
+                       now: dt.datetime | None = None) -> ToolOutcome:
     """reschedule_booking: move the caller's booking `booking_id` to `start` (the form
     `create_booking` takes). The caller reaches it from the number they call from, or with the
-    number and name it was booked under.
+    number and name it was booked under, and must give the name it is under (and, when the business
+    asks for it, the code texted to the booking's phone: `bookings.verification`).
 
-    Result: `booking_id`, `start`, `end`. Raises `DomainError`: 404 `booking_not_found` (not the
-    caller's, or no such booking), 422 `verification_incomplete`, the words' `invalid_date` /
-    `invalid_time`, and every refusal of `bookings.services.booking_reschedule`."""
+    Result: `booking_id`, `start`, `end`; or, when a code was just texted, `booking_id` and
+    `verification` ("code_sent") with nothing changed. Raises `DomainError`: 404 `booking_not_found`
+    (not the caller's, or no such booking), 422 `verification_incomplete`, `name_required`,
+    `verification_failed`, `verification_unavailable`, `too_many_attempts`, the words'
+    `invalid_date` / `invalid_time`, and every refusal of `bookings.services.booking_reschedule`."""
     now = now or clock.now()
     tz = tenant_timezone()
-    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
-    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+    identity = change_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    booking = booking_for_verified_caller(booking_id=booking_id, identity=identity, call=call)
     services.booking_changeable_check(booking=booking)  # before the time: a cancelled booking is the news
+    # A caller id alone never moves a booking (bookings/verification.py).
+    asked = change_verification(booking=booking, identity=identity, customer_name=customer_name,
+                                verification_code=verification_code, call=call, verb="moved")
+    if asked is not None:
+        return asked
     local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
     was = booking.start
     moved = services.booking_reschedule(booking=booking, start=local_start, call=call, now=now)
@@ -79,16 +90,24 @@ def reschedule_booking(*, booking_id: int, start: str | dt.datetime, caller_numb
 
 
 def cancel_booking(*, booking_id: int, caller_number: str, reason: str = "", customer_phone: str = "",
-                   customer_name: str = "", call: Call | None = None, now: dt.datetime | None = None) -> ToolOutcome:
-    """cancel_booking: cancel the caller's booking `booking_id` (reached as for `reschedule_booking`).
-    Cancelling a booking that is already cancelled says so and changes nothing.
+                   customer_name: str = "", verification_code: str = "", call: Call | None = None,
+                   now: dt.datetime | None = None) -> ToolOutcome:
+    """cancel_booking: cancel the caller's booking `booking_id` (reached and verified as for
+    `reschedule_booking`). Cancelling a booking that is already cancelled says so and changes nothing.
 
-    Result: `booking_id`, `status` ("cancelled"). Raises `DomainError` 404 `booking_not_found`,
-    422 `verification_incomplete`, and the refusals of `bookings.services.booking_cancel_by_caller`."""
+    Result: `booking_id`, `status` ("cancelled"); or, when a code was just texted, `booking_id` and
+    `verification` ("code_sent") with nothing changed. Raises `DomainError` 404 `booking_not_found`,
+    422 `verification_incomplete`, `name_required`, `verification_failed`, `verification_unavailable`,
+    `too_many_attempts`, and the refusals of `bookings.services.booking_cancel_by_caller`."""
     now = now or clock.now()
     tz = tenant_timezone()
-    identity = caller_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
-    booking = booking_for_caller(booking_id=booking_id, identity=identity)
+    identity = change_identity(caller_number=caller_number, customer_phone=customer_phone, customer_name=customer_name)
+    booking = booking_for_verified_caller(booking_id=booking_id, identity=identity, call=call)
+    # A caller id alone never cancels a booking (bookings/verification.py).
+    asked = change_verification(booking=booking, identity=identity, customer_name=customer_name,
+                                verification_code=verification_code, call=call, verb="cancelled")
+    if asked is not None:
+        return asked
     already = booking.status == Booking.Status.CANCELLED
     cancelled = services.booking_cancel_by_caller(booking=booking, reason=reason, call=call, now=now)
     local_start = cancelled.start.astimezone(tz)

@@ -22,8 +22,9 @@ The flow, and why it is split:
    `manage.py replay_dead_letters` or the admin action. Every retry is bounded.
 4. `calls.log_storage.calls_close_abandoned` closes calls whose log never came (the worker died with the call).
 
-The body size limit (CALL_LOG_MAX_BYTES → 413) is enforced by the API's JSON parser before any of
-this runs (`CallLogView.max_body_bytes`).
+The body size limit (CALL_LOG_MAX_BYTES → 413), the bound on the number of JSON values
+(`CallLogView.max_json_values` → 413, counted before the body is parsed, so 2 MB of `[]` is never
+built) and the refusal of a chunked body (411) are the API's, before any of this runs.
 """
 from __future__ import annotations
 
@@ -78,10 +79,21 @@ def _clean_tool_json(value: Any) -> Any:
                                   {"max_depth": MAX_JSON_DEPTH}) from None
 
 
+def _not_a_boolean(value: Any) -> Any:
+    """JSON's `false` is not the number 0 (pydantic's lax mode reads it so; the schema says number)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "must be a number, not true or false.")
+    return value
+
+
 Text = Annotated[str, BeforeValidator(text_clean)]
 ToolJson = Annotated[Any, BeforeValidator(_clean_tool_json)]
-Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0, le=2_000_000_000)]
+# The validator after the Field: written before it, pydantic leaves `ge`/`le` out of the JSON schema's
+# `minimum`/`maximum` (the served schema then allowed negative numbers).
+Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False), BeforeValidator(_not_a_boolean)]
+Count = Annotated[int, Field(ge=0, le=2_000_000_000), BeforeValidator(_not_a_boolean)]
+# true or false only: pydantic's lax mode would also take 1, "yes" and "on", which the schema does not.
+Flag = Annotated[bool, Field(strict=True)]
 
 
 class _LogPart(BaseModel):
@@ -95,14 +107,14 @@ class TranscriptTurnIn(_LogPart):
     text: Annotated[Text, Field(max_length=MAX_TURN_CHARS)]
     offset_seconds: Seconds | None = Field(None, description="Seconds from the start of the call.")
     language: Annotated[Text, Field(max_length=16)] = ""
-    interrupted: bool = False
+    interrupted: Flag = False
 
 
 class ToolCallIn(_LogPart):
     name: Annotated[Text, Field(max_length=64)]
     arguments: ToolJson = Field(default_factory=dict, description=f"Any JSON, at most {MAX_JSON_DEPTH} levels deep.")
     result: ToolJson = Field(default_factory=dict, description=f"Any JSON, at most {MAX_JSON_DEPTH} levels deep.")
-    is_error: bool = False
+    is_error: Flag = False
     offset_seconds: Seconds | None = None
     duration_ms: Count | None = None
 
@@ -115,7 +127,7 @@ class ToolCallIn(_LogPart):
 class UsageIn(_LogPart):
     llm_prompt_tokens: Count = 0
     llm_completion_tokens: Count = 0
-    stt_seconds: Annotated[float, Field(ge=0, le=99_999_999, allow_inf_nan=False)] = 0
+    stt_seconds: Annotated[float, Field(ge=0, le=99_999_999, allow_inf_nan=False), BeforeValidator(_not_a_boolean)] = 0
     tts_characters: Count = 0
 
 
@@ -198,12 +210,18 @@ def _call_end_time(*, sent: dt.datetime | None, call: Call, received_at: dt.date
         return received_at
     if sent.tzinfo is None:
         sent = sent.replace(tzinfo=dt.UTC)
-    # Compared, never shifted: `sent - skew` itself overflows for 0001-01-01.
+    # Compared, never shifted: `sent - skew` itself overflows for 0001-01-01. A well-formed time that
+    # cannot belong to this call is a semantic refusal (422), like the voice tools' business rules:
+    # the schema cannot say "after this call's start", and schema-valid data is never a 400.
     if sent < call.started_at - CLOCK_SKEW:
-        raise invalid_request({"ended_at": [f"must not be before the call started ({call.started_at.isoformat()})."]})
+        raise DomainError("invalid_end_time", f"The field ended_at must not be before the call started "
+                          f"({call.started_at.isoformat()}).", details={"field": "ended_at"})
     if sent > received_at + CLOCK_SKEW:
-        raise invalid_request({"ended_at": ["must not be in the future."]})
-    return min(max(sent, call.started_at), received_at)
+        raise DomainError("invalid_end_time", "The field ended_at must not be in the future.",
+                          details={"field": "ended_at"})
+    # In UTC: an offset pydantic accepts (up to ±23:59) can be beyond PostgreSQL's (±15:59), which
+    # was a 500 (`time zone displacement out of range`) for `…-01:00` read as `+21:57` after a shift.
+    return min(max(sent, call.started_at), received_at).astimezone(dt.UTC)
 
 
 def call_log_accept(*, call: Call, payload: Any, received_at: dt.datetime | None = None) -> str:

@@ -227,10 +227,14 @@ class LocalLine:
         server, sip = ensure_binaries()
         (self.workdir / "livekit.yaml").write_text(yaml.safe_dump(self.config.server_yaml()))
         (self.workdir / "sip.yaml").write_text(yaml.safe_dump(self.config.sip_yaml()))
-        self._spawn("server", [str(server), "--config", str(self.workdir / "livekit.yaml")])
-        self._wait_http(f"{self.config.http_url}/", "server", timeout)
-        self._spawn("sip", [str(sip), "--config", str(self.workdir / "sip.yaml")])
-        self._wait_http(f"http://127.0.0.1:{self.config.sip_health_port}/", "sip", timeout)
+        try:
+            self._spawn("server", [str(server), "--config", str(self.workdir / "livekit.yaml")])
+            self._wait_http(f"{self.config.http_url}/", "server", timeout)
+            self._spawn("sip", [str(sip), "--config", str(self.workdir / "sip.yaml")])
+            self._wait_http(f"http://127.0.0.1:{self.config.sip_health_port}/", "sip", timeout)
+        except BaseException:
+            self.stop()  # a line that did not come up leaves nothing running
+            raise
         return self
 
     def _spawn(self, name: str, command: list[str]) -> None:

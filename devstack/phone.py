@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.audio import read_wav, silence, write_wav
-from devstack.livekit import free_port, free_udp_range
+from devstack.livekit import free_port, free_port_both, free_udp_range
 
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
 
@@ -67,7 +67,7 @@ class SipPhone:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="soniq-phone-")))
 
     def __post_init__(self) -> None:
-        self.sip_port = free_port(socket.SOCK_DGRAM)
+        self.sip_port = free_port_both()  # baresip listens on UDP and TCP
         self.ctrl_port = free_port()
         self.rtp_ports = free_udp_range(20)
         self.events: list[dict] = []

@@ -280,19 +280,22 @@ class ProviderStandIns:
     # --- Cartesia -------------------------------------------------------------------------------
 
     async def _speech(self, text: str, rate: int) -> bytes:
-        self.spoken.append((time.monotonic(), text))
+        """The text as speech, after the configured first-audio delay; records when the request came in
+        (`spoken`) and how long espeak-ng took (`synthesis`, keyed by the request's arrival)."""
+        received = time.monotonic()
+        self.spoken.append((received, text))
+        if self.first_audio_seconds:
+            await asyncio.sleep(self.first_audio_seconds)
         if not text.strip():
             return b""
         started = time.monotonic()
         samples = await asyncio.get_running_loop().run_in_executor(None, lambda: speak(text, rate=rate))
-        self.synthesis.append((started, time.monotonic() - started))
+        self.synthesis.append((received, time.monotonic() - started))
         return samples.astype("<i2").tobytes()
 
     async def _cartesia_bytes(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         rate = int(body.get("output_format", {}).get("sample_rate", 24000))
-        if self.first_audio_seconds:
-            await asyncio.sleep(self.first_audio_seconds)
         audio = await self._speech(body.get("transcript", ""), rate)
         return web.Response(body=audio, content_type="application/octet-stream")
 
@@ -309,8 +312,6 @@ class ProviderStandIns:
             rate = int(packet.get("output_format", {}).get("sample_rate", 24000))
             text = packet.get("transcript", "")
             if text.strip():
-                if self.first_audio_seconds:
-                    await asyncio.sleep(self.first_audio_seconds)
                 audio = await self._speech(text, rate)
                 step = rate // 10 * 2  # 100 ms chunks, as the service streams them
                 for offset in range(0, len(audio), step):

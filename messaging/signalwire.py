@@ -8,6 +8,7 @@ import logging
 import requests
 from django.conf import settings
 
+from core.clean import text_clean
 from messaging.models import SmsMessage
 from tenants.selectors import current_tenant
 
@@ -106,8 +107,12 @@ def sms_deliver(*, sms: SmsMessage) -> SmsMessage:
             headers={"Accept": "application/json"},
             timeout=SIGNALWIRE_TIMEOUT_SECONDS,
         )
+    except (ValueError, UnicodeError, TypeError) as exc:
+        # requests could not even build the request from the row (nothing to retry): final.
+        return _sms_finish(sms=sms, status=SmsMessage.Status.FAILED,
+                           error=f"The message could not be sent: {exc.__class__.__name__}: {exc}")
     except requests.RequestException as exc:
-        error = f"Attempt {sms.attempts}: could not reach SignalWire: {exc.__class__.__name__}: {exc}"[:1000]
+        error = text_clean(f"Attempt {sms.attempts}: could not reach SignalWire: {exc.__class__.__name__}: {exc}", max_length=1000)
         SmsMessage.objects.filter(pk=sms.pk).update(error=error)
         sms.error = error
         raise SmsTransientError(error) from exc
@@ -120,7 +125,8 @@ def sms_deliver(*, sms: SmsMessage) -> SmsMessage:
         sid = str(data.get("sid") or "")[:64] if isinstance(data, dict) else ""
         return _sms_finish(sms=sms, status=SmsMessage.Status.SENT, error="", provider_id=sid)
     if response.status_code == 429 or response.status_code >= 500:
-        error = f"Attempt {sms.attempts}: SignalWire answered {response.status_code}: {provider_error(response)}"[:1000]
+        error = text_clean(f"Attempt {sms.attempts}: SignalWire answered {response.status_code}: {provider_error(response)}",
+                           max_length=1000)
         SmsMessage.objects.filter(pk=sms.pk).update(error=error)
         sms.error = error
         raise SmsTransientError(error, retry_after=_retry_after(response))
@@ -135,7 +141,10 @@ def sms_delivery_give_up(*, sms: SmsMessage, error: str) -> SmsMessage:
 
 
 def _sms_finish(*, sms: SmsMessage, status: str, error: str, provider_id: str = "") -> SmsMessage:
-    sms.status, sms.error = status, error
+    # SignalWire's answer may quote anything (a NUL made the row unsavable and the task fail on every
+    # delivery): what is stored is clean text.
+    sms.status, sms.error = status, text_clean(error, max_length=1000)
+    provider_id = text_clean(provider_id, max_length=64)
     fields = ["status", "error", "updated"]
     if provider_id:
         sms.provider_id = provider_id

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from django.db import connection, transaction
 
+from core.clean import text_clean
 from core.trial_calls import from_test_call
 from messaging.models import SmsMessage
 from messaging.signalwire import sender_number, signalwire_missing_settings
@@ -61,7 +62,9 @@ def sms_queue(*, kind: str, body: Callable[[str], str], booking=None, order=None
         return None
     business = agent_settings.business_name or current_tenant().name
     subject = booking if booking is not None else order
-    sms = SmsMessage(kind=kind, to_number=subject.customer_phone, from_number=sender_number(), body=body(business)[:BODY_MAX],
+    # Cleaned where it enters: a customer's or a business's name may carry anything a caller said.
+    sms = SmsMessage(kind=kind, to_number=subject.customer_phone, from_number=sender_number(),
+                     body=text_clean(body(business), max_length=BODY_MAX),
                      booking=booking, order=order, call_id=subject.call_id)
     missing = signalwire_missing_settings()
     if missing:

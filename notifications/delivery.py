@@ -4,6 +4,7 @@ staff SMS through SignalWire, with the same settings and sender as the customers
 from __future__ import annotations
 
 import datetime as dt
+import email.errors
 import logging
 import smtplib
 
@@ -13,6 +14,7 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 
 from core import clock
+from core.clean import text_clean
 from messaging.signalwire import provider_error, sender_number, signalwire_messages_url, signalwire_missing_settings
 from notifications.models import Notification
 
@@ -32,6 +34,10 @@ def _send_email(notification: Notification) -> None:
         raise ValueError(f"The mail server refused the address: {exc.recipients}") from exc
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise NotificationTransientError(f"{exc.__class__.__name__}: {exc}") from exc
+    except (email.errors.MessageError, ValueError, UnicodeError, LookupError) as exc:
+        # The message itself cannot be written (a header Django or the email package refuses):
+        # sending it again cannot help.
+        raise ValueError(f"The message could not be written: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _send_sms(notification: Notification) -> None:
@@ -85,6 +91,12 @@ def notification_deliver(*, notification_id: int, last_attempt: bool = False) ->
                 notification.error = f"Gave up after {notification.attempts} attempts. {notification.error}"[:1000]
             else:
                 transient = exc
+        except Exception as exc:  # anything else a library raises: recorded and final, never a retry loop
+            logger.exception("notification %s (schema %s) could not be sent", notification.pk, connection.schema_name)
+            notification.status = Notification.Status.FAILED
+            notification.error = f"Could not be sent: {exc.__class__.__name__}: {exc}"
+        # What a server or provider answered may quote anything: kept as clean text.
+        notification.error = text_clean(notification.error, max_length=1000)
         # Saved (and committed) before a transient error is raised, so the attempt is counted.
         notification.save()
     if transient is not None:

@@ -19,12 +19,14 @@ import logging
 from django.db import connection, transaction
 
 from core import clock
+from core.clean import line_clean, text_clean
 from notifications.models import Notification, NotificationSettings
 from notifications.tasks import notification_send
 
 logger = logging.getLogger("notifications")
 
 SMS_MAX = 480
+BODY_MAX = 20_000
 
 
 def notification_settings_get() -> NotificationSettings:
@@ -79,13 +81,17 @@ def notification_event_record(*, event: str, event_key: str, subject: str, body:
         wanted += [(Notification.Channel.SMS, number) for number in notification_settings.sms_numbers]
         quiet_until = quiet_hours_end_after(moment=now, start=notification_settings.quiet_hours_start,
                                             end=notification_settings.quiet_hours_end, tz=_tenant_tz())
+    # Cleaned here, where a caller's words enter the follow-ups: a subject is one line (a name with
+    # `\v` or CR/LF broke the mail header, on every retry), nothing holds a NUL.
+    subject, body = line_clean(subject, max_length=200), text_clean(body, max_length=BODY_MAX)
+    sms_body = text_clean(sms_body or subject, max_length=SMS_MAX)
     created = []
     for channel, recipient in wanted:
         is_sms = channel == Notification.Channel.SMS
         notification, was_created = Notification.objects.get_or_create(
             event_key=event_key, channel=channel, recipient=recipient,
-            defaults={"event": event, "subject": "" if is_sms else subject[:200],
-                      "body": (sms_body or subject)[:SMS_MAX] if is_sms else body,
+            defaults={"event": event, "subject": "" if is_sms else subject,
+                      "body": sms_body if is_sms else body,
                       "not_before": quiet_until if is_sms else None},
         )
         if was_created:

@@ -20,6 +20,7 @@ import typing
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -53,7 +54,8 @@ from orders.models import MenuItem, OrderingPolicy
 from tenants.agent.models import FACTS_TOTAL_MAX, AgentSettings, BusinessFact
 from tenants.hours.models import Closure
 from tenants.models import Domain, Tenant
-from webhooks.models import WebhookEvent
+from webhooks.addresses import EndpointRefused, endpoint_url_check
+from webhooks.models import WebhookEndpoint, WebhookEvent
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
@@ -326,11 +328,25 @@ def _policy_column(name: str) -> Any:
     return column(BookingPolicy, name, bounds=BOOKING_POLICY_RANGES[name], strict=True)
 
 
+def _choice(model: type[models.Model], name: str) -> Any:
+    """A text field that takes one of the model field's choices, and says which."""
+    values = [value for value, _label in model._meta.get_field(name).choices]
+
+    def check(value: str) -> str:
+        if value not in values:
+            raise ValueError(f"must be one of: {', '.join(values)}.")
+        return value
+    return Annotated[str, AfterValidator(check)]
+
+
 class BookingRulesSpec(SpecModel):
     min_notice_minutes: int = _policy_column("min_notice_minutes")
     horizon_days: int = _policy_column("horizon_days")
     slot_interval_minutes: int = _policy_column("slot_interval_minutes")
     change_notice_hours: int = _policy_column("change_notice_hours")
+    # What a caller must give to move or cancel a booking by phone (bookings/verification.py).
+    change_verification: _choice(BookingPolicy, "change_verification") = column(BookingPolicy, "change_verification",
+                                                                                  strict=True)
 
 
 class OrderingSpec(SpecModel):
@@ -429,11 +445,12 @@ class NotificationsSpec(SpecModel):
 
 
 def _webhook_url(value: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise ValueError("must be an https:// URL.")
+    # The admin's and delivery's rule (webhooks/addresses.py): https only, no user:password@, no
+    # private, loopback or other special-purpose address.
+    try:
+        endpoint_url_check(value, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+    except EndpointRefused as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 
@@ -444,9 +461,17 @@ def _webhook_secret(value: str | None) -> str | None:
 
 
 class WebhookSpec(SpecModel):
-    url: Annotated[str, Field(strict=True), AfterValidator(_webhook_url)]
+    url: Annotated[str, Field(strict=True, max_length=WebhookEndpoint._meta.get_field("url").max_length),
+                   AfterValidator(_webhook_url)]
     secret: Annotated[str | None, Field(strict=True), AfterValidator(_webhook_secret)] = None
     events: list[_known(set(WebhookEvent.values))] = []
+
+
+def _endpoints_fit(endpoints: list[WebhookSpec]) -> list[WebhookSpec]:
+    # The admin's cap (webhooks.services.webhook_endpoint_check), read when the spec is.
+    if len(endpoints) > settings.WEBHOOK_ENDPOINTS_MAX:
+        raise SpecProblem(f"at most {settings.WEBHOOK_ENDPOINTS_MAX} endpoints.")
+    return endpoints
 
 
 def _slug(value: str) -> str:
@@ -508,7 +533,7 @@ class TenantSpec(SpecModel):
     menu: Annotated[list[MenuItemSpec], AfterValidator(_unique_names)] | None = None
     facts: Annotated[list[FactSpec], AfterValidator(_facts_fit)] | None = None
     notifications: NotificationsSpec | None = None
-    webhooks: list[WebhookSpec] | None = None
+    webhooks: Annotated[list[WebhookSpec], AfterValidator(_endpoints_fit)] | None = None
 
     @model_validator(mode="after")
     def _agent_named_after_the_business(self) -> TenantSpec:

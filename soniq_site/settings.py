@@ -253,6 +253,10 @@ SECURE_REDIRECT_EXEMPT = [r"^internal/", r"^healthz$"]
 
 # --- Internal API ------------------------------------------------------------------------------
 INTERNAL_API_TOKEN = env_str("INTERNAL_API_TOKEN")
+# The edge proxy's proof when it asks /internal/tls/ask (its ask URL carries it as ?secret=). Unset,
+# only loopback may ask. Each address may ask this many times a minute.
+TLS_ASK_SECRET = env_str("TLS_ASK_SECRET")
+TLS_ASK_RATE_PER_MINUTE = env_int("TLS_ASK_RATE_PER_MINUTE", 120)
 # A call token outlives the call's maximum length by this much, so a slow end-of-call log still
 # authenticates, but a leaked token soon becomes useless.
 CALL_TOKEN_GRACE_SECONDS = env_int("CALL_TOKEN_GRACE_SECONDS", 900)
@@ -300,7 +304,7 @@ CELERY_DB_REUSE_MAX = 1000
 # started without -Q consumes every queue listed here (Redis is polled round-robin across them);
 # at scale, run a worker per queue (`celery worker -Q ingest`, `-Q messages`, ...).
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = [Queue("celery"), Queue("messages"), Queue("ingest"), Queue("maintenance")]
+CELERY_TASK_QUEUES = [Queue("celery"), Queue("messages"), Queue("ingest"), Queue("maintenance"), Queue("webhooks")]
 CELERY_TASK_ROUTES = {
     "calls.sms_send": {"queue": "messages"},
     "calls.call_log_store": {"queue": "ingest"},
@@ -315,7 +319,8 @@ CELERY_TASK_ROUTES = {
     # Owner emails, staff texts and webhooks wait behind no call log; summaries (slow LLM calls) and
     # the digests and re-queue sweep behind no text.
     "notifications.notification_send": {"queue": "messages"},
-    "webhooks.webhook_deliver": {"queue": "messages"},
+    # The business's own receivers, whose speed nobody controls: their own queue (issue 29, item 1).
+    "webhooks.webhook_deliver": {"queue": "webhooks"},
     "summaries.call_summarize": {"queue": "ingest"},
     "notifications.digests_send": {"queue": "maintenance"},
     "notifications.followups_requeue": {"queue": "maintenance"},
@@ -535,6 +540,15 @@ WEBHOOK_RETRY_SCHEDULE = [float(item) for item in env_list("WEBHOOK_RETRY_SCHEDU
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
 # Development and tests only: allow http:// and loopback/private/link-local endpoint addresses.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+# One tenant's attempts under way at once (a slow receiver fills only its own share of the workers),
+# how long a task that found the share full waits before it asks again, and the endpoints a tenant may have.
+WEBHOOK_TENANT_CONCURRENCY = env_int("WEBHOOK_TENANT_CONCURRENCY", 2)
+WEBHOOK_TENANT_BUSY_RETRY_SECONDS = float(env_str("WEBHOOK_TENANT_BUSY_RETRY_SECONDS", "2"))
+WEBHOOK_ENDPOINTS_MAX = env_int("WEBHOOK_ENDPOINTS_MAX", 10)
+# Failed checks of a caller's identity (a phone and name that find nothing, a wrong name or code)
+# before finding, moving and cancelling bookings is refused: per call, and per caller number per hour.
+BOOKING_VERIFICATION_MAX_FAILURES_PER_CALL = env_int("BOOKING_VERIFICATION_MAX_FAILURES_PER_CALL", 5)
+BOOKING_VERIFICATION_MAX_FAILURES_PER_HOUR = env_int("BOOKING_VERIFICATION_MAX_FAILURES_PER_HOUR", 10)
 # The call summary (same OPENAI_* settings as the agent); empty OPENAI_API_KEY = no summaries.
 SUMMARY_LLM_MODEL = env_str("SUMMARY_LLM_MODEL", "gpt-4.1-mini")
 SUMMARY_TIMEOUT_SECONDS = env_int("SUMMARY_TIMEOUT_SECONDS", 25)

@@ -100,6 +100,10 @@ FOLLOWUPS_WORKER_ENV = {
     "WEBHOOK_RETRY_SCHEDULE": "0.3,0.3,0.3",
     "WEBHOOK_TIMEOUT_SECONDS": "2",
     "WEBHOOK_ALLOW_PRIVATE": "1",
+    # One attempt per tenant at a time (the worker has two processes): a tenant's slow receivers
+    # leave the other process to everyone else (webhooks/tests/test_tenant_isolation.py).
+    "WEBHOOK_TENANT_CONCURRENCY": "1",
+    "WEBHOOK_TENANT_BUSY_RETRY_SECONDS": "0.5",
     "SUMMARY_TIMEOUT_SECONDS": "2",
     "SITE_SCHEME": "http",
 }

@@ -276,12 +276,19 @@ class FindBookingsRequestSerializer(CallerVerificationSerializer):
     pass
 
 
-class RescheduleBookingRequestSerializer(CallerVerificationSerializer):
+class ChangeVerificationSerializer(CallerVerificationSerializer):
+    customer_name = TextField(max_length=NAME_MAX, required=False, allow_blank=True, default="",
+                              help_text="The name the booking was made under: always needed to move or cancel it.")
+    verification_code = TextField(max_length=12, required=False, allow_blank=True, default="",
+                                  help_text="The code Soniq texted to the booking's phone, when it asked for one.")
+
+
+class RescheduleBookingRequestSerializer(ChangeVerificationSerializer):
     booking_id = WholeNumberField(min_value=1, max_value=INTEGER_LIMIT * 1000, help_text="From find_bookings.")
     start = TextField(max_length=DATE_TEXT_MAX, help_text="The new start: YYYY-MM-DDTHH:MM local time, or with an offset.")
 
 
-class CancelBookingRequestSerializer(CallerVerificationSerializer):
+class CancelBookingRequestSerializer(ChangeVerificationSerializer):
     booking_id = WholeNumberField(min_value=1, max_value=INTEGER_LIMIT * 1000, help_text="From find_bookings.")
     reason = TextField(max_length=500, required=False, allow_blank=True, default="")
 

@@ -12,7 +12,8 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.response import Response
 
-from bookings.selectors import availability_check, booking_find
+from bookings.selectors import availability_check
+from bookings.verification import booking_find_counted
 from bookings.voice import cancel_booking, create_booking, reschedule_booking
 from calendars.services import calendars_refresh_for_call
 from calls.models import Call
@@ -181,8 +182,8 @@ class FindBookingsView(VoiceToolView):
     writes = False
 
     def perform(self, *, call, data):
-        return booking_find(caller_number=call.caller_number, customer_phone=data["customer_phone"],
-                            customer_name=data["customer_name"], now=clock.now())
+        return booking_find_counted(call=call, customer_phone=data["customer_phone"], customer_name=data["customer_name"],
+                                    now=clock.now())
 
 
 @_tool_schema("reschedule_booking", "Move one of the caller's bookings to a new start",
@@ -196,7 +197,7 @@ class RescheduleBookingView(VoiceToolView):
         trial_call_may_change_booking(call=call, booking_id=data["booking_id"])
         return reschedule_booking(booking_id=data["booking_id"], start=data["start"], caller_number=call.caller_number,
                                   customer_phone=data["customer_phone"], customer_name=data["customer_name"],
-                                  call=call, now=clock.now())
+                                  verification_code=data["verification_code"], call=call, now=clock.now())
 
 
 @_tool_schema("cancel_booking", "Cancel one of the caller's bookings", shapes.CancelBookingRequestSerializer)
@@ -208,7 +209,8 @@ class CancelBookingView(VoiceToolView):
         trial_call_may_change_booking(call=call, booking_id=data["booking_id"])
         return cancel_booking(booking_id=data["booking_id"], reason=data["reason"],
                               caller_number=call.caller_number, customer_phone=data["customer_phone"],
-                              customer_name=data["customer_name"], call=call, now=clock.now())
+                              customer_name=data["customer_name"], verification_code=data["verification_code"],
+                              call=call, now=clock.now())
 
 
 @_tool_schema("order_status", "The caller's orders of the last 24 hours", shapes.OrderStatusRequestSerializer)
@@ -229,7 +231,7 @@ class OrderStatusView(VoiceToolView):
 #   transfer_to_human  -> calls.services.call_transfer_request
 #   end_call           -> calls.services.call_end_request
 #   log_note           -> calls.services.call_note_add
-#   find_bookings      -> bookings.selectors.booking_find
+#   find_bookings      -> bookings.verification.booking_find_counted (bookings.selectors.booking_find, counted)
 #   reschedule_booking -> bookings.voice.reschedule_booking -> bookings.services.booking_reschedule
 #   cancel_booking     -> bookings.voice.cancel_booking -> bookings.services.booking_cancel_by_caller
 #   order_status       -> orders.selectors.order_status

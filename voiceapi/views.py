@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +57,15 @@ logger = logging.getLogger("voiceapi.views")
 TOOL_BODY_MAX_BYTES = 256 * 1024
 # The end-of-call log: CALL_LOG_MAX_BYTES (2 MB) → 413 payload_too_large.
 LOG_BODY_MAX_BYTES = settings.CALL_LOG_MAX_BYTES
+# How many JSON values (numbers, texts, lists, objects...) a body may hold, counted before it is
+# parsed: 2 MB of `[[],[],...]` is ~700,000 lists, ~110 MB in a gunicorn thread and as much again in
+# the Celery task. A real 10-minute call's log holds a few thousand; the limits (2,000 turns, 500
+# tool calls, 2,000 latency entries) hold ~30,000 at most.
+TOOL_BODY_MAX_VALUES = 5_000
+LOG_BODY_MAX_VALUES = 50_000
 IDEMPOTENCY_KEY_MAX = 200
+# A JSON string, escapes included (possessive: linear time whatever the text).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 SORRY = "Sorry, something went wrong on our side. Please try again in a moment."
 
 
@@ -79,6 +88,12 @@ class PayloadTooLarge(exceptions.APIException):
     default_detail = "The request body is too large."
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_code = "length_required"
+    default_detail = "Send the request body with a Content-Length header, not chunked."
+
+
 API_EXCEPTION_CODES = {
     exceptions.ParseError: ("invalid_json", "The request body is not valid JSON."),
     exceptions.UnsupportedMediaType: ("unsupported_media_type", "Send the request body as JSON (Content-Type: application/json)."),
@@ -86,6 +101,7 @@ API_EXCEPTION_CODES = {
     exceptions.NotAcceptable: ("not_acceptable", "This endpoint only answers in JSON."),
     exceptions.NotFound: ("not_found", "There is no such endpoint."),
     PayloadTooLarge: ("payload_too_large", "The request body is too large."),
+    LengthRequired: ("length_required", "Send the request body with a Content-Length header, not chunked."),
 }
 
 
@@ -122,10 +138,22 @@ class BoundedJSONParser(BaseParser):
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
             raise PayloadTooLarge(f"The request body is larger than {limit // 1024} KB.")
+        max_values = getattr(view, "max_json_values", TOOL_BODY_MAX_VALUES)
+        if json_values_at_most(raw) > max_values:
+            raise DomainError("payload_too_large", f"The request body holds more than {max_values:,} JSON values.",
+                              details={"limit": max_values})
         try:
             return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise exceptions.ParseError() from exc
+
+
+def json_values_at_most(raw: bytes) -> int:
+    """An upper bound on the number of values in the JSON text `raw`, in C speed and without building
+    them: with the strings taken out, every value but the first follows a comma or opens a list or
+    an object (a colon's value follows its key, which is a string)."""
+    bare = _JSON_STRING.sub(b"", raw)
+    return bare.count(b",") + bare.count(b"[") + bare.count(b"{") + 1
 
 
 def _refuse_constant(name: str) -> Any:
@@ -147,6 +175,11 @@ class InternalAPIView(APIView):
         super().initial(request, *args, **kwargs)
         # DRF would quietly read a body without a JSON content type as `{}`, turning a client bug
         # into "field is required"; say what is actually wrong.
+        # A chunked body has no Content-Length; Django's WSGI request then reads it as empty, and the
+        # log endpoint accepted "no log" and refused the real one as a duplicate (issue 29, item 5).
+        # The test server and some WSGI servers do not de-chunk at all: refuse before reading.
+        if "HTTP_TRANSFER_ENCODING" in request.META and not request.META.get("CONTENT_LENGTH"):
+            raise LengthRequired()
         has_body = int(request.META.get("CONTENT_LENGTH") or 0) > 0
         if has_body and request.content_type.split(";")[0].strip().lower() != "application/json":
             raise exceptions.UnsupportedMediaType(request.content_type)
@@ -242,7 +275,10 @@ class CallStartView(InternalAPIView):
                404: OpenApiResponse(shapes.ErrorSerializer, description="unknown_call: the token's call does not exist"),
                409: OpenApiResponse(shapes.ErrorSerializer, description="log_already_received: the call already "
                                     "has a different log, which is kept"),
+               411: OpenApiResponse(shapes.ErrorSerializer, description="length_required: a chunked body"),
                413: OpenApiResponse(shapes.ErrorSerializer, description="payload_too_large"),
+               422: OpenApiResponse(shapes.ErrorSerializer, description="invalid_end_time: ended_at cannot "
+                                    "belong to the call (before its start, or in the future)"),
                503: OpenApiResponse(shapes.ErrorSerializer, description="ingestion_unavailable: metadata saved, "
                                     "transcript not queued; send the log again later")},
     tags=["calls"],
@@ -252,6 +288,7 @@ class CallLogView(CallTokenView):
 
     authentication_classes = [CallLogTokenAuthentication]
     max_body_bytes = LOG_BODY_MAX_BYTES
+    max_json_values = LOG_BODY_MAX_VALUES
 
     def call_missing(self) -> None:
         # A genuine token whose call is gone: there is nothing to attach the log to, and re-sending

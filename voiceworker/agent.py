@@ -116,35 +116,43 @@ async def find_bookings(context: RunContext[CallState], customer_phone: str | No
 
 @function_tool
 async def reschedule_booking(context: RunContext[CallState], booking_id: int, start: str,
-                             customer_phone: str | None = None, customer_name: str | None = None) -> str | None:
+                             customer_phone: str | None = None, customer_name: str | None = None,
+                             verification_code: str | None = None) -> str | None:
     """Move a booking to a new time. Only with a booking_id from find_bookings, after check_availability
-    showed the new time is free and the caller confirmed the old and the new day and time.
+    showed the new time is free and the caller confirmed the old and the new day and time. Ask the
+    caller for the name the booking is under first: it is always needed.
 
     Args:
         booking_id: The booking's id from find_bookings.
         start: The new start in local time, written like 2026-03-10T14:30.
         customer_phone: As given to find_bookings; else null.
-        customer_name: As given to find_bookings; else null.
+        customer_name: The name the booking was made under, as the caller says it.
+        verification_code: The code the caller read from the text, only after this tool said it texted one; else null.
     """
     return await _call_tool(context, "reschedule_booking", {
         "booking_id": booking_id, "start": start, "customer_phone": customer_phone, "customer_name": customer_name,
+        "verification_code": verification_code,
     })
 
 
 @function_tool
 async def cancel_booking(context: RunContext[CallState], booking_id: int, reason: str | None = None,
-                         customer_phone: str | None = None, customer_name: str | None = None) -> str | None:
+                         customer_phone: str | None = None, customer_name: str | None = None,
+                         verification_code: str | None = None) -> str | None:
     """Cancel a booking. Only with a booking_id from find_bookings, after reading the booking back and
-    hearing the caller confirm they want it cancelled.
+    hearing the caller confirm they want it cancelled. Ask the caller for the name the booking is
+    under first: it is always needed.
 
     Args:
         booking_id: The booking's id from find_bookings.
         reason: Why, in a few words, if the caller said; else null.
         customer_phone: As given to find_bookings; else null.
-        customer_name: As given to find_bookings; else null.
+        customer_name: The name the booking was made under, as the caller says it.
+        verification_code: The code the caller read from the text, only after this tool said it texted one; else null.
     """
     return await _call_tool(context, "cancel_booking", {
         "booking_id": booking_id, "reason": reason, "customer_phone": customer_phone, "customer_name": customer_name,
+        "verification_code": verification_code,
     })
 
 

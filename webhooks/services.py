@@ -3,16 +3,22 @@ Webhooks specification (https://www.standardwebhooks.com) with the `standardwebh
 
     webhook_event_record (in the domain's transaction, via notifications.events)
         -> one `WebhookDelivery` row per endpoint that wants the event (unique per endpoint + event)
-        -> after commit: Celery task `webhooks.webhook_deliver` -> webhooks.delivery.webhook_attempt
+        -> after commit: Celery task `webhooks.webhook_deliver` (queue `webhooks`) -> webhooks.delivery.webhook_attempt
              2xx within WEBHOOK_TIMEOUT_SECONDS -> delivered
              anything else                      -> retried after WEBHOOK_RETRY_SCHEDULE[n]; failed after the last
 
 This module records and queues; `webhooks.delivery` makes the attempts the task runs (so the task
-imports that, and this imports the task: no circle). Safety: the endpoint's host is resolved at every attempt and the request goes to the address that
-was checked (so a DNS answer cannot change between the check and the connection); loopback,
-private, link-local and other non-public addresses are refused, as is plain http, unless
-WEBHOOK_ALLOW_PRIVATE is set. Redirects are not followed; at most RESPONSE_MAX_BYTES of the answer
-is read.
+imports that, and this imports the task: no circle).
+
+One tenant must not stall the others (issue 29, item 1; webhooks/delivery.py says how): each
+attempt is bounded by WEBHOOK_TIMEOUT_SECONDS in all, holds no lock during the POST, and takes one
+of the tenant's WEBHOOK_TENANT_CONCURRENCY slots; deliveries run on their own queue, so a worker per
+queue keeps them away from call logs and texts altogether. A tenant has at most
+WEBHOOK_ENDPOINTS_MAX endpoints.
+
+Safety: the endpoint's URL is checked when it is saved (`webhook_endpoint_check`) and at every
+attempt (webhooks/addresses.py: https only, no `user:password@`, every IANA special-purpose block
+refused), unless WEBHOOK_ALLOW_PRIVATE is set.
 """
 from __future__ import annotations
 
@@ -20,13 +26,28 @@ import datetime as dt
 import logging
 import secrets
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from core import clock
+from webhooks.addresses import EndpointRefused, endpoint_url_check
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.tasks import webhook_deliver
 
 logger = logging.getLogger("webhooks")
+
+
+def webhook_endpoint_check(*, url: str, endpoint: WebhookEndpoint | None = None) -> str:
+    """The admin's and the spec's check of an endpoint before it is saved: the URL (webhooks/addresses.py)
+    and the per-tenant cap. Raises EndpointRefused with a sentence for the owner."""
+    endpoint_url_check(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE)
+    others = WebhookEndpoint.objects.all()
+    if endpoint is not None and endpoint.pk:
+        others = others.exclude(pk=endpoint.pk)
+    if others.count() >= settings.WEBHOOK_ENDPOINTS_MAX:
+        raise EndpointRefused(f"A business can have at most {settings.WEBHOOK_ENDPOINTS_MAX} webhook endpoints; "
+                              "delete one you no longer use first.")
+    return url
 
 
 def webhook_event_record(*, event_type: str, event_key: str, data: dict, occurred_at: dt.datetime | None = None) -> list[WebhookDelivery]:

@@ -267,6 +267,9 @@ class BookingAdmin(DateHierarchyInReachMixin, admin.ModelAdmin):
         self.message_user(request, f"Cancelled {cancelled} booking{'s' if cancelled != 1 else ''}.", messages.SUCCESS)
 
     def day_view(self, request):
+        # The day view shows customers' names and phones: the same permission as the list (issue 29, item 7).
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         tz = connection.tenant.tzinfo
         today = clock.now().astimezone(tz).date()
         try:

@@ -8,8 +8,9 @@ from django.utils.html import format_html
 
 from backoffice.helpers import local_time_text
 from backoffice.sites import tenant_admin_site
+from webhooks.addresses import EndpointRefused
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from webhooks.services import webhook_resend
+from webhooks.services import webhook_endpoint_check, webhook_resend
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -22,13 +23,12 @@ class WebhookEndpointForm(forms.ModelForm):
         fields = ["url", "secret", "events", "active"]
 
     def clean_url(self) -> str:
-        url = self.cleaned_data["url"]
-        if not url.startswith("https://"):
-            from django.conf import settings
-
-            if not settings.WEBHOOK_ALLOW_PRIVATE:
-                raise forms.ValidationError("The endpoint must be an https:// URL.")
-        return url
+        # https only, no user:password@, no private or loopback address, at most WEBHOOK_ENDPOINTS_MAX
+        # endpoints: the same check as the spec's (webhooks.services.webhook_endpoint_check).
+        try:
+            return webhook_endpoint_check(url=self.cleaned_data["url"], endpoint=self.instance)
+        except EndpointRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_secret(self) -> str:
         secret = self.cleaned_data["secret"].strip()

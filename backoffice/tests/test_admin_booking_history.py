@@ -21,9 +21,10 @@ def test_a_booking_shows_how_it_was_made_moved_and_cancelled_and_the_call_lists_
         staff_booking_id = create_booking(service_name="Colour", start="2026-03-11T10:00", customer_name="Maria Lopez",
                                           customer_phone=PHONE, now=MONDAY).result["booking_id"]
         change_call = call_make(started_at=MONDAY, caller_number=PHONE)
-        reschedule_booking(booking_id=booking_id, start="2026-03-10T15:00", caller_number=PHONE, call=change_call, now=MONDAY)
+        reschedule_booking(booking_id=booking_id, start="2026-03-10T15:00", caller_number=PHONE,
+                           customer_name="Maria Lopez", call=change_call, now=MONDAY)
         cancel_booking(booking_id=staff_booking_id, caller_number=PHONE, reason="away that week",
-                                 call=change_call, now=MONDAY)
+                       customer_name="Maria Lopez", call=change_call, now=MONDAY)
 
     page = salon_admin.get(f"/admin/bookings/booking/{booking_id}/change/").content.decode()
     assert "Booked by phone" in page and "Moved by the caller from Tue 10 Mar, 10:00 to Tue 10 Mar, 15:00" in page

@@ -55,3 +55,47 @@ def test_the_owner_sets_recipients_and_sees_a_failed_email(salon_admin):
     assert notification_settings.sms_numbers == ["+15557770001"]
     page = salon_admin.get("/admin/notifications/notification/?status__exact=failed").content.decode()
     assert "Message from +15557654321" in page and "Gave up after 6 attempts" in page
+
+
+# --- issue 29, item 8: the endpoint form refuses what delivery would refuse, when it is saved ----
+
+import pytest  # noqa: E402
+
+
+def endpoint_form_post(client, url: str):
+    return client.post("/admin/webhooks/webhookendpoint/add/", {"url": url, "secret": "whsec_" + "a" * 32, "active": "on"})
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("https://127.0.0.1/hook", "not a public internet address"),
+    ("https://10.0.0.5/hook", "not a public internet address"),
+    ("https://192.0.0.9/hook", "not a public internet address"),
+    ("https://[2002:7f00:1::]/hook", "not a public internet address"),
+    ("https://[::1]:8443/hook", "not a public internet address"),
+    ("https://169.254.169.254/latest", "not a public internet address"),
+    ("https://localhost/hook", "not a public internet address"),
+    ("https://crm.localhost/hook", "not a public internet address"),
+    ("https://zapier:hunter2@hooks.example/catch", "user name or password"),
+    ("http://93.184.216.34/hook", "must be an https:// URL"),
+])
+def test_the_owner_cannot_save_an_endpoint_delivery_would_refuse(salon_admin, settings, url, said):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    response = endpoint_form_post(salon_admin, url)
+    assert response.status_code == 200 and said in response.content.decode()
+    with schema_context("salon"):
+        assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_business_has_at_most_the_capped_number_of_endpoints(salon_admin, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE, settings.WEBHOOK_ENDPOINTS_MAX = False, 3
+    for index in range(3):
+        assert endpoint_form_post(salon_admin, f"https://93.184.216.34/hook/{index}").status_code == 302
+    refused = endpoint_form_post(salon_admin, "https://93.184.216.34/hook/4")
+    assert refused.status_code == 200 and "at most 3 webhook endpoints" in refused.content.decode()
+    with schema_context("salon"):
+        assert WebhookEndpoint.objects.count() == 3
+        first = WebhookEndpoint.objects.order_by("pk").first()
+    # Editing one of the three is not adding a fourth.
+    edited = salon_admin.post(f"/admin/webhooks/webhookendpoint/{first.pk}/change/",
+                              {"url": "https://93.184.216.34/other", "secret": first.secret, "active": "on"})
+    assert edited.status_code == 302

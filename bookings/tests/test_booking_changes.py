@@ -29,11 +29,11 @@ def test_the_change_notice_is_counted_on_the_wall_clock_across_the_clock_change(
     BookingPolicy.objects.update(change_notice_hours=72)
 
     with pytest.raises(DomainError) as refused:
-        cancel_booking(booking_id=booking_id, caller_number=PHONE, now=dt.datetime(2026, 3, 7, 15, 1, tzinfo=dt.UTC))
+        cancel_booking(booking_id=booking_id, caller_number=PHONE, customer_name="Ann Lee", now=dt.datetime(2026, 3, 7, 15, 1, tzinfo=dt.UTC))
     assert refused.value.code == "too_late_to_change" and http_status(refused.value) == 422
     assert "72 hours" in refused.value.message
 
-    outcome = cancel_booking(booking_id=booking_id, caller_number=PHONE,
+    outcome = cancel_booking(booking_id=booking_id, caller_number=PHONE, customer_name="Ann Lee",
                                        now=dt.datetime(2026, 3, 7, 14, 59, tzinfo=dt.UTC))
     assert outcome.result["status"] == "cancelled"
 
@@ -41,7 +41,7 @@ def test_the_change_notice_is_counted_on_the_wall_clock_across_the_clock_change(
 def test_a_started_booking_cannot_be_changed_even_without_a_notice(in_salon):
     booking_id = book("2026-03-10T10:00", now=dt.datetime(2026, 3, 5, 15, 0, tzinfo=dt.UTC))
     with pytest.raises(DomainError) as refused:
-        reschedule_booking(booking_id=booking_id, start="2026-03-10T15:00", caller_number=PHONE,
+        reschedule_booking(booking_id=booking_id, start="2026-03-10T15:00", caller_number=PHONE, customer_name="Ann Lee",
                            now=dt.datetime(2026, 3, 10, 14, 5, tzinfo=dt.UTC))
     assert refused.value.code == "too_late_to_change" and "already started" in refused.value.message
 
@@ -65,7 +65,7 @@ def test_a_move_is_texted_with_the_new_time_and_the_reminder_follows_it(texts_on
     SmsMessage.objects.update(created=WEDNESDAY)  # auto_now_add: sent on this test's Wednesday
 
     with django_capture_on_commit_callbacks(execute=True):
-        reschedule_booking(booking_id=booking_id, start="2026-03-13T14:30", caller_number=PHONE,
+        reschedule_booking(booking_id=booking_id, start="2026-03-13T14:30", caller_number=PHONE, customer_name="Ann Lee",
                            now=WEDNESDAY + dt.timedelta(hours=1))
 
     (moved,) = texts(SmsMessage.Kind.BOOKING_RESCHEDULED)
@@ -81,7 +81,7 @@ def test_a_cancel_by_phone_is_texted_and_never_reminded(texts_on, django_capture
     Booking.objects.filter(pk=booking_id).update(created=WEDNESDAY - dt.timedelta(days=5))
 
     with django_capture_on_commit_callbacks(execute=True):
-        cancel_booking(booking_id=booking_id, caller_number=PHONE, reason="ill", now=WEDNESDAY)
+        cancel_booking(booking_id=booking_id, caller_number=PHONE, customer_name="Ann Lee", reason="ill", now=WEDNESDAY)
 
     (cancelled,) = texts(SmsMessage.Kind.CANCEL_CONFIRMATION)
     assert cancelled.body == ("Bella Hair Studio: as you asked, your Haircut on Thu 12 Mar at 14:30 is cancelled. "

@@ -32,7 +32,8 @@ def test_a_caller_moving_a_booking_by_phone_reaches_the_owner_the_staff_the_webh
     _call, token = a_call(tenant_named("salon"))
     heard = followups.listen("salon", customer=CALLER)
 
-    moved = tool(api_server, token, "reschedule_booking", {"booking_id": booking_id, "start": "2026-03-10T15:00"})
+    moved = tool(api_server, token, "reschedule_booking", {"booking_id": booking_id, "start": "2026-03-10T15:00",
+                                                                "customer_name": "Ann Smith"})
 
     assert moved.status_code == 200, moved.text
     assert heard.settled() == {"customer text", "owner email", "staff text", "webhook booking.rescheduled"}
@@ -52,7 +53,8 @@ def test_a_caller_cancelling_a_booking_by_phone_reaches_the_owner_the_staff_the_
     _call, token = a_call(tenant_named("salon"))
     heard = followups.listen("salon", customer=CALLER)
 
-    cancelled = tool(api_server, token, "cancel_booking", {"booking_id": booking_id, "reason": "I'm ill"})
+    cancelled = tool(api_server, token, "cancel_booking", {"booking_id": booking_id, "reason": "I'm ill",
+                                                            "customer_name": "Ann Smith"})
 
     assert cancelled.status_code == 200, cancelled.text
     assert heard.settled() == {"customer text", "owner email", "staff text", "webhook booking.cancelled"}

@@ -73,7 +73,8 @@ def test_it_keeps_the_agent_from_offering_or_booking_a_time_busy_in_the_calendar
         "service": "colour", "start": f"{TUESDAY}T16:00", "customer_name": "Ann Smith", "customer_phone": CALLER})
     assert booked.status_code == 200, booked.text
     assert_error(tool(api_server, token, "reschedule_booking", {"booking_id": booked.json()["result"]["booking_id"],
-                                                                 "start": f"{TUESDAY}T14:00"}), 409, "slot_taken")
+                                                                 "start": f"{TUESDAY}T14:00",
+                                                                 "customer_name": "Ann Smith"}), 409, "slot_taken")
 
 
 def caldav_events(radicale) -> list:
@@ -113,13 +114,14 @@ def test_it_writes_a_booking_to_the_calendar_and_moves_and_deletes_its_event(api
     assert event.decoded("dtstart") == new_york(14, 0)
     assert event.decoded("dtend") == new_york(15, 30)
 
-    moved = tool(api_server, token, "reschedule_booking", {"booking_id": booking_id, "start": f"{TUESDAY}T16:00"})
+    moved = tool(api_server, token, "reschedule_booking", {"booking_id": booking_id, "start": f"{TUESDAY}T16:00",
+                                                            "customer_name": "Ann Smith"})
     assert moved.status_code == 200, moved.text
     [event] = wait_for(lambda: [e for e in caldav_events(radicale) if e.decoded("dtstart") == new_york(16, 0)],
                        "the event to move")
     assert len(caldav_events(radicale)) == 1
 
-    cancelled = tool(api_server, token, "cancel_booking", {"booking_id": booking_id})
+    cancelled = tool(api_server, token, "cancel_booking", {"booking_id": booking_id, "customer_name": "Ann Smith"})
     assert cancelled.status_code == 200, cancelled.text
     wait_for(lambda: not caldav_events(radicale), "the event to be deleted")
 

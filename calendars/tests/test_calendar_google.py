@@ -136,13 +136,14 @@ def test_it_blocks_the_google_calendars_pushed_busy_times_and_writes_bookings_as
     assert colour_at(api_server, token, "16:00")["requested_unavailable_reason"] == "slot_taken"
 
     google.expire_access_tokens()  # an hour later: google-auth refreshes the token on the 401
-    moved = tool(api_server, token, "reschedule_booking", {"booking_id": booking_id, "start": f"{TUESDAY}T09:30"})
+    moved = tool(api_server, token, "reschedule_booking", {"booking_id": booking_id, "start": f"{TUESDAY}T09:30",
+                                                            "customer_name": "Ann Smith"})
     assert moved.status_code == 200, moved.text
     wait_for(lambda: [e for e in soniq_events(google) if dt.datetime.fromisoformat(e["start"]["dateTime"]) == at(9, 30)],
              "the event to move")
     assert len(soniq_events(google)) == 1 and google.refreshes >= 1
 
-    assert tool(api_server, token, "cancel_booking", {"booking_id": booking_id}).status_code == 200
+    assert tool(api_server, token, "cancel_booking", {"booking_id": booking_id, "customer_name": "Ann Smith"}).status_code == 200
     wait_for(lambda: not soniq_events(google), "the event to be deleted")
 
 

@@ -72,12 +72,12 @@ def test_it_refuses_an_end_time_that_cannot_belong_to_the_call(committed_db, api
                 "a day from now": (clock.now() + dt.timedelta(days=1)).isoformat()}.get(ended_at, ended_at)
     log = {**a_log(), "ended_at": ended_at}
 
-    error = assert_error(post_log(api_server, call.pk, token, log), 400, "invalid_request")
+    error = assert_error(post_log(api_server, call.pk, token, log), 422, "invalid_end_time")
     without_duration = post_log(api_server, call.pk, token, {key: value for key, value in log.items()
                                                             if key != "duration_seconds"})
 
     assert error["message"].startswith(f"The field ended_at {says}")
-    assert_error(without_duration, 400, "invalid_request")
+    assert_error(without_duration, 422, "invalid_end_time")
     assert_nothing_written("salon", call.pk)
 
 
@@ -293,3 +293,87 @@ def test_end_call_after_the_log_is_call_ended(committed_db, api_server):
 
     assert_error(response, 409, "call_ended")
     assert (call_row("salon", call.pk).outcome, call_row("salon", call.pk).end_reason) == ("booked", "caller said goodbye")
+
+
+# --- issue 29: framing, the work one log may cost, and the schema's types ------------------------
+
+def raw_http(api_server, request: bytes) -> tuple[int, bytes]:
+    """One request written byte for byte on a real socket; (status, body) of the answer."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", api_server.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def chunked(body: bytes, size: int = 1000) -> bytes:
+    parts = [body[i:i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
+
+
+def test_a_chunked_log_is_refused_with_411_and_the_real_log_is_then_taken(committed_db, api_server):
+    call, token = start_call("salon")
+    body = json.dumps(a_log(turns=3)).encode()
+    status, answer = raw_http(api_server, (
+        f"POST /internal/calls/{call.pk}/log HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()
+        + chunked(body))
+    assert status == 411, answer
+    assert json.loads(answer)["error"]["code"] == "length_required"
+    assert_nothing_written("salon", call.pk)  # not taken as an empty log
+
+    response = post_log(api_server, call.pk, token, a_log(turns=3))
+    assert response.status_code == 202, response.text  # not `log_already_received`
+
+
+@pytest.mark.parametrize("shape", ["empty lists", "numbers", "objects"])
+def test_two_megabytes_of_tiny_values_are_refused_before_they_are_built(committed_db, api_server, shape):
+    call, token = start_call("salon")
+    element = {"empty lists": "[]", "numbers": "0", "objects": "{}"}[shape]
+    count = 1_900_000 // (len(element) + 1)
+    body = ('{"tool_calls": [{"name": "x", "arguments": {"a": [' + ",".join([element] * count) + ']}}]}')
+    assert len(body) < 2 * 1024 * 1024  # under the byte limit: only the count refuses it
+    response = post_raw(api_server, call.pk, token, body)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert "JSON values" in response.json()["error"]["message"]
+    assert_nothing_written("salon", call.pk)
+
+
+def test_a_long_real_transcript_with_commas_and_brackets_in_its_text_is_still_taken(committed_db, api_server):
+    call, token = start_call("salon")
+    log = a_log(turns=400, said="Well, [um], {so}, I'd like, if possible, a cut, a wash, and, oh, a trim, please" * 20)
+    assert len(json.dumps(log)) > 600_000
+    response = post_log(api_server, call.pk, token, log)
+    assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("latency[0].end_of_utterance_ms", False), ("latency[0].turn", True), ("usage.stt_seconds", False),
+    ("transcript[0].offset_seconds", True), ("transcript[0].interrupted", 1), ("transcript[0].interrupted", "yes"),
+    ("tool_calls[0].is_error", 0),
+])
+def test_a_value_of_the_wrong_json_type_is_refused_as_the_schema_says(committed_db, api_server, field, value):
+    call, token = start_call("salon")
+    log = a_log(turns=2)
+    part, _, key = field.partition(".")
+    name, _, index = part.partition("[")
+    target = log[name][int(index[:-1])] if index else log[name]
+    target[key] = value
+    response = post_log(api_server, call.pk, token, log)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert field in response.json()["error"]["message"]
+    assert_nothing_written("salon", call.pk)
+
+
+def test_an_end_time_with_an_offset_postgresql_cannot_hold_is_stored_in_utc(committed_db, api_server):
+    call, token = start_call("salon")
+    ended = clock.now().astimezone(dt.timezone(dt.timedelta(hours=21, minutes=57)))
+    response = post_log(api_server, call.pk, token, {**a_log(turns=2), "ended_at": ended.isoformat()})
+    assert response.status_code == 202, response.text
+    assert abs(call_row("salon", call.pk).ended_at - ended) < dt.timedelta(seconds=1)

@@ -103,9 +103,14 @@ def platform(request, local_line, providers, django_db_setup, django_db_blocker)
            "INTERNAL_API_TOKEN": "test-internal-token", "PYTHONUNBUFFERED": "1", **sip, **providers.settings()}
     web, web_url = gunicorn(env)
     env["SONIQ_API_URL"] = web_url
-    with django_db_blocker.unblock():
-        call_command("sip_sync", verbosity=0)  # the real Twirp API of the local server
-    worker = voice_worker(env)
+    try:
+        with django_db_blocker.unblock():
+            call_command("sip_sync", verbosity=0)  # the real Twirp API of the local server
+        worker = voice_worker(env)
+    except BaseException:
+        web.stop()
+        overrides.disable()
+        raise
     platform = Platform(line=local_line, providers=providers, web=web, web_url=web_url, worker=worker, env=env)
     try:
         yield platform

@@ -46,6 +46,8 @@ class FakeSignalWire:
         self.api_token = api_token
         self.requests: list[RecordedRequest] = []
         self._script: list[int] = []
+        # Set: the message of every error answer (a poison answer, e.g. with a NUL in it).
+        self.error_message: str | None = None
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.httpd.daemon_threads = True
@@ -69,6 +71,7 @@ class FakeSignalWire:
     def reset(self) -> None:
         with self._lock:
             self._script = []
+            self.error_message = None
             self.requests.clear()
 
     def sent(self) -> list[RecordedRequest]:
@@ -105,6 +108,8 @@ class FakeSignalWire:
 
             def _error(self, status: int) -> None:
                 error = ERRORS.get(status, {"code": status, "message": f"HTTP {status}"})
+                if fake.error_message is not None:  # a poison answer: whatever the test wants SignalWire to say
+                    error = {**error, "message": fake.error_message}
                 self._reply(status, {**error, "more_info": f"https://developer.signalwire.com/errors/{error['code']}",
                                      "status": status})
 

@@ -381,3 +381,32 @@ def test_the_worker_retries_through_the_broker_in_the_same_schema(pizzeria_texts
     assert (sms.status, sms.attempts, sms.error) == (SmsMessage.Status.SENT, 2, "")
     assert "Retry in" in celery_worker_process.log()[since:]
     assert sms.body.endswith(f"Total {Decimal('5.50')} EUR. Ready for pickup about 18:20.")
+
+
+# --- issue 29, item 2: poison never leaves a text queued or retried without end -----------------
+
+@pytest.mark.parametrize(("answers", "final_attempts"), [((400,), 1), ((503,) * 10, 4)])
+def test_a_poison_answer_from_signalwire_is_recorded_clean_and_final(salon, signalwire, enqueued,
+                                                                     django_capture_on_commit_callbacks, answers,
+                                                                     final_attempts):
+    signalwire.answer_next(*answers)
+    signalwire.error_message = "Number\x00 blocked\x1b[31m by carrier\u2028(see portal)"
+    with tenant_context(salon):
+        sms = queue(django_capture_on_commit_callbacks, booking=make_booking(start=dt.datetime(2026, 3, 10, 18, 30, tzinfo=dt.UTC)))
+        assert sms_send.apply(args=[sms.pk]).get() == "failed"
+        sms.refresh_from_db()
+    assert sms.status == SmsMessage.Status.FAILED and sms.attempts == final_attempts
+    assert "Number blocked[31m by carrier(see portal)" in sms.error
+    assert len(signalwire.requests) == final_attempts  # SMS_SEND_MAX_RETRIES (3) retries, then no more
+
+
+def test_a_business_name_with_control_characters_is_texted_clean(salon, signalwire, enqueued,
+                                                                 django_capture_on_commit_callbacks):
+    with tenant_context(salon):
+        booking = make_booking(start=dt.datetime(2026, 3, 10, 18, 30, tzinfo=dt.UTC))
+        AgentSettings.objects.update(business_name="Bella\x0bHair\x07")
+        sms = queue(django_capture_on_commit_callbacks, booking=booking)
+        assert sms_send.apply(args=[sms.pk]).get() == "sent"
+    [request] = signalwire.requests
+    assert request.form["Body"].startswith("BellaHair")
+    assert not any(ord(char) < 32 and char != "\n" for char in request.form["Body"])

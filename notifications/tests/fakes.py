@@ -151,6 +151,9 @@ class WebhookReceiver:
     status: int = 200
     path: str = "/hooks/soniq"
     requests: list[ReceivedWebhook] = field(default_factory=list)
+    # What it answers with: a poison body (a NUL, gzip bytes) and headers (Content-Encoding: gzip).
+    body: bytes = b"ok"
+    answer_headers: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.port = free_port()
@@ -176,9 +179,11 @@ class WebhookReceiver:
                 self.send_response(status)
                 if 300 <= status < 400:
                     self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-                self.send_header("Content-Length", "2")
+                for name, value in receiver.answer_headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(receiver.body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(receiver.body)
 
         self.httpd = _Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
@@ -194,3 +199,67 @@ class WebhookReceiver:
 
     def stop(self) -> None:
         self.down()
+
+
+@dataclass
+class DripConnection:
+    opened: float
+    closed: float | None = None
+    body: bytes = b""
+
+
+class DripReceiver:
+    """A receiver that reads the request, sends `HTTP/1.1 200 OK\\r\\n` and then one header byte every
+    `interval` seconds, for as long as the client stays (or until `stop()`): the slow-loris answer that
+    held a worker for as long as it liked when only each socket read was bounded (issue 29, item 1).
+    `connections` records when each was opened and when the client went away."""
+
+    def __init__(self, *, interval: float = 0.3) -> None:
+        self.interval = interval
+        self.connections: list[DripConnection] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/hooks/slow"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drip, args=(client,), daemon=True).start()
+
+    def _drip(self, client: socket.socket) -> None:
+        connection = DripConnection(opened=time.time())
+        with self.lock:
+            self.connections.append(connection)
+        try:
+            client.settimeout(self.interval)
+            try:
+                connection.body = client.recv(65536)
+            except TimeoutError:
+                pass
+            client.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not self.stopping.is_set():
+                try:
+                    if client.recv(1) == b"":  # the client closed its end
+                        break
+                except TimeoutError:
+                    pass
+                client.sendall(b"X")
+        except OSError:
+            pass
+        finally:
+            connection.closed = time.time()
+            client.close()
+
+    def open_connections(self) -> list[DripConnection]:
+        with self.lock:
+            return [connection for connection in self.connections if connection.closed is None]
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.server.close()

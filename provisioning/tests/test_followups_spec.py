@@ -36,6 +36,14 @@ def test_a_spec_sets_recipients_events_and_quiet_hours(db):
     ({"webhooks": [{"url": "ftp://crm.example/hook"}]}, "webhooks[0].url"),
     ({"webhooks": [{"url": "https://crm.example/hook", "secret": "hunter2"}]}, "webhooks[0].secret"),
     ({"webhooks": [{"url": "https://crm.example/hook", "events": ["call.started"]}]}, "webhooks[0].events[0]"),
+    # Issue 29, item 8: what delivery refuses is refused when the spec is read.
+    ({"webhooks": [{"url": "http://crm.example/hook"}]}, "webhooks[0].url"),
+    ({"webhooks": [{"url": "https://127.0.0.1/hook"}]}, "webhooks[0].url"),
+    ({"webhooks": [{"url": "https://[2002:7f00:1::]/hook"}]}, "webhooks[0].url"),
+    ({"webhooks": [{"url": "https://192.0.0.8/hook"}]}, "webhooks[0].url"),
+    ({"webhooks": [{"url": "https://localhost:8443/hook"}]}, "webhooks[0].url"),
+    ({"webhooks": [{"url": "https://user:pw@crm.example/hook"}]}, "webhooks[0].url"),
+    ({"webhooks": [{"url": f"https://crm.example/hook/{n}"} for n in range(11)]}, "webhooks"),
 ])
 def test_a_bad_follow_up_spec_names_the_field(db, followups, field):
     with pytest.raises(TenantSpecError) as error:

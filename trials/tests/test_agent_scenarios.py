@@ -129,7 +129,8 @@ def test_a_scenario_starts_from_its_setup_booking_which_the_agent_moves(models, 
     models.queues[AGENT_MODEL] += [
         {"tool_calls": [("find_bookings", {})]},
         lambda body: {"tool_calls": [("reschedule_booking", {
-            "booking_id": last_tool_result(body)["bookings"][0]["booking_id"], "start": "2026-03-12T14:00"})]},
+            "booking_id": last_tool_result(body)["bookings"][0]["booking_id"], "start": "2026-03-12T14:00",
+            "customer_name": "Maria Lopez"})]},
         {"content": "Done: Thursday at 2 pm."},
         {"content": "Goodbye!", "tool_calls": [("end_call", {"outcome": "booked", "reason": "Moved"})]},
     ]

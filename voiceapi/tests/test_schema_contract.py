@@ -118,3 +118,25 @@ def test_a_quantity_of_two_point_zero_orders_two(committed_db, api_server, monke
     response = tool(api_server, token, "create_order", {**ORDER, "items": [{**ITEM, "quantity": 2.0}]})
     assert response.status_code == 200, response.text
     assert response.json()["result"]["lines"][0]["quantity"] == 2
+
+
+@pytest.mark.parametrize(("body", "allowed"), [
+    ({"duration_seconds": 1.5}, True), ({"duration_seconds": -1}, False), ({"usage": {"llm_prompt_tokens": -5}}, False),
+    ({"latency": [{"end_of_utterance_ms": 600}]}, True), ({"latency": [{"end_of_utterance_ms": False}]}, False),
+    ({"transcript": [{"role": "user", "text": "hi", "interrupted": 1}]}, False),
+])
+def test_the_logs_schema_and_its_validation_agree_on_numbers_and_flags(body, allowed):
+    from calls.ingestion import CallLogIn
+
+    assert schema_allows(published_schema(), "CallLogIn", body) == allowed
+    assert (CallLogIn.model_validate(body) is not None if allowed else _refused(CallLogIn, body))
+
+
+def _refused(model, body) -> bool:
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(body)
+    except ValidationError:
+        return True
+    return False

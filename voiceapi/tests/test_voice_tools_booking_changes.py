@@ -11,7 +11,8 @@ from django_tenants.utils import tenant_context
 
 from bookings.models import Booking, BookingEvent, BookingPolicy
 from bookings.voice import create_booking
-from voiceapi.tests.voice_api import CALLER, a_call, assert_error, tenant_named, tool
+from voiceapi.tests.voice_api import CALLER, a_call, assert_error, tenant_named
+from voiceapi.tests.voice_api import tool as voice_tool
 
 # Monday 9 March 2026, 10:00 in New York. The salon is closed on Mondays, open Tuesday 09:00-12:30, 13:30-18:00.
 MONDAY_MORNING = dt.datetime(2026, 3, 9, 14, 0, tzinfo=dt.UTC)
@@ -21,6 +22,14 @@ OTHER_PHONE = "+15550107777"
 @pytest.fixture
 def salon_now(committed_db, monkeypatch):
     monkeypatch.setattr("core.clock.now", lambda: MONDAY_MORNING)
+
+
+def tool(api_server, token, action, body, **kwargs):
+    """A voice tool call; a move or cancel carries the name on the booking, as it now must
+    (bookings/verification.py, tested in bookings/tests/test_caller_verification.py)."""
+    if action in ("reschedule_booking", "cancel_booking") and isinstance(body, dict):
+        body = {"customer_name": "Ann Smith", **body}
+    return voice_tool(api_server, token, action, body, **kwargs)
 
 
 def booked(*, service: str = "Colour", start: str = "2026-03-10T10:00", name: str = "Ann Smith",

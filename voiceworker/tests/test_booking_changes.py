@@ -40,7 +40,7 @@ def test_a_caller_moves_their_booking_with_the_scripted_model(live_api, friday_n
     model = ScriptedLLM([
         {"tool_calls": [("find_bookings", {"customer_phone": None, "customer_name": None})]},
         {"tool_calls": [("reschedule_booking", {"booking_id": booking_id, "start": "2026-12-08T15:00",
-                                                "customer_phone": None, "customer_name": None})]},
+                                                "customer_phone": None, "customer_name": "Dana Scully"})]},
         {"content": "Done, you're now at three on Tuesday."},
     ])
 
@@ -67,7 +67,7 @@ def test_a_caller_cancels_their_booking_through_the_openai_plugin(live_api, frid
     fake_openai.steps = [
         {"tool_calls": [("find_bookings", {"customer_phone": None, "customer_name": None})]},
         {"tool_calls": [("cancel_booking", {"booking_id": booking_id, "reason": "Out of town",
-                                            "customer_phone": None, "customer_name": None})]},
+                                            "customer_phone": None, "customer_name": "Dana Scully"})]},
         {"content": "Your haircut on Tuesday is cancelled."},
     ]
 

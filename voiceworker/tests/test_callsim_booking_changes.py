@@ -24,9 +24,9 @@ def test_a_caller_moves_one_booking_and_cancels_another_in_callsim(live_api, fri
         {"tool_calls": [("find_bookings", {"customer_phone": None, "customer_name": None})]},
         {"content": "You have a haircut on Tuesday at 10:00 and a colour on Wednesday. Move the haircut to 15:00?"},
         {"tool_calls": [("reschedule_booking", {"booking_id": haircut, "start": "2026-12-08T15:00",
-                                                "customer_phone": None, "customer_name": None})]},
+                                                "customer_phone": None, "customer_name": "Dana Scully"})]},
         {"tool_calls": [("cancel_booking", {"booking_id": colour, "reason": None, "customer_phone": None,
-                                            "customer_name": None})]},
+                                            "customer_name": "Dana Scully"})]},
         {"content": "Done: the haircut is at 15:00 and the colour is cancelled.",
          "tool_calls": [("end_call", {"outcome": "answered", "reason": "Moved and cancelled"})]},
     ]

@@ -166,3 +166,21 @@ def test_a_callback_queued_on_the_phone_reaches_the_webhook(committed_db, api_se
     data = request.payload["data"]
     assert data["reason"] == "Complaint about a colour" and data["transfer_failed"] is True
     assert data["caller_number"] == "+15557654321" and data["call_id"] == call["call_id"]
+
+
+# --- issue 29, item 2: a poison answer is stored clean and the delivery is final ----------------
+
+@pytest.mark.parametrize(("body", "headers"), [
+    (b"ok\x00\x00accepted\x1b[31m", {}),
+    (__import__("gzip").compress(b"\x00\x00\x00"), {"Content-Encoding": "gzip"}),
+    (b"\xff\xfe\x00b\x00a\x00d", {"Content-Type": "text/plain; charset=utf-16"}),
+])
+def test_a_poison_answer_is_stored_clean_and_the_delivery_is_not_sent_again(committed_db, celery_worker_process, receiver,
+                                                                             body, headers):
+    receiver.body, receiver.answer_headers = body, headers
+    endpoint_for(receiver)
+    with schema_context("salon"):
+        events.booking_created(booking=a_booking())
+    [delivery] = wait_until(lambda: deliveries(status="delivered"), what="the delivery to be marked delivered")
+    assert "\x00" not in delivery.last_response and "\x1b" not in delivery.last_response
+    assert delivery.attempts == 1 and len(receiver.requests) == 1
