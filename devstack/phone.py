@@ -58,6 +58,21 @@ class SipMessage:
         return int(match.group(1)) if match else None
 
 
+def free_sip_port() -> int:
+    """A port for baresip's SIP: free for UDP and TCP, and the next one free for TCP, where baresip
+    opens its SIP/TLS transport (an ephemeral port's neighbour is often a live TCP connection's on a
+    busy machine, and baresip then exits: "SIP/TLS transport failed: Address already in use")."""
+    for _ in range(100):
+        port = free_port_both()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no port pair free for baresip's SIP on loopback")
+
+
 @dataclass
 class SipPhone:
     number: str  # the phone's own number, e.g. "+15559990001" (its From, what the platform sees as the caller)
@@ -67,7 +82,7 @@ class SipPhone:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="soniq-phone-")))
 
     def __post_init__(self) -> None:
-        self.sip_port = free_port_both()  # baresip listens on UDP and TCP
+        self.sip_port = free_sip_port()
         self.ctrl_port = free_port()
         self.rtp_ports = free_udp_range(20)
         self.events: list[dict] = []
