@@ -60,7 +60,8 @@ def child(requests_per_case: int) -> None:
     from django_tenants.utils import schema_context
 
     from calendars.models import CalendarConnection
-    from calendars.services import calendar_caldav_connect, calendar_sync
+    from calendars.services import calendar_caldav_connect
+    from calendars.sync import calendar_sync
     from calendars.tests.google_fake import GoogleFake
     from calendars.tests.radicale_server import PASSWORD, USERNAME, RadicaleServer
     from calls.services import call_start

@@ -16,6 +16,9 @@ booking's follow-up): the desired event is recorded in `CalendarEvent` and a Cel
 retrying with backoff; the periodic sync pushes whatever is still pending, so nothing is lost while a
 provider is down. An event the business deletes in its calendar becomes a conflict for the owner:
 the booking stands until the owner decides.
+
+What the tasks run (the sync of one calendar, the write of one event) is in calendars/sync.py; this
+module queues them (calendars/tasks.py).
 """
 from __future__ import annotations
 
@@ -25,7 +28,6 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -36,16 +38,23 @@ from django.db.models import Q
 from calendars import providers
 from calendars.crypto import SecretUnreadable, secret_open, secret_seal
 from calendars.models import CalendarBusy, CalendarConnection, CalendarEvent, CalendarFallback
+from calendars.sync import (
+    PUSH_SIGNING_SALT,
+    calendar_busy_store,
+    calendar_failure_record,
+    calendar_provider,
+    calendar_success_record,
+    sync_window,
+)
+from calendars.tasks import calendar_event_push_task, calendar_sync_task
 from core import clock
 from core.trial_calls import from_test_call
-from notifications.events import admin_url, calendar_problem
 from tenants.selectors import tenant_timezone
 
 logger = logging.getLogger("calendars")
 
 Status = CalendarConnection.Status
 BLOCKING_STATUSES = (Status.CONNECTED, Status.REVOKED)
-PUSH_SIGNING_SALT = "calendars.google.push"
 OAUTH_SIGNING_SALT = "calendars.google.oauth"
 
 # Reads a voice tool waits for run here, so the wait can be cut short; the read itself only talks
@@ -53,28 +62,13 @@ OAUTH_SIGNING_SALT = "calendars.google.oauth"
 _call_reads = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="calendar-read")
 
 
-# --- Which calendars, which window ---------------------------------------------------------------------
+# --- Which calendars ----------------------------------------------------------------------------------
 
 def _live_connections(*, service_id: int | None = None):
     connections = CalendarConnection.objects.filter(status=Status.CONNECTED)
     if service_id is not None:
         connections = connections.filter(Q(service__isnull=True) | Q(service_id=service_id))
     return connections
-
-
-def sync_window(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """The stretch of time mirrored: from a day ago (today's bookings) to CALENDAR_SYNC_DAYS ahead."""
-    return now - dt.timedelta(days=1), now + dt.timedelta(days=settings.CALENDAR_SYNC_DAYS)
-
-
-def calendar_provider(connection: CalendarConnection):
-    timeout = settings.CALENDAR_HTTP_TIMEOUT_SECONDS
-    secret = secret_open(connection.secret)
-    if connection.provider == CalendarConnection.Provider.GOOGLE:
-        return providers.GoogleCalendar(calendar_id=connection.calendar_id, secret=secret, tz=tenant_timezone(),
-                                        timeout=timeout)
-    return providers.CaldavCalendar(url=connection.caldav_url, username=connection.caldav_username, password=secret,
-                                    calendar_url=connection.calendar_id, tz=tenant_timezone(), timeout=timeout)
 
 
 # --- Busy times: the mirror and the one read the booking decision makes --------------------------------
@@ -97,57 +91,6 @@ def calendar_busy_between(*, service, since: dt.datetime, until: dt.datetime) ->
         places = service.capacity if blocks == CalendarConnection.Blocks.ALL_PLACES else 1
         busy.extend([(start, end, -1)] * places)
     return busy
-
-
-def _busy_store(*, connection: CalendarConnection, read: providers.WindowRead, since: dt.datetime,
-                until: dt.datetime, now: dt.datetime) -> None:
-    with transaction.atomic():
-        # Replaced, not merged: an event moved or deleted in the calendar must stop blocking.
-        CalendarBusy.objects.filter(connection=connection, start__lt=until, end__gt=since).delete()
-        CalendarBusy.objects.bulk_create([
-            CalendarBusy(connection=connection, start=busy.start, end=busy.end, source_event=busy.source_event[:1024],
-                         summary=busy.summary) for busy in read.busy])
-        CalendarConnection.objects.filter(pk=connection.pk).update(busy_synced_at=now)
-        connection.busy_synced_at = now
-
-
-def _success(connection: CalendarConnection, *, now: dt.datetime, refreshed_secret: str | None = None) -> None:
-    fields: dict[str, Any] = {"last_success_at": now, "failing_since": None}
-    if refreshed_secret:
-        fields["secret"] = secret_seal(refreshed_secret)
-    CalendarConnection.objects.filter(pk=connection.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(connection, name, value)
-
-
-def _failure(connection: CalendarConnection, *, error: Exception, now: dt.datetime, outage: bool = True) -> None:
-    """Record a failed read or write. `outage`: a sync or an event write failed (not just a read a
-    call waited for), so the calendar is failing and the owner hears of it, once per outage (the
-    first failure after a success). Revoked access is always told, once."""
-    message = str(error)[:2000]
-    revoked = isinstance(error, providers.AccessRevoked | SecretUnreadable)
-    fields: dict[str, Any] = {"last_error": message, "last_error_at": now}
-    first = outage and connection.failing_since is None
-    if first or (revoked and connection.failing_since is None):
-        fields["failing_since"] = now
-    newly_revoked = revoked and connection.status == Status.CONNECTED
-    if newly_revoked:
-        fields["status"] = Status.REVOKED
-    CalendarConnection.objects.filter(pk=connection.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(connection, name, value)
-    logger.warning("calendar %s (%s) failed: %s", connection.pk, db_connection.schema_name, message)
-    if first or newly_revoked:
-        outage_start = connection.failing_since.isoformat()
-        calendar_problem(
-            key=f"calendar:{connection.pk}:{'revoked' if revoked else 'failing'}:{outage_start}",
-            subject=(f"Calendar {connection.name}: connect it again" if revoked else f"Calendar {connection.name} is not answering"),
-            body=(f"Soniq could not reach your calendar \"{connection.name}\": {message}\n\n"
-                  + ("Nothing is read from or written to it until you connect it again; its last known busy times "
-                     "still block bookings until then.\n" if revoked else
-                     "Bookings go on with its last known busy times and are written to it once it answers again.\n")
-                  + f"\n{admin_url(f'calendars/calendarconnection/{connection.pk}/change/')}"),
-        )
 
 
 def _fresh(connection: CalendarConnection, now: dt.datetime) -> bool:
@@ -200,7 +143,7 @@ def calendars_refresh_for_call(*, call, now: dt.datetime | None = None) -> list[
             try:
                 factory = _provider_factory(connection)
             except SecretUnreadable as error:
-                _failure(connection, error=error, now=now)
+                calendar_failure_record(connection, error=error, now=now)
                 pending.append(_PendingRead(connection, None, since, until, str(error)))
                 continue
             future = _call_reads.submit(_read_window, factory, since, until)
@@ -218,20 +161,20 @@ def calendars_refresh_for_call(*, call, now: dt.datetime | None = None) -> list[
         elif not read.future.done():
             read.future.cancel()
             reason = f"no answer within {settings.CALENDAR_CALL_WAIT_MS} ms"
-            _failure(connection, error=providers.ProviderError(reason), now=now, outage=False)
+            calendar_failure_record(connection, error=providers.ProviderError(reason), now=now, outage=False)
         else:
             try:
                 window, refreshed = read.future.result()
             except providers.ProviderError as error:
                 reason = str(error)
-                _failure(connection, error=error, now=now, outage=False)
+                calendar_failure_record(connection, error=error, now=now, outage=False)
             except Exception as error:  # a bug or a provider's surprise must not fail the caller's tool
                 logger.exception("calendar %s: in-call read failed", connection.pk)
                 reason = f"the read failed ({type(error).__name__})"
-                _failure(connection, error=providers.ProviderError(reason), now=now, outage=False)
+                calendar_failure_record(connection, error=providers.ProviderError(reason), now=now, outage=False)
             else:
-                _busy_store(connection=connection, read=window, since=read.since, until=read.until, now=now)
-                _success(connection, now=now, refreshed_secret=refreshed)
+                calendar_busy_store(connection=connection, read=window, since=read.since, until=read.until, now=now)
+                calendar_success_record(connection, now=now, refreshed_secret=refreshed)
         if reason:
             as_of = connection.busy_synced_at
             text = (f"Calendar \"{connection.name}\": {reason}; availability used its busy times as of "
@@ -262,86 +205,7 @@ def _provider_factory(connection: CalendarConnection):
     return build
 
 
-# --- The periodic sync ---------------------------------------------------------------------------------
-
-def calendar_sync(*, connection: CalendarConnection, now: dt.datetime | None = None) -> None:
-    """Read the calendar's window into the mirror, write the events still pending, find the events
-    the business deleted (conflicts), and keep Google's push channel alive. Raises ProviderError
-    (after recording it) so the task can retry a transient one."""
-    now = now or clock.now()
-    if connection.status != Status.CONNECTED:
-        return
-    since, until = sync_window(now)
-    try:
-        provider = calendar_provider(connection)
-        read_started = clock.now()
-        window = provider.read_window(since=since, until=until)
-        _busy_store(connection=connection, read=window, since=since, until=until, now=now)
-        _conflicts_find(connection=connection, own_event_ids=window.own_event_ids, since=since, until=until,
-                        read_started=read_started)
-        for event in CalendarEvent.objects.filter(connection=connection, state=CalendarEvent.State.PENDING):
-            _event_push(event=event, provider=provider, now=now)
-        _channel_keep(connection=connection, provider=provider, now=now)
-        _success(connection, now=now, refreshed_secret=provider.refreshed_secret())
-    except (providers.ProviderError, SecretUnreadable) as error:
-        _failure(connection, error=error, now=now)
-        raise
-
-
-def _conflicts_find(*, connection: CalendarConnection, own_event_ids: set[str], since: dt.datetime,
-                    until: dt.datetime, read_started: dt.datetime) -> None:
-    """An event of a confirmed booking that the calendar no longer has was deleted there by the
-    business. It is not written back (that would undo the owner's staff) and the booking is not
-    cancelled (the customer was told it stands): the owner resolves it in the admin."""
-    missing = CalendarEvent.objects.filter(
-        connection=connection, state=CalendarEvent.State.SYNCED, present=True, start__lt=until, end__gt=since,
-        # Written after the read began: the listing may simply not show it yet.
-        pushed_at__lt=read_started,
-    ).exclude(external_id__in=own_event_ids)
-    for event in missing.select_related("booking"):
-        CalendarEvent.objects.filter(pk=event.pk, state=CalendarEvent.State.SYNCED).update(
-            state=CalendarEvent.State.CONFLICT, conflict_at=clock.now())
-        calendar_problem(
-            key=f"calendar-event:{event.pk}:conflict:{event.pushed_version}",
-            subject=f"Booking deleted from {connection.name}: {event.summary}",
-            body=(f"The event for the booking \"{event.summary}\" ({_local_text(event.start)}) was deleted in your "
-                  f"calendar \"{connection.name}\", but the booking is still confirmed and the customer expects it.\n\n"
-                  f"Put the event back, or cancel the booking (the customer is then texted):\n"
-                  f"{admin_url(f'calendars/calendarevent/{event.pk}/change/')}"),
-        )
-
-
-def _channel_keep(*, connection: CalendarConnection, provider, now: dt.datetime) -> None:
-    """Google push: watch the calendar's events; renew the channel a day before it expires. Without
-    CALENDAR_PUBLIC_URL (no address Google can reach) the periodic sync alone keeps the mirror."""
-    if connection.provider != CalendarConnection.Provider.GOOGLE or not settings.CALENDAR_PUBLIC_URL:
-        return
-    if connection.channel_id and connection.channel_expires_at and connection.channel_expires_at > now + dt.timedelta(days=1):
-        return
-    old = (connection.channel_id, connection.channel_resource_id)
-    channel_id = secrets.token_hex(16)
-    token = signing.dumps({"schema": db_connection.schema_name, "connection": connection.pk, "channel": channel_id},
-                          salt=PUSH_SIGNING_SALT)
-    try:
-        resource_id, expires = provider.watch(
-            channel_id=channel_id, address=settings.CALENDAR_PUBLIC_URL.rstrip("/") + "/calendars/google/notify",
-            token=token, ttl_seconds=settings.CALENDAR_CHANNEL_TTL_SECONDS)
-    except providers.AccessRevoked:
-        raise
-    except providers.ProviderError as error:
-        # Google refuses channels to an address it cannot verify (not https, domain not registered):
-        # the calendar still works, read by the periodic sync and during calls.
-        logger.warning("calendar %s: no push channel: %s", connection.pk, error)
-        return
-    CalendarConnection.objects.filter(pk=connection.pk).update(
-        channel_id=channel_id, channel_resource_id=resource_id, channel_expires_at=expires)
-    connection.channel_id, connection.channel_resource_id, connection.channel_expires_at = channel_id, resource_id, expires
-    if old[0]:
-        try:
-            provider.stop_channel(channel_id=old[0], resource_id=old[1])
-        except providers.ProviderError as error:  # it expires by itself within a day
-            logger.info("old channel %s not stopped: %s", old[0], error)
-
+# --- Google's push notifications -----------------------------------------------------------------------
 
 def calendar_push_verify(*, token: str, channel_id: str) -> tuple[str, int] | None:
     """(schema, connection id) of a push notification whose channel token we signed, or None."""
@@ -357,8 +221,6 @@ def calendar_push_verify(*, token: str, channel_id: str) -> tuple[str, int] | No
 def calendar_push_received(*, connection_id: int, channel_id: str) -> bool:
     """A push notification for a channel of ours in the current schema: sync that calendar soon.
     False for a channel we no longer keep (an old one, or a disconnected calendar)."""
-    from calendars.tasks import calendar_sync_task
-
     live = _live_connections().filter(pk=connection_id, channel_id=channel_id).exists()
     if live:
         calendar_sync_task.delay(connection_id)
@@ -373,11 +235,6 @@ def _external_id(connection: CalendarConnection, booking_id: int) -> str:
     if connection.provider == CalendarConnection.Provider.GOOGLE:
         return f"{providers.GOOGLE_OWN_PREFIX}{digest}"
     return f"{providers.CALDAV_OWN_PREFIX}{digest}@soniq"
-
-
-def _local_text(moment: dt.datetime) -> str:
-    local = moment.astimezone(tenant_timezone())
-    return f"{local:%a} {local.day} {local:%b} {local:%H:%M}"
 
 
 def calendar_booking_changed(*, booking) -> None:
@@ -397,8 +254,6 @@ def calendar_booking_changed(*, booking) -> None:
 
 
 def _booking_changed(*, booking) -> None:
-    from calendars.tasks import calendar_event_push_task
-
     service = booking.service
     present = booking.status == "confirmed"
     customer = f"{booking.customer_name} ({booking.customer_phone})"
@@ -433,54 +288,8 @@ def _booking_changed(*, booking) -> None:
             logger.warning("calendar event %s not queued: %s", event_id, error)
 
 
-def _event_body(event: CalendarEvent) -> providers.EventBody:
-    return providers.EventBody(external_id=event.external_id, summary=event.summary, description=event.description,
-                               start=event.start, end=event.end,
-                               link=admin_url(f"bookings/booking/{event.booking_id}/change/"))
-
-
-def _event_push(*, event: CalendarEvent, provider, now: dt.datetime) -> None:
-    version = event.version
-    if event.present:
-        provider.event_put(_event_body(event), written_before=event.pushed_version > 0)
-        done = CalendarEvent.State.SYNCED
-    else:
-        provider.event_delete(event.external_id)
-        done = CalendarEvent.State.REMOVED
-    # Only the version written is marked done: a change made meanwhile stays pending (its own task follows).
-    CalendarEvent.objects.filter(pk=event.pk, version=version).update(
-        state=done, pushed_version=version, pushed_at=clock.now(), last_error="")
-    CalendarEvent.objects.filter(pk=event.pk).exclude(version=version).update(pushed_version=version)
-
-
-def calendar_event_push(*, event_id: int, last_attempt: bool = False) -> str:
-    """Write one booking's event (or its deletion) to its calendar. Raises ProviderError for a
-    transient failure (the task retries); a permanent one, or the last attempt, is recorded on the
-    event and the connection and left for the periodic sync."""
-    now = clock.now()
-    event = CalendarEvent.objects.select_related("connection").filter(pk=event_id).first()
-    if event is None or event.state != CalendarEvent.State.PENDING:
-        return "nothing to do"
-    connection = event.connection
-    if connection.status != Status.CONNECTED:
-        return "calendar not connected"
-    try:
-        _event_push(event=event, provider=calendar_provider(connection), now=now)
-    except (providers.ProviderError, SecretUnreadable) as error:
-        CalendarEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1, last_error=str(error)[:2000])
-        transient = getattr(error, "transient", False)
-        if transient and not last_attempt:
-            raise
-        _failure(connection, error=error, now=now)
-        return "failed"
-    _success(connection, now=now)
-    return "written"
-
-
 def calendar_event_put_back(*, event: CalendarEvent) -> None:
     """The owner's answer to a conflict: the booking stands, so the event goes back in the calendar."""
-    from calendars.tasks import calendar_event_push_task
-
     CalendarEvent.objects.filter(pk=event.pk).update(state=CalendarEvent.State.PENDING, version=event.version + 1,
                                                      conflict_at=None)
     transaction.on_commit(lambda: calendar_event_push_task.delay(event.pk), robust=True)
@@ -495,8 +304,6 @@ def calendar_event_dismiss(*, event: CalendarEvent) -> None:
 
 def calendar_caldav_connect(*, service, name: str, server_url: str, username: str, password: str,
                             calendar_url: str, blocks: str) -> CalendarConnection:
-    from calendars.tasks import calendar_sync_task
-
     connection = CalendarConnection.objects.create(
         provider=CalendarConnection.Provider.CALDAV, service=service, name=name[:200], calendar_id=calendar_url,
         caldav_url=server_url, caldav_username=username, secret=secret_seal(password), blocks=blocks,
@@ -553,8 +360,6 @@ class OAuthRefused(Exception):
 def calendar_google_finish(*, state: str, code: str, error: str = "") -> CalendarConnection:
     """Google sent the owner back: exchange the code (with the PKCE verifier) for tokens, store them
     encrypted, and start the first sync."""
-    from calendars.tasks import calendar_sync_task
-
     digest = hashlib.sha256(state.encode()).hexdigest()
     connection = CalendarConnection.objects.filter(status=Status.PENDING, oauth_state=digest).first()
     if connection is None or google_state_domain(state) is None:

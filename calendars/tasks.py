@@ -1,6 +1,6 @@
 """Celery tasks of calendar sync: writing one booking's event, syncing one calendar, and the periodic
-sweep. Thin: they call calendars.services and own the retries. Tenant-aware through
-tenant-schemas-celery: each task runs in the schema it was sent from."""
+sweep. Thin: they call calendars/sync.py and own the retries; calendars/services.py queues them.
+Tenant-aware through tenant-schemas-celery: each task runs in the schema it was sent from."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,7 @@ import logging
 from django.conf import settings
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
-from calendars import services
+from calendars import sync
 from calendars.models import CalendarConnection
 from calendars.providers import ProviderError
 from core.celery_app import app
@@ -28,7 +28,7 @@ def calendar_event_push_task(self, event_id: int) -> str:
     derived from the booking, and only a pending event is written."""
     last = self.request.retries >= settings.CALENDAR_PUSH_MAX_RETRIES
     try:
-        return services.calendar_event_push(event_id=event_id, last_attempt=last)
+        return sync.calendar_event_push(event_id=event_id, last_attempt=last)
     except ProviderError as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
@@ -42,7 +42,7 @@ def calendar_sync_task(self, connection_id: int) -> str:
     if connection is None or connection.status != CalendarConnection.Status.CONNECTED:
         return "not connected"
     try:
-        services.calendar_sync(connection=connection)
+        sync.calendar_sync(connection=connection)
     except ProviderError as exc:
         if exc.transient and self.request.retries < settings.CALENDAR_PUSH_MAX_RETRIES:
             raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc

@@ -249,14 +249,16 @@ def test_it_writes_the_owners_own_booking_to_the_calendar_and_deletes_it_when_th
 
         colour = Service.objects.get(name="Colour")
     added = owner.post("/admin/bookings/booking/add/", {"service": colour.pk, "date": TUESDAY, "time": "11:00",
-                                                        "customer_name": "Walk In", "customer_phone": "+15550104444"})
+                                                        "customer_name": "Walk In", "customer_phone": "+12015550144"})
     assert added.status_code == 302, added.content.decode()[:2000]
     [event] = wait_for(lambda: caldav_events(radicale), "the owner's booking in the calendar")
     assert str(event["summary"]) == "Colour: Walk In" and "Booked in Soniq by the business" in str(event["description"])
 
     with schema_context("salon"):
         booking = Booking.objects.get(customer_name="Walk In")
-    cancelled = owner.post("/admin/bookings/booking/", {"action": "cancel_bookings", "_selected_action": [booking.pk]})
+    # The action asks first; its confirmation, with the reason, cancels.
+    cancelled = owner.post("/admin/bookings/booking/?when=all", {"action": "cancel_bookings", "confirm": "yes",
+                                                                 "reason": "Closed", "_selected_action": [booking.pk]})
     assert cancelled.status_code == 302
     wait_for(lambda: not caldav_events(radicale), "the event to be deleted")
 
