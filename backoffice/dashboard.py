@@ -155,6 +155,8 @@ class LatencyRow:
     llm_ttft_ms: int | None
     tts_ttfb_ms: int | None
     end_of_utterance_ms: int | None
+    # End of the caller's speech → the agent's first audio (logs from before it was recorded: None).
+    e2e_latency_ms: int | None = None
 
 
 @dataclass
@@ -197,6 +199,7 @@ def call_detail(*, call: Call) -> CallDetail:
         LatencyRow(
             turn=entry.get("turn"), llm_ttft_ms=entry.get("llm_ttft_ms"),
             tts_ttfb_ms=entry.get("tts_ttfb_ms"), end_of_utterance_ms=entry.get("end_of_utterance_ms"),
+            e2e_latency_ms=entry.get("e2e_latency_ms"),
         )
         for entry in latency_entries if isinstance(entry, dict)
     ]

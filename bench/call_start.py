@@ -14,7 +14,7 @@ internal API on gunicorn (gthread, DEBUG off) on a free port.
    in a fake job context (livekit's `fake_job_context` with the mock room fake jobs use, whose
    caller is already in the room: the moment "the SIP participant joined"). It posts the real
    `POST /internal/calls/start` over HTTP to gunicorn, builds the session from the returned config
-   with the real `build_session` (TURN_HANDLING, max tool steps, the prewarmed Silero VAD), but with
+   with the real `build_session` (`turn_handling(config)`, max tool steps, the prewarmed Silero VAD), but with
    instant fake speech and language providers (the STT swallows audio, the LLM is never asked, the
    TTS answers every text at once with 20 ms of silence), starts the real `SoniqAgent`, and says
    the greeting. (Fake jobs take the entrypoint's console branch: the dialled number comes from
@@ -147,7 +147,8 @@ async def measure_call_start(*, calls: int, warmup: int) -> list[dict[str, float
     from livekit.agents.ipc.mock_room import create_mock_room
     from livekit.agents.testing import fake_job_context
 
-    from voiceworker import entrypoint as worker
+    from voiceworker import call_job as worker
+    from voiceworker import entrypoint as door
     from voiceworker import providers
     from voiceworker.api_client import SoniqApiClient
 
@@ -155,7 +156,7 @@ async def measure_call_start(*, calls: int, warmup: int) -> list[dict[str, float
     InstantSTT, ScriptedLLM, InstantTTS = fake_providers(marks)
     # Only the provider constructors are swapped; build_session itself is the real one.
     providers.build_stt = lambda config: InstantSTT()
-    providers.build_llm = lambda config, timeout=None: ScriptedLLM([])
+    providers.build_llm = lambda config: ScriptedLLM([])
     providers.build_tts = lambda config: InstantTTS()
 
     real_start_call, real_build_call = SoniqApiClient.start_call, worker.build_call
@@ -221,11 +222,11 @@ async def measure_call_start(*, calls: int, warmup: int) -> list[dict[str, float
         captured.clear()
         with fake_job_context(room=room, job_id=f"bench-job-{number}") as ctx:
             if vad is None:
-                worker.prewarm(ctx.proc)  # the real prewarm, once (as once per job process)
+                door.prewarm(ctx.proc)  # the real prewarm, once (as once per job process)
                 vad = ctx.proc.userdata["vad"]
             ctx.proc.userdata["vad"] = vad
             marks["t0"] = time.perf_counter()
-            await worker.entrypoint(ctx)
+            await door.entrypoint(ctx)
             await asyncio.wait_for(marks["arrived"].wait(), 10)
             greeting = captured.get("greeting", "")
             if not greeting or not greeting.startswith(marks["first_text"]):

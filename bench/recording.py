@@ -49,7 +49,7 @@ async def one_call(*, seconds: float, record: bool, card: bool, api_url: str, sp
     from voiceworker.agent import SoniqAgent
     from voiceworker.api_client import CallStart, SoniqApiClient
     from voiceworker.call_control import LoggingCallControl
-    from voiceworker.entrypoint import build_call
+    from voiceworker.call_job import build_call
     from voiceworker.tests.fakes import PlayingAudioOutput, ScriptedLLM
     from voiceworker.tests.test_recordings import CallerLine, FakeJob, ToneTTS
 

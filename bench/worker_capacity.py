@@ -9,7 +9,8 @@ gunicorn (gthread 2x4, DEBUG off), as in bench/call_start.py.
 For each N: the production `build_server()` (forkserver, preloads, prewarm; or livekit's
 JobExecutorType.THREAD with --executor thread) gets N simulated jobs to the salon's number. Each job
 runs the real entrypoint: `POST /internal/calls/start`, the real session from `build_session`
-(TURN_HANDLING: VAD turn detection, 0.5 s minimum endpointing delay, the prewarmed Silero VAD), the
+(`turn_handling(config)`: since issue 21 the local end-of-turn model for covered languages — the
+figures in docs/BENCHMARKS.md predate it — 0.5 s minimum endpointing delay, the prewarmed Silero VAD), the
 real `SoniqAgent` and greeting. Only the providers and the room's audio are stand-ins:
 - the caller: a recorded caller (voiceworker/tests/audio, 8 kHz, "Hi, I'd like to book a haircut,
   please.") on a loop with 2.5 s of silence after, delivered in real time, 20 ms frames, as the
@@ -206,7 +207,8 @@ def stand_ins(marks: dict):
 
 async def capacity_job(ctx) -> None:
     """The production entrypoint with the stand-ins above; writes its marks at the end of the job."""
-    from voiceworker import entrypoint as worker
+    from voiceworker import call_job as worker
+    from voiceworker import entrypoint as door
     from voiceworker import providers
 
     marks: dict[str, list[float]] = {"speech_end": [], "vad_end": [], "llm_request": [], "tts_text": []}
@@ -214,8 +216,8 @@ async def capacity_job(ctx) -> None:
     real_build_llm = providers.build_llm
     job_id = ctx.job.id
 
-    def build_llm(config, timeout=None):
-        model = real_build_llm(config, timeout=timeout)
+    def build_llm(config):
+        model = real_build_llm(config)
         http = model._client._client  # the OpenAI SDK's httpx client: note each request as it leaves
 
         async def note(request) -> None:
@@ -255,7 +257,7 @@ async def capacity_job(ctx) -> None:
         Path(os.environ[REPORT_DIR], f"{job_id}.json").write_text(json.dumps({"pid": os.getpid(), **marks}))
 
     ctx.add_shutdown_callback(report)
-    await worker.entrypoint(ctx)
+    await door.entrypoint(ctx)
 
 
 # --- in the bench process -------------------------------------------------------------------------

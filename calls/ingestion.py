@@ -136,6 +136,8 @@ class LatencyIn(_LogPart):
     llm_ttft_ms: Count | None = None
     tts_ttfb_ms: Count | None = None
     end_of_utterance_ms: Count | None = None
+    e2e_latency_ms: Count | None = None
+    transcription_delay_ms: Count | None = None
 
 
 class CallLogIn(_LogPart):
@@ -148,6 +150,7 @@ class CallLogIn(_LogPart):
     outcome: Literal[Call.AGENT_OUTCOMES + ("",)] = ""
     end_reason: Annotated[Text, Field(max_length=500)] = ""
     transferred_to: Annotated[Text, Field(max_length=200)] = ""
+    sip_call_id_full: Annotated[Text, Field(max_length=300)] = ""
     transcript: list[TranscriptTurnIn] = Field(default_factory=list, max_length=MAX_TURNS)
     tool_calls: list[ToolCallIn] = Field(default_factory=list, max_length=MAX_TOOL_CALLS)
     usage: UsageIn = Field(default_factory=UsageIn)
@@ -271,6 +274,7 @@ def call_log_accept(*, call: Call, payload: Any, received_at: dt.datetime | None
                 outcome=_final_outcome(logged=log_in.outcome, recorded=call.outcome),
                 end_reason=log_in.end_reason or call.end_reason,
                 transferred_to=log_in.transferred_to or call.transferred_to,
+                sip_call_id_full=log_in.sip_call_id_full or call.sip_call_id_full,
                 log_received_at=received_at, metrics={"log_sha256": digest},
             )
     # The metadata is committed before the publish below, whether or not the broker takes the rest.

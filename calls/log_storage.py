@@ -116,7 +116,8 @@ UPDATE calls_call SET
     llm_prompt_tokens = %(llm_prompt_tokens)s, llm_completion_tokens = %(llm_completion_tokens)s,
     stt_seconds = round(%(stt_seconds)s::numeric, 2), tts_characters = %(tts_characters)s,
     metrics = %(metrics)s::jsonb, avg_llm_ttft_ms = %(avg_llm_ttft_ms)s, avg_tts_ttfb_ms = %(avg_tts_ttfb_ms)s,
-    avg_end_of_utterance_ms = %(avg_end_of_utterance_ms)s, log_stored_at = %(now)s
+    avg_end_of_utterance_ms = %(avg_end_of_utterance_ms)s, avg_e2e_latency_ms = %(avg_e2e_latency_ms)s,
+    log_stored_at = %(now)s
 WHERE id = %(call_id)s::uuid
 """
 
@@ -169,6 +170,7 @@ def call_log_store(*, call_id: str, payload: dict) -> str:
             "avg_llm_ttft_ms": _average(latency, "llm_ttft_ms"),
             "avg_tts_ttfb_ms": _average(latency, "tts_ttfb_ms"),
             "avg_end_of_utterance_ms": _average(latency, "end_of_utterance_ms"),
+            "avg_e2e_latency_ms": _average(latency, "e2e_latency_ms"),
             "now": clock.now(),
         })
     return "stored"

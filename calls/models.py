@@ -34,6 +34,8 @@ class Call(models.Model):
     called_number = models.CharField(max_length=20)
     room = models.CharField(max_length=200, blank=True)
     sip_call_id = models.CharField(max_length=200, blank=True)
+    # The SIP Call-ID as the carrier saw it (LiveKit's `sip.callIDFull`): what a carrier ticket quotes.
+    sip_call_id_full = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -52,6 +54,8 @@ class Call(models.Model):
     avg_llm_ttft_ms = models.PositiveIntegerField(null=True, blank=True)
     avg_tts_ttfb_ms = models.PositiveIntegerField(null=True, blank=True)
     avg_end_of_utterance_ms = models.PositiveIntegerField(null=True, blank=True)
+    # From the end of the caller's speech to the agent's first audio, per generated reply: what the caller felt.
+    avg_e2e_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     log_received_at = models.DateTimeField(null=True, blank=True)
     log_stored_at = models.DateTimeField(null=True, blank=True)
     # A call the owner made to try their agent (the admin's "Talk to your agent", a scenario run):

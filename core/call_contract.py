@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CONFIG_VERSION = 1
 
+# The key a caller presses to reach a person (voiceworker/call_actions.Keypad).
+KEYPAD_OPERATOR_KEY = "0"
+
 
 class Outcome(enum.StrEnum):
     """What a call achieved, as the agent's end_call and the end-of-call log say it."""
@@ -138,6 +141,10 @@ class RecordingConfig(ContractModel):
                                             "when not recording.")
 
 
+class KeypadConfig(ContractModel):
+    operator_key: str = Field(KEYPAD_OPERATOR_KEY, description="The key a caller presses to reach a person.")
+
+
 class CallConfig(ContractModel):
     """Everything the worker needs to run one call (docs/internal-api.md, field by field)."""
 
@@ -160,3 +167,7 @@ class CallConfig(ContractModel):
     tools: tuple[str, ...] = Field(TOOL_NAMES, description="The voice tools to offer the model.")
     test: bool = Field(False, description="A test call (the owner trying their agent): its writes are removed at the end.")
     recording: RecordingConfig = RecordingConfig()
+    phrases: dict[str, str] = Field(default_factory=dict, description=(
+        "The worker's own sentences (fillers, apologies, goodbyes, backchannels) in the tenant's language, by "
+        "key (core/call_phrases.py); a key left out is said in English."))
+    keypad: KeypadConfig = KeypadConfig()

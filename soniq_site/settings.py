@@ -28,6 +28,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
@@ -190,6 +195,8 @@ if RUNNING_TESTS:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LANGUAGE_CODE = "en-us"
+# Soniq's translation catalogs: every sentence a caller hears, per language (core/call_phrases.py).
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -485,6 +492,23 @@ SCENARIO_LLM_API_KEY = env_str("SCENARIO_LLM_API_KEY")
 SCENARIO_CALLER_MODEL = env_str("SCENARIO_CALLER_MODEL", "gpt-4.1-mini")
 SCENARIO_JUDGE_MODEL = env_str("SCENARIO_JUDGE_MODEL", "gpt-4.1")
 DEFAULT_VOICE_ID = env_str("DEFAULT_VOICE_ID", "f786b574-daa5-4673-aa0c-cbe3e8534c02")
+# --- How the voice worker takes turns and waits for the model (voiceworker/providers.py) ---------
+# "v1-mini": livekit's local end-of-turn model where it covers the tenant's language; "vad": silence only.
+VOICE_TURN_DETECTOR = env_str("VOICE_TURN_DETECTOR", "v1-mini")
+# With the model: the silence after a finished-sounding utterance, and the longest wait after an
+# unfinished-sounding one (a pause inside a phone number), in seconds.
+VOICE_ENDPOINTING_MIN_DELAY = env_float("VOICE_ENDPOINTING_MIN_DELAY", 0.5)
+VOICE_ENDPOINTING_MAX_DELAY = env_float("VOICE_ENDPOINTING_MAX_DELAY", 3.0)
+# Without it (languages it does not cover): the silence that ends a turn, longer than a pause inside a number.
+VOICE_UNCOVERED_LANGUAGE_SILENCE = env_float("VOICE_UNCOVERED_LANGUAGE_SILENCE", 1.3)
+# An interruption that brings no words for this long was noise: the agent resumes where it paused.
+VOICE_FALSE_INTERRUPTION_TIMEOUT = env_float("VOICE_FALSE_INTERRUPTION_TIMEOUT", 1.5)
+# Each LLM attempt's time to its first byte; attempts per turn (or one each on the tenant's model and
+# VOICE_LLM_FALLBACK_MODEL, when set); the filler ("One moment.") after this long without a word.
+VOICE_LLM_ATTEMPT_TIMEOUT = env_float("VOICE_LLM_ATTEMPT_TIMEOUT", 4.5)
+VOICE_LLM_ATTEMPTS = env_int("VOICE_LLM_ATTEMPTS", 2)
+VOICE_LLM_FALLBACK_MODEL = env_str("VOICE_LLM_FALLBACK_MODEL")
+VOICE_LLM_FILLER_SECONDS = env_float("VOICE_LLM_FILLER_SECONDS", 1.0)
 
 # --- SMS (SignalWire LaML-compatible REST API) -------------------------------------------------
 SIGNALWIRE_SPACE_URL = env_str("SIGNALWIRE_SPACE_URL")

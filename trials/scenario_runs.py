@@ -153,8 +153,8 @@ async def _converse(*, scenario: dict, grant: str, schema_name: str, tz) -> Conv
     from voiceworker.agent import SoniqAgent
     from voiceworker.api_client import SoniqApiClient
     from voiceworker.call_control import LoggingCallControl
+    from voiceworker.call_job import build_call, send_log
     from voiceworker.call_logger import CallLogger
-    from voiceworker.entrypoint import build_call, finish_call
     from voiceworker.providers import MAX_TOOL_STEPS, build_llm
 
     conversation = Conversation()
@@ -215,7 +215,7 @@ async def _converse(*, scenario: dict, grant: str, schema_name: str, tz) -> Conv
                 _checks_in_thread, schema_name=schema_name, checks=scenario["checks"], conversation=conversation, tz=tz)
         finally:
             await session.aclose()
-            await finish_call(call, call_logger=CallLogger(api_url=settings.SONIQ_API_URL,
+            await send_log(call, call_logger=CallLogger(api_url=settings.SONIQ_API_URL,
                                                            spool_dir=settings.VOICE_SPOOL_DIR))
         conversation.verdicts = await judge_verdicts(client, criteria=scenario["criteria"],
                                                      transcript=conversation.transcript,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.utils import translation
 
 from bookings.catalog import services_summary
 from bookings.models import Service
@@ -15,12 +16,14 @@ from calls.selectors import transfer_target_at
 from core.call_contract import (
     CallConfig,
     Capability,
+    KeypadConfig,
     RecordingConfig,
     TransferConfig,
     VoiceConfig,
     WarningsConfig,
     tools_for,
 )
+from core.call_phrases import PHRASES
 from core.phone import is_e164
 from core.phrasing import calendar_date
 from messaging.sms import signalwire_missing_settings
@@ -50,18 +53,15 @@ def _utc_offset(local: dt.datetime) -> str:
 
 def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, call: Call, local: dt.datetime,
                             capabilities: set[Capability], transfer_target: str) -> str:
-    """The system prompt: the tenant's own prompt, then the facts of this call and the rules that keep
-    the agent honest. Summaries come from the apps that own the data."""
+    """The system prompt: the tenant's own prompt, the business's facts and the rules that keep the
+    agent honest, and last the lines of this one call (the time, the caller's number). Everything
+    before those is the same for every call of the day, so providers that cache prompt prefixes
+    reuse it across calls. Summaries come from the apps that own the data."""
 
     sections = [agent_settings.instructions.strip()] if agent_settings.instructions.strip() else []
     context = [
-        "## This call",
+        "## The business",
         f"You answer the phone for {agent_settings.business_name}.",
-        f"Right now it is {calendar_date(local.date())}, {local:%H:%M} local time "
-        f"({tenant.timezone}, {local.tzname()}, {_utc_offset(local)}).",
-        f"The caller is calling from {call.caller_number}; use it as their phone number unless they give another."
-        if is_e164(call.caller_number) else
-        "The caller's number is withheld; ask for a phone number when you need one.",
         "",
         "## Opening hours (local time)",
         opening_hours_summary(),
@@ -106,7 +106,16 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
         "- When the conversation is finished, say goodbye and call end_call with the outcome.",
         "- Keep every answer short and natural: this is a phone call.",
     ]
-    sections.append("\n".join(context + rules))
+    this_call = [
+        "",
+        "## This call",
+        f"Right now it is {calendar_date(local.date())}, {local:%H:%M} local time "
+        f"({tenant.timezone}, {local.tzname()}, {_utc_offset(local)}).",
+        f"The caller is calling from {call.caller_number}; use it as their phone number unless they give another."
+        if is_e164(call.caller_number) else
+        "The caller's number is withheld; ask for a phone number when you need one.",
+    ]
+    sections.append("\n".join(context + rules + this_call))
     return "\n\n".join(sections)
 
 
@@ -162,4 +171,14 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
         tools=tools_for(capabilities),
         test=call.is_test,
         recording=RecordingConfig(enabled=recording, disclosure=agent_settings.disclosure_text() if recording else ""),
+        phrases=call_phrases_build(language=agent_settings.language),
+        keypad=KeypadConfig(),
     )
+
+
+def call_phrases_build(*, language: str) -> dict[str, str]:
+    """The worker's own sentences in the tenant's language, from Django's catalogs (the worker's job
+    processes load no app and cannot read them; one catalog for every sentence a caller hears). A
+    sentence the catalog lacks stays English."""
+    with translation.override(language):
+        return {key: translation.gettext(english) for key, english in PHRASES.items()}

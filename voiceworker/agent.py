@@ -12,12 +12,16 @@ sit in silence.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import AsyncIterable, Sequence
 from typing import Any, Literal
 
-from livekit.agents import Agent, ModelSettings, RunContext, StopResponse, ToolError, function_tool, llm
+from livekit import rtc
+from livekit.agents import Agent, ModelSettings, RunContext, StopResponse, ToolError, function_tool, llm, stt
+from livekit.agents.types import FlushSentinel
 from pydantic import BaseModel, Field
 
 from core.call_contract import TOOL_NAMES, Outcome
@@ -185,7 +189,7 @@ async def transfer_to_human(context: RunContext[CallState], reason: str, callbac
     await context.wait_for_playout()
     fallback = await call_actions.transfer_caller(
         context.session, call, transfer_to=str(reply.result.get("transfer_to", "")), request=request,
-        announcement=reply.message or call_actions.TRANSFER_ANNOUNCEMENT)
+        announcement=reply.message or call.phrase("transfer_announcement"))
     if fallback is None:
         return None  # the caller is with a person now; nothing more to say
     if not fallback.ok:
@@ -217,7 +221,7 @@ async def end_call(context: RunContext[CallState], outcome: Outcome, reason: str
     await context.wait_for_playout()
     if not _model_spoke(context):
         goodbye = reply.message if reply.ok else ""  # a refusal's sentence is no goodbye
-        await call_actions.say_and_wait(context.session, goodbye or call_actions.GOODBYE)
+        await call_actions.say_and_wait(context.session, goodbye or call.phrase("goodbye"))
     call.settle(outcome=outcome, end_reason=reason)
     await call_actions.hang_up(call)
     return None
@@ -262,8 +266,95 @@ class SoniqAgent(Agent):
         # Whatever asks for a reply (a queued turn, a warning) gets none once the caller is leaving.
         if _call_is_leaving(self):
             return
-        async for chunk in Agent.default.llm_node(self, chat_ctx, tools, model_settings):
+        chunks = Agent.default.llm_node(self, chat_ctx, tools, model_settings).__aiter__()
+        call = _call_of(self)
+        if call is None or call.llm_filler_delay is None:
+            async for chunk in chunks:
+                yield chunk
+            return
+        # A slow first token (a provider queueing, a retry after a timeout) is a silence on the
+        # phone: the caller hears a short filler after `llm_filler_delay`, and another if the wait
+        # goes on, then the answer. The filler is part of this reply's text, so it plays at once
+        # (a `session.say` would queue behind the reply it is meant to cover).
+        first = asyncio.ensure_future(chunks.__anext__())
+        delay, phrase = call.llm_filler_delay, "filler"
+        try:
+            # Until the model answers or its attempts fail (bounded: `providers.build_llm`).
+            while not (await asyncio.wait({first}, timeout=delay))[0]:
+                yield f"{call.phrase(phrase)} "
+                yield FlushSentinel()
+                delay, phrase = LLM_FILLER_REPEAT_SECONDS, "still_thinking"
+            try:
+                chunk = await first
+            except StopAsyncIteration:
+                return
+        finally:
+            if not first.done():
+                first.cancel()
+        yield chunk
+        async for chunk in chunks:
             yield chunk
+
+    async def stt_node(self, audio: AsyncIterable[rtc.AudioFrame], model_settings: ModelSettings):
+        # While the agent speaks, a transcript that is only a backchannel ("mm-hmm", "okay") or a
+        # filler word is the caller listening, not taking the floor: it is dropped, so it neither
+        # interrupts (`min_words` counts only words that reach the session) nor becomes a turn.
+        # "No, wait, Thursday" is no backchannel and interrupts as soon as it is transcribed.
+        events = await _events_of(Agent.default.stt_node(self, audio, model_settings))
+        if events is None:
+            return
+        async for event in events:
+            if isinstance(event, stt.SpeechEvent) and self._is_backchannel(event):
+                continue
+            yield event
+
+    def _is_backchannel(self, event: stt.SpeechEvent) -> bool:
+        if event.type not in (stt.SpeechEventType.INTERIM_TRANSCRIPT, stt.SpeechEventType.PREFLIGHT_TRANSCRIPT,
+                              stt.SpeechEventType.FINAL_TRANSCRIPT) or not event.alternatives:
+            return False
+        call = _call_of(self)
+        if call is None or self.session.agent_state != "speaking":
+            return False
+        return is_backchannel(event.alternatives[0].text, call.phrase("backchannels"))
+
+
+# After the first filler, the next ones while the model still has not answered: however short the
+# filler, the caller never hears 2 s of silence.
+LLM_FILLER_REPEAT_SECONDS = 1.9
+_WORDS = re.compile(r"[^\w'-]+")
+
+
+def is_backchannel(text: str, backchannels: str) -> bool:
+    """Whether `text` is only backchannels and filler words (one or several: "yeah, okay")."""
+    spoken = " ".join(_WORDS.sub(" ", text.lower()).split())
+    if not spoken:
+        return False
+    known = sorted((" ".join(_WORDS.sub(" ", phrase.lower()).split()) for phrase in backchannels.split("|")),
+                   key=len, reverse=True)
+    known = [phrase for phrase in known if phrase]
+    while spoken:
+        for phrase in known:
+            if spoken == phrase or spoken.startswith(phrase + " "):
+                spoken = spoken[len(phrase):].strip()
+                break
+        else:
+            return False
+    return True
+
+
+async def _events_of(node):
+    """An stt node's result: an async iterable, or a coroutine returning one (or None)."""
+    if asyncio.iscoroutine(node):
+        return await node
+    return node
+
+
+def _call_of(agent: Agent) -> CallState | None:
+    try:
+        call = agent.session.userdata
+    except (RuntimeError, ValueError):
+        return None
+    return call if isinstance(call, CallState) else None
 
 
 def _call_is_leaving(agent: Agent) -> bool:
@@ -289,7 +380,7 @@ async def _api_reply(context: RunContext[CallState], action: str, payload: dict[
     call = context.userdata
     if call.over:
         return None  # anything after the hang-up
-    async with context.with_filler(call_actions.filler_for(call.language), delay=call.filler_delay):
+    async with context.with_filler(call.phrase("filler"), delay=call.filler_delay):
         try:
             return await call.run_tool(action, payload)
         except ApiUnavailable as exc:

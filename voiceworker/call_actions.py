@@ -14,31 +14,22 @@ from typing import Any
 from livekit.agents import AgentSession, ErrorEvent
 
 from core.call_contract import Outcome
+from core.call_phrases import PHRASES
 from voiceworker.api_client import ToolReply
 from voiceworker.call_control import Transfer
-from voiceworker.call_state import CallState
+from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CallState
 
 logger = logging.getLogger("soniq.voiceworker")
 
-FILLERS = {
-    "en": "One moment.",
-    "de": "Einen Moment bitte.",
-    "fr": "Un instant.",
-    "es": "Un momento.",
-    "it": "Un attimo.",
-    "pt": "Um momento.",
-    "nl": "Een moment.",
-}
-TRANSFER_ANNOUNCEMENT = "Please hold while I transfer you."
-GOODBYE = "Thank you for calling. Goodbye!"
+# The English of the worker's own sentences (core/call_phrases.py); a call says them in its
+# tenant's language (`CallState.phrase`).
+TRANSFER_ANNOUNCEMENT = PHRASES["transfer_announcement"]
+GOODBYE = PHRASES["goodbye"]
 TIME_LIMIT_REASON = "The call reached its maximum length."
-TIME_UP_TRANSFER = "We've reached the time limit for this call, so I'm transferring you to a colleague now."
-TIME_UP_GOODBYE = "I'm sorry, we've reached the time limit for this call."
-TIME_UP_NO_CALLBACK = "Please call us again if there is anything else."
-SAY_AGAIN = "Sorry, could you say that again?"
-FAILURE_APOLOGY = "I'm sorry, we're having technical difficulties. Please call us again in a few minutes. Goodbye."
-STILL_THERE = "Are you still there?"
-NO_RESPONSE_GOODBYE = "I can't hear anyone, so I'll end the call now. Please call us again. Goodbye!"
+SAY_AGAIN = PHRASES["say_again"]
+FAILURE_APOLOGY = PHRASES["failure_apology"]
+STILL_THERE = PHRASES["still_there"]
+NO_RESPONSE_GOODBYE = PHRASES["no_response_goodbye"]
 NO_RESPONSE_REASON = "No response from the caller."
 # Failed turns in a row (the model failed or timed out) before the apology and the hang-up.
 MAX_FAILED_TURNS = 2
@@ -47,10 +38,6 @@ MAX_STILL_THERE_PROMPTS = 2
 # After a transfer that the server reported as still ringing: how long to wait for the caller's leg
 # to leave (the transfer completed) before treating it as failed. The ringing timeout is 30 s.
 ONGOING_TRANSFER_WAIT_SECONDS = 35.0
-
-
-def filler_for(language: str) -> str:
-    return FILLERS.get(language.split("-")[0].lower(), FILLERS["en"])
 
 
 async def say_and_wait(session: AgentSession, text: str) -> None:
@@ -139,12 +126,12 @@ async def time_up(session: AgentSession, call: CallState) -> None:
     reply = await call.run_tool_recorded("transfer_to_human", request)
     if reply is not None and reply.ok and reply.result.get("action") == "transfer":
         reply = await transfer_caller(session, call, transfer_to=str(reply.result.get("transfer_to", "")),
-                                      request=request, announcement=TIME_UP_TRANSFER)
+                                      request=request, announcement=call.phrase("time_up_transfer"))
         if reply is None:
             return
     callback_queued = reply is not None and reply.ok and reply.result.get("action") == "callback"
-    closing = reply.message if callback_queued and reply.message else TIME_UP_NO_CALLBACK
-    await say_and_wait(session, f"{TIME_UP_GOODBYE} {closing} Goodbye!")
+    closing = reply.message if callback_queued and reply.message else call.phrase("time_up_no_callback")
+    await say_and_wait(session, f"{call.phrase('time_up_goodbye')} {closing} {call.phrase('goodbye_word')}")
     outcome = Outcome.CALLBACK if callback_queued else Outcome.OTHER
     call.settle(outcome=outcome, end_reason=TIME_LIMIT_REASON)
     # Hang up first: the caller has heard the goodbye, the API's record of it can wait.
@@ -167,14 +154,19 @@ async def apologise_and_end(session: AgentSession, call: CallState, *, end_reaso
             pass
         try:
             async with asyncio.timeout(APOLOGY_TIMEOUT_SECONDS):
-                await say_and_wait(session, FAILURE_APOLOGY)
+                await say_and_wait(session, call.phrase("failure_apology"))
         except TimeoutError:
             logger.warning("call %s: the apology did not play in time", call.call_id)
     await hang_up(call, after_speech=can_speak)
 
 
-# The apology is said to a caller who is about to be hung up on: bounded, not a long silence.
-APOLOGY_TIMEOUT_SECONDS = 5.0
+def answered(call: CallState, text: str) -> bool:
+    """Whether an agent message carries words of the model's, not only the worker's fillers and
+    its "could you say that again?"."""
+    rest = text.strip()
+    for key in ("filler", "still_thinking", "say_again"):
+        rest = rest.replace(call.phrase(key), "").strip()
+    return bool(rest)
 
 
 class ProviderFailures:
@@ -196,7 +188,7 @@ class ProviderFailures:
 
     def _on_item(self, event: Any) -> None:
         item = event.item
-        if getattr(item, "role", None) == "assistant" and (item.text_content or "") not in (SAY_AGAIN, ""):
+        if getattr(item, "role", None) == "assistant" and answered(self.call, item.text_content or ""):
             self.failed_turns = 0  # the model answered
 
     def on_error(self, event: ErrorEvent) -> None:
@@ -218,7 +210,7 @@ class ProviderFailures:
                                               end_reason=f"The agent failed: the language model (LLM) failed: {cause}"))
             else:
                 try:
-                    self.session.say(SAY_AGAIN)
+                    self.session.say(self.call.phrase("say_again"))
                 except RuntimeError:
                     pass
 
@@ -256,7 +248,7 @@ class UserAway:
     async def _while_away(self) -> None:
         wait = self.session.options.user_away_timeout or 10.0
         for _ in range(self.max_prompts):
-            await say_and_wait(self.session, STILL_THERE)
+            await say_and_wait(self.session, self.call.phrase("still_there"))
             try:
                 await asyncio.wait_for(self._back.wait(), wait)
                 return  # they spoke
@@ -266,5 +258,78 @@ class UserAway:
                 return
         self.call.settle(outcome=Outcome.OTHER, end_reason=NO_RESPONSE_REASON)
         self.call.end()
-        await say_and_wait(self.session, NO_RESPONSE_GOODBYE)
+        await say_and_wait(self.session, self.call.phrase("no_response_goodbye"))
         await hang_up(self.call)
+
+
+# After the last key press, how long the keypad waits for another before it takes what was typed.
+KEYPAD_DIGIT_TIMEOUT_SECONDS = 2.0
+KEYPAD_OPERATOR_REASON = "The caller pressed {key} on the keypad to reach a person."
+
+
+class Keypad:
+    """Key presses on the caller's phone (RFC 2833 DTMF, the room's `sip_dtmf_received`). Keys are
+    collected until "#" or `digit_timeout` without another: the tenant's operator key alone (the
+    config's `keypad.operator_key`, "0" by default) reaches a person the way transfer_to_human does
+    (or queues a callback when nobody takes transfers, and the caller hears the API's sentence);
+    anything else — a phone number, a booking reference typed when the agent asked for one —
+    reaches the model as the caller's words."""
+
+    def __init__(self, session: AgentSession, call: CallState, *,
+                 digit_timeout: float = KEYPAD_DIGIT_TIMEOUT_SECONDS):
+        self.session = session
+        self.call = call
+        self.digit_timeout = digit_timeout
+        self.operator_key = call.config.keypad.operator_key
+        self._typed = ""
+        self._timer: asyncio.TimerHandle | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def attach(self, room: Any) -> None:
+        room.on("sip_dtmf_received", self.on_dtmf)
+
+    def on_dtmf(self, dtmf: Any) -> None:
+        if self.call.over or self.call.transferring:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if dtmf.digit == "#":
+            self._take()
+            return
+        self._typed += str(dtmf.digit)
+        self._timer = asyncio.get_running_loop().call_later(self.digit_timeout, self._take)
+
+    def _take(self) -> None:
+        typed, self._typed = self._typed, ""
+        if not typed or self.call.over or self.call.transferring:
+            return
+        if typed == self.operator_key:
+            task = asyncio.create_task(self.reach_a_person())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+            return
+        try:
+            self.session.generate_reply(user_input=self.call.phrase("keypad_digits").format(digits=typed))
+        except RuntimeError:
+            logger.info("call %s: typed digits after the session closed", self.call.call_id)
+
+    async def reach_a_person(self) -> None:
+        try:
+            self.session.interrupt(force=True)
+        except RuntimeError:
+            pass
+        request = {"reason": KEYPAD_OPERATOR_REASON.format(key=self.operator_key)}
+        reply = await self.call.run_tool_recorded("transfer_to_human", request)
+        if reply is not None and reply.ok and reply.result.get("action") == "transfer":
+            reply = await transfer_caller(self.session, self.call, transfer_to=str(reply.result.get("transfer_to", "")),
+                                          request=request,
+                                          announcement=reply.message or self.call.phrase("transfer_announcement"))
+            if reply is None:
+                return  # with a person now
+        if reply is not None and reply.message:
+            # A callback queued (nobody takes transfers now, or the transfer failed): the API's
+            # sentence says when to expect it; the conversation goes on.
+            await say_and_wait(self.session, reply.message)
+        elif reply is None or not reply.ok:
+            await say_and_wait(self.session, self.call.phrase("say_again"))

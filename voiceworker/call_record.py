@@ -1,9 +1,10 @@
 """Everything the end-of-call log reports, collected from the session's events as the call runs.
 
 The log body is the contract with `POST /internal/calls/<id>/log` (docs/internal-api.md):
-`ended_at`, `duration_seconds`, `outcome`, `end_reason`, `transferred_to`, `transcript`,
-`tool_calls`, `usage`, `latency` (one entry per generated agent reply; `turn` is its index in
-`transcript`).
+`ended_at`, `duration_seconds`, `outcome`, `end_reason`, `transferred_to`, `sip_call_id_full`, `transcript`,
+`tool_calls`, `usage`, `latency` (one entry per generated agent reply — not per `session.say`
+sentence —; `turn` is its index in `transcript`; `e2e_latency_ms` is livekit's end of the caller's
+speech → the agent's first audio, `transcription_delay_ms` its end of speech → final transcript).
 Offsets are seconds since the call started, as the dashboard shows them.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ from core import clock
 from core.call_contract import Outcome
 from core.card_numbers import mask_card_numbers, mask_card_numbers_in
 
+# The caller's side of a reply's latency, from the user message that preceded it.
+NO_USER_METRICS: dict[str, int | None] = {"end_of_utterance_ms": None, "transcription_delay_ms": None}
 # Keeps one runaway call from producing a log the API refuses (it caps the body size).
 MAX_TEXT_CHARS = 4000
 
@@ -41,8 +44,14 @@ class CallRecorder:
         self.tool_calls: list[dict[str, Any]] = []
         self.latency: list[dict[str, Any]] = []
         self._caller_language = ""
-        self._pending_end_of_utterance_ms: int | None = None
+        self._pending_user_metrics: dict[str, int | None] = dict(NO_USER_METRICS)
         self._session: AgentSession | None = None
+
+    def start_clock_at(self, at: float) -> None:
+        """The call's clock starts at `at` (the caller's answer), on both clocks: offsets and the
+        duration count from it, and the log's `ended_at` stays the real end."""
+        self._started_on_platform += dt.timedelta(seconds=at - self.started_at)
+        self.started_at = at
 
     def attach(self, session: AgentSession) -> None:
         self._session = session
@@ -76,18 +85,23 @@ class CallRecorder:
             "interrupted": bool(item.interrupted),
         })
         if item.role == "user":
-            self._pending_end_of_utterance_ms = _ms(metrics.get("end_of_turn_delay"))
+            self._pending_user_metrics = {"end_of_utterance_ms": _ms(metrics.get("end_of_turn_delay")),
+                                          "transcription_delay_ms": _ms(metrics.get("transcription_delay"))}
             return
-        ttft, ttfb = _ms(metrics.get("llm_node_ttft")), _ms(metrics.get("tts_node_ttfb"))
-        if ttft is None and ttfb is None and self._pending_end_of_utterance_ms is None:
-            return  # a fixed sentence (greeting, filler): nothing was generated
+        ttft = _ms(metrics.get("llm_node_ttft"))
+        if ttft is None:
+            # A fixed sentence (`session.say`: the greeting, "are you still there?", an apology):
+            # nothing was generated, so it is no reply whose wait the caller felt.
+            return
         self.latency.append({
             "turn": len(self.transcript) - 1,
             "llm_ttft_ms": ttft,
-            "tts_ttfb_ms": ttfb,
-            "end_of_utterance_ms": self._pending_end_of_utterance_ms,
+            "tts_ttfb_ms": _ms(metrics.get("tts_node_ttfb")),
+            # From the end of the caller's speech to the agent's first audio: what the caller felt.
+            "e2e_latency_ms": _ms(metrics.get("e2e_latency")),
+            **self._pending_user_metrics,
         })
-        self._pending_end_of_utterance_ms = None
+        self._pending_user_metrics = dict(NO_USER_METRICS)
 
     def add_tool_results(self, pairs: list[tuple[FunctionCall, FunctionCallOutput | None]]) -> None:
         for call, output in pairs:
@@ -143,7 +157,7 @@ class CallRecorder:
         totals["stt_seconds"] = round(totals["stt_seconds"], 2)
         return totals
 
-    def build_log(self, *, outcome: str, end_reason: str, transferred_to: str = "",
+    def build_log(self, *, outcome: str, end_reason: str, transferred_to: str = "", sip_call_id_full: str = "",
                   ended_at: float | None = None) -> dict[str, Any]:
         """`ended_at`: when the caller left or was hung up on, if that was before now."""
         ended = ended_at if ended_at is not None else self._wall_clock()
@@ -154,6 +168,7 @@ class CallRecorder:
             "outcome": outcome,
             "end_reason": end_reason[:500],
             "transferred_to": transferred_to,
+            "sip_call_id_full": sip_call_id_full,
             "transcript": self.transcript,
             "tool_calls": self.tool_calls,
             "usage": self.usage(),

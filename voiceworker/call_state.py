@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from core.call_contract import CallConfig, Outcome
+from core.call_phrases import PHRASES
 from voiceworker.api_client import KEYED_ACTIONS, ApiUnavailable, SoniqApiClient, ToolReply
 from voiceworker.call_control import CallControl
 from voiceworker.call_record import CallRecorder
@@ -19,6 +20,9 @@ from voiceworker.call_record import CallRecorder
 FILLER_DELAY_SECONDS = 0.7
 # Between the end of the last words and the room's deletion (`call_actions.hang_up`).
 HANG_UP_GRACE_SECONDS = 0.5
+# The apology to a caller about to be hung up on: bounded (one quick TTS attempt, not a long silence).
+APOLOGY_TIMEOUT_SECONDS = 5.0
+CALLER_HUNG_UP = "The caller hung up."
 
 
 @dataclass
@@ -30,10 +34,14 @@ class CallState:
     control: CallControl
     recorder: CallRecorder = field(default_factory=CallRecorder)
     filler_delay: float = FILLER_DELAY_SECONDS
+    # After this long without the model's first word the caller hears a filler (None: never).
+    llm_filler_delay: float | None = None
     # Empty until the call's end is settled.
     outcome: Outcome | Literal[""] = ""
     end_reason: str = ""
     transferred_to: str = ""
+    # The carrier's SIP Call-ID (`sip.callIDFull`), kept on the call for carrier tickets.
+    sip_call_id_full: str = ""
     # True once the caller is gone (hung up on, transferred, or hung up themselves): nothing more is
     # said or done.
     over: bool = False
@@ -55,6 +63,11 @@ class CallState:
     @property
     def language(self) -> str:
         return self.config.language
+
+    def phrase(self, key: str) -> str:
+        """A sentence the worker says itself, in the tenant's language (the config's `phrases`,
+        translated by the API; English for a key it lacks)."""
+        return self.config.phrases.get(key) or PHRASES[key]
 
     def end(self) -> None:
         """The caller is gone or about to be: nothing more is said, the watchdog stops."""

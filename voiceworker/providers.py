@@ -1,9 +1,11 @@
 """The speech and language providers of a call, built from the tenant's config (call start) and the
-provider keys in settings.
+provider keys and voice settings in settings.
 
 Everything is a plugin object: a model *string* would send audio and text to LiveKit's hosted
-inference instead. Turn detection and interruptions run on the local Silero VAD, so nothing here
-depends on LiveKit Cloud (a self-hosted LiveKit server is enough).
+inference instead. Turn detection runs locally: livekit's own end-of-turn model (`v1-mini`, its
+weights ship in the `livekit-local-inference` wheel and the forkserver loads them once) where it
+covers the tenant's language, the Silero VAD with a longer silence where it does not; interruptions
+run on the VAD and the transcript. Nothing here depends on LiveKit Cloud.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from typing import Any
 
 import httpx2 as httpx
 from django.conf import settings
-from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnectOptions, llm, vad
+from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnectOptions, inference, llm, vad
+from livekit.agents.inference.eot.languages import LOCAL_LANGUAGES
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import cartesia, deepgram, openai
 
@@ -22,41 +25,93 @@ from voiceworker.call_state import CallState
 # A booking often needs check_availability then create_booking in one turn, plus a retry.
 MAX_TOOL_STEPS = 5
 
-TURN_HANDLING: dict[str, Any] = {
-    "turn_detection": "vad",
-    "endpointing": {"min_delay": 0.5, "max_delay": 3.0},
-    "interruption": {"mode": "vad", "min_duration": 0.5},
-}
+# What interrupts the agent: a word of a transcript (`min_words`: noise, a cough or a breath is
+# VAD activity with no word, and no longer stops the agent; backchannels are dropped before they
+# count, `SoniqAgent.stt_node`), and a pause that brings no words is a false interruption: the agent
+# resumes (`resume_false_interruption`, where the audio output can pause).
+INTERRUPTION_MIN_WORDS = 1
 
 
-# A caller waits for every LLM request in silence. The framework's defaults (10 s timeout, three
-# retries 2 s apart; httpx's 5 s read timeout) add up to 6-30 s of dead air when the provider
-# answers 429 or hangs. One attempt with a short first-byte timeout instead: a failed turn is
-# answered "Sorry, could you say that again?" (`call_actions.ProviderFailures`), and the caller's
-# repeat is the retry.
-LLM_TIMEOUT = httpx.Timeout(connect=1.5, read=1.5, write=1.5, pool=1.5)
-LLM_CONN_OPTIONS = APIConnectOptions(max_retry=0, timeout=1.5)
+def turn_handling(config: CallConfig) -> dict[str, Any]:
+    """How the session decides the caller has finished, from the tenant's language and settings.
+
+    `turn_detection="vad"` ends the turn after `min_delay` of silence, whatever the caller said: a
+    caller pausing inside a phone number was answered early. The end-of-turn model listens to how the
+    utterance ends and waits up to `max_delay` when it sounds unfinished. It covers the languages of
+    `LOCAL_LANGUAGES` (its per-language thresholds); elsewhere a longer silence ends the turn."""
+    language = primary_subtag(config.language)
+    interruption = {"mode": "vad", "min_duration": 0.5, "min_words": INTERRUPTION_MIN_WORDS,
+                    "resume_false_interruption": True,
+                    "false_interruption_timeout": settings.VOICE_FALSE_INTERRUPTION_TIMEOUT}
+    if settings.VOICE_TURN_DETECTOR == "v1-mini" and language in LOCAL_LANGUAGES:
+        # Pinned: the default version resolves to the cloud model in dev mode.
+        return {"turn_detection": inference.TurnDetector(version="v1-mini"),
+                "endpointing": {"min_delay": settings.VOICE_ENDPOINTING_MIN_DELAY,
+                                "max_delay": settings.VOICE_ENDPOINTING_MAX_DELAY},
+                "interruption": interruption}
+    silence = settings.VOICE_UNCOVERED_LANGUAGE_SILENCE
+    return {"turn_detection": "vad", "endpointing": {"min_delay": silence, "max_delay": max(silence, 3.0)},
+            "interruption": interruption}
+
+
+# A caller waits for every LLM request. The framework's defaults (10 s timeout, three retries 2 s
+# apart) add up to 6-30 s of dead air when the provider answers 429 or hangs. Instead each attempt
+# has `VOICE_LLM_ATTEMPT_TIMEOUT` to answer, a failed attempt is retried once (or, with
+# `VOICE_LLM_FALLBACK_MODEL`, sent to the fallback model), and the caller hears a filler after
+# `VOICE_LLM_FILLER_SECONDS` of thinking (`SoniqAgent.llm_node`). Only then is the turn failed:
+# "Sorry, could you say that again?" (`call_actions.ProviderFailures`).
+LLM_RETRY_INTERVAL_SECONDS = 0.2
 # Deepgram's recommendation for `multi` (code-switching): endpointing at 100 ms; the plugin's
 # default, 25 ms, cuts a multilingual utterance into fragments.
 MULTI_ENDPOINTING_MS = 100
+
+
+def llm_attempt_options(*, retries: int) -> APIConnectOptions:
+    return APIConnectOptions(max_retry=retries, timeout=settings.VOICE_LLM_ATTEMPT_TIMEOUT,
+                             retry_interval=LLM_RETRY_INTERVAL_SECONDS)
 
 
 class CallLLM(openai.LLM):
     """openai.LLM with the call's bounded connection options on every request (`chat`'s public
     `conn_options`), whatever the session passes."""
 
+    def __init__(self, *, attempt_options: APIConnectOptions, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.attempt_options = attempt_options
+
     def chat(self, *, chat_ctx: llm.ChatContext, tools: Any = None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
              **kwargs: Any) -> llm.LLMStream:
-        return super().chat(chat_ctx=chat_ctx, tools=tools, conn_options=LLM_CONN_OPTIONS, **kwargs)
+        return super().chat(chat_ctx=chat_ctx, tools=tools, conn_options=self.attempt_options, **kwargs)
 
 
-def build_llm(config: CallConfig, *, timeout: Any = None) -> openai.LLM:
+class CallFallbackLLM(llm.FallbackAdapter):
+    """The tenant's model, then the fallback model, one attempt each; the adapter's own stream is
+    not retried again (the session would retry the whole chain three times)."""
+
+    def chat(self, *, chat_ctx: llm.ChatContext, tools: Any = None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+             **kwargs: Any) -> llm.LLMStream:
+        return super().chat(chat_ctx=chat_ctx, tools=tools, conn_options=APIConnectOptions(max_retry=0), **kwargs)
+
+
+def build_llm(config: CallConfig) -> llm.LLM:
     """OpenAI, or any OpenAI-compatible server at OPENAI_BASE_URL (a local model server needs no
-    real key, but the client insists on one)."""
+    real key, but the client insists on one): the tenant's model, retried once, or followed by
+    `VOICE_LLM_FALLBACK_MODEL` when one is set."""
+    model = config.llm.model
+    fallback = settings.VOICE_LLM_FALLBACK_MODEL
+    if fallback and fallback != model:
+        return CallFallbackLLM([_openai_llm(model, retries=0), _openai_llm(fallback, retries=0)],
+                               attempt_timeout=settings.VOICE_LLM_ATTEMPT_TIMEOUT, max_retry_per_llm=0,
+                               retry_interval=LLM_RETRY_INTERVAL_SECONDS)
+    return _openai_llm(model, retries=settings.VOICE_LLM_ATTEMPTS - 1)
+
+
+def _openai_llm(model: str, *, retries: int) -> CallLLM:
     base_url = settings.OPENAI_BASE_URL or NOT_GIVEN
     api_key = settings.OPENAI_API_KEY or ("not-needed" if settings.OPENAI_BASE_URL else NOT_GIVEN)
-    return CallLLM(model=config.llm.model, base_url=base_url,
-                   api_key=api_key, timeout=timeout or LLM_TIMEOUT)
+    timeout = settings.VOICE_LLM_ATTEMPT_TIMEOUT
+    return CallLLM(model=model, base_url=base_url, api_key=api_key, attempt_options=llm_attempt_options(retries=retries),
+                   timeout=httpx.Timeout(connect=timeout, read=timeout, write=timeout, pool=timeout))
 
 
 def stt_options(config: CallConfig) -> dict[str, Any]:
@@ -73,7 +128,8 @@ def stt_options(config: CallConfig) -> dict[str, Any]:
 
 
 def build_stt(config: CallConfig) -> deepgram.STT:
-    return deepgram.STT(**stt_options(config), api_key=settings.DEEPGRAM_API_KEY or NOT_GIVEN,
+    # filler_words off: an "um" transcribed while the agent speaks would be a word that interrupts it.
+    return deepgram.STT(**stt_options(config), filler_words=False, api_key=settings.DEEPGRAM_API_KEY or NOT_GIVEN,
                         base_url=settings.DEEPGRAM_BASE_URL)
 
 
@@ -103,8 +159,11 @@ def build_session(config: CallConfig, *, vad_model: vad.VAD | None, userdata: Ca
         llm=build_llm(config),
         tts=build_tts(config),
         vad=vad_model,
-        turn_handling=TURN_HANDLING,
+        turn_handling=turn_handling(config),
         max_tool_steps=MAX_TOOL_STEPS,
+        # No echo-cancellation warm-up: it dropped the caller's first 3 s after the greeting began,
+        # and the phone network cancels the line's echo itself.
+        aec_warmup_duration=None,
         userdata=userdata,
     )
 

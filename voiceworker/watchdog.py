@@ -96,6 +96,10 @@ class CallWatchdog:
         self._started_at = self.clock.monotonic()
         self._task = asyncio.create_task(self._run(), name="soniq-call-watchdog")
 
+    @property
+    def started(self) -> bool:
+        return self._started_at is not None
+
     def elapsed(self) -> float:
         return 0.0 if self._started_at is None else self.clock.monotonic() - self._started_at
 

@@ -158,3 +158,20 @@ def test_the_owner_exports_calls_in_the_salons_time(salon_admin):
     # 18:05 UTC is 14:05 in New York (EDT since 8 March).
     assert (record["Started"], record["Seconds"], record["Outcome"]) == ("2026-03-10 14:05", "95.50", "Booked")
     assert record["End reason"] == "Booked a haircut"
+
+
+def test_it_shows_the_reply_wait_the_caller_felt_and_the_carriers_call_id(salon_admin):
+    with schema_context("salon"):
+        call = call_make(started_at=dt.datetime(2026, 3, 10, 14, 5, 30, tzinfo=NEW_YORK), caller_number="+15550142424",
+                         duration_seconds="60", outcome="answered", avg_e2e_latency_ms=940,
+                         sip_call_id_full="a84b4c76e66710@pcscf-1.carrier.example.net",
+                         metrics={"latency": [{"turn": 1, "llm_ttft_ms": 400, "tts_ttfb_ms": 220,
+                                               "end_of_utterance_ms": 600, "e2e_latency_ms": 940}]})
+
+    page = salon_admin.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+
+    wait = re.search(r"<dt>Reply wait[^<]*</dt><dd>([^<]*)</dd>", page).group(1)
+    assert wait == "940 ms avg"
+    per_turn = re.search(r"<tbody>(.*?)</tbody>", page[page.index("Per turn"):], re.S).group(1)
+    assert re.findall(r'<td class="num">([^<]*)</td>', per_turn)[:2] == ["940", "400"]
+    assert "a84b4c76e66710@pcscf-1.carrier.example.net" in page

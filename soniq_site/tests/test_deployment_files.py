@@ -22,7 +22,7 @@ def documented_settings() -> set[str]:
 
 
 def settings_the_code_reads() -> set[str]:
-    names = set(re.findall(r'env_(?:str|bool|int|list)\(\s*"([A-Z0-9_]+)"', (ROOT / "soniq_site" / "settings.py").read_text()))
+    names = set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z0-9_]+)"', (ROOT / "soniq_site" / "settings.py").read_text()))
     for package in APP_PACKAGES:
         for path in (ROOT / package).rglob("*.py"):
             if "tests" in path.parts:

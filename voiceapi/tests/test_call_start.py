@@ -81,6 +81,21 @@ def test_it_writes_todays_date_hours_services_and_rules_into_the_instructions(co
     assert "text message" not in instructions
 
 
+def test_the_lines_of_one_call_come_after_everything_calls_share(committed_db, api_server, fixed_clock):
+    # Two calls an hour apart from different callers: the prompt up to this call's own lines is the
+    # same text, so a provider that caches prompt prefixes reuses it across calls.
+    fixed_clock(TUESDAY_AFTER_DST)
+    first = started_call(api_server)["config"]["instructions"]
+    fixed_clock(TUESDAY_AFTER_DST + dt.timedelta(hours=1, minutes=7))
+    second = started_call(api_server, caller_number="+15559876543")["config"]["instructions"]
+
+    shared, first_call = first.split("## This call")
+    assert second.startswith(shared)
+    assert "11:00 local time" in first_call and f"calling from {CALLER}" in first_call
+    assert "11:00" not in shared and CALLER not in shared
+    assert "12:07 local time" in second.split("## This call")[1]
+
+
 def test_the_agent_may_promise_a_text_only_when_one_will_be_sent(committed_db, api_server, fixed_clock, settings):
     fixed_clock(dt.datetime(2026, 3, 10, 15, 0, tzinfo=dt.UTC))
     for name in ("SIGNALWIRE_SPACE_URL", "SIGNALWIRE_PROJECT_ID", "SIGNALWIRE_API_TOKEN"):
@@ -210,3 +225,31 @@ def test_the_config_says_no_transfer_when_the_tenant_has_no_target(salon):
         call = call_start(called_number="+15550100001", caller_number="", now=TUESDAY_AFTER_DST)
         config = call_config_build(tenant=salon, call=call, now=TUESDAY_AFTER_DST).model_dump()
     assert config["transfer"] == {"available_now": False, "target": ""}
+
+
+def test_the_workers_own_sentences_come_in_the_tenants_language(committed_db, api_server, fixed_clock):
+    fixed_clock(TUESDAY_AFTER_DST)
+    english = started_call(api_server)["config"]
+    with tenant_context(tenant_named("salon")):
+        AgentSettings.objects.update(language="es-ES")
+    try:
+        spanish = started_call(api_server)["config"]
+    finally:  # the demo tenants outlive this test (committed data)
+        with tenant_context(tenant_named("salon")):
+            AgentSettings.objects.update(language="en")
+
+    assert english["phrases"]["say_again"] == "Sorry, could you say that again?"
+    assert spanish["phrases"]["say_again"] == "Perdone, ¿podría repetirlo?"
+    assert spanish["phrases"]["filler"] == "Un momento."
+    assert "ajá" in spanish["phrases"]["backchannels"].split("|")
+    assert spanish["keypad"] == {"operator_key": "0"}
+
+
+def test_every_sentence_of_the_worker_has_a_spanish_translation():
+    from django.utils import translation
+
+    from core.call_phrases import PHRASES
+
+    with translation.override("es"):
+        untranslated = [key for key, english in PHRASES.items() if translation.gettext(english) == english]
+    assert untranslated == []

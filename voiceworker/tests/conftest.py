@@ -3,7 +3,8 @@ import os
 
 import pytest
 
-# No job process here needs the framework's local end-of-turn model (the calls use Silero VAD).
+# The job processes these tests start run no caller audio: the forkserver need not load the
+# end-of-turn model (~244 MB; production loads it, runvoiceworker).
 os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
 
 from voiceworker.tests.fakes import FakeLiveKit, FakeOpenAI  # noqa: E402
@@ -66,3 +67,10 @@ def fresh_forkserver():
     forkserver._forkserver._stop()
     yield
     forkserver._forkserver._stop()
+
+
+@pytest.fixture
+def voice(live_api, friday_noon, fake_openai, fake_livekit, spool_dir, settings):
+    """A call's voice pieces on the real API: the worker's LLM is the local OpenAI-compatible endpoint."""
+    settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = fake_openai.base_url, "test-key"
+    return {"api_url": live_api.url, "spool_dir": spool_dir}

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from livekit import rtc
-from livekit.agents import APIStatusError, llm, tts
+from livekit.agents import APIStatusError, llm, stt, tts, vad
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS
 from livekit.agents.voice import io
 from livekit.protocol import room as room_proto
@@ -407,3 +407,122 @@ class FakeJobContext:
             result = callback(reason) if inspect.signature(callback).parameters else callback()
             if inspect.isawaitable(result):
                 await result
+
+
+# --- a caller's line: silence at real-time pace, and a transcriber the test speaks through ---------
+
+class LineAudioInput(io.AudioInput):
+    """The caller's track: 20 ms frames of silence at real-time pace (what the words are, the
+    test says through `ScriptedSTT`)."""
+
+    def __init__(self, sample_rate: int = 16000):
+        super().__init__(label="test-line")
+        self.sample_rate = sample_rate
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        await asyncio.sleep(0.02)
+        samples = self.sample_rate // 50
+        return rtc.AudioFrame(b"\0\0" * samples, self.sample_rate, 1, samples)
+
+
+class ScriptedSTT(stt.STT):
+    """A streaming transcriber whose words come from the test: `speak("mm-hmm")` sends what Deepgram
+    sends for an utterance (start of speech, an interim, the final transcript, end of speech)."""
+
+    def __init__(self):
+        super().__init__(capabilities=stt.STTCapabilities(streaming=True, interim_results=True))
+        self._streams: list[_ScriptedRecognition] = []
+
+    async def _recognize_impl(self, buffer, *, language=None, conn_options=None):
+        raise NotImplementedError
+
+    def stream(self, *, language=None, conn_options=DEFAULT_API_CONNECT_OPTIONS) -> stt.RecognizeStream:
+        stream = _ScriptedRecognition(stt=self, conn_options=conn_options)
+        self._streams.append(stream)
+        return stream
+
+    def speak(self, text: str, *, interim: str | None = None) -> None:
+        def data(words: str) -> list[stt.SpeechData]:
+            return [stt.SpeechData(language="en", text=words, confidence=0.99)]
+
+        events = [stt.SpeechEvent(type=stt.SpeechEventType.START_OF_SPEECH)]
+        events.append(stt.SpeechEvent(type=stt.SpeechEventType.INTERIM_TRANSCRIPT, alternatives=data(interim or text)))
+        events.append(stt.SpeechEvent(type=stt.SpeechEventType.FINAL_TRANSCRIPT, alternatives=data(text)))
+        events.append(stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH))
+        for event in events:
+            self._streams[-1]._event_ch.send_nowait(event)
+
+
+class _ScriptedRecognition(stt.RecognizeStream):
+    async def _run(self) -> None:
+        async for _frame in self._input_ch:
+            pass
+
+
+class ScriptedVAD(vad.VAD):
+    """Voice activity as the test says it: `ScriptedLine.caller_says` sends what Silero would for an
+    utterance of the caller's (start of speech, inference results while it lasts, end of speech)."""
+
+    def __init__(self):
+        super().__init__(capabilities=vad.VADCapabilities(update_interval=0.032))
+        self.streams: list[_ScriptedVADStream] = []
+
+    def stream(self) -> vad.VADStream:
+        stream = _ScriptedVADStream(self)
+        self.streams.append(stream)
+        return stream
+
+    def send(self, kind: vad.VADEventType, *, speech: float = 0.0, speaking: bool = True) -> None:
+        self.streams[-1]._event_ch.send_nowait(vad.VADEvent(
+            type=kind, samples_index=0, timestamp=time.time(), speech_duration=speech, silence_duration=0.0,
+            speaking=speaking, raw_accumulated_speech=speech))
+
+
+class _ScriptedVADStream(vad.VADStream):
+    async def _main_task(self) -> None:
+        async for _frame in self._input_ch:
+            pass
+
+
+class ScriptedLine:
+    """The caller's side of a live line: their voice activity (VAD) and its transcripts (STT), in the
+    order the two arrive for one utterance."""
+
+    def __init__(self):
+        self.vad = ScriptedVAD()
+        self.stt = ScriptedSTT()
+
+    async def caller_says(self, text: str, *, interim: str) -> None:
+        def transcript(kind: stt.SpeechEventType, words: str) -> None:
+            self.stt._streams[-1]._event_ch.send_nowait(stt.SpeechEvent(
+                type=kind, alternatives=[stt.SpeechData(language="en", text=words, confidence=0.99)]))
+
+        self.vad.send(vad.VADEventType.START_OF_SPEECH, speech=0.1)
+        await asyncio.sleep(0.05)
+        self.vad.send(vad.VADEventType.INFERENCE_DONE, speech=0.6)  # long enough to interrupt, if words came
+        await asyncio.sleep(0.05)
+        transcript(stt.SpeechEventType.INTERIM_TRANSCRIPT, interim)
+        await asyncio.sleep(0.05)
+        self.vad.send(vad.VADEventType.INFERENCE_DONE, speech=0.9)
+        await asyncio.sleep(0.05)
+        transcript(stt.SpeechEventType.FINAL_TRANSCRIPT, text)
+        self.vad.send(vad.VADEventType.END_OF_SPEECH, speech=1.0, speaking=False)
+
+
+class PausableAudioOutput(PlayingAudioOutput):
+    """A sink that can pause, as the room's audio output can: records when the agent's voice was
+    paused and resumed."""
+
+    def __init__(self):
+        super().__init__()
+        self._capabilities = io.AudioOutputCapabilities(pause=True)
+        self.paused: list[float] = []
+        self.resumed: list[float] = []
+
+    def pause(self) -> None:
+        super().pause()
+        self.paused.append(time.time())
+
+    def resume(self) -> None:
+        super().resume()
+        self.resumed.append(time.time())

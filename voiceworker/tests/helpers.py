@@ -11,8 +11,8 @@ from livekit.agents import AgentSession, llm
 from voiceworker.agent import SoniqAgent
 from voiceworker.api_client import SoniqApiClient
 from voiceworker.call_control import CallControl, LoggingCallControl
+from voiceworker.call_job import build_call
 from voiceworker.call_state import CallState
-from voiceworker.entrypoint import build_call
 from voiceworker.providers import MAX_TOOL_STEPS
 from voiceworker.tests.conftest import CALLER_NUMBER
 

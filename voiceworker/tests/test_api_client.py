@@ -206,7 +206,7 @@ def test_a_config_the_worker_cannot_read_is_an_unavailable_api(fake_api_factory)
 
 
 def test_a_config_field_left_out_is_the_contracts_default_and_a_zero_is_a_zero(fake_api_factory):
-    from voiceworker.entrypoint import build_watchdog
+    from voiceworker.call_job import build_watchdog
 
     start = started(fake_api_factory, {"language": "de", "warnings": {"first_seconds": 90, "final_seconds": 0},
                                        "field_of_a_newer_api": True})

@@ -11,8 +11,8 @@ from calls.models import Call, CallbackRequest, ToolInvocation, TranscriptTurn
 from core.call_contract import WarningsConfig
 from testing.demo_tenants import SALON_NUMBER
 from voiceworker.call_control import LiveKitCallControl
+from voiceworker.call_job import build_watchdog, send_log
 from voiceworker.call_logger import CallLogger
-from voiceworker.entrypoint import build_watchdog, finish_call
 from voiceworker.tests.conftest import CALLER_NUMBER
 from voiceworker.tests.fakes import ScriptedLLM, free_port_url
 from voiceworker.tests.helpers import close, spoken, start_text_call, turn
@@ -177,7 +177,7 @@ def test_the_call_log_reaches_the_api_and_is_stored(live_api, spool_dir, celery_
         await turn(session, "Is there parking?")
         await session.aclose()
         call.settle(outcome="answered", end_reason="The caller hung up.")
-        delivered = await finish_call(call, call_logger=CallLogger(api_url=live_api.url, spool_dir=spool_dir))
+        delivered = await send_log(call, call_logger=CallLogger(api_url=live_api.url, spool_dir=spool_dir))
         await call.api.aclose()
         return call, delivered
 
@@ -203,7 +203,7 @@ def test_a_log_spooled_while_the_api_was_down_reaches_it_later(live_api, spool_d
         await session.aclose()
         await call.api.aclose()
         down = CallLogger(api_url=free_port_url(), spool_dir=spool_dir)
-        sent_at_once = await finish_call(call, call_logger=down)
+        sent_at_once = await send_log(call, call_logger=down)
         back = CallLogger(api_url=live_api.url, spool_dir=spool_dir)
         return call, sent_at_once, await back.resend_spooled(), await back.resend_spooled()
 

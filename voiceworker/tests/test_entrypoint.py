@@ -8,8 +8,10 @@ from livekit.agents import AgentSession
 
 from core.call_contract import CallConfig
 from voiceworker.call_control import LoggingCallControl
+from voiceworker.call_job import SipCall
 from voiceworker.call_state import CallState
-from voiceworker.entrypoint import CallerPresence, SipCall, build_server
+from voiceworker.entrypoint import build_server
+from voiceworker.presence import CallerPresence
 from voiceworker.providers import build_session
 from voiceworker.tests.fakes import FakeApi
 
@@ -27,7 +29,8 @@ def test_it_reads_who_called_whom_from_the_sip_attributes():
         "sip.trunkPhoneNumber": "+15550100001", "sip.phoneNumber": "+15555550123", "sip.callID": "SCL_abc",
         "sip.ruleID": "SDR_x", "sip.callStatus": "active",
     })
-    assert sip_call == SipCall(called_number="+15550100001", caller_number="+15555550123", sip_call_id="SCL_abc")
+    assert sip_call == SipCall(called_number="+15550100001", caller_number="+15555550123", sip_call_id="SCL_abc",
+                               call_status="active")
 
 
 def test_a_withheld_number_is_an_empty_caller():
@@ -49,8 +52,9 @@ def test_the_session_uses_the_tenants_providers_and_options(settings):
     assert session.llm.model == "gpt-4.1-mini"
     assert (session.tts.model, session.tts._opts.voice, session.tts._opts.speed, session.tts._opts.language) == (
         "sonic-3", "a0e99841-438c-4a64-b679-ae501e7d6091", 1.1, "de")
-    # Turn detection and interruptions that run locally, not on LiveKit Cloud.
-    assert session.turn_detection == "vad"
+    # Turn detection and interruptions that run locally, not on LiveKit Cloud: livekit's end-of-turn
+    # model in its local version (German is one of its languages), the VAD for interruptions.
+    assert session.turn_detection.model == "turn-detector-v1-mini"
     assert session.options.interruption["mode"] == "vad"
 
 

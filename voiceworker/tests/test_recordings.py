@@ -25,8 +25,8 @@ from voiceworker import recordings
 from voiceworker.agent import SoniqAgent
 from voiceworker.api_client import SoniqApiClient
 from voiceworker.call_control import LoggingCallControl
+from voiceworker.call_job import build_call, send_log
 from voiceworker.call_logger import CallLogger
-from voiceworker.entrypoint import build_call, finish_call
 from voiceworker.recordings import RecordingUploader
 from voiceworker.tests.audio import CALLER_SPEECH, CALLER_SPEECH_ENDS, CALLER_SPEECH_STARTS, wav_frames
 from voiceworker.tests.conftest import CALLER_NUMBER
@@ -160,7 +160,7 @@ async def a_recorded_call(*, api_url: str, spool_dir, agent_says: str = "Sure, w
     call.end()
     await session.aclose()
     await job.run_shutdown()
-    await finish_call(call, call_logger=CallLogger(api_url=log_api_url or api_url, spool_dir=spool_dir, send_timeout=2))
+    await send_log(call, call_logger=CallLogger(api_url=log_api_url or api_url, spool_dir=spool_dir, send_timeout=2))
     await client.aclose()
     return start, call, {"greeting_end": greeting_end, "caller_at": line.spoke_at - began, "agent_at": agent_at}
 

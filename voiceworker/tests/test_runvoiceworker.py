@@ -74,8 +74,14 @@ def test_a_configured_worker_hands_over_to_livekit(settings, monkeypatch):
     monkeypatch.setattr("livekit.agents.cli.run_app", lambda server: started.append((server, list(sys.argv))))
     monkeypatch.setattr("voiceworker.call_logger.SpoolResender.start", lambda self: None)
     monkeypatch.setattr(sys, "argv", ["manage.py"])
+    monkeypatch.setenv("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")  # restored after the test
     call_command("runvoiceworker", "start", "--log-level", "info")
     (server, argv), = started
     assert server._agent_name == settings.VOICE_AGENT_NAME
     assert argv == ["manage.py runvoiceworker", "start", "--log-level", "info"]
+    # The forkserver loads the end-of-turn model once for every call (issue 21 item 1)...
+    assert os.environ["LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"] == "1"
+    # ...and nothing loads it when it is switched off.
+    settings.VOICE_TURN_DETECTOR = "vad"
+    call_command("runvoiceworker", "start")
     assert os.environ["LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"] == "0"

@@ -6,7 +6,7 @@ import asyncio
 from livekit import api as livekit_api
 
 from backoffice.tests.factories import SALON_HOST, SALON_OWNER, owner_client
-from voiceworker.entrypoint import trial_grant_of
+from voiceworker.call_job import trial_grant_of
 
 KEY, SECRET = "devkey", "a-local-livekit-secret-of-32-chars!"
 

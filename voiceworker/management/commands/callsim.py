@@ -49,8 +49,8 @@ class Command(BaseCommand):
         from voiceworker.agent import SoniqAgent
         from voiceworker.api_client import ApiRefused, ApiUnavailable, SoniqApiClient, UnknownNumber
         from voiceworker.call_control import LoggingCallControl
+        from voiceworker.call_job import build_call, send_log
         from voiceworker.call_logger import CallLogger
-        from voiceworker.entrypoint import build_call, finish_call
         from voiceworker.providers import MAX_TOOL_STEPS, build_llm
 
         api = SoniqApiClient(base_url=settings.SONIQ_API_URL, internal_token=settings.INTERNAL_API_TOKEN)
@@ -96,7 +96,7 @@ class Command(BaseCommand):
                     self._print(f"[the turn failed: {exc}]")
         finally:
             await session.aclose()
-            delivered = await finish_call(call, call_logger=CallLogger(api_url=settings.SONIQ_API_URL,
+            delivered = await send_log(call, call_logger=CallLogger(api_url=settings.SONIQ_API_URL,
                                                                        spool_dir=settings.VOICE_SPOOL_DIR))
             await api.aclose()
         self._print(f"Call ended: outcome {call.outcome or '-'}, {call.end_reason} "

@@ -45,9 +45,10 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(missing_settings_message(subcommand, missing))
 
-        # The calls use the Silero VAD only; the framework would otherwise preload a ~244 MB
-        # end-of-turn model into the forkserver that no call here uses. Set before anything forks.
-        os.environ.setdefault("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
+        # The end-of-turn model's weights (~244 MB) are loaded once, by the forkserver, and every
+        # job process shares them copy-on-write; with the model off, nothing loads them. Set before
+        # anything forks (livekit.agents.ipc._preload reads it).
+        os.environ["LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"] = "1" if settings.VOICE_TURN_DETECTOR == "v1-mini" else "0"
         from livekit.agents import cli
 
         from voiceworker.call_logger import CallLogger, SpoolResender

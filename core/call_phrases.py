@@ -1,0 +1,39 @@
+"""The sentences the voice worker says on its own — fillers, apologies, "are you still there?",
+goodbyes, the time-limit warnings' closings — and the words it does not take as an interruption,
+named once for both sides.
+
+The English here is the msgid of Django's translation catalogs (`locale/<lang>/LC_MESSAGES/django.po`).
+The API translates them into the tenant's language at call start (`voiceapi.call_config`, under
+`translation.override`) and sends them in the call config's `phrases`; the worker says what it was
+sent and falls back to this English only for a key the config lacks (an older API). The worker's
+job processes load no Django app, so they could not read the catalogs themselves, and one catalog
+for every sentence a caller hears means a new language is added by completing that catalog.
+
+`gettext_noop` only marks the strings for `makemessages`: importing it needs no app registry.
+"""
+from __future__ import annotations
+
+from django.utils.translation import gettext_noop as _
+
+PHRASES: dict[str, str] = {
+    # After ~1 s of the model thinking, and again if it keeps the caller waiting.
+    "filler": _("One moment."),
+    "still_thinking": _("Just a moment more."),
+    "say_again": _("Sorry, could you say that again?"),
+    "failure_apology": _("I'm sorry, we're having technical difficulties. Please call us again in a few minutes. "
+                         "Goodbye."),
+    "still_there": _("Are you still there?"),
+    "no_response_goodbye": _("I can't hear anyone, so I'll end the call now. Please call us again. Goodbye!"),
+    "goodbye": _("Thank you for calling. Goodbye!"),
+    "transfer_announcement": _("Please hold while I transfer you."),
+    "time_up_transfer": _("We've reached the time limit for this call, so I'm transferring you to a colleague now."),
+    "time_up_goodbye": _("I'm sorry, we've reached the time limit for this call."),
+    "time_up_no_callback": _("Please call us again if there is anything else."),
+    "goodbye_word": _("Goodbye!"),
+    # What the caller typed on the keypad when asked for a number, as their words to the model.
+    "keypad_digits": _("(typed on the keypad) {digits}"),
+    # Said while the agent speaks, these only show the caller is listening: they do not interrupt.
+    # Separated by "|"; each a whole utterance, lower case, without punctuation.
+    "backchannels": _("mm-hmm|mhm|mm|hmm|uh-huh|uh huh|okay|ok|yeah|yes|yep|right|sure|alright|all right|i see|"
+                      "got it|um|uh|ah|oh|er"),
+}
