@@ -15,8 +15,9 @@ together make ≥ `--min-turns` turns; then the caller hangs up. Per N, printed:
 - the marginal PSS per call: the worker tree's PSS with N calls up (sampled in the middle of the round)
   minus its PSS idle before the round, ÷ N;
 - the turn (the caller's end of speech → the reply's first audio at the caller) and our share of it, p50
-  and p95: the turn minus the framework's end-of-utterance delay (the call's stored average) and minus the
-  stand-ins' configured delays and the voice stand-in's synthesis time;
+  and p95: the turn minus the framework's end-of-utterance delay (that turn's, from the worker's debug
+  log: the caller's last speech → "user turn committed") and minus the stand-ins' configured delays and
+  the voice stand-in's synthesis time;
 - failed calls (not answered, hung up by the far end, or a line without a reply before the next).
 
 The first N whose p95 of our share passes 50 ms or where a call fails is named at the end. Every figure
@@ -28,6 +29,7 @@ stacks of the samples on CPU) during the round of the largest N.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import os
@@ -46,7 +48,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.real_call import SALON, bench_database, stored_eou_ms, timeit  # noqa: E402
+from bench.real_call import SALON, bench_database, timeit  # noqa: E402
 from devstack.audio import Script, Segment, speech_segments  # noqa: E402
 from devstack.livekit import LineConfig, LocalLine  # noqa: E402
 from devstack.phone import SipPhone  # noqa: E402
@@ -62,6 +64,22 @@ QUESTIONS = ["What time do you open on Saturday?", "Do you have parking nearby?"
              "Can I bring my little daughter along?", "Do you sell hair products too?",
              "Is there a waiting area inside?", "How early should I arrive?"]
 PAUSE_SECONDS = 5.5  # after each reply starts: the endpointing, the reply ("Is there anything else…") and air
+
+
+def committed_turns(log: str, caller: str) -> list[tuple[float, float]]:
+    """(the caller's last speech, the turn committed), wall-clock seconds, per turn of the call, from
+    the worker's debug log ("user turn committed")."""
+    found = []
+    for line in log.splitlines():
+        if '"user turn committed"' not in line or caller not in line:
+            continue
+        try:
+            record = json.loads(line)
+            committed = dt.datetime.fromisoformat(record["timestamp"]).timestamp()
+            found.append((float(record["last_speaking_time"]), committed))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -195,15 +213,16 @@ def main() -> None:
         processes.append(worker)
         standins.transcripts[:] = QUESTIONS * 10
         pids = line.pids()
-        worker_children_before = {child.pid for child in psutil.Process(worker.pid).children(recursive=True)}
 
         def classify(role: str, process: psutil.Process) -> str:
             if role != "worker":
                 return role
-            # The job processes are forked for calls; what was there before the first round (the
-            # forkserver, an inference process, the idle processes waiting) is the worker's own — an
-            # idle process that takes a call and its replacement make up the difference.
-            return "worker" if process.pid in worker_children_before else "jobs"
+            # The job processes are the forkserver's children (a call each, or idle and waiting for
+            # one); the main process's own children are the forkserver and the resource tracker.
+            try:
+                return "worker" if process.ppid() == worker.pid else "jobs"
+            except psutil.Error:
+                return "jobs"
 
         # One call first, not counted: the caller's lines and the replies are synthesised and cached.
         rounds = [(0, 2), *[(n, max(args.min_lines, math.ceil(args.min_turns / n))) for n in counts]]
@@ -304,12 +323,15 @@ def _run_round(n: int, calls: list[Call], *, warmup: bool, line: LocalLine, stan
     for at, body in zip(standins.chat_times[requests_from:], standins.chat_requests[requests_from:], strict=True):
         found = re.search(r"calling from (\+\d+)", json.dumps(body.get("messages") or []))
         requests.setdefault(found.group(1) if found else "", []).append(at)
-    turns, ours, before_request, after_request = [], [], [], []
+    wall_offset = time.time() - time.monotonic()
+    turns, ours, before_request = [], [], []
     for call in live:
         heard, rate = call.phone.heard()
         speech = speech_segments(heard, rate)
-        eou = stored_eou_ms(database_url, call.caller)
         media_at = call.phone.received(200)[0].at  # the recording and the caller's WAV start with the media
+        # The end-of-turn model makes the framework's delay per turn bimodal (its minimum when the words
+        # sound finished, its maximum when not), so the call's average would not do: each turn's own.
+        commits = committed_turns(worker.log(), call.caller)
         for index, spoken in enumerate(call.lines):
             following = call.lines[index + 1].start if index + 1 < len(call.lines) else call.length
             reply = next((s for s in speech if spoken.end < s.start < following), None)
@@ -318,17 +340,18 @@ def _run_round(n: int, calls: list[Call], *, warmup: bool, line: LocalLine, stan
                 continue
             turn = reply.start - spoken.end
             turns.append(turn)
+            ended_wall = media_at + spoken.end + wall_offset
+            eou = next((committed - last for last, committed in commits if abs(last - ended_wall) < 0.6), None)
             if eou is None:
                 continue
-            ours.append(turn - eou / 1000 - args.first_token - args.first_audio - synth)
-            # Split at the model request: the framework's turn decision → the request leaving (the
-            # transcript, the chat context, the tools' schemas, the SDK), and the request → the caller
-            # hearing the reply, minus the stand-ins (the answer to the voice, the audio's way out).
+            ours.append(turn - eou - args.first_token - args.first_audio - synth)
+            # Where the first model request leaves: with the end-of-turn model the framework asks the model
+            # as soon as the transcript is final (preemptive generation) and plays the answer only once
+            # the turn is committed, so this is the STT's endpointing plus the SDK's time, not a share.
             ended, heard_at = media_at + spoken.end, media_at + reply.start
             first = next((at for at in requests.get(call.caller, []) if ended < at < heard_at), None)
             if first is not None:
-                before_request.append(first - ended - eou / 1000)
-                after_request.append(heard_at - first - args.first_token - args.first_audio - synth)
+                before_request.append(first - ended)
     call_seconds = sum(call.ended_at - call.established_at for call in live)
     failed = [f"{call.caller}: {call.failure}" for call in calls if call.failure]
 
@@ -339,9 +362,9 @@ def _run_round(n: int, calls: list[Call], *, warmup: bool, line: LocalLine, stan
         return percentile(values, fraction) * 1000 if values else float("nan")
 
     result = {"n": n, "failed": failed, "ours_p95": pct(ours, 0.95),
-              "split": f"ours before the model request p50/p95 {pct(before_request, .5):.0f}/"
-                       f"{pct(before_request, .95):.0f} ms, after it {pct(after_request, .5):.0f}/"
-                       f"{pct(after_request, .95):.0f} ms (n={len(after_request)})"}
+              "split": f"end of speech → first model request p50/p95 {pct(before_request, .5):.0f}/"
+                       f"{pct(before_request, .95):.0f} ms (n={len(before_request)}; the STT stand-in's "
+                       f"endpointing is {standins.endpoint_seconds * 1000:.0f} ms of it)"}
     result["row"] = (f"{n:<3d}{len(turns):5d}  {call_seconds:6.0f}  {per_call_second('jobs'):14.1f}  "
                      f"{per_call_second('worker'):16.1f}  {per_call_second('server'):16.1f}  "
                      f"{per_call_second('bridge'):16.1f}  {(peak_pss - idle_pss) / n:11.1f}  "
