@@ -24,7 +24,7 @@ The first N whose p95 of our share passes 50 ms or where a call fails is named a
 is printed with the machine's `python3 -m timeit "sum(range(10000))"` at start and end.
 
 `--profile SECONDS` records one job process with py-spy (`py-spy record --pid`, collapsed
-stacks of the samples on CPU) during the round of the largest N.
+stacks of the samples on CPU) during the round of `--profile-at` calls.
 """
 from __future__ import annotations
 
@@ -175,7 +175,8 @@ def main() -> None:
     parser.add_argument("--first-token", type=float, default=0.2, help="the model stand-in's first-token delay (s)")
     parser.add_argument("--first-audio", type=float, default=0.1, help="the voice stand-in's first-audio delay (s)")
     parser.add_argument("--profile", type=float, default=0.0,
-                        help="py-spy a job process for this many seconds in the largest round")
+                        help="py-spy a job process for this many seconds in the round of --profile-at calls")
+    parser.add_argument("--profile-at", type=int, default=4)
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "soniq-real-capacity"))
     args = parser.parse_args()
     counts = [int(n) for n in args.counts.split(",")]
@@ -231,7 +232,7 @@ def main() -> None:
             results.append(run_round(number_of_calls or 1, lines_per_call, warmup=number_of_calls == 0, line=line,
                                      standins=standins, worker=worker, pids=pids, classify=classify,
                                      database_url=database_url, args=args, out=out,
-                                     profile=args.profile if number_of_calls == max(counts) else 0.0))
+                                     profile=args.profile if number_of_calls == args.profile_at else 0.0))
         print("timeit at end:", timeit(), flush=True)
         print(f"load average at end: {os.getloadavg()}")
         print(f"stand-in delays: model first token {args.first_token * 1000:.0f} ms, voice first audio "
