@@ -39,7 +39,7 @@ from voiceworker.call_logger import CallLogger
 from voiceworker.call_record import CallRecorder
 from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CALLER_HUNG_UP, HANG_UP_GRACE_SECONDS, CallState
 from voiceworker.presence import CALL_STATUS, CallerGone, CallerPresence
-from voiceworker.providers import CALLER_AUDIO_SAMPLE_RATE, build_apology_session, build_session
+from voiceworker.providers import build_apology_session, build_session
 from voiceworker.watchdog import CallWatchdog, Clock
 
 logger = logging.getLogger("soniq.voiceworker")
@@ -208,9 +208,8 @@ class CallJob:
             await session.start(
                 SoniqAgent(instructions=call.config.instructions, tools_offered=call.config.tools),
                 room=ctx.room,
-                room_options=room_io.RoomOptions(
-                    participant_identity=self.participant.identity, close_on_disconnect=True,
-                    audio_input=room_io.AudioInputOptions(sample_rate=CALLER_AUDIO_SAMPLE_RATE)),
+                room_options=room_io.RoomOptions(participant_identity=self.participant.identity,
+                                                 close_on_disconnect=True),
                 record=False,
             )
         except Exception as exc:

@@ -65,12 +65,6 @@ LLM_RETRY_INTERVAL_SECONDS = 0.2
 # default, 25 ms, cuts a multilingual utterance into fragments.
 MULTI_ENDPOINTING_MS = 100
 
-# The caller's audio as the session takes it from the room. A phone line carries 8 kHz; the VAD (Silero)
-# and the speech-to-text (Deepgram, linear16) both want 16 kHz. At the framework's default (24 kHz) each
-# of them resamples every frame again; taking the room's track at 16 kHz resamples once, in LiveKit's
-# native audio stream (bench/real_capacity.py, docs/BENCHMARKS.md).
-CALLER_AUDIO_SAMPLE_RATE = 16000
-
 
 def llm_attempt_options(*, retries: int) -> APIConnectOptions:
     return APIConnectOptions(max_retry=retries, timeout=settings.VOICE_LLM_ATTEMPT_TIMEOUT,
