@@ -28,11 +28,13 @@ from collections import deque
 from dataclasses import dataclass
 
 # Calls per core this worker reports itself full at (VOICE_MAX_CALLS overrides it). From
-# bench/worker_capacity.py on the 2-vCPU bench VM when it was quiet (docs/BENCHMARKS.md, "Capacity and
-# scale", 23:25 run): a call costs 66-84 ms of CPU per second; at 8 calls (4 per core) the turn's added
-# latency was p50 49 / p95 73 ms, at 16 (8 per core) p50 271 / p95 499 ms. 4 per core is the last count
-# before callers would notice; re-measure on the target machine.
-MEASURED_CALLS_PER_CORE = 4
+# bench/real_capacity.py: real SIP calls through the LiveKit server and SIP bridge into this worker on the
+# 2-core bench machine (docs/BENCHMARKS.md, "Calls per core through the real media path"): a call costs
+# ≈ 150 ms of job-process CPU per second of call, mostly the WebRTC stack in the job process; at 4 calls
+# per core every call failed in both runs, at 3 per core in one run of two; 2 per core held in two
+# runs of three (in the third the last reply of each call came after the bench's 4 s). The machine was
+# shared (load average 5-32); re-measure on the target machine.
+MEASURED_CALLS_PER_CORE = 2
 DEFAULT_CPU_FULL = 0.85
 DEFAULT_DRAIN_TIMEOUT_SECONDS = 600  # a long phone call; shorter than most orchestrators would allow by default
 LOAD_THRESHOLD = 1.0
