@@ -47,8 +47,13 @@ def test_it_summarises_the_call_and_sends_it_in_call_ended(committed_db, api_ser
     assert asked and asked[0]["authorization"] == "Bearer sk-test-local"
 
 
-def test_the_call_page_and_the_dashboard_show_the_summary(committed_db, api_server, celery_worker_process, llm_server):
+def test_the_call_page_and_the_dashboard_show_the_summary(committed_db, api_server, celery_worker_process, llm_server,
+                                                          settings):
     from backoffice.tests.factories import SALON_HOST, SALON_OWNER, owner_client
+
+    # The admin shows summaries where a summary model is configured, as it is for the worker.
+    for name, value in llm_server.settings().items():
+        setattr(settings, name, value)
 
     call, token = start_call("salon")
     post_log(api_server, call.pk, token, a_log(turns=4))
