@@ -31,6 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,28 +114,33 @@ def stored_eou_ms(database_url: str, caller: str) -> float | None:
     return None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=5)
-    parser.add_argument("--first-token", type=float, default=0.2, help="the model stand-in's first-token delay (s)")
-    parser.add_argument("--first-audio", type=float, default=0.1, help="the voice stand-in's first-audio delay (s)")
-    args = parser.parse_args()
-    print("timeit at start:", timeit(), flush=True)
+@dataclass
+class BenchPlatform:
+    line: LocalLine
+    standins: ProviderStandIns
+    env: dict[str, str]
+    database_url: str
+    worker: ChildProcess
+    manage: list[str]
 
+
+@contextmanager
+def bench_platform(standins: ProviderStandIns, **env_extra: str) -> Iterator[BenchPlatform]:
+    """What `make run` starts, for a bench: a private PostgreSQL and Redis (unless DATABASE_URL/REDIS_URL are
+    set), a fresh bench database, the local line with the trunk made by `sip_sync`, gunicorn, a Celery
+    worker and the production voice worker, with `standins` as the providers. Stops all of it after."""
     services = Services()
     processes: list[ChildProcess] = []
-    line = standins = None
+    line = None
     try:
         urls = services.start(persistent_redis=False)
         database_url = bench_database(urls.get("DATABASE_URL") or os.environ["DATABASE_URL"])
         redis_url = urls.get("REDIS_URL") or os.environ["REDIS_URL"]
         line = LocalLine(LineConfig.free(redis_url=redis_url.rsplit("/", 1)[0] + "/3")).start()
-        standins = ProviderStandIns(first_token_seconds=args.first_token, first_audio_seconds=args.first_audio,
-                                    turns=ReceptionistTurns(goodbye_outcome="booked"))
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "DEBUG": "1",
                "INTERNAL_API_TOKEN": "bench-internal-token", **line.config.settings(),
                "LIVEKIT_SIP_TRUNK_NAME": "soniq-bench", "LIVEKIT_SIP_ALLOWED_ADDRESSES": "127.0.0.1",
-               **standins.settings()}
+               **standins.settings(), **env_extra}
         manage = [sys.executable, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate_schemas", "--executor=standard", "-v", "0"], env=env, check=True, cwd=ROOT)
         subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -143,8 +151,31 @@ def main() -> None:
         processes.append(ChildProcess("celery", [sys.executable, "-m", "celery", "-A", "soniq_site", "worker",
                                                  "--pool", "threads", "--concurrency", "4", "--loglevel", "WARNING"],
                                       env).start())
-        processes.append(voice_worker(env))
+        worker = voice_worker(env)
+        processes.append(worker)
+        yield BenchPlatform(line=line, standins=standins, env=env, database_url=database_url, worker=worker,
+                            manage=manage)
+    finally:
+        for process in reversed(processes):
+            process.stop()
+        standins.stop()
+        if line is not None:
+            line.stop()
+        services.stop()
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=5)
+    parser.add_argument("--first-token", type=float, default=0.2, help="the model stand-in's first-token delay (s)")
+    parser.add_argument("--first-audio", type=float, default=0.1, help="the voice stand-in's first-audio delay (s)")
+    args = parser.parse_args()
+    print("timeit at start:", timeit(), flush=True)
+
+    standins = ProviderStandIns(first_token_seconds=args.first_token, first_audio_seconds=args.first_audio,
+                                turns=ReceptionistTurns(goodbye_outcome="booked"))
+    with bench_platform(standins) as platform:
+        line, env, database_url, manage = platform.line, platform.env, platform.database_url, platform.manage
         figures: dict[str, list[float]] = {name: [] for name in
                                            ("invite_ok", "greeting", "turn", "eos_request", "request_audio_ours",
                                                          "answer_voice", "audio_heard",
@@ -229,14 +260,6 @@ def main() -> None:
                             ("ours", "  ours (minus endpointing, stand-ins)"),
                             ("bye", "goodbye's end → BYE"), ("refer_settled", "REFER → call settled (BYE)")):
             print(f"{label:32s} {summary(figures[name])}")
-    finally:
-        for process in reversed(processes):
-            process.stop()
-        if standins is not None:
-            standins.stop()
-        if line is not None:
-            line.stop()
-        services.stop()
 
 
 if __name__ == "__main__":

@@ -48,13 +48,12 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.real_call import SALON, bench_database, timeit  # noqa: E402
+from bench.real_call import SALON, bench_platform, timeit  # noqa: E402
 from devstack.audio import Script, Segment, speech_segments  # noqa: E402
-from devstack.livekit import LineConfig, LocalLine  # noqa: E402
+from devstack.livekit import LocalLine  # noqa: E402
 from devstack.phone import SipPhone  # noqa: E402
-from devstack.processes import ChildProcess, gunicorn, voice_worker  # noqa: E402
+from devstack.processes import ChildProcess  # noqa: E402
 from devstack.standins import ProviderStandIns, ReceptionistTurns  # noqa: E402
-from scripts.dev import Services  # noqa: E402
 
 # Plain questions: none names the service or asks to book, for a person, or says goodbye, so the model
 # stand-in answers each with one sentence and the call goes on as long as the caller does.
@@ -185,33 +184,11 @@ def main() -> None:
     print("timeit at start:", timeit(), flush=True)
     print(f"cores: {psutil.cpu_count()}, load average at start: {os.getloadavg()}", flush=True)
 
-    services = Services()
-    processes: list[ChildProcess] = []
-    line = standins = None
-    try:
-        urls = services.start(persistent_redis=False)
-        database_url = bench_database(urls.get("DATABASE_URL") or os.environ["DATABASE_URL"])
-        redis_url = urls.get("REDIS_URL") or os.environ["REDIS_URL"]
-        line = LocalLine(LineConfig.free(redis_url=redis_url.rsplit("/", 1)[0] + "/3")).start()
-        standins = ProviderStandIns(first_token_seconds=args.first_token, first_audio_seconds=args.first_audio,
-                                    turns=ReceptionistTurns(goodbye_outcome="booked"))
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "DEBUG": "1",
-               "INTERNAL_API_TOKEN": "bench-internal-token", **line.config.settings(),
-               "LIVEKIT_SIP_TRUNK_NAME": "soniq-bench", "LIVEKIT_SIP_ALLOWED_ADDRESSES": "127.0.0.1",
-               # The bench finds where the worker stops keeping up; its own limit must not stop it first.
-               "VOICE_MAX_CALLS": str(max(counts) * 2), **standins.settings()}
-        manage = [sys.executable, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate_schemas", "--executor=standard", "-v", "0"], env=env, check=True, cwd=ROOT)
-        subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        subprocess.run([*manage, "sip_sync"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        web, web_url = gunicorn(env)
-        processes.append(web)
-        env["SONIQ_API_URL"] = web_url
-        processes.append(ChildProcess("celery", [sys.executable, "-m", "celery", "-A", "soniq_site", "worker",
-                                                 "--pool", "threads", "--concurrency", "4", "--loglevel", "WARNING"],
-                                      env).start())
-        worker = voice_worker(env)
-        processes.append(worker)
+    standins = ProviderStandIns(first_token_seconds=args.first_token, first_audio_seconds=args.first_audio,
+                                turns=ReceptionistTurns(goodbye_outcome="booked"))
+    # The bench finds where the worker stops keeping up; its own limit must not stop it first.
+    with bench_platform(standins, VOICE_MAX_CALLS=str(max(counts) * 2)) as platform:
+        line, worker, database_url = platform.line, platform.worker, platform.database_url
         standins.transcripts[:] = QUESTIONS * 10
         pids = line.pids()
 
@@ -252,14 +229,6 @@ def main() -> None:
         top = "none up to " + str(max(counts))
         print(f"first N with our p95 > 50 ms or a failed call: {first_bad or top}")
         print(f"first N with our p95 > 50 ms above one call's ({base:.0f} ms) or a failed call: {first_added or top}")
-    finally:
-        for process in reversed(processes):
-            process.stop()
-        if standins is not None:
-            standins.stop()
-        if line is not None:
-            line.stop()
-        services.stop()
 
 
 def run_round(n: int, lines_per_call: int, *, warmup: bool, line: LocalLine, standins: ProviderStandIns,
