@@ -120,15 +120,16 @@ class BenchPlatform:
     standins: ProviderStandIns
     env: dict[str, str]
     database_url: str
-    worker: ChildProcess
+    worker: ChildProcess | None
     manage: list[str]
 
 
 @contextmanager
-def bench_platform(standins: ProviderStandIns, **env_extra: str) -> Iterator[BenchPlatform]:
+def bench_platform(standins: ProviderStandIns, *, start_worker: bool = True, **env_extra: str) -> Iterator[BenchPlatform]:
     """What `make run` starts, for a bench: a private PostgreSQL and Redis (unless DATABASE_URL/REDIS_URL are
     set), a fresh bench database, the local line with the trunk made by `sip_sync`, gunicorn, a Celery
-    worker and the production voice worker, with `standins` as the providers. Stops all of it after."""
+    worker and (unless `start_worker` is false: a bench starting its own per condition) the production voice
+    worker, with `standins` as the providers. Stops all of it after."""
     services = Services()
     processes: list[ChildProcess] = []
     line = None
@@ -151,8 +152,9 @@ def bench_platform(standins: ProviderStandIns, **env_extra: str) -> Iterator[Ben
         processes.append(ChildProcess("celery", [sys.executable, "-m", "celery", "-A", "soniq_site", "worker",
                                                  "--pool", "threads", "--concurrency", "4", "--loglevel", "WARNING"],
                                       env).start())
-        worker = voice_worker(env)
-        processes.append(worker)
+        worker = voice_worker(env) if start_worker else None
+        if worker is not None:
+            processes.append(worker)
         yield BenchPlatform(line=line, standins=standins, env=env, database_url=database_url, worker=worker,
                             manage=manage)
     finally:

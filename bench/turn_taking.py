@@ -30,9 +30,7 @@ final is in before the turn could end either way.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,13 +43,11 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.real_call import SALON, bench_database, timeit  # noqa: E402
+from bench.real_call import SALON, bench_platform, timeit  # noqa: E402
 from devstack.audio import silence, speak, speech_segments, write_wav  # noqa: E402
-from devstack.livekit import LineConfig, LocalLine  # noqa: E402
 from devstack.phone import SipPhone  # noqa: E402
-from devstack.processes import ChildProcess, gunicorn, voice_worker  # noqa: E402
+from devstack.processes import voice_worker  # noqa: E402
 from devstack.standins import ProviderStandIns, ReceptionistTurns  # noqa: E402
-from scripts.dev import Services  # noqa: E402
 
 RATE = 8000
 # Each utterance: its pieces of speech with the pause (s) after each but the last. None of them names a
@@ -144,117 +140,93 @@ def main() -> None:
     args = parser.parse_args()
     print("timeit at start:", timeit(), flush=True)
 
-    services = Services()
-    processes: list[ChildProcess] = []
-    line = standins = worker = None
+    standins = ProviderStandIns(first_token_seconds=args.first_token, first_audio_seconds=args.first_audio,
+                                endpoint_seconds=args.stt_endpoint, turns=ReceptionistTurns())
+    worker = None
     results: dict[str, dict] = {}
-    try:
-        urls = services.start(persistent_redis=False)
-        database_url = bench_database(urls.get("DATABASE_URL") or os.environ["DATABASE_URL"])
-        redis_url = urls.get("REDIS_URL") or os.environ["REDIS_URL"]
-        line = LocalLine(LineConfig.free(redis_url=redis_url.rsplit("/", 1)[0] + "/3")).start()
-        standins = ProviderStandIns(first_token_seconds=args.first_token, first_audio_seconds=args.first_audio,
-                                    endpoint_seconds=args.stt_endpoint, turns=ReceptionistTurns())
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "DEBUG": "1",
-               "INTERNAL_API_TOKEN": "bench-internal-token", **line.config.settings(),
-               "LIVEKIT_SIP_TRUNK_NAME": "soniq-bench", "LIVEKIT_SIP_ALLOWED_ADDRESSES": "127.0.0.1",
-               **standins.settings()}
-        manage = [sys.executable, str(ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate_schemas", "--executor=standard", "-v", "0"], env=env, check=True, cwd=ROOT)
-        subprocess.run([*manage, "seed_demo"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        subprocess.run([*manage, "sip_sync"], env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        web, web_url = gunicorn(env)
-        processes.append(web)
-        env["SONIQ_API_URL"] = web_url
-        processes.append(ChildProcess("celery", [sys.executable, "-m", "celery", "-A", "soniq_site", "worker",
-                                                 "--pool", "threads", "--concurrency", "4", "--loglevel", "WARNING"],
-                                      env).start())
-        workdir = Path(tempfile.mkdtemp(prefix="soniq-turns-"))
-        wav, spoken, transcripts = render(workdir / "caller.wav")
-        for utterance in spoken:
-            print(f"{utterance.name:18s} {utterance.start:6.2f}–{utterance.end:6.2f} s, pauses "
-                  f"{[round(b - a, 2) for a, b in utterance.pauses]}", flush=True)
-        number = 0
-        for condition, overrides in CONDITIONS.items():
-            if args.only and condition not in args.only:
-                continue
-            worker = voice_worker({**env, **overrides}, name=f"voice-worker-{len(results)}")
-            time.sleep(5)  # the idle job processes are up (and the model loaded in the forkserver)
-            cpu_before, _ = tree_cpu(worker.pid)
-            found = results[condition] = {"cutoffs": [], "pause_cutoffs": [], "complete": [], "paused": [],
-                                          "rss": 0.0, "stt_mismatch": 0}
-            for _ in range(args.calls):
-                number += 1
-                caller = f"+1555777{number:04d}"
-                standins.transcripts[:] = transcripts
-                heard_before = len(standins.heard)
-                phone = SipPhone(number=caller, audio=wav).start()
-                try:
-                    phone.dial(f"sip:{SALON}@{line.config.sip_address}")
-                    phone.wait_event("CALL_ESTABLISHED", timeout=30)
-                    deadline = time.monotonic() + spoken[-1].end + 8
-                    while time.monotonic() < deadline:
-                        found["rss"] = max(found["rss"], tree_cpu(worker.pid)[1])
+    # The voice worker is started per condition, with that condition's settings.
+    with bench_platform(standins, start_worker=False) as platform:
+        line, env = platform.line, platform.env
+        try:
+            workdir = Path(tempfile.mkdtemp(prefix="soniq-turns-"))
+            wav, spoken, transcripts = render(workdir / "caller.wav")
+            for utterance in spoken:
+                print(f"{utterance.name:18s} {utterance.start:6.2f}–{utterance.end:6.2f} s, pauses "
+                      f"{[round(b - a, 2) for a, b in utterance.pauses]}", flush=True)
+            number = 0
+            for condition, overrides in CONDITIONS.items():
+                if args.only and condition not in args.only:
+                    continue
+                worker = voice_worker({**env, **overrides}, name=f"voice-worker-{len(results)}")
+                time.sleep(5)  # the idle job processes are up (and the model loaded in the forkserver)
+                cpu_before, _ = tree_cpu(worker.pid)
+                found = results[condition] = {"cutoffs": [], "pause_cutoffs": [], "complete": [], "paused": [],
+                                              "rss": 0.0, "stt_mismatch": 0}
+                for _ in range(args.calls):
+                    number += 1
+                    caller = f"+1555777{number:04d}"
+                    standins.transcripts[:] = transcripts
+                    heard_before = len(standins.heard)
+                    phone = SipPhone(number=caller, audio=wav).start()
+                    try:
+                        phone.dial(f"sip:{SALON}@{line.config.sip_address}")
+                        phone.wait_event("CALL_ESTABLISHED", timeout=30)
+                        deadline = time.monotonic() + spoken[-1].end + 8
+                        while time.monotonic() < deadline:
+                            found["rss"] = max(found["rss"], tree_cpu(worker.pid)[1])
+                            time.sleep(1.0)
+                        phone.hang_up()
                         time.sleep(1.0)
-                    phone.hang_up()
-                    time.sleep(1.0)
-                finally:
-                    phone.stop()
-                if len(standins.heard) - heard_before != len(transcripts):
-                    found["stt_mismatch"] += 1
-                heard, rate = phone.heard()
-                speech = speech_segments(heard, rate)
-                marks = []
-                for utterance in spoken:
-                    reply = next((segment for segment in speech if segment.end > utterance.start + 0.3
-                                  and segment.start > utterance.start - 0.2), None)
-                    if reply is None:
-                        marks.append("none")
-                        continue
-                    cut = reply.start < utterance.end
-                    complete = not utterance.pauses
-                    found["cutoffs"].append((utterance.name, cut))
-                    for pause_start, pause_end in utterance.pauses:
-                        # A reply that starts in (or is triggered by) this pause: before the next piece
-                        # began and after the pause started.
-                        found["pause_cutoffs"].append((round(pause_end - pause_start, 1),
-                                                       pause_start < reply.start < pause_end + 0.3))
-                    if not cut:
-                        found["complete" if complete else "paused"].append(reply.start - utterance.end)
-                    marks.append(f"{'CUT' if cut else ''}{reply.start - utterance.end:+.2f}")
-                print(f"[{condition}] call {caller}: {marks}", flush=True)
-            cpu_after, _ = tree_cpu(worker.pid)
-            found["cpu_per_call"] = (cpu_after - cpu_before) / args.calls
-            worker.stop()
-            worker = None
-        print("timeit at end:", timeit())
-        print(f"stand-ins: model first token {args.first_token * 1000:.0f} ms, voice first audio "
-              f"{args.first_audio * 1000:.0f} ms, STT final after {args.stt_endpoint * 1000:.0f} ms of silence")
-        for condition, found in results.items():
-            cuts = found["cutoffs"]
-            by_pause: dict[float, list[bool]] = {}
-            for pause, cut in found["pause_cutoffs"]:
-                by_pause.setdefault(pause, []).append(cut)
-            print(f"\n== {condition} ({args.calls} calls)")
-            print(f"cut-off: {sum(cut for _, cut in cuts)}/{len(cuts)} utterances; by utterance: "
-                  + ", ".join(f"{name} {sum(c for n, c in cuts if n == name)}/{sum(1 for n, _ in cuts if n == name)}"
-                              for name, _ in UTTERANCES))
-            print("reply started in a pause of: " + ", ".join(
-                f"{pause:.1f} s {sum(values)}/{len(values)}" for pause, values in sorted(by_pause.items())))
-            print(f"end of speech → reply start, complete answers: p50 {p50(found['complete'])}")
-            print(f"end of speech → reply start, utterances with pauses not cut off: p50 {p50(found['paused'])}")
-            print(f"voice worker CPU per call {found['cpu_per_call']:.2f} s; largest process RSS "
-                  f"{found['rss']:.0f} MB; calls whose STT finals did not match the pieces: {found['stt_mismatch']}")
-    finally:
-        if worker is not None:
-            worker.stop()
-        for process in reversed(processes):
-            process.stop()
-        if standins is not None:
-            standins.stop()
-        if line is not None:
-            line.stop()
-        services.stop()
+                    finally:
+                        phone.stop()
+                    if len(standins.heard) - heard_before != len(transcripts):
+                        found["stt_mismatch"] += 1
+                    heard, rate = phone.heard()
+                    speech = speech_segments(heard, rate)
+                    marks = []
+                    for utterance in spoken:
+                        reply = next((segment for segment in speech if segment.end > utterance.start + 0.3
+                                      and segment.start > utterance.start - 0.2), None)
+                        if reply is None:
+                            marks.append("none")
+                            continue
+                        cut = reply.start < utterance.end
+                        complete = not utterance.pauses
+                        found["cutoffs"].append((utterance.name, cut))
+                        for pause_start, pause_end in utterance.pauses:
+                            # A reply that starts in (or is triggered by) this pause: before the next piece
+                            # began and after the pause started.
+                            found["pause_cutoffs"].append((round(pause_end - pause_start, 1),
+                                                           pause_start < reply.start < pause_end + 0.3))
+                        if not cut:
+                            found["complete" if complete else "paused"].append(reply.start - utterance.end)
+                        marks.append(f"{'CUT' if cut else ''}{reply.start - utterance.end:+.2f}")
+                    print(f"[{condition}] call {caller}: {marks}", flush=True)
+                cpu_after, _ = tree_cpu(worker.pid)
+                found["cpu_per_call"] = (cpu_after - cpu_before) / args.calls
+                worker.stop()
+                worker = None
+            print("timeit at end:", timeit())
+            print(f"stand-ins: model first token {args.first_token * 1000:.0f} ms, voice first audio "
+                  f"{args.first_audio * 1000:.0f} ms, STT final after {args.stt_endpoint * 1000:.0f} ms of silence")
+            for condition, found in results.items():
+                cuts = found["cutoffs"]
+                by_pause: dict[float, list[bool]] = {}
+                for pause, cut in found["pause_cutoffs"]:
+                    by_pause.setdefault(pause, []).append(cut)
+                print(f"\n== {condition} ({args.calls} calls)")
+                print(f"cut-off: {sum(cut for _, cut in cuts)}/{len(cuts)} utterances; by utterance: "
+                      + ", ".join(f"{name} {sum(c for n, c in cuts if n == name)}/{sum(1 for n, _ in cuts if n == name)}"
+                                  for name, _ in UTTERANCES))
+                print("reply started in a pause of: " + ", ".join(
+                    f"{pause:.1f} s {sum(values)}/{len(values)}" for pause, values in sorted(by_pause.items())))
+                print(f"end of speech → reply start, complete answers: p50 {p50(found['complete'])}")
+                print(f"end of speech → reply start, utterances with pauses not cut off: p50 {p50(found['paused'])}")
+                print(f"voice worker CPU per call {found['cpu_per_call']:.2f} s; largest process RSS "
+                      f"{found['rss']:.0f} MB; calls whose STT finals did not match the pieces: {found['stt_mismatch']}")
+        finally:
+            if worker is not None:
+                worker.stop()
 
 
 if __name__ == "__main__":

@@ -124,6 +124,29 @@ class ReceptionistTurns:
         return {"content": "Is there anything else I can do for you?"}
 
 
+def openai_sse_events(step: Step, *, number: int, model: str) -> list[bytes]:
+    """One chat completion streamed as OpenAI sends it: the role, the content, each tool call, the finish
+    reason, the usage, `[DONE]` (also what the worker's offline tests serve: voiceworker/tests/fakes.py)."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        data = {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": 0, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(data)}\n\n".encode()
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    if step.get("content"):
+        events.append(chunk({"content": step["content"]}))
+    for index, (name, arguments) in enumerate(step.get("tool_calls", [])):
+        events.append(chunk({"tool_calls": [{"index": index, "id": f"call_{number}_{index}", "type": "function",
+                                             "function": {"name": name, "arguments": json.dumps(arguments)}}]}))
+    events.append(chunk({}, "tool_calls" if step.get("tool_calls") else "stop"))
+    usage = {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": 0, "model": model,
+             "choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
+    events.append(f"data: {json.dumps(usage)}\n\n".encode())
+    events.append(b"data: [DONE]\n\n")
+    return events
+
+
 # --- the server -----------------------------------------------------------------------------------
 
 @dataclass
@@ -254,26 +277,8 @@ class ProviderStandIns:
             await asyncio.sleep(self.first_token_seconds)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
-        number = len(self.chat_requests)
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            data = {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": 0,
-                    "model": body.get("model", ""), "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-            return f"data: {json.dumps(data)}\n\n".encode()
-
-        await response.write(chunk({"role": "assistant", "content": ""}))
-        if step.get("content"):
-            await response.write(chunk({"content": step["content"]}))
-        for index, (name, arguments) in enumerate(step.get("tool_calls", [])):
-            await response.write(chunk({"tool_calls": [{
-                "index": index, "id": f"call_{number}_{index}", "type": "function",
-                "function": {"name": name, "arguments": json.dumps(arguments)}}]}))
-        await response.write(chunk({}, "tool_calls" if step.get("tool_calls") else "stop"))
-        usage = {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": 0,
-                 "model": body.get("model", ""), "choices": [],
-                 "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
-        await response.write(f"data: {json.dumps(usage)}\n\n".encode())
-        await response.write(b"data: [DONE]\n\n")
+        for event in openai_sse_events(step, number=len(self.chat_requests), model=body.get("model", "")):
+            await response.write(event)
         await response.write_eof()
         return response
 

@@ -34,6 +34,20 @@ RESEND_INTERVAL_SECONDS = 60.0
 STALE_CLAIM_SECONDS = 300.0
 
 
+def spool_claims_release(spool_dir: Path, pattern: str) -> None:
+    """Give back spool files a sender claimed (renamed `<name>.sending-<id>`) and never finished: a
+    process killed mid-send. Older than STALE_CLAIM_SECONDS, they are another sender's to try again."""
+    if not spool_dir.is_dir():
+        return
+    now = time.time()
+    for claimed in spool_dir.glob(pattern):
+        try:
+            if now - claimed.stat().st_mtime > STALE_CLAIM_SECONDS:
+                os.rename(claimed, claimed.with_name(claimed.name.split(".sending-")[0]))
+        except OSError:
+            continue
+
+
 class CallLogger:
     def __init__(self, *, api_url: str, spool_dir: str | os.PathLike, send_timeout: float = SEND_TIMEOUT_SECONDS):
         self.api_url = api_url
@@ -88,7 +102,7 @@ class CallLogger:
 
     async def resend_spooled(self) -> int:
         """Try every spooled log once. Returns how many were delivered."""
-        self._release_stale_claims()
+        spool_claims_release(self.spool_dir, "*.json.sending-*")
         delivered = 0
         for path in self.spooled():
             claimed = path.with_name(f"{path.name}.sending-{os.getpid()}-{uuid.uuid4().hex[:8]}")
@@ -118,17 +132,6 @@ class CallLogger:
                 delivered += 1
                 logger.info("delivered the spooled log of call %s", call_id)
         return delivered
-
-    def _release_stale_claims(self) -> None:
-        if not self.spool_dir.is_dir():
-            return
-        now = time.time()
-        for claimed in self.spool_dir.glob("*.json.sending-*"):
-            try:
-                if now - claimed.stat().st_mtime > STALE_CLAIM_SECONDS:
-                    os.rename(claimed, claimed.with_name(claimed.name.split(".sending-")[0]))
-            except OSError:
-                continue
 
     def _move(self, source: Path, target: Path) -> None:
         try:

@@ -44,12 +44,12 @@ from livekit.agents.voice.recorder_io import RecorderIO
 from core.call_contract import CallConfig
 from core.card_numbers import contains_card_number
 from voiceworker.api_client import ApiRefused, ApiUnavailable, _error_of
+from voiceworker.call_logger import spool_claims_release
 from voiceworker.call_state import CallState
 
 logger = logging.getLogger("soniq.voiceworker")
 
 SEND_TIMEOUT_SECONDS = 10.0
-STALE_CLAIM_SECONDS = 300.0
 # Muting reaches a little past what the session timed: speech-to-text's word timings are not the audio's.
 MUTE_MARGIN_SECONDS = 0.5
 # A caller turn whose start the session did not time (text mode, a missed VAD start): this much before its end.
@@ -153,7 +153,7 @@ class RecordingUploader:
         return await self._send_claimed(entry) == "delivered"
 
     async def resend_spooled(self) -> int:
-        self._release_stale_claims()
+        spool_claims_release(self.spool_dir, "*.sending-*")
         delivered = 0
         for entry in self.spooled():
             result = await self._send_claimed(entry)
@@ -220,17 +220,6 @@ class RecordingUploader:
                 data = {}
             code, message = _error_of(data if isinstance(data, dict) else {})
             raise ApiRefused(status, code, message)
-
-    def _release_stale_claims(self) -> None:
-        if not self.spool_dir.is_dir():
-            return
-        now = time.time()
-        for claimed in self.spool_dir.glob("*.sending-*"):
-            try:
-                if now - claimed.stat().st_mtime > STALE_CLAIM_SECONDS:
-                    os.rename(claimed, claimed.with_name(claimed.name.split(".sending-")[0]))
-            except OSError:
-                continue
 
     def _move(self, source: Path, target: Path) -> None:
         try:

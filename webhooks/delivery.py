@@ -203,8 +203,8 @@ def _tenant_share():
         if lease is not None:
             try:
                 _redis().zrem(key, lease)
-            except Exception:
-                pass  # the lease expires by itself
+            except Exception as exc:  # redis-py's errors: the lease expires by itself (its score is a deadline)
+                logger.info("could not release a webhook attempt slot (%s); it lapses at its deadline", exc)
 
 
 # --- one attempt -------------------------------------------------------------------------------

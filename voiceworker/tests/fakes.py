@@ -22,6 +22,8 @@ from livekit.agents.voice import io
 from livekit.protocol import room as room_proto
 from livekit.protocol import sip as sip_proto
 
+from devstack.standins import openai_sse_events
+
 # A step of a scripted conversation: what the model "says" in one response. `tool_calls` is a list of
 # (name, arguments). FakeOpenAI also takes {"status": 429, "code": "insufficient_quota"} (an error
 # answer) and {"hang": seconds} (a wait before answering). A callable step receives the chat context and returns a step, so a script can
@@ -160,26 +162,8 @@ class FakeOpenAI:
                                                 "code": code}}, status=step["status"])
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
-        number = len(self.requests)
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            data = {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": 0,
-                    "model": body.get("model", ""), "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-            return f"data: {json.dumps(data)}\n\n".encode()
-
-        await response.write(chunk({"role": "assistant", "content": ""}))
-        if step.get("content"):
-            await response.write(chunk({"content": step["content"]}))
-        for index, (name, arguments) in enumerate(step.get("tool_calls", [])):
-            await response.write(chunk({"tool_calls": [{
-                "index": index, "id": f"call_{number}_{index}", "type": "function",
-                "function": {"name": name, "arguments": json.dumps(arguments)},
-            }]}))
-        await response.write(chunk({}, "tool_calls" if step.get("tool_calls") else "stop"))
-        usage = {"id": f"chatcmpl-{number}", "object": "chat.completion.chunk", "created": 0, "model": body.get("model", ""),
-                 "choices": [], "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}}
-        await response.write(f"data: {json.dumps(usage)}\n\n".encode())
-        await response.write(b"data: [DONE]\n\n")
+        for event in openai_sse_events(step, number=len(self.requests), model=body.get("model", "")):
+            await response.write(event)
         await response.write_eof()
         return response
 
@@ -434,7 +418,8 @@ class ScriptedSTT(stt.STT):
         self._streams: list[_ScriptedRecognition] = []
 
     async def _recognize_impl(self, buffer, *, language=None, conn_options=None):
-        raise NotImplementedError
+        # The session only streams (STTCapabilities(streaming=True)); a one-shot recognition is a bug here.
+        raise AssertionError("ScriptedSTT transcribes streams only")
 
     def stream(self, *, language=None, conn_options=DEFAULT_API_CONNECT_OPTIONS) -> stt.RecognizeStream:
         stream = _ScriptedRecognition(stt=self, conn_options=conn_options)
