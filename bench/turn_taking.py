@@ -1,13 +1,14 @@
 """Turn-taking on a real line: is a caller who pauses inside an utterance cut off, and how soon is a
 finished one answered, with silence-only turn detection (before) and the local end-of-turn model (after).
 
-    SONIQ_TOOLS_DIR=/work/main/.var/tools .venv/bin/python bench/turn_taking.py --calls 3
-    SONIQ_TOOLS_DIR=/work/main/.var/tools .venv/bin/python bench/turn_taking.py --calls 2 --only "v1-mini, min_delay 1.3 s"
+    SONIQ_TOOLS_DIR=/work/main/.var/tools .venv/bin/python bench/turn_taking.py --calls 2
+    SONIQ_TOOLS_DIR=/work/main/.var/tools .venv/bin/python bench/turn_taking.py --calls 2 --voice espeak \
+        --only "before: vad, 0.5 s" --only "after: v1-mini + unfinished words, VAD 0.3 s"
 
 Starts what `bench/real_call.py` starts (private PostgreSQL/Redis, a bench database, gunicorn, Celery, the
 local LiveKit server and SIP bridge, the voice worker, the provider stand-ins), then for each condition
 restarts only the voice worker with that condition's environment and places `--calls` calls from a SIP
-phone. Each call's caller (espeak-ng, made here) says, after the greeting and each reply, the fixed
+phone. Each call's caller (Festival's HTS voice, or espeak-ng with `--voice espeak`; made here) says, after the greeting and each reply, the fixed
 `UTTERANCES`: a phone number in groups, an address, "um, let me think", with 0.6–1.5 s pauses inside, and
 three complete short answers.
 
@@ -65,14 +66,18 @@ LEAD_SECONDS = 8.0  # the greeting is over and the echo-cancellation warm-up is 
 GAP_SECONDS = 9.0  # a reply after up to 3 s of waiting, and its ~3 s of speech, then the next utterance
 
 CONDITIONS = {
-    # What the worker did before the end-of-turn model: Silero's end of speech + 0.5 s, whatever was said.
+    # What the worker did before the end-of-turn model: Silero's end of speech (0.55 s, its default)
+    # + 0.5 s, whatever was said.
     "before: vad, 0.5 s": {"VOICE_TURN_DETECTOR": "vad", "VOICE_UNCOVERED_LANGUAGE_SILENCE": "0.5",
-                           "VOICE_ENDPOINTING_PATIENT_DELAY": "0"},
+                           "VOICE_ENDPOINTING_PATIENT_DELAY": "0", "VOICE_VAD_MIN_SILENCE": "0.55"},
     # The local v1-mini model alone (min_delay 0.5 s, max_delay 3.0 s): what it hears in the audio.
-    "v1-mini alone": {"VOICE_TURN_DETECTOR": "v1-mini", "VOICE_ENDPOINTING_PATIENT_DELAY": "0"},
-    # Today's default: the model, and the words so far (voiceworker/turn_patience.py: a turn ending in
-    # "is", "hmm" or a group of digits waits VOICE_ENDPOINTING_PATIENT_DELAY, 2.0 s).
-    "after: v1-mini + unfinished words": {"VOICE_TURN_DETECTOR": "v1-mini"},
+    "v1-mini alone": {"VOICE_TURN_DETECTOR": "v1-mini", "VOICE_ENDPOINTING_PATIENT_DELAY": "0",
+                      "VOICE_VAD_MIN_SILENCE": "0.55"},
+    # The model and the words so far (voiceworker/turn_patience.py: a turn ending in "is", "hmm" or a
+    # group of digits waits VOICE_ENDPOINTING_PATIENT_DELAY, 2.0 s), the VAD at its 0.55 s default.
+    "v1-mini + unfinished words, VAD 0.55 s": {"VOICE_TURN_DETECTOR": "v1-mini", "VOICE_VAD_MIN_SILENCE": "0.55"},
+    # Today's default: the same with the model asked after 0.3 s of silence (VOICE_VAD_MIN_SILENCE).
+    "after: v1-mini + unfinished words, VAD 0.3 s": {"VOICE_TURN_DETECTOR": "v1-mini"},
 }
 
 

@@ -502,6 +502,8 @@ VOICE_ENDPOINTING_MAX_DELAY = env_float("VOICE_ENDPOINTING_MAX_DELAY", 3.0)
 # The silence before a reply when the turn so far cannot be over ("my number is", "um", "five five
 # five"): voiceworker/turn_patience.py.
 VOICE_ENDPOINTING_PATIENT_DELAY = env_float("VOICE_ENDPOINTING_PATIENT_DELAY", 2.0)
+# Silence that ends a stretch of speech for Silero (and asks the end-of-turn model): voiceworker/providers.py.
+VOICE_VAD_MIN_SILENCE = env_float("VOICE_VAD_MIN_SILENCE", 0.3)
 # Without it (languages it does not cover): the silence that ends a turn, longer than a pause inside a number.
 VOICE_UNCOVERED_LANGUAGE_SILENCE = env_float("VOICE_UNCOVERED_LANGUAGE_SILENCE", 1.3)
 # An interruption that brings no words for this long was noise: the agent resumes where it paused.

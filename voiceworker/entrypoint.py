@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from django.conf import ENVIRONMENT_VARIABLE as SETTINGS_MODULE_ENV
 from django.conf import settings
 from livekit.agents import AgentServer, JobContext, JobProcess
-from livekit.plugins import silero
 
 from voiceworker.call_job import CallJob
+from voiceworker.providers import load_vad
 
 FORKSERVER_PRELOAD = "voiceworker.forkserver_preload"
 
@@ -26,7 +26,7 @@ def prewarm(proc: JobProcess) -> None:
     module is already imported by the forkserver, see `build_server`). A job process forked by the
     forkserver inherits the VAD it loaded (`forkserver_preload`); anywhere else it loads its own."""
     inherited = getattr(sys.modules.get(FORKSERVER_PRELOAD), "vad", None)
-    proc.userdata["vad"] = inherited if inherited is not None else silero.VAD.load()
+    proc.userdata["vad"] = inherited if inherited is not None else load_vad()
     settings.SONIQ_API_URL  # noqa: B018 - the access is the point
 
 

@@ -32,6 +32,7 @@ from livekit.plugins import openai, silero
 
 from core.call_contract import LlmConfig
 from voiceworker.agent import SoniqAgent
+from voiceworker.providers import load_vad
 
 logger = logging.getLogger("soniq.voiceworker")
 
@@ -45,7 +46,7 @@ def _load_vad() -> silero.VAD | None:
     # An exception here would stop the forkserver itself (it only skips ImportErrors of preloads),
     # and with it every call; without a preloaded VAD each job process's prewarm loads its own.
     try:
-        return silero.VAD.load()
+        return load_vad()
     except Exception:
         logger.exception("could not preload the VAD; job processes will load their own")
         return None

@@ -16,7 +16,7 @@ from django.conf import settings
 from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnectOptions, inference, llm, vad
 from livekit.agents.inference.eot.languages import LOCAL_LANGUAGES
 from livekit.agents.types import NOT_GIVEN
-from livekit.plugins import cartesia, deepgram, openai
+from livekit.plugins import cartesia, deepgram, openai, silero
 
 from core.call_contract import CallConfig
 from core.languages import DEEPGRAM_MULTI, primary_subtag
@@ -30,6 +30,15 @@ MAX_TOOL_STEPS = 5
 # count, `SoniqAgent.stt_node`), and a pause that brings no words is a false interruption: the agent
 # resumes (`resume_false_interruption`, where the audio output can pause).
 INTERRUPTION_MIN_WORDS = 1
+
+
+def load_vad() -> silero.VAD:
+    """Silero, ending a stretch of speech after `VOICE_VAD_MIN_SILENCE` of silence (its default is
+    0.55 s). The end-of-turn model is asked at that moment, so the sooner it comes the sooner a
+    finished answer is answered: the model then waits out `min_delay` from the last speech, and its
+    prediction has landed by then (bench/turn_taking.py). It needs at least 0.2 s
+    (`inference.eot.base.MIN_SILENCE_DURATION_MS`)."""
+    return silero.VAD.load(min_silence_duration=settings.VOICE_VAD_MIN_SILENCE)
 
 
 def turn_handling(config: CallConfig) -> dict[str, Any]:

@@ -246,3 +246,12 @@ def test_unfinished_endings_are_the_tenants_language_and_numbers_count_in_any():
     assert spanish("Mi número es") and spanish("Eh, déjame pensar") and spanish("cinco cinco cinco")
     assert not spanish("El jueves a las tres.") and not spanish("Sí, me viene bien.")
     assert spanish("Es el 555 21") and not spanish("Es el 555 212 4387")
+
+
+def test_the_vad_ends_a_stretch_of_speech_after_the_configured_silence(settings):
+    # The end-of-turn model is asked when Silero hears the speech end; 0.3 s (not its 0.55 s default)
+    # lets the model's answer land before min_delay runs out (bench/turn_taking.py).
+    from voiceworker.providers import load_vad
+
+    settings.VOICE_VAD_MIN_SILENCE = 0.3
+    assert load_vad()._opts.min_silence_duration == 0.3
