@@ -297,3 +297,59 @@ def test_keypad_digits_reach_the_model_and_the_operator_key_reaches_a_person(pla
     assert call.outcome == "transferred"
     assert call.end_reason == "The caller pressed 0 on the keypad to reach a person."
     assert call.transferred_to.startswith("sip:+15550100900@")
+
+
+@pytest.fixture
+def salon_keypad(committed_db):
+    """The salon's operator key and transfer target, as its owner sets them; restored afterwards."""
+    from tenants.agent.models import AgentSettings
+
+    with schema_context("salon"):
+        saved_key, saved_target = AgentSettings.objects.values_list("keypad_operator_key", "transfer_to").get()
+
+    def choose(*, operator_key: str, transfer_to: str) -> None:
+        with schema_context("salon"):
+            AgentSettings.objects.update(keypad_operator_key=operator_key, transfer_to=transfer_to)
+
+    yield choose
+    choose(operator_key=saved_key, transfer_to=saved_target)
+
+
+def test_the_businesss_own_key_queues_a_callback_when_nobody_takes_transfers(platform, call_script, salon_keypad,
+                                                                              tmp_path):
+    from calls.models import CallbackRequest
+
+    caller = "+15559990106"
+    salon_keypad(operator_key="*", transfer_to="")  # nobody takes transfers
+    call_script(transcripts=[], turns=QualityTurns())
+    providers = platform.providers
+    spoken_mark, requests_mark = len(providers.spoken), len(providers.chat_requests)
+    phone = platform.phone(caller)
+    try:
+        phone.dial(platform.dial_uri(SALON_NUMBER))
+        phone.wait_event("CALL_ESTABLISHED", timeout=30)
+        wait_for(lambda: providers.spoken[spoken_mark:], timeout=30, what="the greeting")
+        time.sleep(spoken_seconds(greeting_text()))
+        # "0" is no operator key at this business: it is a digit the caller typed.
+        phone.press("0")
+        wait_for(lambda: "(typed on the keypad) 0" in user_texts(providers.chat_requests[requests_mark:]),
+                 timeout=30, what="the typed 0 to reach the model")
+        phone.press("*")
+
+        def callback():
+            with schema_context("salon"):
+                return CallbackRequest.objects.filter(caller_number=caller).first()
+
+        queued = wait_for(callback, timeout=30, what="a callback request")
+        wait_for(lambda: any("call you back" in text for _, text in providers.spoken[spoken_mark:]), timeout=30,
+                 what="the caller to be told about the callback")
+        time.sleep(4.0)  # the sentence plays
+        phone.hang_up()
+        phone.wait_event("CALL_CLOSED", timeout=10)
+    finally:
+        phone.stop()
+
+    assert queued.reason == "The caller pressed * on the keypad to reach a person."
+    assert not phone.received("REFER")
+    call = stored_log("salon", caller=caller)
+    assert call.outcome == "callback" and queued.call_id == call.id
