@@ -3,7 +3,8 @@ production voice worker, as `test_real_calls.py` runs it: a baresip phone plays 
 WAV and records what it hears; the stand-ins record what was transcribed, asked of the model and
 synthesized; the platform stores the call.
 
-- a backchannel ("mm-hmm") while the agent speaks does not stop it; "no, wait, Thursday" does (item 2);
+- a backchannel ("mm-hmm") or a noise while the agent speaks does not stop it; "no, wait, Thursday"
+  does (item 2);
 - a caller who speaks as the greeting starts is heard (no echo-cancellation warm-up, item 3);
 - the greeting starts at the answer and is heard whole, ring time is not talk time, the carrier's
   Call-ID is kept (item 4);
@@ -196,15 +197,17 @@ def test_a_caller_who_speaks_as_the_greeting_starts_is_heard_and_answered(platfo
     assert [turn.text for turn in stored_turns(call) if turn.role == "user"][0] == "What time do you open tomorrow?"
 
 
-def long_reply_call(platform, call_script, tmp_path, *, caller: str, over_the_reply: str, transcript: str,
+def long_reply_call(platform, call_script, tmp_path, *, caller: str, over_the_reply: list[tuple[float, str, str]],
                     after: float) -> tuple[Any, list[Segment], list[Segment], int]:
-    """A call where the caller asks about the services (the long reply) and says `over_the_reply`
-    (heard as `transcript`) 7 s after their question, then goodbye `after` s later. Returns the call,
-    the caller's lines, the speech in their recording and where the stand-ins' requests began."""
-    call_script(transcripts=["What services do you offer?", transcript, "Okay, thanks, bye."],
-                turns=QualityTurns(goodbye_outcome="answered"))
+    """A call where the caller asks about the services (the long reply), says each of `over_the_reply`
+    ((seconds after the previous line, what they say, what the transcriber hears)) from 7 s after
+    their question, then goodbye `after` s later. Returns the call, the caller's lines, the speech in
+    their recording and where the stand-ins' requests began."""
+    call_script(transcripts=["What services do you offer?", *(heard for _, _, heard in over_the_reply),
+                             "Okay, thanks, bye."], turns=QualityTurns(goodbye_outcome="answered"))
     wav, lines = Script([(spoken_seconds(greeting_text()) + 4.0, "What services do you offer?"),
-                         (7.0, over_the_reply), (after, "Okay thanks, bye.")]).render(tmp_path / "caller.wav")
+                         *((pause, said) for pause, said, _ in over_the_reply),
+                         (after, "Okay thanks, bye.")]).render(tmp_path / "caller.wav")
     requests_mark = len(platform.providers.chat_requests)
     phone = platform.phone(caller, audio=wav)
     try:
@@ -217,32 +220,34 @@ def long_reply_call(platform, call_script, tmp_path, *, caller: str, over_the_re
     return stored_log("salon", caller=caller), lines, speech_segments(heard, rate), requests_mark
 
 
-def test_a_backchannel_while_the_agent_speaks_does_not_stop_it(platform, call_script, committed_db, tmp_path):
+def test_a_backchannel_or_a_noise_while_the_agent_speaks_does_not_stop_it(platform, call_script, committed_db,
+                                                                          tmp_path):
+    # A noise (a cough, a door) is sound the transcriber hears no word in.
     call, lines, speech, requests_mark = long_reply_call(
-        platform, call_script, tmp_path, caller="+15559990103", over_the_reply="mm hmm", transcript="Mm-hmm.",
-        after=17.0)
-    question, backchannel, goodbye = lines
+        platform, call_script, tmp_path, caller="+15559990103",
+        over_the_reply=[(7.0, "mm hmm", "Mm-hmm."), (2.5, "ahem", "")], after=14.0)
+    question, backchannel, noise, goodbye = lines
     reply = heard_between(speech, question.end, goodbye.start)
-    # The precondition: the caller's "mm-hmm" fell in the middle of the agent's long reply.
-    assert said_over(reply, backchannel), (speech, lines)
+    # The precondition: the caller's "mm-hmm" and the noise fell in the middle of the agent's long reply.
+    assert said_over(reply, backchannel) and said_over(reply, noise), (speech, lines)
 
     # The reply played to its end: the agent's speech between the question and the goodbye is as
     # long as the whole reply takes to say.
     expected = sum(spoken_seconds(sentence) for sentence in re.split(r"(?<=\.) ", LONG_REPLY))
     assert reply[-1].end - reply[0].start >= expected - 0.5, (reply, expected)
-    # The "mm-hmm" was no turn: the model was asked about the question and the goodbye only.
+    # Neither was a turn: the model was asked about the question and the goodbye only.
     assert user_texts(platform.providers.chat_requests[requests_mark:]) == ["What services do you offer?",
                                                                            "Okay, thanks, bye."]
     turns = stored_turns(call)
     (long_reply,) = [turn for turn in turns if turn.text.startswith("We offer haircuts")]
     assert not long_reply.interrupted and long_reply.text == LONG_REPLY
-    assert "Mm-hmm." not in [turn.text for turn in turns]
+    assert [turn.text for turn in turns if turn.role == "user"] == ["What services do you offer?", "Okay, thanks, bye."]
 
 
 def test_a_caller_who_barges_in_stops_the_agent_and_is_answered(platform, call_script, committed_db, tmp_path):
     call, lines, speech, requests_mark = long_reply_call(
-        platform, call_script, tmp_path, caller="+15559990104", over_the_reply="no wait thursday",
-        transcript="No, wait, Thursday.", after=8.0)
+        platform, call_script, tmp_path, caller="+15559990104",
+        over_the_reply=[(7.0, "no wait thursday", "No, wait, Thursday.")], after=8.0)
     question, barge_in, goodbye = lines
     reply = heard_between(speech, question.end, barge_in.start)
     expected = sum(spoken_seconds(sentence) for sentence in re.split(r"(?<=\.) ", LONG_REPLY))
