@@ -115,7 +115,8 @@ def test_the_greeting_starts_at_the_answer_is_heard_whole_and_ring_time_is_not_t
     phone = platform.phone(caller, audio=wav)
     try:
         # The phone rings a few seconds before the call is answered: the worker takes the job only
-        # after it is let go (the bridge answers once the agent is in the room).
+        # after it is let go (the bridge answers once the agent's job has joined the room and
+        # subscribed to the caller's audio).
         platform.worker.signal(signal.SIGSTOP)
         try:
             phone.dial(platform.dial_uri(SALON_NUMBER))
