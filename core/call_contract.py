@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CONFIG_VERSION = 1
 
-# The key a caller presses to reach a person (voiceworker/call_actions.Keypad).
+# The keys of a phone's keypad, and the one a caller presses to reach a person unless the tenant
+# chose another (AgentSettings.keypad_operator_key; voiceworker/call_actions.Keypad).
+KEYPAD_KEYS = "0123456789*#"
 KEYPAD_OPERATOR_KEY = "0"
 
 
@@ -142,7 +144,8 @@ class RecordingConfig(ContractModel):
 
 
 class KeypadConfig(ContractModel):
-    operator_key: str = Field(KEYPAD_OPERATOR_KEY, description="The key a caller presses to reach a person.")
+    operator_key: str = Field(KEYPAD_OPERATOR_KEY, pattern=r"^[0-9*#]$",
+                              description="The key a caller presses to reach a person: 0-9, * or #.")
 
 
 class CallConfig(ContractModel):

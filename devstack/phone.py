@@ -3,7 +3,8 @@
 Why baresip (`baresip-core`) and not SIPp or a Python SIP stack: it is a real user agent — it answers
 a REFER by calling the target and reports back with NOTIFY, as a carrier or a desk phone does — it
 records the decoded audio it receives (`sndfile`), it is scripted over `ctrl_tcp` (dial, hang up), and
-its SIP trace (`-s`) shows every message it got. SIPp plays RTP from a pcap but cannot record, and the
+its SIP trace (`-s`) shows every message it got, and it presses keys (RFC 2833 DTMF, `press`). SIPp plays RTP
+from a pcap but cannot record, and the
 Python SIP bindings on PyPI are third-party builds of pjsip.
 
 One `SipPhone` is one baresip process with one account; it can place a call (`dial`) or take them
@@ -188,6 +189,14 @@ class SipPhone:
 
     def accept(self) -> None:
         self.command("accept")
+
+    def press(self, keys: str, *, gap: float = 0.4) -> None:
+        """Press `keys` on the keypad during the call, one at a time: baresip's `sndcode` sends each
+        as RFC 2833 telephone-events on the call's RTP session, as a desk phone does. One key per
+        command, since baresip releases only the last key of a command."""
+        for key in keys:
+            self.command("sndcode", key)
+            time.sleep(gap)
 
     # --- what happened ------------------------------------------------------------------------------
 

@@ -286,6 +286,17 @@ def _voice_speed(value: Any) -> Decimal:
         raise ValueError(f"must be a number from {low} to {high}.") from None
 
 
+def _choice(model: type[models.Model], name: str) -> Any:
+    """A text field that takes one of the model field's choices, and says which."""
+    values = [value for value, _label in model._meta.get_field(name).choices]
+
+    def check(value: str) -> str:
+        if value not in values:
+            raise ValueError(f"must be one of: {', '.join(values)}.")
+        return value
+    return Annotated[str, AfterValidator(check)]
+
+
 class AgentSpec(SpecModel):
     """Written into AgentSettings field by field. `business_name` and `greeting` default to the
     tenant's name (TenantSpec fills them)."""
@@ -303,6 +314,9 @@ class AgentSpec(SpecModel):
                                         bounds=AgentSettings.WARNING_SECONDS_RANGE, strict=True)
     sms_confirmations: bool = column(AgentSettings, "sms_confirmations", strict=True)
     callback_promise: str = column(AgentSettings, "callback_promise", strict=True)
+    # `0` unquoted is a YAML integer; "#" must be quoted (unquoted, YAML reads a comment).
+    keypad_operator_key: Annotated[_choice(AgentSettings, "keypad_operator_key"), BeforeValidator(_int_as_text)] = (
+        column(AgentSettings, "keypad_operator_key", strict=True))
     # Call recordings: off unless the spec turns them on; an empty disclosure is the standard one in
     # the agent's language.
     record_calls: bool = column(AgentSettings, "record_calls", strict=True)
@@ -310,6 +324,16 @@ class AgentSpec(SpecModel):
     recording_retention_days: int = column(AgentSettings, "recording_retention_days", strict=True)
     recording_retention_deletes_transcript: bool = column(AgentSettings, "recording_retention_deletes_transcript",
                                                           strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _operator_key_is_given(cls, data: Any) -> Any:
+        # An empty value is a key left out elsewhere; here it is nearly always an unquoted "#", which
+        # YAML reads as a comment: leaving the key at 0 would be a surprise on the phone.
+        if isinstance(data, dict) and "keypad_operator_key" in data and data["keypad_operator_key"] is None:
+            raise SpecProblem('must be one key, 0-9, * or # (write "#" in quotes: unquoted, YAML reads a comment).',
+                              "keypad_operator_key")
+        return data
 
     @model_validator(mode="after")
     def _warnings_fit_inside_the_call(self) -> AgentSpec:
@@ -329,17 +353,6 @@ class EscalationSpec(SpecModel):
 
 def _policy_column(name: str) -> Any:
     return column(BookingPolicy, name, bounds=BOOKING_POLICY_RANGES[name], strict=True)
-
-
-def _choice(model: type[models.Model], name: str) -> Any:
-    """A text field that takes one of the model field's choices, and says which."""
-    values = [value for value, _label in model._meta.get_field(name).choices]
-
-    def check(value: str) -> str:
-        if value not in values:
-            raise ValueError(f"must be one of: {', '.join(values)}.")
-        return value
-    return Annotated[str, AfterValidator(check)]
 
 
 class BookingRulesSpec(SpecModel):

@@ -175,7 +175,7 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
         test=call.is_test,
         recording=RecordingConfig(enabled=recording, disclosure=agent_settings.disclosure_text() if recording else ""),
         phrases=call_phrases_build(language=agent_settings.language),
-        keypad=KeypadConfig(),
+        keypad=KeypadConfig(operator_key=agent_settings.keypad_operator_key),
     )
 
 

@@ -270,7 +270,7 @@ KEYPAD_OPERATOR_REASON = "The caller pressed {key} on the keypad to reach a pers
 class Keypad:
     """Key presses on the caller's phone (RFC 2833 DTMF, the room's `sip_dtmf_received`). Keys are
     collected until "#" or `digit_timeout` without another: the tenant's operator key alone (the
-    config's `keypad.operator_key`, "0" by default) reaches a person the way transfer_to_human does
+    config's `keypad.operator_key`, AgentSettings.keypad_operator_key, "0" by default) reaches a person the way transfer_to_human does
     (or queues a callback when nobody takes transfers, and the caller hears the API's sentence);
     anything else — a phone number, a booking reference typed when the agent asked for one —
     reaches the model as the caller's words."""
@@ -294,7 +294,8 @@ class Keypad:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if dtmf.digit == "#":
+        if dtmf.digit == "#" and (self._typed or self.operator_key != "#"):
+            # "#" ends what was typed; alone, it is nothing — unless it is the business's operator key.
             self._take()
             return
         self._typed += str(dtmf.digit)

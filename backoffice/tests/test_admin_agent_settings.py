@@ -23,6 +23,7 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
         "max_call_seconds": agent.max_call_seconds, "first_warning_seconds": agent.first_warning_seconds,
         "final_warning_seconds": agent.final_warning_seconds, "transfer_to": agent.transfer_to,
         "escalation_fallback": agent.escalation_fallback, "callback_promise": agent.callback_promise,
+        "keypad_operator_key": agent.keypad_operator_key,
         "sms_confirmations": "on" if agent.sms_confirmations else "", "capabilities": agent.capabilities,
         "record_calls": "on" if agent.record_calls else "", "recording_disclosure": agent.recording_disclosure,
         "recording_retention_days": agent.recording_retention_days,
@@ -81,6 +82,32 @@ def test_it_saves_a_new_greeting_that_the_next_call_start_returns(salon_admin):
     )
     assert call_start.status_code == 201
     assert call_start.json()["config"]["greeting"] == "Bella Hair Studio, Ava speaking!"
+
+
+def test_it_saves_the_key_to_reach_a_person_that_the_next_call_start_returns(salon_admin):
+    url = settings_page(salon_admin)
+    assert 'name="keypad_operator_key"' in salon_admin.get(url).content.decode()
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, keypad_operator_key="*")
+
+    assert salon_admin.post(url, data).status_code == 302
+    call_start = Client(HTTP_HOST="localhost").post(
+        "/internal/calls/start",
+        data=json.dumps({"called_number": "+15550100001", "caller_number": "+15550123456", "room": "r-keypad",
+                         "sip_call_id": "s-keypad"}),
+        content_type="application/json", HTTP_AUTHORIZATION="Bearer test-internal-token",
+    )
+    assert call_start.status_code == 201
+    assert call_start.json()["config"]["keypad"] == {"operator_key": "*"}
+
+
+def test_it_refuses_a_key_no_keypad_has(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, keypad_operator_key="10")
+    assert "Select a valid choice. 10 is not one of the available choices." in refused(salon_admin, url, data)
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().keypad_operator_key == "0"
 
 
 def test_it_stores_a_transfer_number_in_any_format_as_tel_e164(salon_admin):

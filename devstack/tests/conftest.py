@@ -7,6 +7,7 @@ rest): the Celery worker of a session is started once, and here it must know the
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
+from django_tenants.utils import schema_context
 
 from devstack.livekit import LineConfig, LocalLine, ToolMissing
 from devstack.phone import PhoneMissing, SipPhone
@@ -138,3 +140,27 @@ def call_script(providers):
 
     yield configure
     providers.turns, providers.transcripts[:], providers.first_token_seconds = saved[0], saved[1], saved[2]
+
+
+@pytest.fixture
+def staff_transfers(committed_db):
+    """The salon takes transfers all day today, on a staff phone the test starts; restored afterwards."""
+    from tenants.agent.models import AgentSettings, EscalationHours
+
+    with schema_context("salon"):
+        settings_row = AgentSettings.objects.get()
+        saved_target = settings_row.transfer_to
+        saved_hours = list(EscalationHours.objects.values("weekday", "starts", "ends"))
+
+    def take_transfers_at(uri: str) -> None:
+        with schema_context("salon"):
+            AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=uri)
+            EscalationHours.objects.all().delete()
+            for weekday in range(7):
+                EscalationHours.objects.create(weekday=weekday, starts=dt.time(0, 0), ends=dt.time(23, 59, 59))
+
+    yield take_transfers_at
+    with schema_context("salon"):
+        AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=saved_target)
+        EscalationHours.objects.all().delete()
+        EscalationHours.objects.bulk_create(EscalationHours(**hours) for hours in saved_hours)

@@ -127,32 +127,6 @@ def test_a_caller_who_hangs_up_mid_sentence_ends_the_call_at_once(platform, call
     wait_for(lambda: call.room not in room_names(platform), timeout=10, what="the call's room to close")
 
 
-@pytest.fixture
-def staff_transfers(committed_db):
-    """The salon takes transfers all day today, on a staff phone the test starts; restored afterwards."""
-    import datetime as dt
-
-    from tenants.agent.models import AgentSettings, EscalationHours
-
-    with schema_context("salon"):
-        settings_row = AgentSettings.objects.get()
-        saved_target = settings_row.transfer_to
-        saved_hours = list(EscalationHours.objects.values("weekday", "starts", "ends"))
-
-    def take_transfers_at(uri: str) -> None:
-        with schema_context("salon"):
-            AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=uri)
-            EscalationHours.objects.all().delete()
-            for weekday in range(7):
-                EscalationHours.objects.create(weekday=weekday, starts=dt.time(0, 0), ends=dt.time(23, 59, 59))
-
-    yield take_transfers_at
-    with schema_context("salon"):
-        AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=saved_target)
-        EscalationHours.objects.all().delete()
-        EscalationHours.objects.bulk_create(EscalationHours(**hours) for hours in saved_hours)
-
-
 @pytest.mark.parametrize("staff_phone", ["auto", "busy", "ignore"], ids=["answered", "busy", "unanswered"])
 def test_a_transfer_refers_the_caller_to_the_staff_phone(platform, call_script, staff_transfers, tmp_path,
                                                          staff_phone):

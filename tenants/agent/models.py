@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from core.call_contract import KEYPAD_KEYS, KEYPAD_OPERATOR_KEY
 from core.phone import InvalidPhoneNumber, is_sip_uri, normalize_phone_number
 from core.weekdays import WEEKDAYS
 
@@ -83,6 +84,14 @@ class AgentSettings(models.Model):
     callback_promise = models.CharField(
         max_length=200, default="within one business day",
         help_text="What the agent promises when it queues a callback, e.g. 'within two hours'.",
+    )
+    # A key the caller presses alone (voiceworker/call_actions.Keypad); any other keys are typed
+    # digits for the agent (a phone number, a booking reference).
+    keypad_operator_key = models.CharField(
+        max_length=1, choices=[(key, key) for key in KEYPAD_KEYS], default=KEYPAD_OPERATOR_KEY,
+        verbose_name="key to reach a person",
+        help_text="Callers who press this key alone on their keypad are transferred to a person, or get a callback "
+                  "queued when nobody takes transfers.",
     )
     sms_confirmations = models.BooleanField(
         default=False, verbose_name="SMS to customers",

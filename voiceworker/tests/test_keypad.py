@@ -9,6 +9,7 @@ import asyncio
 from django_tenants.utils import schema_context
 
 from calls.models import CallbackRequest
+from tenants.agent.models import AgentSettings
 from voiceworker.tests.test_failure_paths import ROOM, logged, start_voice_call, until
 
 
@@ -26,6 +27,32 @@ def test_zero_reaches_a_person_during_escalation_hours(voice, fake_livekit):
     assert voice_call.heard == "I'm transferring you to a colleague now, please hold the line."
     recorded = logged(voice_call.call)
     assert (recorded.outcome, recorded.end_reason) == ("transferred", "The caller pressed 0 on the keypad to reach a person.")
+
+
+def test_the_key_the_business_chose_reaches_a_person_and_zero_is_then_a_digit(voice, fake_openai, fake_livekit):
+    fake_openai.steps = [{"content": "Thanks, I have 0."}]
+    with schema_context("salon"):
+        AgentSettings.objects.update(keypad_operator_key="#")  # in the admin: "key to reach a person"
+
+    async def conversation():
+        voice_call = await start_voice_call(fake_livekit=fake_livekit)
+        voice_call.presses("0")
+        await until(lambda: voice_call.heard)
+        voice_call.presses("#")
+        await until(lambda: fake_livekit.deleted_rooms)
+        await voice_call.end(voice["spool_dir"], voice["api_url"])
+        return voice_call
+
+    try:
+        voice_call = asyncio.run(conversation())
+    finally:
+        with schema_context("salon"):
+            AgentSettings.objects.update(keypad_operator_key="0")
+    assert fake_openai.requests[0]["messages"][-1]["content"] == "(typed on the keypad) 0"
+    (transfer,) = fake_livekit.transfers
+    assert transfer["transfer_to"].endswith("+15550100900")
+    recorded = logged(voice_call.call)
+    assert (recorded.outcome, recorded.end_reason) == ("transferred", "The caller pressed # on the keypad to reach a person.")
 
 
 def test_zero_queues_a_callback_when_nobody_takes_transfers(live_api, saturday_morning, fake_openai, fake_livekit,
