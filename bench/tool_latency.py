@@ -113,7 +113,8 @@ class Server:
             cwd=ROOT, env=server_env(database_url), start_new_session=True,
         )
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
+        # Generous: on a machine loaded by other work, four workers importing Django take a while.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

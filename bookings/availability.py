@@ -30,9 +30,10 @@ import zoneinfo
 from dataclasses import dataclass, replace
 
 from django.db import connection
+from django.db.models import CharField, Value
 
 from bookings.models import Booking, BookingPolicy, Service
-from calendars.services import calendar_busy_between
+from calendars.services import calendar_busy_rows, calendar_places
 from tenants.hours.models import Closure, OpeningHours
 from tenants.hours.selectors import is_closed_on, local_datetime
 from tenants.selectors import tenant_timezone
@@ -100,13 +101,21 @@ def confirmed_bookings_between(service: Service, *, since: dt.datetime, until: d
                                excluding: int | None = None) -> list[tuple[dt.datetime, dt.datetime, int]]:
     """(start, blocked_until, lane) of the service's confirmed bookings that overlap [since, until),
     but for the booking `excluding` (one being moved does not block itself), and the busy times of
-    the business's connected calendars (lane -1: they take a place, no lane)."""
+    the business's connected calendars (lane -1: they take a place, no lane).
+
+    One statement (UNION ALL) for both: the booking decision runs it under the service's row lock,
+    where every round trip makes the next booker of the service wait longer (docs/BENCHMARKS.md,
+    "create_booking against the trivial endpoint"). Without a connected calendar its half finds no
+    row at the cost of an index probe, not of a round trip."""
     bookings = Booking.objects.filter(service=service, status=Booking.Status.CONFIRMED, start__lt=until,
                                       blocked_until__gt=since)
     if excluding is not None:
         bookings = bookings.exclude(pk=excluding)
-    return (list(bookings.values_list("start", "blocked_until", "lane"))
-            + calendar_busy_between(service=service, since=since, until=until))
+    bookings = bookings.order_by().annotate(blocks=Value(None, output_field=CharField())).values_list(
+        "start", "blocked_until", "lane", "blocks")
+    rows = bookings.union(calendar_busy_rows(service=service, since=since, until=until), all=True)
+    return [(start, end, lane) for start, end, lane, blocks in rows
+            for _place in range(calendar_places(blocks=blocks, capacity=service.capacity))]
 
 
 def bookings_for_days(service: Service, *, first_day: dt.date, last_day: dt.date,

@@ -8,8 +8,8 @@ would make every booker of that service wait for Google; free/busy answers count
 the last known busy times anyway. So busy times are read into `CalendarBusy` by the periodic sync,
 by Google's push notifications, and, when the mirror is older than CALENDAR_FRESH_SECONDS, by the
 voice tool itself before its transaction, waiting at most CALENDAR_CALL_WAIT_MS. The decision then
-reads the mirror with one indexed query under the same row lock as the bookings
-(`calendar_busy_between`).
+reads the mirror under the same row lock as the bookings, in the same statement as they are read
+(`calendar_busy_rows`, a UNION ALL in `bookings.availability.confirmed_bookings_between`).
 
 Bookings are written to the calendar after their commit (`calendar_booking_changed`, called from the
 booking's follow-up): the desired event is recorded in `CalendarEvent` and a Celery task pushes it,
@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import IntegerField, Q, Value
 
 from calendars import providers
 from calendars.crypto import SecretUnreadable, secret_open, secret_seal
@@ -73,24 +73,25 @@ def _live_connections(*, service_id: int | None = None):
 
 # --- Busy times: the mirror and the one read the booking decision makes --------------------------------
 
-def calendar_busy_between(*, service, since: dt.datetime, until: dt.datetime) -> list[tuple[dt.datetime, dt.datetime, int]]:
-    """Busy times of the calendars connected to `service` (or to the whole business) that overlap
-    [since, until), shaped like the service's bookings, (start, end, lane): lane -1 is no lane of
-    the service's, but each entry takes a place, so `free_lane` counts it. A calendar set to block
-    the whole service contributes `capacity` entries per busy time. One indexed query on the mirror:
-    it runs inside the booking's transaction, under the service's row lock, and never waits for a
-    provider."""
-    rows = CalendarBusy.objects.filter(
+def calendar_busy_rows(*, service, since: dt.datetime, until: dt.datetime):
+    """The mirror's busy times of the calendars connected to `service` (or to the whole business) that
+    overlap [since, until), as a query of (start, end, lane, blocks) rows with lane -1 (no lane of the
+    service's): the booking decision reads it in the same statement as the service's bookings
+    (`bookings.availability.confirmed_bookings_between`), under the service's row lock, and it never
+    waits for a provider. `calendar_places` says how many places each row takes."""
+    return CalendarBusy.objects.filter(
         # A revoked calendar's last known busy times still block until the owner reconnects or
         # disconnects it: better a time not offered than a double booking.
         connection__status__in=BLOCKING_STATUSES, start__lt=until, end__gt=since,
-    ).filter(Q(connection__service__isnull=True) | Q(connection__service_id=service.pk)).values_list(
-        "start", "end", "connection__blocks")
-    busy = []
-    for start, end, blocks in rows:
-        places = service.capacity if blocks == CalendarConnection.Blocks.ALL_PLACES else 1
-        busy.extend([(start, end, -1)] * places)
-    return busy
+    ).filter(Q(connection__service__isnull=True) | Q(connection__service_id=service.pk)).order_by().annotate(
+        busy_lane=Value(-1, output_field=IntegerField())).values_list("start", "end", "busy_lane", "connection__blocks")
+
+
+def calendar_places(*, blocks: str | None, capacity: int) -> int:
+    """Places a busy time of a calendar set to `blocks` takes: each takes one, so `free_lane` counts it,
+    and a calendar set to block the whole service takes all `capacity` of them. None (a booking's
+    row beside the busy times) takes its one place."""
+    return capacity if blocks == CalendarConnection.Blocks.ALL_PLACES else 1
 
 
 def _fresh(connection: CalendarConnection, now: dt.datetime) -> bool:
@@ -261,9 +262,14 @@ def _booking_changed(*, booking) -> None:
     description = "\n".join(line for line in [
         f"Customer: {customer}", f"Notes: {booking.notes}" if booking.notes else "",
         "Booked by phone with Soniq." if booking.call_id else "Booked in Soniq by the business."] if line)
+    # Read before the transaction: most businesses connect no calendar, and then every booking's
+    # follow-up would open and close a transaction around one empty read (two round trips).
+    connections = list(_live_connections(service_id=service.pk))
+    if not connections:
+        return
     to_push = []
     with transaction.atomic():
-        for connection in _live_connections(service_id=service.pk):
+        for connection in connections:
             event = CalendarEvent.objects.select_for_update().filter(connection=connection, booking_id=booking.pk).first()
             if event is None:
                 if not present:

@@ -74,11 +74,15 @@ def _business() -> str:
     return agent_settings_get().business_name or current_tenant().name
 
 
-def _booking_data(booking) -> dict:
+def _booking_link(booking) -> str:
+    return admin_url(f"bookings/booking/{booking.pk}/change/")
+
+
+def _booking_data(booking, *, link: str) -> dict:
     return {"booking_id": booking.pk, "service": booking.service.name, "start": _iso(booking.start), "end": _iso(booking.end),
             "customer_name": booking.customer_name, "customer_phone": booking.customer_phone, "status": booking.status,
             "call_id": str(booking.call_id) if booking.call_id else None,
-            "link": admin_url(f"bookings/booking/{booking.pk}/change/")}
+            "link": link}
 
 
 @_never_raises
@@ -122,6 +126,7 @@ def message_left(*, call_note) -> None:
 
 @_never_raises
 def booking_created(*, booking) -> None:
+    link = _booking_link(booking)  # one read of the tenant's domain for both messages
     # The owner hears of bookings the agent took; one they typed in themselves is no news to them.
     if booking.call_id:
         notification_event_record(
@@ -129,32 +134,34 @@ def booking_created(*, booking) -> None:
             subject=f"New booking: {booking.service.name} {_local(booking.start)} ({booking.customer_name})",
             body=(f"{_business()}: {booking.customer_name} ({booking.customer_phone}) booked "
                   f"{booking.service.name} on {_local(booking.start)} by phone.\n\n"
-                  f"{admin_url(f'bookings/booking/{booking.pk}/change/')}"),
+                  f"{link}"),
             sms_body=f"New booking: {booking.service.name} {_local(booking.start)}, {booking.customer_name}",
         )
     webhook_event_record(event_type=WebhookEvent.BOOKING_CREATED, event_key=f"booking:{booking.pk}:created",
-                         data=_booking_data(booking))
+                         data=_booking_data(booking, link=link))
 
 
 @_never_raises
 def booking_cancelled(*, booking, by_caller: bool) -> None:
     """`by_caller`: cancelled on the phone (the owner is told); False for the business's own
     cancellation in the admin (only webhooks hear of it)."""
+    link = _booking_link(booking)  # one read of the tenant's domain for both messages
     if by_caller:
         notification_event_record(
             event=NotificationEvent.BOOKING_CANCELLED, event_key=f"booking:{booking.pk}:cancelled",
             subject=f"Cancelled: {booking.service.name} {_local(booking.start)} ({booking.customer_name})",
             body=(f"{_business()}: {booking.customer_name} ({booking.customer_phone}) cancelled their "
                   f"{booking.service.name} on {_local(booking.start)} by phone.\n\n"
-                  f"{admin_url(f'bookings/booking/{booking.pk}/change/')}"),
+                  f"{link}"),
             sms_body=f"Cancelled by caller: {booking.service.name} {_local(booking.start)}, {booking.customer_name}",
         )
     webhook_event_record(event_type=WebhookEvent.BOOKING_CANCELLED, event_key=f"booking:{booking.pk}:cancelled",
-                         data={**_booking_data(booking), "by_caller": by_caller})
+                         data={**_booking_data(booking, link=link), "by_caller": by_caller})
 
 
 @_never_raises
 def booking_rescheduled(*, booking, previous_start: dt.datetime, by_caller: bool = True) -> None:
+    link = _booking_link(booking)  # one read of the tenant's domain for both messages
     # A booking can move more than once: each move is its own event.
     key = f"booking:{booking.pk}:moved:{booking.start.isoformat()}"
     if by_caller:
@@ -163,11 +170,11 @@ def booking_rescheduled(*, booking, previous_start: dt.datetime, by_caller: bool
             subject=f"Moved: {booking.service.name} to {_local(booking.start)} ({booking.customer_name})",
             body=(f"{_business()}: {booking.customer_name} ({booking.customer_phone}) moved their {booking.service.name} "
                   f"from {_local(previous_start)} to {_local(booking.start)} by phone.\n\n"
-                  f"{admin_url(f'bookings/booking/{booking.pk}/change/')}"),
+                  f"{link}"),
             sms_body=f"Moved by caller: {booking.service.name} {_local(previous_start)} -> {_local(booking.start)}, {booking.customer_name}",
         )
     webhook_event_record(event_type=WebhookEvent.BOOKING_RESCHEDULED, event_key=key,
-                         data={**_booking_data(booking), "previous_start": _iso(previous_start), "by_caller": by_caller})
+                         data={**_booking_data(booking, link=link), "previous_start": _iso(previous_start), "by_caller": by_caller})
 
 
 @_never_raises

@@ -65,6 +65,10 @@ class VoiceToolView(CallTokenView):
     # After the end-of-call log the call is over; only annotations are still accepted.
     allowed_after_end = False
     writes = True
+    # The service writes in its own atomic block and raises only once that is rolled back, so a
+    # refusal leaves nothing to undo: no savepoint of ours around it (two round trips, the RELEASE
+    # of them while the booking's transaction still holds the service's row lock).
+    writes_atomically = False
     # Tools that decide on availability read stale calendars first, outside the transaction (a
     # bounded wait; on timeout the call goes on with the last known busy times: calendars.services).
     reads_calendars = False
@@ -86,7 +90,7 @@ class VoiceToolView(CallTokenView):
             calendars_refresh_for_call(call=call)
 
         def respond() -> tuple[int, dict[str, Any]]:
-            return tool_respond(lambda: self.perform(call=call, data=data), writes=self.writes)
+            return tool_respond(lambda: self.perform(call=call, data=data), writes=self.writes and not self.writes_atomically)
 
         if not key:
             status_code, body = respond()
@@ -122,6 +126,7 @@ class CreateBookingView(VoiceToolView):
     tool_name = "create_booking"
     request_serializer = shapes.CreateBookingRequestSerializer
     reads_calendars = True
+    writes_atomically = True  # bookings.services.booking_create
 
     def perform(self, *, call, data):
         return create_booking(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
