@@ -102,7 +102,8 @@ class ReceptionistTurns:
                 if start:
                     return {"tool_calls": [("create_booking", {
                         "service": self.service, "start": str(start)[:16], "customer_name": self.customer_name,
-                        "customer_phone": caller_number(messages) or self.customer_phone, "notes": None})]}
+                        "customer_phone": caller_number(messages) or self.customer_phone, "notes": None,
+                        "confirmed": True})]}
                 return {"content": output.get("message") or "Sorry, there is nothing free."}
             if name == "create_booking":
                 return {"content": output.get("message") or "You're booked. Anything else?"}

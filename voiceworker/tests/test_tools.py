@@ -21,7 +21,7 @@ def test_it_books_an_appointment_at_the_salon(live_api, friday_noon):
     def book_first_free_start(chat_ctx):
         start = free_starts(last_tool_output(chat_ctx)["result"])[0]
         return {"tool_calls": [("create_booking", {"service": "haircut", "start": start[:16], "customer_name": "Dana Scully",
-                                                   "customer_phone": CALLER_NUMBER, "notes": None})]}
+                                                   "customer_phone": CALLER_NUMBER, "notes": None, "confirmed": True})]}
 
     model = ScriptedLLM([
         {"tool_calls": [("check_availability", {"service": "haircuts", "date": "2026-12-08", "time": "10:00"})]},
@@ -54,7 +54,7 @@ def test_it_places_an_order_at_the_pizzeria(live_api, friday_noon):
         {"tool_calls": [("create_order", {
             "items": [{"name": "margaritas", "quantity": 2, "notes": None}, {"name": "coke", "quantity": 1, "notes": None}],
             "customer_name": "Mario Rossi", "customer_phone": CALLER_NUMBER, "fulfillment": "pickup",
-            "delivery_address": None, "notes": None})]},
+            "delivery_address": None, "notes": None, "confirmed": True})]},
         {"content": "That's 21.80 euros, ready in twenty minutes."},
     ])
 
