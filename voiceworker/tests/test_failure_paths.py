@@ -550,7 +550,8 @@ def test_multi_gets_the_endpointing_deepgram_recommends():
     assert MULTI_ENDPOINTING_MS == 100
 
 
-def test_the_business_words_reach_deepgram_as_nova3_keyterms():
+def test_the_business_words_reach_deepgram_as_nova3_keyterms(settings):
+    settings.DEEPGRAM_API_KEY = "dg"
     config = CallConfig(language="en", stt=SttConfig(model="nova-3", language="multi",
                                                      keyterms=("Bella Hair Studio", "Blow Dry")))
     stt = build_stt(config)
