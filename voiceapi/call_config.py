@@ -100,6 +100,11 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     if orders:
         rules += ["- Only order what is on the menu; an order exists only once create_order has succeeded, "
                   "and the total it returns is the one to tell the caller."]
+    if bookings or orders:
+        rules += ["- Names and numbers are easily misheard: before a booking or an order is made, the caller hears it "
+                  "read back. Call create_booking or create_order with confirmed false first and say the read_back it "
+                  "returns (it spells the phone number digit by digit); call it again with confirmed true only after "
+                  "the caller's yes, with their corrections if they made any."]
     rules += caller_change_rules(capabilities=capabilities)
     if agent_settings.sms_confirmations and not signalwire_missing_settings():
         rules += ["- The caller gets a text message confirming each booking or order"

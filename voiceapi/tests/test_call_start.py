@@ -245,6 +245,8 @@ def test_the_workers_own_sentences_come_in_the_tenants_language(committed_db, ap
 
     assert english["phrases"]["say_again"] == "Sorry, could you say that again?"
     assert spanish["phrases"]["say_again"] == "Perdone, ¿podría repetirlo?"
+    # Bookings are read back and confirmed before they are made.
+    assert "Call create_booking or create_order with confirmed false first" in english["instructions"]
     # The prompt says which language to speak; the voice speaks the config's language (the worker's TTS).
     assert "Speak Spanish: greet, answer and read back in Spanish." in spanish["instructions"]
     assert "Speak English: greet, answer and read back in English." in english["instructions"]

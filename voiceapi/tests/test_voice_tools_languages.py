@@ -76,3 +76,23 @@ def test_a_malformed_request_is_still_explained_in_english_for_the_model(api_ser
     _call, token = salon_speaking("es")
     error = assert_error(tool(api_server, token, "create_booking", {"service": "colour"}), 400, "invalid_request")
     assert "required" in error["message"]
+
+
+def test_a_spanish_business_on_the_24_hour_clock_says_the_total_and_the_time_in_spanish_words(api_server, committed_db,
+                                                                                              monkeypatch):
+    from voiceapi.tests.test_voice_tools_orders import FRIDAY_EVENING, an_order
+
+    monkeypatch.setattr("core.clock.now", lambda: FRIDAY_EVENING)
+    pizzeria = tenant_named("pizzeria")
+    with tenant_context(pizzeria):
+        AgentSettings.objects.update(language="es")
+    try:
+        _call, token = a_call(pizzeria)
+        placed = tool(api_server, token, "create_order", an_order()).json()
+    finally:
+        with tenant_context(pizzeria):
+            AgentSettings.objects.update(language="en")
+
+    assert placed["message"] == (f"Su pedido número {placed['result']['order_id']} suma veintiún euros con ochenta "
+                                 "céntimos y estará listo para recoger a las diecinueve y veinte.")
+    assert placed["result"]["estimated_ready_spoken"] == "hoy a las diecinueve y veinte"
