@@ -30,6 +30,7 @@ final is in before the turn could end either way.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -44,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.real_call import SALON, bench_platform, timeit  # noqa: E402
-from devstack.audio import silence, speak, speech_segments, write_wav  # noqa: E402
+from devstack.audio import Segment, silence, speak, speak_with_pauses, speech_segments, write_wav  # noqa: E402
 from devstack.phone import SipPhone  # noqa: E402
 from devstack.processes import voice_worker  # noqa: E402
 from devstack.standins import ProviderStandIns, ReceptionistTurns  # noqa: E402
@@ -55,7 +56,7 @@ RATE = 8000
 UTTERANCES: list[tuple[str, list[str | float]]] = [
     ("phone number", ["My number is", 0.8, "five five five", 1.2, "two one two", 1.0, "four three eight seven."]),
     ("address", ["I live at", 0.6, "four twenty two", 1.1, "Maple Street,", 1.5, "apartment six."]),
-    ("um, let me think", ["Um,", 1.2, "let me think", 0.9, "maybe Thursday afternoon."]),
+    ("hmm, let me think", ["Hmm,", 1.2, "let me think", 0.9, "maybe Thursday afternoon."]),
     ("complete: yes", ["Yes, that works for me."]),
     ("complete: time", ["Thursday at three."]),
     ("complete: no", ["No, thank you, that is everything."]),
@@ -65,11 +66,13 @@ GAP_SECONDS = 9.0  # a reply after up to 3 s of waiting, and its ~3 s of speech,
 
 CONDITIONS = {
     # What the worker did before the end-of-turn model: Silero's end of speech + 0.5 s, whatever was said.
-    "before: vad, 0.5 s": {"VOICE_TURN_DETECTOR": "vad", "VOICE_UNCOVERED_LANGUAGE_SILENCE": "0.5"},
-    # Today's default: the local v1-mini model, min_delay 0.5 s, max_delay 3.0 s.
-    "after: v1-mini": {"VOICE_TURN_DETECTOR": "v1-mini"},
-    # The model with a longer silence after a finished-sounding utterance: what a pause needs.
-    "v1-mini, min_delay 1.3 s": {"VOICE_TURN_DETECTOR": "v1-mini", "VOICE_ENDPOINTING_MIN_DELAY": "1.3"},
+    "before: vad, 0.5 s": {"VOICE_TURN_DETECTOR": "vad", "VOICE_UNCOVERED_LANGUAGE_SILENCE": "0.5",
+                           "VOICE_ENDPOINTING_PATIENT_DELAY": "0"},
+    # The local v1-mini model alone (min_delay 0.5 s, max_delay 3.0 s): what it hears in the audio.
+    "v1-mini alone": {"VOICE_TURN_DETECTOR": "v1-mini", "VOICE_ENDPOINTING_PATIENT_DELAY": "0"},
+    # Today's default: the model, and the words so far (voiceworker/turn_patience.py: a turn ending in
+    # "is", "hmm" or a group of digits waits VOICE_ENDPOINTING_PATIENT_DELAY, 2.0 s).
+    "after: v1-mini + unfinished words": {"VOICE_TURN_DETECTOR": "v1-mini"},
 }
 
 
@@ -81,32 +84,37 @@ class Spoken:
     pauses: list[tuple[float, float]]  # (start, end) of each inner pause, in the WAV
 
 
-def render(path: Path) -> tuple[Path, list[Spoken], list[str]]:
+def render(path: Path, voice: str = "festival") -> tuple[Path, list[Spoken], list[str]]:
     """The caller's WAV, where each utterance and its pauses are in it, and the stand-in's transcripts
-    (one per stretch of speech)."""
+    (one per stretch of speech). `festival`: each utterance said as one sentence, its phrase breaks
+    stretched to the pauses (`devstack.audio.speak_with_pauses`); `espeak`: each piece said alone."""
     parts, spoken, transcripts, position = [], [], [], 0.0
     for index, (name, pieces) in enumerate(UTTERANCES):
         lead = LEAD_SECONDS if index == 0 else GAP_SECONDS
         parts.append(silence(lead, RATE))
         position += lead
-        start = end = None
-        pauses = []
-        for piece in pieces:
-            if isinstance(piece, float):
-                parts.append(silence(piece, RATE))
-                pauses.append((end, position + piece))
-                position += piece
-                continue
-            speech = speak(piece, rate=RATE)
-            # espeak-ng pads its output with silence; trimmed, so a pause is exactly the silence put in.
-            inner = speech_segments(speech, RATE)
-            speech = speech[int(inner[0].start * RATE):int(inner[-1].end * RATE)]
-            start = position if start is None else start
-            end = position + len(speech) / RATE
-            parts.append(speech)
-            position += len(speech) / RATE
-            transcripts.append(piece)
-        spoken.append(Spoken(name, round(start, 3), round(end, 3), pauses))
+        if voice == "festival":
+            speech, where = speak_with_pauses(pieces, rate=RATE)
+        else:
+            chunks, where, at = [], [], 0.0
+            for piece in pieces:
+                if isinstance(piece, float):
+                    chunks.append(silence(piece, RATE))
+                    at += piece
+                    continue
+                said = speak(piece, rate=RATE)
+                # espeak-ng pads its output with silence; trimmed, so a pause is exactly the silence put in.
+                inner = speech_segments(said, RATE)
+                said = said[int(inner[0].start * RATE):int(inner[-1].end * RATE)]
+                chunks.append(said)
+                where.append(Segment(at, at + len(said) / RATE))
+                at += len(said) / RATE
+            speech = np.concatenate(chunks)
+        pauses = [(position + a.end, position + b.start) for a, b in itertools.pairwise(where)]
+        spoken.append(Spoken(name, round(position + where[0].start, 3), round(position + where[-1].end, 3), pauses))
+        transcripts += [piece for piece in pieces if isinstance(piece, str)]
+        parts.append(speech)
+        position += len(speech) / RATE
     parts.append(silence(20.0, RATE))
     return write_wav(path, np.concatenate(parts), RATE), spoken, transcripts
 
@@ -137,6 +145,8 @@ def main() -> None:
     parser.add_argument("--first-audio", type=float, default=0.1)
     parser.add_argument("--stt-endpoint", type=float, default=0.45)
     parser.add_argument("--only", choices=list(CONDITIONS), action="append")
+    parser.add_argument("--voice", choices=["festival", "espeak"], default="festival",
+                        help="the caller's synthetic voice (festival: a voice trained on a person's speech)")
     args = parser.parse_args()
     print("timeit at start:", timeit(), flush=True)
 
@@ -149,7 +159,7 @@ def main() -> None:
         line, env = platform.line, platform.env
         try:
             workdir = Path(tempfile.mkdtemp(prefix="soniq-turns-"))
-            wav, spoken, transcripts = render(workdir / "caller.wav")
+            wav, spoken, transcripts = render(workdir / "caller.wav", args.voice)
             for utterance in spoken:
                 print(f"{utterance.name:18s} {utterance.start:6.2f}–{utterance.end:6.2f} s, pauses "
                       f"{[round(b - a, 2) for a, b in utterance.pauses]}", flush=True)

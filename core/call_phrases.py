@@ -36,4 +36,14 @@ PHRASES: dict[str, str] = {
     # Separated by "|"; each a whole utterance, lower case, without punctuation.
     "backchannels": _("mm-hmm|mhm|mm|hmm|uh-huh|uh huh|okay|ok|yeah|yes|yep|right|sure|alright|all right|i see|"
                       "got it|um|uh|ah|oh|er"),
+    # A turn that ends in one of these is not over: the caller pauses after "my number is" or "um"
+    # (voiceworker/turn_patience.py waits longer). Fillers, and the words a sentence cannot end on.
+    # Separated by "|"; lower case, without punctuation.
+    "unfinished_endings": _("um|uh|er|erm|hmm|let me think|let me see|let me check|just a second|one second|"
+                            "hold on|hang on|the|a|an|my|our|your|and|or|but|because|is|it's|at|to|with|from|of"),
+    # Digits as callers read numbers out ("five five five"): each word is one digit.
+    "digit_words": _("zero|oh|o|one|two|three|four|five|six|seven|eight|nine"),
+    # Other number words, which continue a number being read out ("four twenty two").
+    "number_words": _("ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|"
+                      "thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple"),
 }

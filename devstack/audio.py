@@ -1,4 +1,4 @@
-"""Speech made at run time (espeak-ng and sox from Debian) and what can be read off a recording.
+"""Speech made at run time (espeak-ng, festival and sox from Debian) and what can be read off a recording.
 
 Nothing here is committed audio: a caller's lines are synthesised when a test or bench needs them, and
 the checks look at energy over time (speech is well above the line's silence), not at words.
@@ -41,6 +41,66 @@ def speak(text: str, *, rate: int, voice: str = "en-us", speed: int = 165) -> np
         raw.unlink(missing_ok=True)
         tmp.replace(path)
     return read_wav(path)[0]
+
+
+# Festival's HTS voice (CMU ARCTIC "slt"): a statistical voice trained on one speaker's recordings,
+# so its pitch falls at a sentence's end and holds at a comma as a person's does. espeak-ng's rules
+# end every clause alike, and an end-of-turn model that listens to how a sentence ends hears every
+# espeak pause as an ending (bench/turn_taking.py).
+FESTIVAL_VOICE = "(voice_cmu_us_slt_arctic_hts)"
+
+
+def speak_with_pauses(pieces: list[str | float], *, rate: int) -> tuple[np.ndarray, list[Segment]]:
+    """One utterance said as a person says it with pauses inside ("My number is, 0.8 s, five five
+    five, …"): the pieces said as ONE sentence (commas where the pauses go, so the voice holds its
+    pitch there), then its phrase breaks stretched to the given silences. Returns the samples and
+    where each piece of speech is in them. Needs Debian's festival and festvox-us-slt-hts."""
+    words = [piece for piece in pieces if isinstance(piece, str)]
+    pauses = [piece for piece in pieces if not isinstance(piece, str)]
+    sentence = " ".join(word if word is words[-1] or word.endswith((",", ".", "?")) else f"{word},"
+                        for word in words)
+    key = hashlib.sha1(f"festival|{FESTIVAL_VOICE}|{sentence}|{rate}".encode()).hexdigest()[:20]
+    path, segs = CACHE_DIR / f"{key}.wav", CACHE_DIR / f"{key}.segs"
+    if not (path.exists() and segs.exists()):
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        raw = path.with_suffix(".raw.wav")
+        quoted = sentence.replace("\\", "").replace('"', "")
+        # Festival's own phone timings say where its phrase breaks ("pau") are: a silence found by
+        # energy could as well be a stop consonant inside a word.
+        script = (f'{FESTIVAL_VOICE}\n(set! u (SynthText "{quoted}"))\n'
+                  f'(utt.save.wave u "{raw}" \'riff)\n(utt.save.segs u "{segs}")\n')
+        scheme = path.with_suffix(".scm")
+        scheme.write_text(script)
+        subprocess.run([require("festival", "festival festvox-us-slt-hts"), "--batch", str(scheme)],
+                       check=True, capture_output=True)
+        scheme.unlink()
+        tmp = path.with_suffix(".tmp.wav")
+        subprocess.run([require("sox", "sox"), str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(tmp)],
+                       check=True, capture_output=True)
+        raw.unlink(missing_ok=True)
+        tmp.replace(path)
+    speech = read_wav(path)[0]
+    phones, previous_end = [], 0.0  # (start, end, name); the file gives each phone's end time
+    for line in segs.read_text().splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[0].replace(".", "", 1).isdigit():
+            phones.append((previous_end, float(fields[0]), fields[2]))
+            previous_end = float(fields[0])
+    breaks = [(start, end) for start, end, name in phones[1:-1] if name == "pau"]
+    if len(breaks) != len(pauses):
+        raise RuntimeError(f"festival made {len(breaks)} phrase breaks in {sentence!r}, not {len(pauses)}")
+    spans = [(phones[0][1], breaks[0][0] if breaks else phones[-1][0])]
+    spans += [(breaks[i][1], breaks[i + 1][0] if i + 1 < len(breaks) else phones[-1][0]) for i in range(len(breaks))]
+    parts, spoken, position = [], [], 0.0
+    for index, (start, end) in enumerate(spans):
+        piece = speech[int(start * rate):int(end * rate)]
+        parts.append(piece)
+        spoken.append(Segment(round(position, 3), round(position + len(piece) / rate, 3)))
+        position += len(piece) / rate
+        if index < len(pauses):
+            parts.append(silence(pauses[index], rate))
+            position += pauses[index]
+    return np.concatenate(parts), spoken
 
 
 def silence(seconds: float, rate: int) -> np.ndarray:

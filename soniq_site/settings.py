@@ -499,6 +499,9 @@ VOICE_TURN_DETECTOR = env_str("VOICE_TURN_DETECTOR", "v1-mini")
 # unfinished-sounding one (a pause inside a phone number), in seconds.
 VOICE_ENDPOINTING_MIN_DELAY = env_float("VOICE_ENDPOINTING_MIN_DELAY", 0.5)
 VOICE_ENDPOINTING_MAX_DELAY = env_float("VOICE_ENDPOINTING_MAX_DELAY", 3.0)
+# The silence before a reply when the turn so far cannot be over ("my number is", "um", "five five
+# five"): voiceworker/turn_patience.py.
+VOICE_ENDPOINTING_PATIENT_DELAY = env_float("VOICE_ENDPOINTING_PATIENT_DELAY", 2.0)
 # Without it (languages it does not cover): the silence that ends a turn, longer than a pause inside a number.
 VOICE_UNCOVERED_LANGUAGE_SILENCE = env_float("VOICE_UNCOVERED_LANGUAGE_SILENCE", 1.3)
 # An interruption that brings no words for this long was noise: the agent resumes where it paused.

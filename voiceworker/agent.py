@@ -19,6 +19,7 @@ import re
 from collections.abc import AsyncIterable, Sequence
 from typing import Any, Literal
 
+from django.conf import settings
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, RunContext, StopResponse, ToolError, function_tool, llm, stt
 from livekit.agents.types import FlushSentinel
@@ -28,6 +29,7 @@ from core.call_contract import TOOL_NAMES, Outcome
 from voiceworker import call_actions
 from voiceworker.api_client import ApiUnavailable, ToolReply
 from voiceworker.call_state import CallState
+from voiceworker.turn_patience import TurnPatience, Unfinished
 
 logger = logging.getLogger("soniq.voiceworker")
 
@@ -269,10 +271,13 @@ class SoniqAgent(Agent):
         # never sees is a tool it cannot call by mistake.
         tools = [tool for tool in TOOLS if tools_offered is None or tool.id in set(tools_offered)]
         super().__init__(instructions=instructions, tools=tools)
+        self._patience: TurnPatience | None = None
 
     async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:
         # A caller's "hello?" while the transfer rings (or after the hang-up) must not start a new
         # reply: the line is about to change hands.
+        if self._patience is not None:
+            self._patience.turn_over()
         if _call_is_leaving(self):
             raise StopResponse()
 
@@ -318,9 +323,21 @@ class SoniqAgent(Agent):
         if events is None:
             return
         async for event in events:
-            if isinstance(event, stt.SpeechEvent) and self._is_backchannel(event):
-                continue
+            if isinstance(event, stt.SpeechEvent):
+                if self._is_backchannel(event):
+                    continue
+                if event.type == stt.SpeechEventType.FINAL_TRANSCRIPT and event.alternatives:
+                    if (patience := self._turn_patience()) is not None:
+                        patience.heard(event.alternatives[0].text)
             yield event
+
+    def _turn_patience(self) -> TurnPatience | None:
+        if self._patience is None and (call := _call_of(self)) is not None:
+            unfinished = Unfinished(endings=call.phrase("unfinished_endings"), digit_words=call.phrase("digit_words"),
+                                    number_words=call.phrase("number_words"))
+            self._patience = TurnPatience(self.session, unfinished,
+                                          patient_delay=settings.VOICE_ENDPOINTING_PATIENT_DELAY)
+        return self._patience
 
     def _is_backchannel(self, event: stt.SpeechEvent) -> bool:
         if event.type not in (stt.SpeechEventType.INTERIM_TRANSCRIPT, stt.SpeechEventType.PREFLIGHT_TRANSCRIPT,

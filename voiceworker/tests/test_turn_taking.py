@@ -194,3 +194,55 @@ def test_interruptions_need_words_and_a_false_one_resumes(settings):
     # Noise, a cough or a breath is voice activity without a word: it no longer stops the agent.
     assert interruption["min_words"] == 1
     assert (interruption["resume_false_interruption"], interruption["false_interruption_timeout"]) == (True, 1.5)
+
+
+# 1b. Words that cannot end a turn ------------------------------------------------------------------
+
+async def caller_pauses(first: str, rest: str, *, pause: float) -> tuple[list[tuple[str, str]], int]:
+    """The caller says `first`, is silent for `pause` seconds (longer than the 0.5 s that ends a
+    finished-sounding turn), then says `rest`. What the session made of it: its messages, and how
+    many turns of the caller's it had ended (and so answered) while the caller was still pausing.
+    (Model requests are no measure: preemptive generation asks early and drops the answer.)"""
+    session, line, model = listening_session(CallConfig(language="en"))
+    await session.start(SoniqAgent(instructions="", tools_offered=[]), record=False)
+    await asyncio.sleep(0.2)
+    await line.caller_says(first, interim=first)
+    await asyncio.sleep(pause)
+    asked_in_the_pause = sum(1 for item in session.history.items if item.type == "message" and item.role == "user")
+    await line.caller_says(rest, interim=rest)
+    for _ in range(400):
+        if sum(1 for item in session.history.items if item.type == "message") >= 2:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    said = [(item.role, item.text_content) for item in session.history.items if item.type == "message"]
+    await session.aclose()
+    return said, asked_in_the_pause
+
+
+def test_a_caller_pausing_inside_a_phone_number_is_not_answered_until_it_is_complete():
+    for first, rest in (("My number is", "five five five, two one two, four three eight seven."),
+                        ("My number is five five five", "two one two, four three eight seven."),
+                        ("Um, let me think", "maybe Thursday afternoon.")):
+        said, asked_in_the_pause = asyncio.run(caller_pauses(first, rest, pause=1.2))
+        assert asked_in_the_pause == 0, first
+        assert said[0] == ("user", f"{first} {rest}"), first
+        assert said[1][0] == "assistant", first  # one reply, to the whole number
+
+
+def test_a_finished_answer_is_answered_in_the_pause_after_it():
+    # The control: the same pause after words that can end a turn is the caller waiting for us.
+    said, asked_in_the_pause = asyncio.run(caller_pauses("Thursday at three.", "Hello?", pause=1.2))
+    assert asked_in_the_pause == 1
+    assert said[0] == ("user", "Thursday at three.") and said[1][0] == "assistant"
+
+
+def test_unfinished_endings_are_the_tenants_language_and_numbers_count_in_any():
+    from voiceworker.turn_patience import Unfinished
+
+    spanish = Unfinished(endings="eh|este|pues|a ver|déjame pensar|es|de|en|y|mi|el|la",
+                         digit_words="cero|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve",
+                         number_words="diez|veinte|treinta|cien")
+    assert spanish("Mi número es") and spanish("Eh, déjame pensar") and spanish("cinco cinco cinco")
+    assert not spanish("El jueves a las tres.") and not spanish("Sí, me viene bien.")
+    assert spanish("Es el 555 21") and not spanish("Es el 555 212 4387")
