@@ -258,7 +258,7 @@ def _too_late_to_change(*, booking: Booking, rules: BookingRules, verb: str) -> 
         notice = (_("That booking has already started, so it can't be moved now.") if moved
                   else _("That booking has already started, so it can't be cancelled now."))
     way_on = _("I can put you through to someone or ask them to call you back.")
-    return DomainError("too_late_to_change", f"{notice.format(hours=hours)} {way_on}",
+    return DomainError("too_late_to_change", " ".join((notice.format(hours=hours), way_on)),
                        details={"change_notice_hours": hours})
 
 

@@ -107,3 +107,42 @@ def test_no_sentence_is_marked_inside_an_f_string():
         found += [f"{relative}:{number}" for number, line in enumerate(path.read_text().splitlines(), 1)
                   if inside.search(line)]
     assert found == []
+
+
+# Refusals that reach the worker or the admin, never a caller: a malformed call, a token, a log, staff's
+# order and callback screens. Every other DomainError is a sentence the agent says.
+NOT_SAID_TO_CALLERS = {
+    "invalid_request", "call_ended", "unknown_tool", "payload_too_large", "wrong_call", "unknown_call", "unknown_number",
+    "invalid_recording", "recording_already_received", "storage_unavailable", "log_already_received",
+    "invalid_end_time", "ingestion_unavailable", "idempotency_key_reused", "draft_expired", "invalid_outcome",
+    "order_not_found", "illegal_status_change", "invalid_status", "callback_not_found",
+}
+
+
+def test_every_sentence_a_caller_hears_from_the_api_is_marked_for_translation():
+    """A refusal (`DomainError(code, "...")`) or a tool's answer (`ToolOutcome(message="...")`) written as a
+    plain literal would be said in English to every caller, whatever the catalogs hold."""
+    import ast
+
+    from core.catalogs import SKIPPED_DIRS, project_root
+
+    def literal(node) -> bool:
+        return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+    unmarked = []
+    for path in sorted(project_root().rglob("*.py")):
+        relative = path.relative_to(project_root())
+        if SKIPPED_DIRS.intersection(relative.parts[:-1]) or relative.parts[0] in ("voiceworker", "testing", "core"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            if node.func.id == "DomainError" and len(node.args) >= 2 and literal(node.args[1]):
+                code = node.args[0].value if isinstance(node.args[0], ast.Constant) else "?"
+                if code not in NOT_SAID_TO_CALLERS:
+                    unmarked.append(f"{relative}:{node.lineno} {code}")
+            if node.func.id == "ToolOutcome":
+                message = next((keyword.value for keyword in node.keywords if keyword.arg == "message"), None)
+                if message is not None and literal(message) and not (isinstance(message, ast.Constant) and not message.value):
+                    unmarked.append(f"{relative}:{node.lineno} ToolOutcome")
+    assert unmarked == []
