@@ -248,7 +248,8 @@ class Caller(threading.Thread):
                          json={"service": service, "date": day.isoformat(), "time": slot}, headers=auth)
             self.pause()
             self.request(session, "create_booking", "POST", "/internal/voice-tools/create_booking",
-                         json={"service": service, "start": f"{day.isoformat()}T{slot}", "customer_name": "Bench Caller",
+                         json={"confirmed": True, "service": service, "start": f"{day.isoformat()}T{slot}",
+                               "customer_name": "Bench Caller",
                                "customer_phone": f"+1555700{self.number:04d}"},
                          headers={**auth, "Idempotency-Key": uuid.uuid4().hex})
             self.pause()

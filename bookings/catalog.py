@@ -1,6 +1,9 @@
 """What the business offers: matching the service a caller names, and the list the agent's instructions show."""
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
+
 from bookings import matching
 from bookings.models import Service
 from core.errors import DomainError
@@ -10,12 +13,15 @@ CURRENCY_SYMBOLS = {"USD": "$", "CAD": "$", "AUD": "$", "EUR": "€", "GBP": "£
 
 
 def a_service(service: Service) -> str:
-    """'a Haircut', 'an Eyebrow Wax'."""
-    return f"{'an' if service.name[:1].lower() in 'aeiou' else 'a'} {service.name}"
+    """'a Haircut', 'an Eyebrow Wax' (in a language with gendered articles, the bare name: the
+    sentences around it are written so it reads right, "una cita de Corte")."""
+    if service.name[:1].lower() in "aeiou":
+        return pgettext("article before a service name", "an {service}").format(service=service.name)
+    return pgettext("article before a service name", "a {service}").format(service=service.name)
 
 
 def _spoken_service_list(names: list[str]) -> str:
-    return spoken_list(names, conjunction="and") if names else "nothing at the moment"
+    return spoken_list(names, conjunction="and") if names else _("nothing at the moment")
 
 
 def service_match(*, spoken_name: str) -> Service:
@@ -31,9 +37,10 @@ def service_match(*, spoken_name: str) -> Service:
         return service
     names = [service.name for service in services]
     if spoken.strip():
-        message = f"Sorry, we don't offer {spoken.strip()[:80]}. We offer {_spoken_service_list(names)}."
+        message = _("Sorry, we don't offer {asked}. We offer {services}.").format(
+            asked=spoken.strip()[:80], services=_spoken_service_list(names))
     else:
-        message = f"Which service would you like? We offer {_spoken_service_list(names)}."
+        message = _("Which service would you like? We offer {services}.").format(services=_spoken_service_list(names))
     raise DomainError("unknown_service", message, details={"services": names})
 
 

@@ -7,6 +7,8 @@ import datetime as dt
 import re
 import zoneinfo
 
+from django.utils.translation import gettext as _
+
 from bookings.availability import booking_policy_get
 from bookings.refusals import too_far_ahead_sentence
 from core import clock
@@ -22,18 +24,21 @@ _EXAMPLE_DATE = "2026-03-10"
 
 
 def _invalid_time(text: str) -> DomainError:
-    return DomainError("invalid_time", f"I couldn't understand the time {text[:40]!r}; please give it like 14:30.",
+    return DomainError("invalid_time", _("I couldn't understand the time {time}; please give it like 14:30.").format(
+                           time=repr(text[:40])),
                        details={"field": "time"})
 
 
 def _date_from_text(text: str) -> dt.date:
     if not _DATE_RE.fullmatch(text):
-        raise DomainError("invalid_date", f"I couldn't understand the date {text[:40]!r}; please give it like {_EXAMPLE_DATE}.",
+        raise DomainError("invalid_date", _("I couldn't understand the date {date}; please give it like {example}.").format(
+                              date=repr(text[:40]), example=_EXAMPLE_DATE),
                           details={"field": "date"})
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise DomainError("invalid_date", f"There is no such day as {text} in the calendar; which day did you mean?",
+        raise DomainError("invalid_date", _("There is no such day as {date} in the calendar; which day did you mean?").format(
+                              date=text),
                           details={"field": "date"}) from None
 
 
@@ -45,7 +50,8 @@ def _day_in_reach(day: dt.date, *, today: dt.date, field: str) -> dt.date:
     if day > today:
         raise DomainError("too_far_ahead", too_far_ahead_sentence(policy=booking_policy_get(), today=today),
                           details={"field": field})
-    raise DomainError("in_the_past", f"{day.isoformat()} is long past; which day did you mean?", details={"field": field})
+    raise DomainError("in_the_past", _("{date} is long past; which day did you mean?").format(date=day.isoformat()),
+                      details={"field": field})
 
 
 def local_date_parse(value: str | dt.date, *, today: dt.date) -> dt.date:
@@ -57,7 +63,8 @@ def local_date_parse(value: str | dt.date, *, today: dt.date) -> dt.date:
     if isinstance(value, dt.date):
         return _day_in_reach(value, today=today, field="date")
     if not isinstance(value, str):
-        raise DomainError("invalid_date", f"Which day? Please give the date like {_EXAMPLE_DATE}.", details={"field": "date"})
+        raise DomainError("invalid_date", _("Which day? Please give the date like {example}.").format(example=_EXAMPLE_DATE),
+                          details={"field": "date"})
     text = value.strip().lower()
     if text == "today":
         return today
@@ -105,8 +112,8 @@ def _wall_clock_datetime(day: dt.date, clock: dt.time, tz: zoneinfo.ZoneInfo) ->
     if (local.hour, local.minute) != (clock.hour, clock.minute):
         raise DomainError(
             "invalid_time",
-            f"The clocks go forward on {calendar_date(day)}, so {clock:%H:%M} doesn't exist "
-            f"that day; did you mean {spoken_clock(local)}?",
+            _("The clocks go forward on {date}, so {time} doesn't exist that day; did you mean {suggested}?").format(
+                date=calendar_date(day), time=spoken_clock(clock), suggested=spoken_clock(local)),
             details={"field": "time", "suggested": local.isoformat()},
         )
     return local
@@ -156,12 +163,13 @@ def booking_start_parse(*, start: str | dt.datetime, tz: zoneinfo.ZoneInfo, toda
     if isinstance(start, dt.datetime):
         return _datetime_value(start, tz, today=today, field="start")
     if not isinstance(start, str):
-        raise DomainError("invalid_time", "When should the booking start? Please give it like 2026-03-10T14:30.",
+        raise DomainError("invalid_time", _("When should the booking start? Please give it like 2026-03-10T14:30."),
                           details={"field": "start"})
     match = _DATETIME_RE.fullmatch(start.strip())
     if not match:
         raise DomainError("invalid_time",
-                          f"I couldn't understand the start {start[:40]!r}; please give the date and time like 2026-03-10T14:30.",
+                          _("I couldn't understand the start {start}; please give the date and time like "
+                            "2026-03-10T14:30.").format(start=repr(start[:40])),
                           details={"field": "start"})
     day = _day_in_reach(_date_from_text(match[1]), today=today, field="start")
     clock, offset = _clock_from_text(match[2])

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from bookings.availability import BookingRules, DayAvailability, Offer, OpeningCalendar, booking_policy_get
 from bookings.catalog import a_service
 from bookings.models import BookingPolicy, Service
@@ -13,14 +16,14 @@ from tenants.selectors import tenant_timezone
 def spoken_notice(minutes: int) -> str:
     if minutes % 60 == 0:
         hours = minutes // 60
-        return "1 hour's" if hours == 1 else f"{hours} hours'"
-    return f"{minutes} minutes'"
+        return ngettext("{count} hour's", "{count} hours'", hours).format(count=hours)
+    return ngettext("{count} minute's", "{count} minutes'", minutes).format(count=minutes)
 
 
 def too_far_ahead_sentence(*, policy: BookingPolicy, today: dt.date) -> str:
     last_day = today + dt.timedelta(days=policy.horizon_days)
-    return (f"Sorry, we only take bookings up to {policy.horizon_days} days ahead, so the latest day I can book is "
-            f"{day_name(last_day, today=today)}.")
+    return _("Sorry, we only take bookings up to {days} days ahead, so the latest day I can book is {day}.").format(
+        days=policy.horizon_days, day=day_name(last_day, today=today))
 
 
 def start_refusal_sentence(*, code: str, service: Service, start: dt.datetime, now: dt.datetime,
@@ -33,22 +36,27 @@ def start_refusal_sentence(*, code: str, service: Service, start: dt.datetime, n
     on_day = spoken_day(local.date(), today=today)
     at = spoken_clock(local)
     if code == "slot_taken":
-        return f"Sorry, {at} {on_day} is already taken for {a_service(service)}."
+        return _("Sorry, {time} {day} is already taken for {service}.").format(time=at, day=on_day,
+                                                                              service=a_service(service))
     if code == "in_the_past":
-        return f"{capitalised(day_name(local.date(), today=today))} at {at} has already passed."
+        return _("{day} at {time} has already passed.").format(day=capitalised(day_name(local.date(), today=today)),
+                                                               time=at)
     if code == "too_far_ahead":
         return too_far_ahead_sentence(policy=policy, today=today)
     if code == "closed":
-        return f"Sorry, we're closed {on_day}."
+        return _("Sorry, we're closed {day}.").format(day=on_day)
     if code == "too_soon":
-        return f"Sorry, we need at least {spoken_notice(policy.min_notice_minutes)} notice, so {at} {on_day} is too soon."
+        return _("Sorry, we need at least {notice} notice, so {time} {day} is too soon.").format(
+            notice=spoken_notice(policy.min_notice_minutes), time=at, day=on_day)
     if code == "outside_hours":
         if calendar is None or not calendar.first_day <= local.date() <= calendar.last_day:
             calendar = OpeningCalendar(tz=tz, first_day=local.date(), last_day=local.date())
-        hours = spoken_list([f"{opens:%H:%M} to {closes:%H:%M}" for opens, closes in calendar.wall_ranges_on(local.date())])
-        return (f"Sorry, a {service.duration_minutes}-minute {service.name} at {at} doesn't fit in our opening hours "
-                f"{on_day}, which are {hours}.")
-    return f"Sorry, {at} {on_day} can't be booked."
+        hours = spoken_list([_("{opens} to {closes}").format(opens=spoken_clock(opens), closes=spoken_clock(closes))
+                             for opens, closes in calendar.wall_ranges_on(local.date())])
+        return _("Sorry, a {minutes}-minute {service} at {time} doesn't fit in our opening hours {day}, which are "
+                 "{hours}.").format(minutes=service.duration_minutes, service=service.name, time=at, day=on_day,
+                                    hours=hours)
+    return _("Sorry, {time} {day} can't be booked.").format(time=at, day=on_day)
 
 
 def offer_sentence(*, offer: Offer, today: dt.date, conjunction: str = "and") -> str:
@@ -57,19 +65,21 @@ def offer_sentence(*, offer: Offer, today: dt.date, conjunction: str = "and") ->
         return ""
     times = spoken_list([spoken_clock(start) for start in offer.starts], conjunction=conjunction)
     if offer.moved:
-        return f"The next day with free times is {day_name(offer.day, today=today)}: {times}."
-    return f"I can offer {times} {spoken_day(offer.day, today=today)}."
+        return _("The next day with free times is {day}: {times}.").format(day=day_name(offer.day, today=today),
+                                                                           times=times)
+    return _("I can offer {times} {day}.").format(times=times, day=spoken_day(offer.day, today=today))
 
 
 def day_sentence(day: DayAvailability, *, service: Service, today: dt.date) -> str:
     if day.status == "closed" and day.day >= today:
-        return f"Sorry, we're closed {spoken_day(day.day, today=today)}."
+        return _("Sorry, we're closed {day}.").format(day=spoken_day(day.day, today=today))
     if day.status == "past" and day.day == today:
-        return f"Sorry, there are no more times for {a_service(service)} left today."
+        return _("Sorry, there are no more times for {service} left today.").format(service=a_service(service))
     if day.status in ("closed", "past"):
-        return f"{capitalised(day_name(day.day, today=today))} has already passed."
+        return _("{day} has already passed.").format(day=capitalised(day_name(day.day, today=today)))
     if day.status == "full":
-        return f"Sorry, {a_service(service)} is fully booked {spoken_day(day.day, today=today)}."
+        return _("Sorry, {service} is fully booked {day}.").format(service=a_service(service),
+                                                                   day=spoken_day(day.day, today=today))
     return ""
 
 
@@ -78,9 +88,11 @@ def availability_message(*, rules: BookingRules, requested: dt.datetime | None, 
     service, today = rules.service, rules.today
     on_day = spoken_day(requested_day.day, today=today)
     if requested is not None and reason is None:
-        return f"Yes, {a_service(service)} {on_day} at {spoken_clock(requested)} is free."
+        return _("Yes, {service} {day} at {time} is free.").format(service=a_service(service), day=on_day,
+                                                                  time=spoken_clock(requested))
     if requested is None and offer.starts and not offer.moved:
-        return f"{capitalised(on_day)} {a_service(service)} is free at {spoken_list([spoken_clock(s) for s in offer.starts])}."
+        return capitalised(_("{day} {service} is free at {times}.").format(
+            day=on_day, service=a_service(service), times=spoken_list([spoken_clock(s) for s in offer.starts])))
     # Why not: the requested time's own reason when its day has other times (or is out of reach),
     # otherwise what is wrong with the whole day.
     if requested is not None and (requested_day.free_starts or reason == "too_far_ahead"):
@@ -93,4 +105,5 @@ def availability_message(*, rules: BookingRules, requested: dt.datetime | None, 
         return f"{why} {offer_sentence(offer=offer, today=today)}"
     if requested_day.status == "too_far_ahead":
         return why
-    return f"{why} I couldn't find a free time for {a_service(service)} in the next {rules.policy.horizon_days} days."
+    return _("{why} I couldn't find a free time for {service} in the next {days} days.").format(
+        why=why, service=a_service(service), days=rules.policy.horizon_days)

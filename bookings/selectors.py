@@ -6,6 +6,9 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from bookings import matching
 from bookings.availability import (
     AVAILABLE_STARTS_SHOWN,
@@ -24,6 +27,7 @@ from bookings.refusals import availability_message
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day, spoken_list
+from core.reading import moment_words
 from tenants.hours.selectors import local_datetime
 from tenants.selectors import customer_phone_number, tenant_clock_text, tenant_timezone
 
@@ -43,7 +47,8 @@ def availability_check(*, service_name: str, date: str | dt.date, time: str | dt
     (`in_the_past`, `too_far_ahead`, `closed`, `outside_hours`, `too_soon`, `slot_taken`, or null),
     `day_status` (the requested day: `open`, `closed`, `past`, `full`, `too_far_ahead`),
     `moved_to_next_open_day`, `available_starts` (up to 5, ISO 8601 with offset, nearest to the
-    requested time first, or earliest first without one).
+    requested time first, or earliest first without one) and `available_starts_spoken` (the same in
+    words, core.reading).
 
     Raises `DomainError`: unknown_service, invalid_date, invalid_time, and too_far_ahead or
     in_the_past for a day more than clock.DATE_REACH_DAYS from today (all 422).
@@ -81,6 +86,8 @@ def availability_check(*, service_name: str, date: str | dt.date, time: str | dt
         "day_status": requested_day.status,
         "moved_to_next_open_day": offer.moved,
         "available_starts": [start.isoformat() for start in offer.starts],
+        # The same times as a person says them ("Tuesday, March tenth at two thirty p.m."): what to read out.
+        "available_starts_spoken": [moment_words(start, today=today) for start in offer.starts],
     }
     return ToolOutcome(result=result, message=message)
 
@@ -91,8 +98,8 @@ def availability_check(*, service_name: str, date: str | dt.date, time: str | dt
 # booked under. Anything else looks exactly like a booking that does not exist, so nobody can probe
 # other people's appointments by trying numbers.
 
-BOOKING_NOT_FOUND = ("I couldn't find that booking under your number. If it was booked from another phone, "
-                     "tell me that number and the name it's under.")
+BOOKING_NOT_FOUND = gettext_noop("I couldn't find that booking under your number. If it was booked from another "
+                                 "phone, tell me that number and the name it's under.")
 
 
 @dataclass(frozen=True)
@@ -125,8 +132,8 @@ def caller_identity(*, caller_number: str, customer_phone: str = "", customer_na
     customer_phone, customer_name = (customer_phone or "").strip(), " ".join((customer_name or "").split())
     if bool(customer_phone) != bool(customer_name):
         raise DomainError("verification_incomplete",
-                          "To find a booking made from another phone I need both the phone number and the name "
-                          "it was booked under.", details={"field": "customer_name" if customer_phone else "customer_phone"})
+                          _("To find a booking made from another phone I need both the phone number and the name "
+                            "it was booked under."), details={"field": "customer_name" if customer_phone else "customer_phone"})
     named_phone = customer_phone_number(customer_phone) if customer_phone else ""
     return CallerIdentity(caller_number=shown, named_phone=named_phone, named_name=customer_name)
 
@@ -149,7 +156,7 @@ def booking_for_caller(*, booking_id: int, identity: CallerIdentity, for_update:
         bookings = bookings.select_for_update(of=("self",))
     booking = bookings.filter(pk=booking_id).first() if 0 < booking_id < 2**31 else None
     if booking is None or not identity.owns(booking):
-        raise DomainError("booking_not_found", BOOKING_NOT_FOUND)
+        raise DomainError("booking_not_found", _(BOOKING_NOT_FOUND))
     return booking
 
 
@@ -176,14 +183,17 @@ def booking_find(*, caller_number: str, customer_phone: str = "", customer_name:
                "end": booking.end.astimezone(tz).isoformat(), "status": booking.status} for booking in bookings]
     if not bookings:
         if identity.phones:
-            message = BOOKING_NOT_FOUND.replace("that booking", "any upcoming booking")
+            message = _("I couldn't find any upcoming booking under your number. If it was booked from another "
+                        "phone, tell me that number and the name it's under.")
         else:
-            message = ("Your number is withheld, so I can't look your bookings up by it. What phone number and "
-                       "name was the booking made under?")
+            message = _("Your number is withheld, so I can't look your bookings up by it. What phone number and "
+                        "name was the booking made under?")
     else:
-        spoken = [f"{a_service(booking.service)} {spoken_day(booking.start.astimezone(tz).date(), today=today)} at "
-                  f"{spoken_clock(booking.start.astimezone(tz))} (booking {booking.pk})" for booking in bookings[:5]]
-        message = f"I found {spoken_list(spoken)}."
+        spoken = [_("{service} {day} at {time} (booking {number})").format(
+                      service=a_service(booking.service), day=spoken_day(booking.start.astimezone(tz).date(), today=today),
+                      time=spoken_clock(booking.start.astimezone(tz)), number=booking.pk)
+                  for booking in bookings[:5]]
+        message = _("I found {bookings}.").format(bookings=spoken_list(spoken))
     return ToolOutcome(result={"bookings": result}, message=message)
 
 

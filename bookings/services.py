@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bookings import followups
 from bookings.availability import (
@@ -74,7 +76,7 @@ def _refusal(*, code: str, service: Service, start: dt.datetime, now: dt.datetim
     if offer and offer.starts:
         sentence = f"{sentence} {offer_sentence(offer=offer, today=now.astimezone(tenant_timezone()).date(), conjunction='or')}"
     elif code == "slot_taken":
-        sentence = f"{sentence} I'm afraid there are no other free times that day or in the days after."
+        sentence = sentence + " " + _("I'm afraid there are no other free times that day or in the days after.")
     return BookingRefused(code, sentence, start=start, offer=offer)
 
 
@@ -123,7 +125,8 @@ def booking_day_check(*, day: dt.date, now: dt.datetime) -> None:
     if day > today:
         raise DomainError("too_far_ahead", too_far_ahead_sentence(policy=booking_policy_get(), today=today),
                           details={"field": "date"})
-    raise DomainError("in_the_past", f"{day.isoformat()} is long past; which day did you mean?", details={"field": "date"})
+    raise DomainError("in_the_past", _("{date} is long past; which day did you mean?").format(date=day.isoformat()),
+                      details={"field": "date"})
 
 
 def booking_create(
@@ -156,15 +159,16 @@ def booking_create(
     booking_day_check(day=local_start.date(), now=now)
 
     if not isinstance(customer_name, str) or not customer_name.strip():
-        raise DomainError("invalid_name", "What name should I put the booking under?", details={"field": "customer_name"})
+        raise DomainError("invalid_name", _("What name should I put the booking under?"), details={"field": "customer_name"})
     if len(customer_name.strip()) > CUSTOMER_NAME_MAX:
-        raise DomainError("invalid_name", "That name is too long for a booking; could you give a shorter one?",
+        raise DomainError("invalid_name", _("That name is too long for a booking; could you give a shorter one?"),
                           details={"field": "customer_name"})
     customer_name = " ".join(customer_name.split())
     phone = customer_phone_number(customer_phone)
     notes = notes.strip() if isinstance(notes, str) else ""
     if len(notes) > NOTES_MAX:
-        raise DomainError("invalid_notes", "That note is too long; could you say it more briefly?", details={"field": "notes"})
+        raise DomainError("invalid_notes", _("That note is too long; could you say it more briefly?"),
+                          details={"field": "notes"})
 
     rules = booking_rules_load(service=service, now=now, around=local_start.date())
     if not minimum_notice:
@@ -244,18 +248,25 @@ def _too_late_to_change(*, booking: Booking, rules: BookingRules, verb: str) -> 
     if rules.now <= change_deadline(booking=booking, policy=rules.policy, tz=rules.tz) and rules.now < booking.start:
         return None
     hours = rules.policy.change_notice_hours
-    notice = (f"Bookings can only be {verb} by phone up to {hours} hour{'s' if hours != 1 else ''} before they start"
-              if hours and rules.now < booking.start else f"That booking has already started, so it can't be {verb} now")
-    return DomainError("too_late_to_change",
-                       f"{notice}. I can put you through to someone or ask them to call you back.",
+    moved = verb == "moved"
+    if hours and rules.now < booking.start:
+        notice = (ngettext("Bookings can only be moved by phone up to {hours} hour before they start.",
+                           "Bookings can only be moved by phone up to {hours} hours before they start.", hours) if moved
+                  else ngettext("Bookings can only be cancelled by phone up to {hours} hour before they start.",
+                                "Bookings can only be cancelled by phone up to {hours} hours before they start.", hours))
+    else:
+        notice = (_("That booking has already started, so it can't be moved now.") if moved
+                  else _("That booking has already started, so it can't be cancelled now."))
+    way_on = _("I can put you through to someone or ask them to call you back.")
+    return DomainError("too_late_to_change", " ".join((notice.format(hours=hours), way_on)),
                        details={"change_notice_hours": hours})
 
 
 def booking_changeable_check(*, booking: Booking) -> None:
     """409 `booking_cancelled`: a cancelled booking is not moved (a new one is made instead)."""
     if booking.status != Booking.Status.CONFIRMED:
-        raise DomainError("booking_cancelled", "That booking was cancelled, so it can't be moved. I can make a new "
-                          "booking instead.")
+        raise DomainError("booking_cancelled", _("That booking was cancelled, so it can't be moved. I can make a new "
+                                                 "booking instead."))
 
 
 def booking_reschedule(*, booking: Booking, start: dt.datetime, call: Call | None = None,
@@ -292,7 +303,7 @@ def booking_reschedule(*, booking: Booking, start: dt.datetime, call: Call | Non
             # committed by now and is seen.
             booking = Booking.objects.select_for_update(of=("self",)).select_related("service").get(pk=booking.pk)
             if booking.status != Booking.Status.CONFIRMED:
-                raise DomainError("booking_cancelled", "That booking was just cancelled, so it can't be moved.")
+                raise DomainError("booking_cancelled", _("That booking was just cancelled, so it can't be moved."))
             if span.start == booking.start:
                 return booking
             refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")  # moved meanwhile

@@ -23,6 +23,8 @@ import secrets
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from bookings.matching import customer_name_matches
 from bookings.models import Booking, BookingPolicy
@@ -33,8 +35,8 @@ from core.errors import DomainError, ToolOutcome
 logger = logging.getLogger("bookings.verification")
 
 CODE_TTL_SECONDS = 10 * 60
-TOO_MANY = ("I can't look up or change bookings on this call any more. I can ask someone from the team to call "
-            "you back instead.")
+TOO_MANY = gettext_noop("I can't look up or change bookings on this call any more. I can ask someone from the team "
+                        "to call you back instead.")
 
 
 def _call_key(call: Call | None) -> str | None:
@@ -57,7 +59,7 @@ def verification_guard(*, call: Call | None, caller_number: str) -> None:
         logger.warning("booking verification refused (schema %s, call %s, caller %s): %d failures on the call, "
                        "%d from the number this hour", connection.schema_name, getattr(call, "pk", None),
                        caller_number or "withheld", per_call, per_number)
-        raise DomainError("too_many_attempts", TOO_MANY)
+        raise DomainError("too_many_attempts", _(TOO_MANY))
 
 
 def verification_failed(*, call: Call | None, caller_number: str, reason: str) -> None:
@@ -118,8 +120,11 @@ def _code_send(*, booking: Booking, call: Call | None, verb: str) -> ToolOutcome
     # promise a text that never comes.
     if (not agent_settings_get().sms_confirmations or signalwire_missing_settings()
             or sms_number_opted_out(booking.customer_phone)):
-        raise DomainError("verification_unavailable", f"I can't text a code to the number on the booking, so it can't "
-                          f"be {verb} on this call. I can ask someone from the team to call you back.")
+        raise DomainError("verification_unavailable", _(
+            "I can't text a code to the number on the booking, so it can't be cancelled on this call. I can ask someone "
+            "from the team to call you back.") if verb == "cancelled" else _(
+            "I can't text a code to the number on the booking, so it can't be moved on this call. I can ask someone "
+            "from the team to call you back."))
     code = f"{secrets.randbelow(10**6):06d}"
     cache.set(_code_key(call=call, booking=booking), code, timeout=CODE_TTL_SECONDS)
     # After the commit, like every text: the tool call that asks for the code commits (it is an answer).
@@ -128,8 +133,8 @@ def _code_send(*, booking: Booking, call: Call | None, verb: str) -> ToolOutcome
         body=lambda business: f"{business}: your code to change your booking is {code}. If you did not call us, "
                               "ignore this text; your booking stays as it is."), robust=True)
     return ToolOutcome(result={"booking_id": booking.pk, "verification": "code_sent"},
-                       message="I've just texted a six-digit code to the phone number on that booking. Please tell "
-                               "me the code when it arrives.")
+                       message=_("I've just texted a six-digit code to the phone number on that booking. Please "
+                                 "tell me the code when it arrives."))
 
 
 def change_verification(*, booking: Booking, identity: CallerIdentity, customer_name: str, verification_code: str,
@@ -140,11 +145,12 @@ def change_verification(*, booking: Booking, identity: CallerIdentity, customer_
     verification_guard(call=call, caller_number=identity.caller_number)
     name = " ".join((customer_name or "").split())
     if not name:
-        raise DomainError("name_required", f"Before that booking can be {verb}, what name is it booked under?",
+        raise DomainError("name_required", _("Before that booking can be cancelled, what name is it booked under?")
+                          if verb == "cancelled" else _("Before that booking can be moved, what name is it booked under?"),
                           details={"field": "customer_name"})
     if not customer_name_matches(name, booking.customer_name):
         verification_failed(call=call, caller_number=identity.caller_number, reason=f"wrong name for booking {booking.pk}")
-        raise DomainError("verification_failed", "That name doesn't match the booking. What name was it booked under?",
+        raise DomainError("verification_failed", _("That name doesn't match the booking. What name was it booked under?"),
                           details={"field": "customer_name"})
     policy = BookingPolicy.objects.first()
     if policy is None or policy.change_verification != BookingPolicy.ChangeVerification.CODE:
@@ -157,8 +163,8 @@ def change_verification(*, booking: Booking, identity: CallerIdentity, customer_
         return _code_send(booking=booking, call=call, verb=verb)
     if not hmac.compare_digest(given, str(expected)):
         verification_failed(call=call, caller_number=identity.caller_number, reason=f"wrong code for booking {booking.pk}")
-        raise DomainError("verification_failed", "That code doesn't match. Please read me the six digits in the text "
-                          "again.", details={"field": "verification_code"})
+        raise DomainError("verification_failed", _("That code doesn't match. Please read me the six digits in the text "
+                                                    "again."), details={"field": "verification_code"})
     cache.delete(_code_key(call=call, booking=booking))
     return None
 

@@ -10,26 +10,31 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from django.utils.translation import gettext as _
+
 from bookings import services
 from bookings.catalog import a_service, service_match
 from bookings.models import Booking
 from bookings.parsing import booking_start_parse
 from bookings.verification import booking_for_verified_caller, change_identity, change_verification
 from core import clock
-from core.errors import ToolOutcome
+from core.errors import DomainError, ToolOutcome
 from core.phrasing import spoken_clock, spoken_day
-from tenants.selectors import tenant_timezone
+from core.reading import moment_words, phone_words
+from tenants.selectors import customer_phone_number, tenant_timezone
 
 if TYPE_CHECKING:
     from calls.models import Call
 
 
-def booking_result(booking: Booking) -> dict:
+def booking_result(booking: Booking, *, today: dt.date) -> dict:
     """What the agent's tool returns about a booking: its number, service and times (ISO 8601 with
-    the offset of the tenant's zone)."""
+    the offset of the tenant's zone), and the start and the phone number in words (core.reading)."""
     tz = tenant_timezone()
     return {"booking_id": booking.pk, "service": booking.service.name, "start": booking.start.astimezone(tz).isoformat(),
-            "end": booking.end.astimezone(tz).isoformat()}
+            "end": booking.end.astimezone(tz).isoformat(),
+            "start_spoken": moment_words(booking.start.astimezone(tz), today=today),
+            "customer_phone_spoken": phone_words(booking.customer_phone)}
 
 
 def create_booking(*, service_name: str, start: str | dt.datetime, customer_name: str, customer_phone: str,
@@ -49,10 +54,33 @@ def create_booking(*, service_name: str, start: str | dt.datetime, customer_name
                                       customer_phone=customer_phone, notes=notes, call=call, now=now)
     booking_start, booking_end = booking.start.astimezone(tz), booking.end.astimezone(tz)
     today = now.astimezone(tz).date()
-    message = (f"You're booked for {a_service(service)} {spoken_day(booking_start.date(), today=today)} at "
-               f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}, under the name "
-               f"{booking.customer_name}. Your booking number is {booking.pk}.")
-    return ToolOutcome(result=booking_result(booking), message=message)
+    message = _("You're booked for {service} {day} at {start}, until {end}, under the name {name}. Your booking number "
+                "is {number}.").format(service=a_service(service), day=spoken_day(booking_start.date(), today=today),
+                                       start=spoken_clock(booking_start), end=spoken_clock(booking_end),
+                                       name=booking.customer_name, number=booking.pk)
+    return ToolOutcome(result=booking_result(booking, today=today), message=message)
+
+
+def booking_read_back(*, service_name: str, start: str | dt.datetime, customer_name: str, customer_phone: str,
+                      now: dt.datetime | None = None) -> DomainError:
+    """create_booking before the caller confirmed it: 422 `not_confirmed`, whose sentence reads the
+    booking back (the service, the day and time, the name, the phone number digit by digit) and asks
+    the caller to confirm; nothing is written. The model calls again with `confirmed: true` after the
+    caller's yes. What cannot be booked as said is refused first, with its own sentence."""
+    now = now or clock.now()
+    tz = tenant_timezone()
+    service = service_match(spoken_name=service_name)
+    today = now.astimezone(tz).date()
+    local_start = booking_start_parse(start=start, tz=tz, today=today)
+    name = " ".join(customer_name.split()) if isinstance(customer_name, str) else ""
+    if not name:
+        raise DomainError("invalid_name", _("What name should I put the booking under?"), details={"field": "customer_name"})
+    phone = customer_phone_number(customer_phone)
+    message = _("Just to confirm: {service} {day} at {time}, under the name {name}, and your phone number is {phone}. "
+                "Is that right?").format(service=a_service(service), day=spoken_day(local_start.date(), today=today),
+                                         time=spoken_clock(local_start), name=name, phone=phone_words(phone))
+    return DomainError("not_confirmed", message, details={"start_spoken": moment_words(local_start, today=today),
+                                                          "customer_phone_spoken": phone_words(phone)})
 
 
 def reschedule_booking(*, booking_id: int, start: str | dt.datetime, caller_number: str, customer_phone: str = "",
@@ -81,12 +109,15 @@ def reschedule_booking(*, booking_id: int, start: str | dt.datetime, caller_numb
     local_start = booking_start_parse(start=start, tz=tz, today=now.astimezone(tz).date())
     was = booking.start
     moved = services.booking_reschedule(booking=booking, start=local_start, call=call, now=now)
-    sentence = "That's already your booking's time:" if moved.start == was else "Done: your booking is moved to"
     booking_start, booking_end = moved.start.astimezone(tz), moved.end.astimezone(tz)
     today = now.astimezone(tz).date()
-    return ToolOutcome(result={"booking_id": moved.pk, "start": booking_start.isoformat(), "end": booking_end.isoformat()},
-                       message=f"{sentence} {a_service(moved.service)} {spoken_day(booking_start.date(), today=today)} at "
-                               f"{spoken_clock(booking_start)}, until {spoken_clock(booking_end)}.")
+    sentence = (_("That's already your booking's time: {service} {day} at {start}, until {end}.") if moved.start == was
+                else _("Done: your booking is moved to {service} {day} at {start}, until {end}."))
+    return ToolOutcome(result={"booking_id": moved.pk, "start": booking_start.isoformat(), "end": booking_end.isoformat(),
+                               "start_spoken": moment_words(booking_start, today=today)},
+                       message=sentence.format(service=a_service(moved.service),
+                                               day=spoken_day(booking_start.date(), today=today),
+                                               start=spoken_clock(booking_start), end=spoken_clock(booking_end)))
 
 
 def cancel_booking(*, booking_id: int, caller_number: str, reason: str = "", customer_phone: str = "",
@@ -111,7 +142,9 @@ def cancel_booking(*, booking_id: int, caller_number: str, reason: str = "", cus
     already = booking.status == Booking.Status.CANCELLED
     cancelled = services.booking_cancel_by_caller(booking=booking, reason=reason, call=call, now=now)
     local_start = cancelled.start.astimezone(tz)
-    when = (f"{a_service(cancelled.service)} {spoken_day(local_start.date(), today=now.astimezone(tz).date())} at "
-            f"{spoken_clock(local_start)}")
-    message = f"Your booking for {when} is already cancelled." if already else f"Done: your booking for {when} is cancelled."
+    sentence = (_("Your booking for {service} {day} at {time} is already cancelled.") if already
+                else _("Done: your booking for {service} {day} at {time} is cancelled."))
+    message = sentence.format(service=a_service(cancelled.service),
+                              day=spoken_day(local_start.date(), today=now.astimezone(tz).date()),
+                              time=spoken_clock(local_start))
     return ToolOutcome(result={"booking_id": cancelled.pk, "status": cancelled.status}, message=message)

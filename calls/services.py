@@ -10,6 +10,7 @@ import datetime as dt
 from functools import partial
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from calls import followups
 from calls.models import Call, CallbackRequest, CallNote
@@ -71,7 +72,7 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
         call.save(update_fields=["transferred_to"])
         return ToolOutcome(
             result={"action": "transfer", "transfer_to": target},
-            message="I'm transferring you to a colleague now, please hold the line.",
+            message=_("I'm transferring you to a colleague now, please hold the line."),
         )
 
     number = call.caller_number
@@ -79,10 +80,11 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
         try:
             number = normalize_phone_number(callback_number, default_region=tenant_phone_region())
         except InvalidPhoneNumber as exc:
-            raise DomainError("invalid_phone_number", "That callback number doesn't look right. Could you say it again?") from exc
+            raise DomainError("invalid_phone_number",
+                              _("That callback number doesn't look right. Could you say it again?")) from exc
     if not is_e164(number):
         raise DomainError("callback_number_required",
-                          "I need a phone number so the team can call you back. Which number should they use?")
+                          _("I need a phone number so the team can call you back. Which number should they use?"))
     with transaction.atomic():
         callback_request = callback_request_create(call=call, caller_number=number, reason=reason, caller_name=caller_name)
         if transfer_failed and call.transferred_to:
@@ -92,10 +94,11 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
         followup = followups.transfer_failed if transfer_failed else followups.callback_queued
         transaction.on_commit(partial(followup, callback_request=callback_request), robust=True)
     promise = agent_settings.callback_promise
-    lead = "I couldn't put you through" if transfer_failed else "Nobody can take the call right now"
+    sentence = (_("I couldn't put you through, so I've asked the team to call you back {promise}.") if transfer_failed
+                else _("Nobody can take the call right now, so I've asked the team to call you back {promise}."))
     return ToolOutcome(
         result={"action": "callback", "callback_id": callback_request.pk, "promise": promise, "callback_number": number},
-        message=f"{lead}, so I've asked the team to call you back {promise}.",
+        message=sentence.format(promise=promise),
     )
 
 
@@ -110,10 +113,10 @@ def call_end_request(*, call: Call, reason: str, outcome: str) -> ToolOutcome:
     call.outcome = outcome
     call.end_reason = reason.strip()[:500]
     call.save(update_fields=["outcome", "end_reason"])
-    return ToolOutcome(result={"action": "hangup", "outcome": outcome}, message="Thank you for calling. Goodbye!")
+    return ToolOutcome(result={"action": "hangup", "outcome": outcome}, message=_("Thank you for calling. Goodbye!"))
 
 
 def call_note_add(*, call: Call, note: str) -> ToolOutcome:
     call_note = CallNote.objects.create(call=call, text=note.strip())
     transaction.on_commit(partial(followups.message_taken, call_note=call_note), robust=True)
-    return ToolOutcome(result={"note_id": call_note.pk}, message="I've made a note of that.")
+    return ToolOutcome(result={"note_id": call_note.pk}, message=_("I've made a note of that."))

@@ -115,10 +115,19 @@ class VoiceConfig(ContractModel):
     speed: float = Field(1.0, json_schema_extra={"format": "double"})
 
 
+# Deepgram's keyterm prompting (Nova-3): it advises up to about 100 terms and 500 tokens in all; fewer,
+# shorter terms keep the boost on the words that matter (the business's own names).
+STT_KEYTERMS_MAX = 50
+STT_KEYTERM_MAX_CHARS = 60
+
+
 class SttConfig(ContractModel):
     provider: str = Field("deepgram", description='"deepgram"')
     model: str = Field("nova-3", description='"nova-3"')
     language: str = Field("multi", description='"multi"')
+    keyterms: tuple[str, ...] = Field((), max_length=STT_KEYTERMS_MAX, description=(
+        "Words to transcribe right (the business's name, its services and menu items): Nova-3's `keyterm`, "
+        f"at most {STT_KEYTERMS_MAX} of at most {STT_KEYTERM_MAX_CHARS} characters each."))
 
 
 class LlmConfig(ContractModel):

@@ -15,8 +15,15 @@ from typing import Any
 INVALID_REQUEST = "invalid_request"
 
 
+def sentence_tidied(message: str) -> str:
+    """One period after an abbreviation that ends a sentence ("until six p.m.." → "p.m."): the times
+    said in words (core.reading) end in one, and the sentences around them add theirs."""
+    return message.replace("a.m..", "a.m.").replace("p.m..", "p.m.")
+
+
 class DomainError(Exception):
     def __init__(self, code: str, message: str, *, details: dict[str, Any] | None = None):
+        message = sentence_tidied(message)
         super().__init__(message)
         self.code = code
         self.message = message
@@ -28,6 +35,9 @@ class ToolOutcome:
     result: dict[str, Any]
     message: str
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.message = sentence_tidied(self.message)
 
 
 def _first_field_error(detail: Any, path: str = "") -> tuple[str, str]:

@@ -102,7 +102,8 @@ class ReceptionistTurns:
                 if start:
                     return {"tool_calls": [("create_booking", {
                         "service": self.service, "start": str(start)[:16], "customer_name": self.customer_name,
-                        "customer_phone": caller_number(messages) or self.customer_phone, "notes": None})]}
+                        "customer_phone": caller_number(messages) or self.customer_phone, "notes": None,
+                        "confirmed": True})]}
                 return {"content": output.get("message") or "Sorry, there is nothing free."}
             if name == "create_booking":
                 return {"content": output.get("message") or "You're booked. Anything else?"}
@@ -164,6 +165,7 @@ class ProviderStandIns:
         self.chat_times: list[float] = []  # time.monotonic() each chat request arrived
         self.synthesis: list[tuple[float, float]] = []  # (time.monotonic() it started, seconds espeak-ng took)
         self.heard: list[tuple[float, str]] = []  # (time.monotonic(), transcript) each final sent
+        self.listen_queries: list[dict[str, list[str]]] = []  # each Deepgram connection's query parameters
         self.connections = itertools.count(1)
         app = web.Application()
         app.router.add_get("/v1/listen", self._deepgram)
@@ -208,6 +210,7 @@ class ProviderStandIns:
     # --- Deepgram -------------------------------------------------------------------------------
 
     async def _deepgram(self, request: web.Request) -> web.WebSocketResponse:
+        self.listen_queries.append(parse_qs(request.query_string))
         query = {key: values[-1] for key, values in parse_qs(request.query_string).items()}
         rate = int(query.get("sample_rate", 16000))
         channels = int(query.get("channels", 1))

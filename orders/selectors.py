@@ -14,9 +14,13 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from core import clock
 from core.errors import DomainError, ToolOutcome
 from core.phone import is_e164
+from core.phrasing import spoken_clock, spoken_list
 from core.text_keys import key
 from orders.models import MenuItem, Order
 from tenants.selectors import tenant_timezone
@@ -153,9 +157,7 @@ def _closest(spoken_keys: list[str], candidates: list[_Candidate], *, category: 
 
 
 def _spoken_list(names: list[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return spoken_list(names)
 
 
 def menu_load() -> list[MenuItem]:
@@ -181,14 +183,15 @@ def menu_item_match(*, spoken_name: str, menu: Sequence[MenuItem] | None = None)
 
     closest = _closest(spoken_keys or [""], candidates, category=found.item.category if found else "")
     closest_names = [item.name for item in closest]
-    offer = f" The closest we have are {_spoken_list(closest_names)}." if closest_names else ""
+    offer = (" " + _("The closest we have are {items}.").format(items=_spoken_list(closest_names))
+             if closest_names else "")
     said = " ".join((spoken_name or "").split())[:100]
     if found is not None:
-        message = f"Sorry, the {found.item.name} is not available today.{offer}"
+        message = _("Sorry, the {item} is not available today.").format(item=found.item.name) + offer
     elif spoken_keys:
-        message = f"Sorry, we don't have “{said}” on the menu.{offer}"
+        message = _("Sorry, we don't have “{item}” on the menu.").format(item=said) + offer
     else:
-        message = f"Which item from the menu would you like?{offer}"
+        message = _("Which item from the menu would you like?") + offer
     details = {"item": spoken_name[:SPOKEN_MAX], "closest": closest_names}
     if found is not None:
         details["unavailable"] = found.item.name
@@ -210,11 +213,11 @@ def menu_summary() -> str:
 
 ORDER_STATUS_WINDOW = dt.timedelta(hours=24)
 _STATUS_SENTENCES = {
-    Order.Status.NEW: "has been received",
-    Order.Status.PREPARING: "is being prepared",
-    Order.Status.READY: "is ready",
-    Order.Status.DONE: "has been handed over",
-    Order.Status.CANCELLED: "was cancelled",
+    Order.Status.NEW: gettext_noop("Order {number} has been received"),
+    Order.Status.PREPARING: gettext_noop("Order {number} is being prepared"),
+    Order.Status.READY: gettext_noop("Order {number} is ready"),
+    Order.Status.DONE: gettext_noop("Order {number} has been handed over"),
+    Order.Status.CANCELLED: gettext_noop("Order {number} was cancelled"),
 }
 
 
@@ -226,8 +229,8 @@ def order_status(*, caller_number: str, now: dt.datetime | None = None) -> ToolO
     null), `total` (decimal string), `currency`, `lines`: [{`name`, `quantity`}]}]."""
     now = now or clock.now()
     if not is_e164(caller_number):
-        return ToolOutcome(result={"orders": []}, message="Your number is withheld, so I can't look up your order. "
-                           "I can ask someone to call you back about it.")
+        return ToolOutcome(result={"orders": []}, message=_("Your number is withheld, so I can't look up your order. "
+                                                            "I can ask someone to call you back about it."))
     tz = tenant_timezone()
     orders = list(Order.objects.filter(customer_phone=caller_number, created__gte=now - ORDER_STATUS_WINDOW)
                   .prefetch_related("lines").order_by("-created", "-pk"))
@@ -238,11 +241,11 @@ def order_status(*, caller_number: str, now: dt.datetime | None = None) -> ToolO
         "lines": [{"name": line.name, "quantity": line.quantity} for line in order.lines.all()],
     } for order in orders]
     if not orders:
-        return ToolOutcome(result={"orders": []}, message="I can't find an order from your number in the last day.")
+        return ToolOutcome(result={"orders": []}, message=_("I can't find an order from your number in the last day."))
     sentences = []
     for order in orders[:3]:
-        sentence = f"Order {order.pk} {_STATUS_SENTENCES.get(order.status, order.status)}"
+        sentence = _(_STATUS_SENTENCES[order.status]).format(number=order.pk)
         if order.estimated_ready_at and order.status in (Order.Status.NEW, Order.Status.PREPARING):
-            sentence += f"; it should be ready at {order.estimated_ready_at.astimezone(tz):%H:%M}"
+            sentence += _("; it should be ready at {time}").format(time=spoken_clock(order.estimated_ready_at.astimezone(tz)))
         sentences.append(sentence + ".")
     return ToolOutcome(result={"orders": result}, message=" ".join(sentences))

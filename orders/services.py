@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from core import clock
 from core.errors import DomainError
@@ -29,7 +30,8 @@ def order_quantity_check(raw: Any, *, name: str) -> int:
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_QUANTITY:
         raise DomainError(
             "invalid_quantity",
-            f"How many {name} would you like? I can take between 1 and {MAX_QUANTITY} of an item.",
+            _("How many {item} would you like? I can take between 1 and {max} of an item.").format(item=name,
+                                                                                                max=MAX_QUANTITY),
             details={"item": name, "quantity": raw if isinstance(raw, int | float | str) else repr(raw)},
         )
     return raw
@@ -47,11 +49,11 @@ def _closed_error(*, now: dt.datetime) -> DomainError:
     tz = tenant_timezone()
     opening = next_opening_after(at=now)
     if opening is None:
-        return DomainError("closed", "Sorry, we're closed right now and not taking orders.", details={"opens_at": None})
+        return DomainError("closed", _("Sorry, we're closed right now and not taking orders."), details={"opens_at": None})
     opening = opening.astimezone(tz)
     return DomainError(
         "closed",
-        f"Sorry, we're closed right now. We open again {spoken_time(opening, now=now.astimezone(tz))}.",
+        _("Sorry, we're closed right now. We open again {when}.").format(when=spoken_time(opening, now=now.astimezone(tz))),
         details={"opens_at": opening.isoformat()},
     )
 
@@ -102,11 +104,11 @@ def order_create(
     tz = tenant_timezone()
     order_taking_check(now=now)
     if not lines:
-        raise DomainError("empty_order", "What would you like to order?")
+        raise DomainError("empty_order", _("What would you like to order?"))
     if len(lines) > MAX_ORDER_LINES:
         raise DomainError(
             "too_many_lines",
-            f"That's more than {MAX_ORDER_LINES} different items for one order; could we split it up?",
+            _("That's more than {max} different items for one order; could we split it up?").format(max=MAX_ORDER_LINES),
             details={"lines": len(lines), "max": MAX_ORDER_LINES},
         )
 
@@ -122,25 +124,27 @@ def order_create(
 
     currencies = {menu_item.currency for menu_item, _, _ in wanted.values()}
     if len(currencies) > 1:
-        raise DomainError("mixed_currency", "Sorry, I can't put those items on one order; could we place them as separate orders?",
+        raise DomainError("mixed_currency", _("Sorry, I can't put those items on one order; could we place them as separate "
+                                                "orders?"),
                           details={"currencies": sorted(currencies)})
     currency = currencies.pop()
 
     customer_name = text_field_check(customer_name, max_length=200, code="invalid_name", required=True,
-                                     message="What name should I put the order under?")
+                                     message=_("What name should I put the order under?"))
     phone = customer_phone_number(customer_phone)
     notes = text_field_check(notes, max_length=2000, code="invalid_notes",
-                             message="That note is too long; could you say it more briefly?")
+                             message=_("That note is too long; could you say it more briefly?"))
 
     policy = OrderingPolicy.objects.first() or OrderingPolicy()
     if fulfillment not in Order.Fulfillment.values:
-        raise DomainError("invalid_fulfillment", "Is the order for pickup or for delivery?")
+        raise DomainError("invalid_fulfillment", _("Is the order for pickup or for delivery?"))
     minutes = policy.prep_minutes
     if fulfillment == Order.Fulfillment.DELIVERY:
         if not policy.delivery_available:
-            raise DomainError("delivery_unavailable", "Sorry, we don't deliver at the moment; the order can be picked up instead.")
+            raise DomainError("delivery_unavailable",
+                              _("Sorry, we don't deliver at the moment; the order can be picked up instead."))
         delivery_address = text_field_check(delivery_address, max_length=500, code="address_required", required=True,
-                                            message="What address should we deliver to?")
+                                            message=_("What address should we deliver to?"))
         minutes += policy.delivery_minutes
     else:
         delivery_address = ""

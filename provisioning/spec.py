@@ -47,7 +47,7 @@ from bookings.models import (
     BookingPolicy,
     Service,
 )
-from core.languages import unsupported_language_message
+from core.catalogs import language_choice_problem
 from core.weekdays import WEEKDAY_KEYS
 from notifications.models import NotificationEvent
 from orders.models import MenuItem, OrderingPolicy
@@ -270,7 +270,8 @@ class OwnerSpec(SpecModel):
 
 
 def _call_language(value: str) -> str:
-    if problem := unsupported_language_message(value):
+    # A new business chooses among the offered languages (complete catalogs: core/catalogs.py).
+    if problem := language_choice_problem(value):
         raise ValueError(problem)
     return value
 

@@ -6,6 +6,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.db.models.signals import post_save
+from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name
 
 from core.errors import DomainError
@@ -30,7 +31,7 @@ def customer_phone_number(raw) -> str:
     try:
         return normalize_phone_number(raw if isinstance(raw, str) else "", default_region=tenant_phone_region())
     except InvalidPhoneNumber:
-        raise DomainError("invalid_phone", "I didn't catch a valid phone number; could you say it again, digit by digit?",
+        raise DomainError("invalid_phone", _("I didn't catch a valid phone number; could you say it again, digit by digit?"),
                           details={"field": "customer_phone"}) from None
 
 

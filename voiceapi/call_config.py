@@ -14,16 +14,20 @@ from bookings.models import Service
 from calls.models import Call
 from calls.selectors import transfer_target_at
 from core.call_contract import (
+    STT_KEYTERM_MAX_CHARS,
+    STT_KEYTERMS_MAX,
     CallConfig,
     Capability,
     KeypadConfig,
     RecordingConfig,
+    SttConfig,
     TransferConfig,
     VoiceConfig,
     WarningsConfig,
     tools_for,
 )
 from core.call_phrases import PHRASES
+from core.catalogs import spoken_language_name
 from core.phone import is_e164
 from core.phrasing import calendar_date
 from messaging.sms import signalwire_missing_settings
@@ -66,6 +70,9 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
         "## The business",
         f"You answer the phone for {agent_settings.business_name}.",
         "",
+        "## Language",
+        language_instruction(agent_settings.language),
+        "",
         "## Opening hours (local time)",
         opening_hours_summary(),
     ]
@@ -93,6 +100,11 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     if orders:
         rules += ["- Only order what is on the menu; an order exists only once create_order has succeeded, "
                   "and the total it returns is the one to tell the caller."]
+    if bookings or orders:
+        rules += ["- Names and numbers are easily misheard: before a booking or an order is made, the caller hears it "
+                  "read back. Call create_booking or create_order with confirmed false first and say the read_back it "
+                  "returns (it spells the phone number digit by digit); call it again with confirmed true only after "
+                  "the caller's yes, with their corrections if they made any."]
     rules += caller_change_rules(capabilities=capabilities)
     if agent_settings.sms_confirmations and not signalwire_missing_settings():
         rules += ["- The caller gets a text message confirming each booking or order"
@@ -120,6 +132,14 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
     ]
     sections.append("\n".join(context + rules + this_call))
     return "\n\n".join(sections)
+
+
+def language_instruction(language: str) -> str:
+    """Which language to speak: the business's, whose catalog the tools' sentences come from (the
+    voice speaks it too: the worker sets the TTS language from the config's `language`)."""
+    name = spoken_language_name(language)
+    return (f"Speak {name}: greet, answer and read back in {name}. If the caller speaks another language, answer in "
+            f"theirs. The tools' messages are already in {name}; say them as they are.")
 
 
 def caller_change_rules(*, capabilities: set[Capability]) -> list[str]:
@@ -166,6 +186,7 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
         caller_number=call.caller_number if is_e164(call.caller_number) else "",
         voice=VoiceConfig(voice_id=agent_settings.voice_id or settings.DEFAULT_VOICE_ID,
                           speed=float(agent_settings.voice_speed)),
+        stt=SttConfig(keyterms=stt_keyterms(business_name=agent_settings.business_name, capabilities=capabilities)),
         max_call_seconds=call.max_call_seconds,
         warnings=WarningsConfig(first_seconds=agent_settings.first_warning_seconds,
                                 final_seconds=agent_settings.final_warning_seconds),
@@ -177,6 +198,24 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
         phrases=call_phrases_build(language=agent_settings.language),
         keypad=KeypadConfig(operator_key=agent_settings.keypad_operator_key),
     )
+
+
+def stt_keyterms(*, business_name: str, capabilities: set[Capability]) -> tuple[str, ...]:
+    """The words speech recognition should get right (Deepgram Nova-3's keyterm prompting): the
+    business's name, then its services and menu items, the ones the caller can ask for today (their
+    names, not the aliases: "cut" or "coke" are words the model knows, "Quattro Formaggi" is not); each
+    once (case aside), bounded in count and length (core.call_contract.STT_KEYTERMS_MAX)."""
+    candidates = [business_name]
+    if Capability.BOOKINGS in capabilities:
+        candidates += Service.objects.filter(active=True).order_by("name").values_list("name", flat=True)
+    if Capability.ORDERS in capabilities:
+        candidates += MenuItem.objects.filter(available=True).order_by("pk").values_list("name", flat=True)
+    keyterms, seen = [], set()
+    for term in (" ".join(str(candidate).split()) for candidate in candidates):
+        if term and len(term) <= STT_KEYTERM_MAX_CHARS and term.casefold() not in seen:
+            seen.add(term.casefold())
+            keyterms.append(term)
+    return tuple(keyterms[:STT_KEYTERMS_MAX])
 
 
 def call_phrases_build(*, language: str) -> dict[str, str]:

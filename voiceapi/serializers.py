@@ -220,6 +220,9 @@ class CreateBookingRequestSerializer(StrictSerializer):
     customer_name = TextField(max_length=NAME_MAX)
     customer_phone = TextField(max_length=PHONE_MAX)
     notes = TextField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    confirmed = FlagField(required=False, default=False,
+                          help_text="true only after the caller said yes to the read-back; without it nothing is "
+                                    "written and the answer is 422 not_confirmed, whose message is the read-back.")
 
 
 class OrderItemSerializer(StrictSerializer):
@@ -236,6 +239,9 @@ class CreateOrderRequestSerializer(StrictSerializer):
                                           error_messages={"invalid_choice": 'must be "pickup" or "delivery".'})
     delivery_address = TextField(max_length=500, required=False, allow_blank=True, default="")
     notes = TextField(max_length=NOTE_MAX, required=False, allow_blank=True, default="")
+    confirmed = FlagField(required=False, default=False,
+                          help_text="true only after the caller said yes to the read-back; without it nothing is "
+                                    "written and the answer is 422 not_confirmed, whose message is the read-back.")
 
 
 class TransferToHumanRequestSerializer(StrictSerializer):

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import transaction
+from django.utils import translation
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 
 from bookings.selectors import availability_check
 from bookings.verification import booking_find_counted
-from bookings.voice import cancel_booking, create_booking, reschedule_booking
+from bookings.voice import booking_read_back, cancel_booking, create_booking, reschedule_booking
 from calendars.services import calendars_refresh_for_call
 from calls.models import Call
 from calls.services import call_end_request, call_note_add, call_transfer_request
@@ -22,7 +23,8 @@ from core import clock
 from core.call_contract import TOOL_NAMES, TOOLS_BY_NAME
 from core.errors import DomainError, ToolOutcome
 from orders.selectors import order_status
-from orders.voice import create_order
+from orders.voice import create_order, order_read_back
+from tenants.agent.selectors import agent_language
 from voiceapi import serializers as shapes
 from voiceapi.errors import http_status
 from voiceapi.idempotency import request_fingerprint, tool_response_idempotent
@@ -75,6 +77,19 @@ class VoiceToolView(CallTokenView):
 
     def perform(self, *, call: Call, data: dict[str, Any]) -> ToolOutcome:
         raise NotImplementedError
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Every sentence the caller hears (a refusal, an offer, a confirmation) in the business's
+        # language: the services word them with gettext while this is active. The field errors of a
+        # malformed request stay English: they are for the model to fix its call, not for the caller.
+        translation.activate(agent_language())
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            translation.deactivate()  # the thread serves the next request, maybe another tenant's
 
     def post(self, request):
         serializer = self.request_serializer(data=request.data)
@@ -129,6 +144,11 @@ class CreateBookingView(VoiceToolView):
     writes_atomically = True  # bookings.services.booking_create
 
     def perform(self, *, call, data):
+        if not data["confirmed"]:
+            # Names and numbers are misheard: the caller hears them read back before anything is booked.
+            raise booking_read_back(service_name=data["service"], start=data["start"],
+                                    customer_name=data["customer_name"], customer_phone=data["customer_phone"],
+                                    now=clock.now())
         return create_booking(service_name=data["service"], start=data["start"], customer_name=data["customer_name"],
                               customer_phone=data["customer_phone"], notes=data["notes"], call=call, now=clock.now())
 
@@ -140,6 +160,10 @@ class CreateOrderView(VoiceToolView):
 
     def perform(self, *, call, data):
         items = [{"name": item["name"], "quantity": item["quantity"], "notes": item["notes"]} for item in data["items"]]
+        if not data["confirmed"]:
+            raise order_read_back(items=items, customer_name=data["customer_name"],
+                                  customer_phone=data["customer_phone"], fulfillment=data["fulfillment"],
+                                  delivery_address=data["delivery_address"], now=clock.now())
         return create_order(items=items, customer_name=data["customer_name"], customer_phone=data["customer_phone"],
                             fulfillment=data["fulfillment"], delivery_address=data["delivery_address"],
                             notes=data["notes"], call=call, now=clock.now())

@@ -19,6 +19,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from bookings.models import Booking
 from calls.models import Call, CallbackRequest
@@ -106,7 +107,7 @@ def trial_call_may_change_booking(*, call: Call, booking_id: int) -> None:
     with a real customer's number and name must not cancel the real booking."""
     if call.is_test and not Booking.objects.filter(pk=booking_id, call=call).exists():
         raise DomainError("test_call_read_only",
-                          "This is a test call, so I can only change bookings made during this test.")
+                          _("This is a test call, so I can only change bookings made during this test."))
 
 
 def trial_calls_sweep() -> int:

@@ -46,6 +46,13 @@ class OrderItem(BaseModel):
     notes: str | None = Field(default=None, description="Wishes for this item, e.g. 'no onions'; null if none.")
 
 
+# create_booking/create_order without `confirmed: true`: nothing written, the details read back.
+READ_BACK_CODE = "not_confirmed"
+READ_BACK_NEXT = ("Nothing is saved yet. Say read_back to the caller and wait: only after they say yes, call {tool} "
+                  "again with the same details and confirmed true; if they correct something, call it with the "
+                  "correction and confirmed false.")
+
+
 @function_tool
 async def check_availability(context: RunContext[CallState], service: str, date: str,
                              time: str | None = None) -> str | None:
@@ -63,42 +70,49 @@ async def check_availability(context: RunContext[CallState], service: str, date:
 
 @function_tool
 async def create_booking(context: RunContext[CallState], service: str, start: str, customer_name: str,
-                         customer_phone: str, notes: str | None = None) -> str | None:
-    """Book an appointment. Only after check_availability showed the time is free and the caller confirmed
-    the service, day, time, their name and phone number.
+                         customer_phone: str, confirmed: bool, notes: str | None = None) -> str | None:
+    """Book an appointment, after check_availability showed the time is free. Call it first with
+    confirmed false: nothing is booked, and its message reads the booking back (service, day, time,
+    name, phone number). Say that to the caller, and only after their yes call it again with confirmed
+    true; if they correct something, call it again with the correction and confirmed false.
 
     Args:
         service: The service as the caller named it, e.g. "haircut".
         start: The start in local time, written like 2026-03-10T14:30.
         customer_name: The caller's name.
         customer_phone: The number to reach the caller on.
+        confirmed: true only when the caller said yes to the read-back of exactly these details.
         notes: Anything the business should know for this booking; null if nothing.
     """
     return await _call_tool(context, "create_booking", {
         "service": service, "start": start, "customer_name": customer_name,
-        "customer_phone": customer_phone, "notes": notes,
+        "customer_phone": customer_phone, "notes": notes, "confirmed": confirmed,
     })
 
 
 @function_tool
 async def create_order(context: RunContext[CallState], items: list[OrderItem], customer_name: str,
                        customer_phone: str, fulfillment: Literal["pickup", "delivery"],
-                       delivery_address: str | None = None, notes: str | None = None) -> str | None:
-    """Place a food order, after reading the whole order back to the caller and hearing them confirm it.
-    The result has the total and when it will be ready: tell the caller those.
+                       confirmed: bool, delivery_address: str | None = None,
+                       notes: str | None = None) -> str | None:
+    """Place a food order. Call it first with confirmed false: nothing is ordered, and its message
+    reads the whole order back (items and quantities, pickup or the address, name, phone number, the
+    total). Say that to the caller, and only after their yes call it again with confirmed true. The
+    result then has the total and when it will be ready: tell the caller those.
 
     Args:
         items: Every item with its quantity.
         customer_name: The caller's name.
         customer_phone: The number to reach the caller on.
         fulfillment: "pickup" or "delivery".
+        confirmed: true only when the caller said yes to the read-back of exactly this order.
         delivery_address: The full address for a delivery; null for pickup.
         notes: Anything else about the order; null if nothing.
     """
     return await _call_tool(context, "create_order", {
         "items": [item.model_dump(exclude_none=True) for item in items],
         "customer_name": customer_name, "customer_phone": customer_phone, "fulfillment": fulfillment,
-        "delivery_address": delivery_address, "notes": notes,
+        "delivery_address": delivery_address, "notes": notes, "confirmed": confirmed,
     })
 
 
@@ -385,7 +399,12 @@ def _call_is_leaving(agent: Agent) -> bool:
 async def _call_tool(context: RunContext[CallState], action: str, payload: dict[str, Any]) -> str | None:
     """Run `action` against the internal API and answer the model with its result. The tools that
     do more once the API has approved them (transfer_to_human, end_call) do it themselves."""
-    reply = _approved(await _api_reply(context, action, _without_nones(payload)))
+    reply = await _api_reply(context, action, _without_nones(payload))
+    if reply is not None and not reply.ok and reply.error_code == READ_BACK_CODE:
+        # Not a failure: the write waits for the caller's yes to what the API read back.
+        return json.dumps({"confirmed": False, "read_back": reply.message, "details": reply.details,
+                           "next": READ_BACK_NEXT.format(tool=action)}, ensure_ascii=False)
+    reply = _approved(reply)
     return None if reply is None else _for_model(reply)
 
 

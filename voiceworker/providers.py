@@ -129,11 +129,14 @@ def stt_options(config: CallConfig) -> dict[str, Any]:
     caller as whichever of its ten languages sounds closest)."""
     model, language = config.stt.model, config.stt.language
     tenant_language = primary_subtag(config.language)
+    # The business's own words (its name, services, menu items): Nova-3's keyterm prompting; other
+    # models refuse the parameter.
+    keyterms = {"keyterm": list(config.stt.keyterms)} if config.stt.keyterms and model.startswith("nova-3") else {}
     if language == "multi" and tenant_language not in DEEPGRAM_MULTI:
-        return {"model": model, "language": tenant_language}
+        return {"model": model, "language": tenant_language, **keyterms}
     if language == "multi":
-        return {"model": model, "language": "multi", "endpointing_ms": MULTI_ENDPOINTING_MS}
-    return {"model": model, "language": language}
+        return {"model": model, "language": "multi", "endpointing_ms": MULTI_ENDPOINTING_MS, **keyterms}
+    return {"model": model, "language": language, **keyterms}
 
 
 def build_stt(config: CallConfig) -> deepgram.STT:

@@ -20,7 +20,7 @@ from backoffice.forms import PlainTextField
 from backoffice.helpers import SingleRowAdminMixin, first_overlap, overlap_message, validate_range_order
 from backoffice.sites import tenant_admin_site
 from backoffice.voices import VoiceProviderError, voice_get, voices_configured, voices_for_language
-from core.languages import unsupported_language_message
+from core.catalogs import language_choice_problem, language_kept_warning, language_label, offered_languages
 from core.phone import InvalidPhoneNumber, is_sip_uri, valid_phone_number
 from tenants.agent.models import (
     FACTS_TOTAL_MAX,
@@ -49,7 +49,6 @@ class AgentSettingsForm(forms.ModelForm):
             "max_call_seconds": "Calls end (or are transferred) after this many seconds (60–3600).",
             "transfer_to": "A phone number (+1 555 010 0900) or a SIP address (sip:desk@example.com). "
                            "Leave empty to always queue callbacks.",
-            "language": "The language the agent speaks first, e.g. en, de, es. It follows the caller if they switch.",
             "voice_speed": "0.6 (slow) to 1.5 (fast); 1.0 is normal.",
         }
 
@@ -76,6 +75,8 @@ class AgentSettingsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.voice_list_problem = ""
+        if "language" in self.fields:
+            self.fields["language"] = self.language_field()
         if "voice_id" not in self.fields:
             return
         current = (self.instance.voice_id or "") if self.instance else ""
@@ -93,9 +94,22 @@ class AgentSettingsForm(forms.ModelForm):
             label="Voice", choices=choices, required=False,
             help_text="Cartesia's voices that speak the agent's language. Press Play to hear the greeting.")
 
+    def language_field(self) -> forms.ChoiceField:
+        """The languages whose catalogs are complete (core/catalogs.py), and the business's own if it
+        is no longer one of them: it keeps working, with a warning."""
+        current = (self.instance.language or "") if self.instance and self.instance.pk else ""
+        choices = [(code, language_label(code)) for code in offered_languages()]
+        help_text = "The language the agent speaks. It follows the caller if they switch."
+        if current and current not in dict(choices):
+            warning = language_kept_warning(current)
+            choices.append((current, f"{language_label(current)}, incomplete" if warning else language_label(current)))
+            help_text = warning or help_text
+        return forms.ChoiceField(label="Language", choices=choices, help_text=help_text)
+
     def clean_language(self):
         language = self.cleaned_data["language"].strip()
-        if problem := unsupported_language_message(language):
+        current = (self.instance.language or "") if self.instance and self.instance.pk else ""
+        if problem := language_choice_problem(language, current=current):
             raise ValidationError(problem)
         return language
 

@@ -134,15 +134,35 @@ def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_adm
         assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
 
 
-def test_it_refuses_a_language_no_speech_provider_supports(salon_admin):
+def test_it_offers_only_languages_whose_translations_are_complete(salon_admin):
     url = settings_page(salon_admin)
+    page = salon_admin.get(url).content.decode()
+    assert '<option value="en" selected>English (en)</option>' in page
+    assert '<option value="es">Spanish (es)</option>' in page
+    assert 'value="de"' not in page  # German's catalog has only its filler so far
+
     with schema_context("salon"):
         agent = AgentSettings.objects.get()
-        estonian, polish = form_data(agent, DEMO_HOURS, language="et"), form_data(agent, DEMO_HOURS, language="pl-PL")
-    assert "Calls cannot be taken in &#x27;et&#x27;" in refused(salon_admin, url, estonian)
-    assert salon_admin.post(url, polish).status_code == 302
+        german, spanish = form_data(agent, DEMO_HOURS, language="de"), form_data(agent, DEMO_HOURS, language="es")
+    assert "de is not one of the available choices" in refused(salon_admin, url, german)
+    assert salon_admin.post(url, spanish).status_code == 302
     with schema_context("salon"):
-        assert AgentSettings.objects.get().language == "pl-PL"
+        assert AgentSettings.objects.get().language == "es"
+
+
+def test_a_business_keeps_a_language_no_longer_offered_with_a_warning(salon_admin):
+    # Chosen before only complete catalogs were offered: its calls go on, some sentences in English.
+    with schema_context("salon"):
+        AgentSettings.objects.update(language="pl-PL")
+        agent = AgentSettings.objects.get()
+    url = settings_page(salon_admin)
+    page = salon_admin.get(url).content.decode()
+    assert '<option value="pl-PL" selected>Polish (pl-PL), incomplete</option>' in page
+    assert "Callers hear some sentences in English: the Polish (pl-PL) translation is not complete." in page
+
+    assert salon_admin.post(url, form_data(agent, DEMO_HOURS, greeting="Dzień dobry!")).status_code == 302
+    with schema_context("salon"):
+        assert (AgentSettings.objects.get().language, AgentSettings.objects.get().greeting) == ("pl-PL", "Dzień dobry!")
 
 
 def test_it_refuses_warnings_longer_than_the_call(salon_admin):

@@ -55,7 +55,7 @@ def test_an_order_mixing_the_new_item_with_the_menu_goes_through(api_server, cal
     monkeypatch.setattr("core.clock.now", lambda: FRIDAY_EVENING)
     call, token = a_call(tenant_named("pizzeria"))
 
-    response = tool(api_server, token, "create_order", {
+    response = tool(api_server, token, "create_order", {"confirmed": True,
         "items": [{"name": "calzone", "quantity": 1}, {"name": "margherita", "quantity": 1}],
         "customer_name": "Ann Smith", "customer_phone": "+49 30 901820"})
 

@@ -43,8 +43,14 @@ def test_it_lists_the_earliest_free_starts_of_a_day_with_their_offset(in_salon):
         "moved_to_next_open_day": False,
         "available_starts": ["2026-03-11T09:00:00-04:00", "2026-03-11T09:15:00-04:00", "2026-03-11T09:30:00-04:00",
                              "2026-03-11T09:45:00-04:00", "2026-03-11T10:00:00-04:00"],
+        # What to say: a US business's times on the 12-hour clock, in words (core/reading.py).
+        "available_starts_spoken": ["Wednesday, March eleventh at nine a.m.", "Wednesday, March eleventh at nine fifteen a.m.",
+                                    "Wednesday, March eleventh at nine thirty a.m.",
+                                    "Wednesday, March eleventh at nine forty-five a.m.",
+                                    "Wednesday, March eleventh at ten a.m."],
     }
-    assert outcome.message == "On Wednesday 11 March a Haircut is free at 09:00, 09:15, 09:30, 09:45 and 10:00."
+    assert outcome.message == ("On Wednesday 11 March a Haircut is free at nine a.m., nine fifteen a.m., nine thirty a.m., "
+                               "nine forty-five a.m. and ten a.m.")
 
 
 def test_it_says_yes_to_a_free_time(in_salon):
@@ -52,7 +58,7 @@ def test_it_says_yes_to_a_free_time(in_salon):
     assert outcome.result["requested_start"] == "2026-03-11T14:30:00-04:00"
     assert outcome.result["requested_available"] is True
     assert clocks(outcome) == ["14:30", "14:15", "14:45", "14:00", "15:00"]
-    assert outcome.message == "Yes, a Haircut on Wednesday 11 March at 14:30 is free."
+    assert outcome.message == "Yes, a Haircut on Wednesday 11 March at two thirty p.m. is free."
 
 
 def test_it_offers_both_ranges_of_a_day_split_by_lunch(in_salon):
@@ -62,8 +68,9 @@ def test_it_offers_both_ranges_of_a_day_split_by_lunch(in_salon):
     assert outcome.result["requested_unavailable_reason"] == "outside_hours"
     assert clocks(outcome) == ["13:30", "13:45", "14:00", "11:45", "14:15"]
     assert outcome.message == (
-        "Sorry, a 45-minute Haircut at 13:00 doesn't fit in our opening hours on Wednesday 11 March, which are "
-        "09:00 to 12:30 and 13:30 to 18:00. I can offer 13:30, 13:45, 14:00, 11:45 and 14:15 on Wednesday 11 March.")
+        "Sorry, a 45-minute Haircut at one p.m. doesn't fit in our opening hours on Wednesday 11 March, which are "
+        "nine a.m. to twelve thirty p.m. and one thirty p.m. to six p.m. I can offer one thirty p.m., one forty-five p.m., "
+        "two p.m., eleven forty-five a.m. and two fifteen p.m. on Wednesday 11 March.")
 
 
 def test_the_service_must_end_by_closing_but_its_buffer_may_run_past(in_salon):
@@ -83,7 +90,8 @@ def test_a_closure_moves_the_offer_to_the_next_open_day(in_salon):
     assert outcome.result["date"] == "2026-12-26"  # Saturday
     assert outcome.result["available_starts"][0] == "2026-12-26T09:00:00-05:00"
     assert outcome.message == ("Sorry, we're closed on Friday 25 December. The next day with free times is Saturday "
-                               "26 December: 09:00, 09:15, 09:30, 09:45 and 10:00.")
+                               "26 December: nine a.m., nine fifteen a.m., nine thirty a.m., nine forty-five a.m. and ten "
+                               "a.m.")
 
 
 def test_a_closed_weekday_with_a_time_moves_to_the_same_time_on_the_next_open_day(in_salon):
@@ -91,7 +99,7 @@ def test_a_closed_weekday_with_a_time_moves_to_the_same_time_on_the_next_open_da
     assert outcome.result["requested_unavailable_reason"] == "closed"
     assert outcome.result["date"] == "2026-03-17"  # Tuesday; Monday is closed too
     assert clocks(outcome) == ["14:00", "13:45", "14:15", "13:30", "14:30"]
-    assert outcome.message.startswith("Sorry, we're closed on Sunday 15 March. The next day with free times is Tuesday 17 March: 14:00")
+    assert outcome.message.startswith("Sorry, we're closed on Sunday 15 March. The next day with free times is Tuesday 17 March: two p.m.,")
 
 
 def test_a_haircut_can_be_booked_twice_at_once_but_a_colour_only_once(in_salon):
@@ -102,8 +110,9 @@ def test_a_haircut_can_be_booked_twice_at_once_but_a_colour_only_once(in_salon):
     assert full.result["requested_unavailable_reason"] == "slot_taken"
     # Both chairs are busy from 10:00 until 11:00 (45 minutes and 15 of clean-up); 09:00 ends in time.
     assert clocks(full) == ["09:00", "11:00", "11:15", "11:30", "11:45"]
-    assert full.message == ("Sorry, 10:00 on Wednesday 11 March is already taken for a Haircut. "
-                            "I can offer 09:00, 11:00, 11:15, 11:30 and 11:45 on Wednesday 11 March.")
+    assert full.message == ("Sorry, ten a.m. on Wednesday 11 March is already taken for a Haircut. I can offer nine a.m., "
+                            "eleven a.m., eleven fifteen a.m., eleven thirty a.m. and eleven forty-five a.m. on Wednesday "
+                            "11 March.")
 
     book("Colour", "2026-03-11T13:30")
     assert check("Colour", date="2026-03-11", time="13:30").result["requested_unavailable_reason"] == "slot_taken"
@@ -122,7 +131,7 @@ def test_a_fully_booked_day_moves_to_the_next_day_with_room(in_salon):
     assert outcome.result["day_status"] == "full"
     assert outcome.result["date"] == "2026-03-12" and outcome.result["moved_to_next_open_day"] is True
     assert outcome.message.startswith("Sorry, a Colour is fully booked on Wednesday 11 March. "
-                                      "The next day with free times is Thursday 12 March: 09:00,")
+                                      "The next day with free times is Thursday 12 March: nine a.m.,")
 
 
 def test_it_keeps_the_minimum_notice(in_salon):
@@ -130,7 +139,8 @@ def test_it_keeps_the_minimum_notice(in_salon):
     outcome = check(date="2026-03-10", time="11:00", now=tuesday_ten)
     assert outcome.result["requested_unavailable_reason"] == "too_soon"
     assert clocks(outcome) == ["13:30", "13:45", "14:00", "14:15", "14:30"]  # 12:00 would run past 12:30
-    assert outcome.message.startswith("Sorry, we need at least 2 hours' notice, so 11:00 today is too soon. I can offer 13:30")
+    assert outcome.message.startswith("Sorry, we need at least 2 hours' notice, so eleven a.m. today is too soon. I can offer "
+                                      "one thirty p.m.")
     assert check(date="today", now=tuesday_ten).result["available_starts"][0] == "2026-03-10T13:30:00-04:00"
 
 
@@ -140,13 +150,14 @@ def test_a_day_that_is_over_moves_to_the_next_day(in_salon):
     assert today.result["day_status"] == "past"
     assert today.result["date"] == "2026-03-11" and today.result["moved_to_next_open_day"] is True
     assert today.message.startswith("Sorry, there are no more times for a Haircut left today. "
-                                    "The next day with free times is tomorrow: 09:00")
+                                    "The next day with free times is tomorrow: nine a.m.")
 
     last_week = check(date="2026-03-03", time="10:00")
     assert last_week.result["requested_unavailable_reason"] == "in_the_past"
     assert last_week.result["day_status"] == "past"
     assert last_week.result["date"] == "2026-03-10"  # today is Monday, closed; Tuesday is the next open day
-    assert last_week.message.startswith("Tuesday 3 March has already passed. The next day with free times is tomorrow: 10:00")
+    assert last_week.message.startswith("Tuesday 3 March has already passed. The next day with free times is tomorrow: "
+                                      "ten a.m.")
 
 
 def test_it_does_not_look_beyond_the_booking_horizon(in_salon):
@@ -249,8 +260,8 @@ def test_a_time_inside_the_spring_gap_is_refused_with_the_nearest_real_one(open_
         availability_check(service_name="Haircut", date="2026-03-08", time="02:30",
                            now=dt.datetime(2026, 3, 6, 12, tzinfo=NEW_YORK))
     assert caught.value.code == "invalid_time"
-    assert caught.value.message == ("The clocks go forward on Sunday 8 March 2026, so 02:30 doesn't exist that day; "
-                                    "did you mean 03:30?")
+    assert caught.value.message == ("The clocks go forward on Sunday 8 March 2026, so two thirty a.m. doesn't exist that "
+                                    "day; did you mean three thirty a.m.?")
 
 
 def test_fall_back_slots_keep_wall_times_and_durations_are_real_time(open_on_sundays):

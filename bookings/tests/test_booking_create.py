@@ -50,9 +50,11 @@ def test_it_books_and_answers_with_local_times(in_salon):
     outcome = book(start="2026-03-11T14:30", customer_name="  Ann   Lee ", notes="first visit", call=call)
     booking = Booking.objects.get()
     assert outcome.result == {"booking_id": booking.pk, "service": "Haircut",
-                              "start": "2026-03-11T14:30:00-04:00", "end": "2026-03-11T15:15:00-04:00"}
-    assert outcome.message == (f"You're booked for a Haircut on Wednesday 11 March at 14:30, until 15:15, under the "
-                               f"name Ann Lee. Your booking number is {booking.pk}.")
+                              "start": "2026-03-11T14:30:00-04:00", "end": "2026-03-11T15:15:00-04:00",
+                              "start_spoken": "Wednesday, March eleventh at two thirty p.m.",
+                              "customer_phone_spoken": "five five five, zero one zero, seven seven seven seven"}
+    assert outcome.message == (f"You're booked for a Haircut on Wednesday 11 March at two thirty p.m., until three fifteen "
+                               f"p.m., under the name Ann Lee. Your booking number is {booking.pk}.")
     assert booking.start == dt.datetime(2026, 3, 11, 18, 30, tzinfo=dt.UTC)
     assert booking.blocked_until == dt.datetime(2026, 3, 11, 19, 30, tzinfo=dt.UTC)  # 15 minutes of clean-up
     assert booking.customer_phone == "+15550107777"
@@ -86,8 +88,8 @@ def test_it_fills_a_haircuts_two_chairs_and_then_offers_other_times(in_salon):
     error = refused("slot_taken", status=409, start="2026-03-11T10:00", customer_name="Cy")
     assert error.details == {"alternatives": ["2026-03-11T09:00:00-04:00", "2026-03-11T11:00:00-04:00",
                                               "2026-03-11T11:15:00-04:00"]}
-    assert error.message == ("Sorry, 10:00 on Wednesday 11 March is already taken for a Haircut. "
-                             "I can offer 09:00, 11:00 or 11:15 on Wednesday 11 March.")
+    assert error.message == ("Sorry, ten a.m. on Wednesday 11 March is already taken for a Haircut. "
+                             "I can offer nine a.m., eleven a.m. or eleven fifteen a.m. on Wednesday 11 March.")
     # An overlapping haircut is refused too, until the clean-up after 10:45 is over at 11:00.
     refused("slot_taken", status=409, start="2026-03-11T10:45")
     assert book(start="2026-03-11T11:00").result["start"] == "2026-03-11T11:00:00-04:00"
@@ -118,9 +120,9 @@ def test_the_exclusion_constraint_is_the_last_guard_against_a_wrong_count(in_sal
 
 def test_it_refuses_a_time_outside_the_opening_hours(in_salon):
     error = refused("outside_hours", start="2026-03-11T12:00")  # 45 minutes would run into lunch
-    assert error.message == ("Sorry, a 45-minute Haircut at 12:00 doesn't fit in our opening hours on Wednesday "
-                             "11 March, which are 09:00 to 12:30 and 13:30 to 18:00. I can offer 11:45, 11:30 or 11:15 "
-                             "on Wednesday 11 March.")
+    assert error.message == ("Sorry, a 45-minute Haircut at noon doesn't fit in our opening hours on Wednesday "
+                             "11 March, which are nine a.m. to twelve thirty p.m. and one thirty p.m. to six p.m. I can "
+                             "offer eleven forty-five a.m., eleven thirty a.m. or eleven fifteen a.m. on Wednesday 11 March.")
     refused("outside_hours", start="2026-03-11T08:45")
     refused("outside_hours", start="2026-03-11T17:30")
 
@@ -128,16 +130,17 @@ def test_it_refuses_a_time_outside_the_opening_hours(in_salon):
 def test_it_refuses_a_closed_day_and_offers_the_next_open_one(in_salon):
     error = refused("closed", start="2026-03-15T10:00")  # Sunday
     assert error.message == ("Sorry, we're closed on Sunday 15 March. The next day with free times is Tuesday "
-                             "17 March: 10:00, 09:45 or 10:15.")
+                             "17 March: ten a.m., nine forty-five a.m. or ten fifteen a.m.")
     refused("closed", start="2026-12-25T10:00", now=dt.datetime(2026, 12, 1, 12, tzinfo=NEW_YORK))
 
 
 def test_it_refuses_the_past_minimum_notice_and_beyond_the_horizon(in_salon):
     tuesday_ten = dt.datetime(2026, 3, 10, 10, tzinfo=NEW_YORK)
     error = refused("in_the_past", start="2026-03-10T09:30", now=tuesday_ten)
-    assert error.message.startswith("Today at 09:30 has already passed. I can offer 13:30, 13:45 or 14:00 today.")
+    assert error.message.startswith("Today at nine thirty a.m. has already passed. I can offer one thirty p.m., one "
+                                    "forty-five p.m. or two p.m. today.")
     error = refused("too_soon", start="2026-03-10T11:00", now=tuesday_ten)
-    assert error.message.startswith("Sorry, we need at least 2 hours' notice, so 11:00 today is too soon.")
+    assert error.message.startswith("Sorry, we need at least 2 hours' notice, so eleven a.m. today is too soon.")
     assert book(start="2026-03-10T13:30", now=tuesday_ten).result["start"] == "2026-03-10T13:30:00-04:00"
 
     assert book(start="2026-05-08T17:00").result["start"] == "2026-05-08T17:00:00-04:00"  # day 60
@@ -157,19 +160,19 @@ def test_staff_book_the_service_they_picked_without_the_notice_but_not_in_the_pa
                                  start=dt.datetime.fromisoformat(start).replace(tzinfo=NEW_YORK),
                                  customer_name="Walk In", customer_phone="+15550107777", now=tuesday_ten,
                                  minimum_notice=False)
-        return ToolOutcome(result=booking_result(booking), message="")
+        return ToolOutcome(result=booking_result(booking, today=tuesday_ten.date()), message="")
 
     # 10:15 is inside the two hours' notice.
     walk_in = staff_book("Colour", "2026-03-10T10:15")
     assert (walk_in.result["service"], walk_in.result["start"]) == ("Colour", "2026-03-10T10:15:00-04:00")
     # For a caller the same kind of start is too soon, and the times offered respect the notice...
     assert refused("in_the_past", start="2026-03-10T09:30", now=tuesday_ten).message.startswith(
-        "Today at 09:30 has already passed. I can offer 13:30")
+        "Today at nine thirty a.m. has already passed. I can offer one thirty p.m.")
     # ...for staff the past is still refused, and the next free starts are offered from now on.
     with pytest.raises(DomainError) as past:
         staff_book("Haircut", "2026-03-10T09:30")
     assert past.value.code == "in_the_past"
-    assert past.value.message.startswith("Today at 09:30 has already passed. I can offer 10:00")
+    assert past.value.message.startswith("Today at nine thirty a.m. has already passed. I can offer ten a.m.")
 
 
 @pytest.mark.parametrize("start, code", [
@@ -207,15 +210,17 @@ def test_it_books_real_minutes_across_the_clock_changes(in_salon):
     assert Booking.objects.filter(start__date__gte=dt.date(2026, 11, 1)).values_list("lane", flat=True).distinct().count() == 1
     # 02:30 on the spring morning never shows on a clock there.
     error = refused("invalid_time", start="2026-03-08T02:30", now=dt.datetime(2026, 3, 6, 12, tzinfo=NEW_YORK))
-    assert error.message == ("The clocks go forward on Sunday 8 March 2026, so 02:30 doesn't exist that day; "
-                             "did you mean 03:30?")
+    assert error.message == ("The clocks go forward on Sunday 8 March 2026, so two thirty a.m. doesn't exist that day; "
+                             "did you mean three thirty a.m.?")
 
 
 def test_a_time_off_the_offered_grid_is_booked_when_it_fits(in_salon):
     # The 15-minute grid is what the agent offers; a caller who insists on 10:10 can have it.
     assert book(start="2026-03-11T10:10").result == {
         "booking_id": Booking.objects.get().pk, "service": "Haircut",
-        "start": "2026-03-11T10:10:00-04:00", "end": "2026-03-11T10:55:00-04:00"}
+        "start": "2026-03-11T10:10:00-04:00", "end": "2026-03-11T10:55:00-04:00",
+        "start_spoken": "Wednesday, March eleventh at ten ten a.m.",
+        "customer_phone_spoken": "five five five, zero one zero, seven seven seven seven"}
 
 
 # --- many callers at once (committed, real concurrent connections) ------------------------------

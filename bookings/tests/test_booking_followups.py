@@ -70,7 +70,7 @@ def test_a_booking_made_on_the_phone_texts_the_caller_and_reaches_the_webhook(fo
     call, token = a_call(tenant_named("salon"))
     heard = followups.listen("salon", customer=CALLER)
 
-    made = tool(api_server, token, "create_booking", {"service": "colour", "start": "2026-03-10T10:00",
+    made = tool(api_server, token, "create_booking", {"confirmed": True, "service": "colour", "start": "2026-03-10T10:00",
                                                       "customer_name": "Ann Smith", "customer_phone": CALLER})
 
     assert made.status_code == 200, made.text

@@ -64,12 +64,12 @@ def test_it_keeps_the_agent_from_offering_or_booking_a_time_busy_in_the_calendar
     assert after["requested_unavailable_reason"] == "slot_taken"
     assert not starts_at_two(after)
     assert after["available_starts"], "other times that day are still offered"
-    refused = assert_error(tool(api_server, token, "create_booking", {
+    refused = assert_error(tool(api_server, token, "create_booking", {"confirmed": True,
         "service": "colour", "start": f"{TUESDAY}T14:00", "customer_name": "Ann Smith", "customer_phone": CALLER}),
         409, "slot_taken")
     assert refused["details"]["alternatives"]
     # Nor may a booking be moved into it.
-    booked = tool(api_server, token, "create_booking", {
+    booked = tool(api_server, token, "create_booking", {"confirmed": True,
         "service": "colour", "start": f"{TUESDAY}T16:00", "customer_name": "Ann Smith", "customer_phone": CALLER})
     assert booked.status_code == 200, booked.text
     assert_error(tool(api_server, token, "reschedule_booking", {"booking_id": booked.json()["result"]["booking_id"],
@@ -97,13 +97,13 @@ def test_it_writes_a_booking_to_the_calendar_and_moves_and_deletes_its_event(api
     radicale.make_calendar("Salon")
     connect_caldav(radicale)
 
-    booked = tool(api_server, token, "create_booking", {
+    booked = tool(api_server, token, "create_booking", {"confirmed": True,
         "service": "colour", "start": f"{TUESDAY}T14:00", "customer_name": "Ann Smith", "customer_phone": CALLER,
         "notes": "first visit"}, idempotency_key="book-1")
     assert booked.status_code == 200, booked.text
     booking_id = booked.json()["result"]["booking_id"]
     # The worker's retry of the same request adds no second booking, so no second event.
-    tool(api_server, token, "create_booking", {
+    tool(api_server, token, "create_booking", {"confirmed": True,
         "service": "colour", "start": f"{TUESDAY}T14:00", "customer_name": "Ann Smith", "customer_phone": CALLER,
         "notes": "first visit"}, idempotency_key="book-1")
 
@@ -136,7 +136,7 @@ def test_it_keeps_a_test_calls_booking_out_of_the_calendar(api_server, salon_cal
     connect_caldav(radicale)
     grant, _claims = grant_from_admin(owner_client("salon", SALON_HOST, SALON_OWNER[0]))
     test_call = started_call(api_server, called_number="", test_grant=grant)
-    booking = {"service": "colour", "customer_name": "Ann Smith", "customer_phone": CALLER}
+    booking = {"service": "colour", "customer_name": "Ann Smith", "customer_phone": CALLER, "confirmed": True}
 
     tried = tool(api_server, test_call["call_token"], "create_booking", {**booking, "start": f"{TUESDAY}T14:00"})
 
@@ -191,7 +191,7 @@ def test_it_writes_a_booking_made_while_the_calendar_was_down_at_the_next_sync(a
     connection = connect_caldav(radicale)
     radicale.stop()
 
-    booked = tool(api_server, token, "create_booking", {
+    booked = tool(api_server, token, "create_booking", {"confirmed": True,
         "service": "colour", "start": f"{TUESDAY}T16:00", "customer_name": "Ann Smith", "customer_phone": CALLER})
     assert booked.status_code == 200, booked.text  # the caller is booked whatever the calendar does
     owner = owner_client("salon", SALON_HOST, SALON_OWNER[0])

@@ -122,7 +122,7 @@ def test_it_blocks_the_google_calendars_pushed_busy_times_and_writes_bookings_as
                        and result, "the pushed busy time to block 14:00")
     assert blocked["requested_unavailable_reason"] == "slot_taken"
 
-    booked = tool(api_server, token, "create_booking", {"service": "colour", "start": f"{TUESDAY}T16:00",
+    booked = tool(api_server, token, "create_booking", {"confirmed": True, "service": "colour", "start": f"{TUESDAY}T16:00",
                                                         "customer_name": "Ann Smith", "customer_phone": CALLER,
                                                         "notes": "allergic to ammonia"})
     assert booked.status_code == 200, booked.text
@@ -151,7 +151,7 @@ def test_it_shows_an_event_deleted_in_the_calendar_as_a_conflict_not_a_cancellat
     connect_google(google)
     wait_for(lambda: google.channels, "a push channel")
     _call, token = a_call(tenant_named("salon"))
-    booking_id = tool(api_server, token, "create_booking", {
+    booking_id = tool(api_server, token, "create_booking", {"confirmed": True,
         "service": "colour", "start": f"{TUESDAY}T10:00", "customer_name": "Ann Smith",
         "customer_phone": CALLER}).json()["result"]["booking_id"]
     [event] = wait_for(lambda: soniq_events(google), "the booking's event")

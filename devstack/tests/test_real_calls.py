@@ -78,6 +78,8 @@ def test_a_caller_books_by_phone_and_the_agent_hangs_up_after_its_goodbye(platfo
     call = stored_call("salon", caller=CALLER)
     assert call.outcome == "booked"
     assert booking.call_id == call.id
+    # Deepgram was asked to listen for the business's own words (Nova-3 keyterm prompting).
+    assert {"Bella Hair Studio", "Blow Dry", "Colour", "Haircut"} <= set(platform.providers.listen_queries[-1]["keyterm"])
     # The stored duration is the caller's: their recording runs from the answer to the BYE.
     assert abs(float(call.duration_seconds) - recorded_seconds) <= 1.0, (call.duration_seconds, recorded_seconds)
     assert abs(float(call.duration_seconds) - (closed["at"] - established["at"])) <= 1.0

@@ -21,7 +21,7 @@ def test_a_booking_the_agent_takes_alerts_the_owner(committed_db, api_server, mo
     recipients_set("salon", emails=["owner@salon.example"])
     _call, token = a_call(tenant_named("salon"))
 
-    response = tool(api_server, token, "create_booking", {"service": "colour", "start": "2026-03-10T14:00",
+    response = tool(api_server, token, "create_booking", {"confirmed": True, "service": "colour", "start": "2026-03-10T14:00",
                                                            "customer_name": "Ann Smith", "customer_phone": CALLER})
 
     assert response.status_code == 200, response.text
@@ -35,7 +35,7 @@ def test_an_order_the_agent_takes_alerts_the_kitchen(committed_db, api_server, m
     recipients_set("pizzeria", emails=["kitchen@pizzeria.example"], sms=["+4930901820"])
     _call, token = a_call(tenant_named("pizzeria"))
 
-    response = tool(api_server, token, "create_order", {"items": [{"name": "margherita", "quantity": 2}],
+    response = tool(api_server, token, "create_order", {"confirmed": True, "items": [{"name": "margherita", "quantity": 2}],
                                                          "customer_name": "Ann Smith", "customer_phone": "+1 555 765 4321"})
 
     assert response.status_code == 200, response.text
@@ -52,7 +52,7 @@ def test_no_event_ticked_means_no_alert(committed_db, api_server, monkeypatch):
     _call, token = a_call(tenant_named("salon"))
 
     tool(api_server, token, "log_note", {"note": "Call me back"})
-    tool(api_server, token, "create_booking", {"service": "colour", "start": "2026-03-10T14:00",
+    tool(api_server, token, "create_booking", {"confirmed": True, "service": "colour", "start": "2026-03-10T14:00",
                                                "customer_name": "Ann Smith", "customer_phone": CALLER})
 
     with schema_context("salon"):

@@ -61,7 +61,10 @@ def test_it_prices_the_order_in_decimal_and_says_the_total_and_ready_time(in_piz
     assert order.customer_phone == "+15550107777"
     assert order.estimated_ready_at == dt.datetime(2026, 3, 10, 17, 20, tzinfo=dt.UTC)
     assert sum(line.line_total for line in order.lines.all()) == Decimal("38.40")
-    assert outcome.message == (f"Your order number {order.pk} comes to 38.40 euros and will be ready for pickup at 18:20.")
+    # The total in words (num2words' English names the euro "euro"); a 24-hour business's time as digits.
+    assert outcome.message == (f"Your order number {order.pk} comes to thirty-eight euro and forty cents and will be ready "
+                               "for pickup at 18:20.")
+    assert (outcome.result["total"], outcome.result["total_spoken"]) == ("38.40", "thirty-eight euro and forty cents")
 
 
 def test_it_merges_repeated_items_with_the_same_notes_into_one_line(in_pizzeria):
@@ -163,7 +166,7 @@ def test_it_adds_delivery_time_and_keeps_the_address(in_pizzeria):
     outcome = place([{"name": "Diavola", "quantity": 2}], fulfillment="delivery", delivery_address="Torstraße 1, Berlin")
     assert outcome.result["fulfillment"] == "delivery"
     assert outcome.result["estimated_ready_at"] == "2026-03-10T18:50:00+01:00"
-    assert outcome.message.endswith("comes to 24.00 euros and should arrive at 18:50.")
+    assert outcome.message.endswith("comes to twenty-four euro and should arrive at 18:50.")
     assert Order.objects.get().delivery_address == "Torstraße 1, Berlin"
 
 

@@ -134,6 +134,7 @@ BAD_SPECS = [
     ("bad closure date", lambda s: s.update(closures=["2026-02-30"]), "closures[0]"),
     ("missing name", lambda s: s.pop("name"), "name"),
     ("a language no speech provider supports", lambda s: s["agent"].update(language="tlh"), "agent.language"),
+    ("a language whose translation is incomplete", lambda s: s["agent"].update(language="de"), "agent.language"),
     ("not a country code", lambda s: s.update(country="UK"), "country"),
     ("a number of another country", lambda s: s.update(country="US", phone_numbers=["020 7946 0001"]), "phone_numbers[0]"),
 ]

@@ -15,7 +15,7 @@ from scenarios.models import ScenarioResult
 from trials.tests.conftest import AGENT_MODEL, CALLER_MODEL, JUDGE_MODEL, last_tool_result
 
 BOOK = ("create_booking", {"service": "Haircut", "start": "2026-03-10T14:00", "customer_name": "Ann Smith",
-                           "customer_phone": "+15555550199"})
+                           "customer_phone": "+15555550199", "confirmed": True})
 CRITERIA = "The agent read the time back before booking.\nThe agent did not invent a price."
 
 

@@ -14,9 +14,9 @@ HUGE = "x" * 100_000
 VALID = {
     "check_availability": {"service": "Haircut", "date": "2026-03-10", "time": "14:30"},
     "create_booking": {"service": "Haircut", "start": "2026-03-10T14:30", "customer_name": "Ann",
-                       "customer_phone": "+15557654321", "notes": ""},
+                       "customer_phone": "+15557654321", "notes": "", "confirmed": True},
     "create_order": {"items": [{"name": "Margherita", "quantity": 1}], "customer_name": "Ann",
-                     "customer_phone": "+15557654321", "fulfillment": "pickup"},
+                     "customer_phone": "+15557654321", "fulfillment": "pickup", "confirmed": True},
     "transfer_to_human": {"reason": "Wants a person"},
     "end_call": {"reason": "Done", "outcome": "answered"},
     "log_note": {"note": "Prefers mornings"},

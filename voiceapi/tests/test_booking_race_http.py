@@ -12,6 +12,7 @@ import requests
 from django_tenants.utils import tenant_context
 
 from bookings.models import Booking
+from core.reading import clock_words
 from voiceapi.tests.voice_api import CALLER, a_call, tenant_named
 
 MONDAY_MORNING = dt.datetime(2026, 3, 9, 14, 0, tzinfo=dt.UTC)
@@ -34,7 +35,7 @@ def test_fifty_simultaneous_requests_for_one_free_slot_book_it_once(committed_db
             barrier.wait()
             response = session.post(
                 f"{api_server.url}/internal/voice-tools/create_booking",
-                json={"service": "Colour", "start": "2026-03-10T14:00", "customer_name": f"Caller {number}",
+                json={"confirmed": True, "service": "Colour", "start": "2026-03-10T14:00", "customer_name": f"Caller {number}",
                       "customer_phone": CALLER},
                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
                 timeout=60,
@@ -53,8 +54,9 @@ def test_fifty_simultaneous_requests_for_one_free_slot_book_it_once(committed_db
     refusals = [response.json() for response in responses if response.status_code == 409]
     assert all(refusal["error"]["code"] == "slot_taken" for refusal in refusals)
     assert all(refusal["error"]["details"]["alternatives"] for refusal in refusals)
-    # The alternatives are in the sentence the agent says, too ("... 15:45 ...").
-    assert all(any(alternative[11:16] in refusal["error"]["message"] for alternative in refusal["error"]["details"]["alternatives"])
+    # The alternatives are in the sentence the agent says, too ("... three forty-five p.m. ...").
+    assert all(any(clock_words(dt.datetime.fromisoformat(alternative), twelve_hour=True) in refusal["error"]["message"]
+                   for alternative in refusal["error"]["details"]["alternatives"])
                for refusal in refusals)
     with tenant_context(salon):
         bookings = list(Booking.objects.filter(service__name="Colour"))

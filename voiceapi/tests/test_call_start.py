@@ -54,7 +54,9 @@ def test_it_creates_the_call_and_returns_a_token_and_the_salon_config(committed_
     assert config["greeting"].startswith("Thanks for calling Bella Hair Studio")
     assert config["voice"] == {"provider": "cartesia", "model": "sonic-3",
                                "voice_id": "f786b574-daa5-4673-aa0c-cbe3e8534c02", "speed": 1.0}
-    assert config["stt"] == {"provider": "deepgram", "model": "nova-3", "language": "multi"}
+    # Deepgram is told the business's own words, so "Bella" and "Blow Dry" are transcribed right.
+    assert config["stt"] == {"provider": "deepgram", "model": "nova-3", "language": "multi",
+                             "keyterms": ["Bella Hair Studio", "Blow Dry", "Colour", "Haircut"]}
     assert config["llm"] == {"provider": "openai", "model": "gpt-4.1-mini"}
     assert config["max_call_seconds"] == 600
     assert config["warnings"] == {"first_seconds": 120, "final_seconds": 30}
@@ -137,6 +139,9 @@ def test_it_returns_the_pizzerias_own_config(committed_db, api_server, fixed_clo
     assert config["voice"]["voice_id"] == "a0e99841-438c-4a64-b679-ae501e7d6091"
     assert config["transfer"] == {"available_now": True, "target": "sip:kitchen@pizzeria.example"}
     assert config["tools"] == ["create_order", "order_status", "transfer_to_human", "end_call", "log_note"]
+    # The menu's names (not the Truffle Pizza: it is off the menu today).
+    assert config["stt"]["keyterms"] == ["Luigi's Pizzeria", "Margherita", "Pepperoni", "Quattro Formaggi", "Diavola",
+                                         "Tiramisu", "Garlic Bread", "Coca-Cola"]
     assert "Margherita" in config["instructions"]
     assert "Friday 13 March 2026, 19:00 local time (Europe/Berlin, CET, UTC+01:00)" in config["instructions"]
     with tenant_context(pizzeria):
@@ -240,6 +245,12 @@ def test_the_workers_own_sentences_come_in_the_tenants_language(committed_db, ap
 
     assert english["phrases"]["say_again"] == "Sorry, could you say that again?"
     assert spanish["phrases"]["say_again"] == "Perdone, ¿podría repetirlo?"
+    # Bookings are read back and confirmed before they are made.
+    assert "Call create_booking or create_order with confirmed false first" in english["instructions"]
+    # The prompt says which language to speak; the voice speaks the config's language (the worker's TTS).
+    assert "Speak Spanish: greet, answer and read back in Spanish." in spanish["instructions"]
+    assert "Speak English: greet, answer and read back in English." in english["instructions"]
+    assert (english["language"], spanish["language"]) == ("en", "es-ES")
     assert spanish["phrases"]["filler"] == "Un momento."
     assert "ajá" in spanish["phrases"]["backchannels"].split("|")
     assert spanish["keypad"] == {"operator_key": "0"}

@@ -75,8 +75,9 @@ def api_allows(serializer_class, body) -> bool:
 
 
 ITEM = {"name": "Margherita", "quantity": 2}
-ORDER = {"items": [ITEM], "customer_name": "Ann", "customer_phone": "+15557654321"}
-BOOKING = {"service": "Haircut", "start": "2026-03-10T14:30", "customer_name": "Ann", "customer_phone": "+15557654321"}
+ORDER = {"items": [ITEM], "customer_name": "Ann", "customer_phone": "+15557654321", "confirmed": True}
+BOOKING = {"service": "Haircut", "start": "2026-03-10T14:30", "customer_name": "Ann", "customer_phone": "+15557654321",
+           "confirmed": True}
 TEXT_CASES = ["Ann", "  Ann  ", "", " ", "\t\n", "\u3000", "\x1c", "\u00a0\u2028", "a\x00b", "\x00", "\ufeff"]
 
 

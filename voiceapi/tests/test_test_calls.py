@@ -112,7 +112,7 @@ def test_a_test_calls_booking_is_marked_texts_nobody_and_is_gone_after_the_log(a
     recipients_set("salon", emails=["owner@salon.example"], sms=["+15550100900"])
     grant, _claims = grant_from_admin(owner_client("salon", SALON_HOST, SALON_OWNER[0]))
     test_call = started_call(api_server, called_number="", test_grant=grant)
-    booking = {"service": "Haircut", "customer_name": "Ann Smith", "customer_phone": CALLER}
+    booking = {"service": "Haircut", "customer_name": "Ann Smith", "customer_phone": CALLER, "confirmed": True}
     callback = {"reason": "Wants a person", "callback_number": CALLER}
 
     made = tool(api_server, test_call["call_token"], "create_booking", {**booking, "start": "2026-03-10T14:00"})
@@ -153,7 +153,7 @@ def test_a_test_call_cannot_move_or_cancel_a_real_booking(api_server, committed_
     real_call = started_call(api_server)
     booking = tool(api_server, real_call["call_token"], "create_booking",
                    {"service": "Haircut", "start": "2026-03-12T14:00", "customer_name": "Ann Smith",
-                    "customer_phone": CALLER}).json()["result"]["booking_id"]
+                    "customer_phone": CALLER, "confirmed": True}).json()["result"]["booking_id"]
     grant, _claims = grant_from_admin(owner_client("salon", SALON_HOST, SALON_OWNER[0]))
     test_call = started_call(api_server, called_number="", test_grant=grant)
 

@@ -69,7 +69,7 @@ def test_it_lists_the_callers_upcoming_bookings_by_the_number_they_call_from(api
     first = response.json()["result"]["bookings"][0]
     assert first == {"booking_id": mine, "service": "Colour", "start": "2026-03-10T10:00:00-04:00",
                      "end": "2026-03-10T11:30:00-04:00", "status": "confirmed"}
-    assert "tomorrow at 10:00" in response.json()["message"]
+    assert "tomorrow at ten a.m." in response.json()["message"]
 
 
 @pytest.mark.parametrize(("caller_number", "body", "visible"), [
@@ -127,14 +127,14 @@ def test_a_move_frees_the_old_time_for_the_next_caller_and_records_the_change(ap
 
     assert moved.status_code == 200, moved.text
     assert moved.json()["result"] == {"booking_id": booking_id, "start": "2026-03-10T15:00:00-04:00",
-                                      "end": "2026-03-10T16:30:00-04:00"}
+                                      "end": "2026-03-10T16:30:00-04:00", "start_spoken": "tomorrow at three p.m."}
     assert events(booking_id) == [("moved", dt.datetime(2026, 3, 10, 14, 0, tzinfo=dt.UTC),
                                    dt.datetime(2026, 3, 10, 19, 0, tzinfo=dt.UTC))]
     with tenant_context(tenant_named("salon")):
         assert BookingEvent.objects.get(booking_id=booking_id).call_id == call.pk
     # Colour has one place: the old 10:00 is free again, the new 15:00 is not.
     _other_call, other_token = a_call(tenant_named("salon"), caller_number=OTHER_PHONE)
-    new = {"service": "Colour", "customer_name": "Bob", "customer_phone": OTHER_PHONE}
+    new = {"service": "Colour", "customer_name": "Bob", "customer_phone": OTHER_PHONE, "confirmed": True}
     assert tool(api_server, other_token, "create_booking", {**new, "start": "2026-03-10T10:00"}).status_code == 200
     assert_error(tool(api_server, other_token, "create_booking", {**new, "start": "2026-03-10T15:00"}), 409, "slot_taken")
 
@@ -173,7 +173,7 @@ def test_a_cancel_frees_the_slot_for_the_next_caller(api_server, salon_now):
     assert [kind for kind, *_ in events(booking_id)] == ["cancelled_by_caller"]
     assert found_ids(tool(api_server, token, "find_bookings", {})) == []
     _other_call, other_token = a_call(tenant_named("salon"), caller_number=OTHER_PHONE)
-    next_caller = tool(api_server, other_token, "create_booking", {"service": "Colour", "start": "2026-03-10T10:00",
+    next_caller = tool(api_server, other_token, "create_booking", {"confirmed": True, "service": "Colour", "start": "2026-03-10T10:00",
                                                                    "customer_name": "Bob", "customer_phone": OTHER_PHONE})
     assert next_caller.status_code == 200, next_caller.text
     # A cancelled booking cannot be moved back to life.
@@ -239,7 +239,7 @@ def test_a_reschedule_racing_new_bookings_for_the_same_slot_never_double_books(a
             return "move", tool(api_server, token, "reschedule_booking", {"booking_id": booking_id, "start": "2026-03-10T15:00"},
                                 session=session)
         start = "2026-03-10T15:00" if index % 2 else "2026-03-10T10:00"
-        return start, tool(api_server, others[index - 1], "create_booking", {
+        return start, tool(api_server, others[index - 1], "create_booking", {"confirmed": True,
             "service": "Colour", "start": start, "customer_name": f"Caller {index}", "customer_phone": f"+1555010{7000 + index - 1}"},
             session=session)
 

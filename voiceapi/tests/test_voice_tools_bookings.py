@@ -27,7 +27,7 @@ def salon_call(committed_db, monkeypatch):
 
 def a_booking(**overrides):
     return {"service": "colour", "start": "2026-03-10T14:00", "customer_name": "Ann Smith",
-            "customer_phone": CALLER, "notes": "first visit", **overrides}
+            "customer_phone": CALLER, "notes": "first visit", "confirmed": True, **overrides}
 
 
 def bookings_of(call=None):

@@ -18,7 +18,7 @@ MONDAY_AFTERNOON = dt.datetime(2026, 3, 9, 15, 0, tzinfo=dt.UTC)
 
 def an_order(**overrides):
     return {"items": [{"name": "margarita", "quantity": 2, "notes": "extra basil"}, {"name": "coke", "quantity": 1}],
-            "customer_name": "Ann Smith", "customer_phone": "+1 555 765 4321", **overrides}
+            "customer_name": "Ann Smith", "customer_phone": "+1 555 765 4321", "confirmed": True, **overrides}
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_it_places_the_order_with_lines_and_a_total(api_server, pizzeria_call):
     assert result["total"] == "21.80" and result["currency"] == "EUR"
     assert [(line["name"], line["quantity"]) for line in result["lines"]] == [("Margherita", 2), ("Coca-Cola", 1)]
     assert result["estimated_ready_at"] == "2026-03-13T19:20:00+01:00"
-    assert "21.80 euros" in body["message"]
+    assert "twenty-one euro and eighty cents" in body["message"]
     (order,) = orders_of(call)
     assert order.pk == result["order_id"] and order.total == order.total.__class__("21.80")
     assert order.customer_phone == "+15557654321"

@@ -37,7 +37,7 @@ def test_a_caller_moves_one_booking_and_cancels_another_in_callsim(live_api, fri
     shown = out.getvalue()
     assert "[tool] find_bookings(" in shown and f"(booking {haircut})" in shown
     assert f'[tool] reschedule_booking({{"booking_id": {haircut}, "start": "2026-12-08T15:00"' in shown
-    assert "Done: your booking is moved to a Haircut on Tuesday 8 December at 15:00" in shown
+    assert "Done: your booking is moved to a Haircut on Tuesday 8 December at three p.m." in shown
     assert "Done: your booking for a Colour" in shown
     with schema_context("salon"):
         assert Booking.objects.get(pk=haircut).start.isoformat() == "2026-12-08T20:00:00+00:00"

@@ -31,7 +31,7 @@ from voiceworker.call_logger import CallLogger
 from voiceworker.call_state import CALLER_HUNG_UP, CallState
 from voiceworker.entrypoint import entrypoint
 from voiceworker.presence import CallerPresence
-from voiceworker.providers import MAX_TOOL_STEPS, MULTI_ENDPOINTING_MS, build_llm, stt_options
+from voiceworker.providers import MAX_TOOL_STEPS, MULTI_ENDPOINTING_MS, build_llm, build_stt, stt_options
 from voiceworker.tests.conftest import CALLER_NUMBER
 from voiceworker.tests.fakes import (
     FakeApi,
@@ -490,7 +490,7 @@ def test_a_retried_booking_with_the_same_request_books_once(voice, fake_openai, 
         tool_output = next(message for message in reversed(body["messages"]) if message["role"] == "tool")
         start = free_starts(json.loads(tool_output["content"])["result"])[0]
         booking = {"service": "haircut", "start": start[:16], "customer_name": "Ana Lopez",
-                   "customer_phone": CALLER_NUMBER}
+                   "customer_phone": CALLER_NUMBER, "confirmed": True}
         # The model's retry after a timeout: the same create, twice.
         return {"tool_calls": [("create_booking", booking), ("create_booking", booking)]}
 
@@ -548,6 +548,18 @@ def test_multi_gets_the_endpointing_deepgram_recommends():
     assert stt_options(CallConfig(language="de", stt=SttConfig(model="nova-3", language="multi"))) == {
         "model": "nova-3", "language": "multi", "endpointing_ms": MULTI_ENDPOINTING_MS}
     assert MULTI_ENDPOINTING_MS == 100
+
+
+def test_the_business_words_reach_deepgram_as_nova3_keyterms(settings):
+    settings.DEEPGRAM_API_KEY = "dg"
+    config = CallConfig(language="en", stt=SttConfig(model="nova-3", language="multi",
+                                                     keyterms=("Bella Hair Studio", "Blow Dry")))
+    stt = build_stt(config)
+    # What the plugin sends as `keyterm` query parameters on the streaming connection.
+    assert stt._opts.keyterm == ["Bella Hair Studio", "Blow Dry"]
+    # A model without keyterm prompting gets none (the plugin would refuse it).
+    assert "keyterm" not in stt_options(CallConfig(stt=SttConfig(model="nova-2", language="en", keyterms=("Bella",))))
+    assert "keyterm" not in stt_options(CallConfig(stt=SttConfig(model="nova-3", language="multi")))
 
 
 def test_the_supported_languages_are_ones_the_plugins_know():

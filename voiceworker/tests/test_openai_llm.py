@@ -55,7 +55,8 @@ def test_the_worker_asks_the_model_with_its_tools_and_runs_the_tool_it_picks(fak
     assert sorted(tools) == sorted(TOOL_NAMES)
     booking = tools["create_booking"]
     assert booking["strict"] is True
-    assert set(booking["parameters"]["required"]) == {"service", "start", "customer_name", "customer_phone", "notes"}
+    assert set(booking["parameters"]["required"]) == {"service", "start", "customer_name", "customer_phone", "notes",
+                                                      "confirmed"}
     assert "check_availability showed the time is free" in booking["description"]
     order = tools["create_order"]["parameters"]
     assert order["properties"]["items"]["items"] == {"$ref": "#/$defs/OrderItem"}

@@ -3,6 +3,7 @@ real PostgreSQL, and the rows that appear in the tenant's schema."""
 import asyncio
 import json
 
+from asgiref.sync import sync_to_async
 from django_tenants.utils import schema_context
 
 from calls.models import Call, CallbackRequest, CallNote
@@ -21,7 +22,7 @@ def test_it_books_an_appointment_at_the_salon(live_api, friday_noon):
     def book_first_free_start(chat_ctx):
         start = free_starts(last_tool_output(chat_ctx)["result"])[0]
         return {"tool_calls": [("create_booking", {"service": "haircut", "start": start[:16], "customer_name": "Dana Scully",
-                                                   "customer_phone": CALLER_NUMBER, "notes": None})]}
+                                                   "customer_phone": CALLER_NUMBER, "notes": None, "confirmed": True})]}
 
     model = ScriptedLLM([
         {"tool_calls": [("check_availability", {"service": "haircuts", "date": "2026-12-08", "time": "10:00"})]},
@@ -49,12 +50,49 @@ def test_it_books_an_appointment_at_the_salon(live_api, friday_noon):
     assert spoken(call)[-1] == "You're booked for Tuesday."
 
 
+def bookings_at_the_salon() -> int:
+    from bookings.models import Booking
+
+    with schema_context("salon"):
+        return Booking.objects.count()
+
+
+def test_it_reads_the_booking_back_and_books_only_after_the_callers_yes(live_api, friday_noon):
+    booking = {"service": "haircut", "start": "2026-12-08T10:00", "customer_name": "Dana Scully",
+               "customer_phone": CALLER_NUMBER, "notes": None}
+    model = ScriptedLLM([
+        {"tool_calls": [("create_booking", {**booking, "confirmed": False})]},
+        lambda chat_ctx: {"content": last_tool_output(chat_ctx)["read_back"]},
+        {"tool_calls": [("create_booking", {**booking, "confirmed": True})]},
+        {"content": "You're booked."},
+    ])
+
+    async def conversation():
+        session, call = await start_text_call(called_number=SALON_NUMBER, model=model)
+        asked = await turn(session, "A haircut on Tuesday at ten, please. I'm Dana Scully.")
+        nothing_yet = await sync_to_async(bookings_at_the_salon)()
+        answered = await turn(session, "Yes, that's right.")
+        await close(session, call)
+        return asked, answered, nothing_yet, call
+
+    asked, answered, nothing_yet, call = asyncio.run(conversation())
+    (read_back,) = tool_outputs(asked)
+    # Not an error the model apologises for: the read-back to say, and what to do next.
+    assert not read_back.is_error
+    assert json.loads(read_back.output)["confirmed"] is False
+    assert nothing_yet == 0
+    assert any(said.startswith("Just to confirm: a Haircut on Tuesday 8 December at ten a.m., under the name Dana "
+                               "Scully, and your phone number is ") for said in spoken(call))
+    (booked,) = tool_outputs(answered)
+    assert not booked.is_error and json.loads(booked.output)["result"]["booking_id"]
+
+
 def test_it_places_an_order_at_the_pizzeria(live_api, friday_noon):
     model = ScriptedLLM([
         {"tool_calls": [("create_order", {
             "items": [{"name": "margaritas", "quantity": 2, "notes": None}, {"name": "coke", "quantity": 1, "notes": None}],
             "customer_name": "Mario Rossi", "customer_phone": CALLER_NUMBER, "fulfillment": "pickup",
-            "delivery_address": None, "notes": None})]},
+            "delivery_address": None, "notes": None, "confirmed": True})]},
         {"content": "That's 21.80 euros, ready in twenty minutes."},
     ])
 
