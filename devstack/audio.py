@@ -6,6 +6,7 @@ the checks look at energy over time (speech is well above the line's silence), n
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -86,9 +87,13 @@ def speak_with_pauses(pieces: list[str | float], *, rate: int) -> tuple[np.ndarr
         if len(fields) == 3 and fields[0].replace(".", "", 1).isdigit():
             phones.append((previous_end, float(fields[0]), fields[2]))
             previous_end = float(fields[0])
-    breaks = [(start, end) for start, end, name in phones[1:-1] if name == "pau"]
-    if len(breaks) != len(pauses):
-        raise RuntimeError(f"festival made {len(breaks)} phrase breaks in {sentence!r}, not {len(pauses)}")
+    breaks = [(start, end) for start, end, name in phones[1:-1] if name == "pau"] if pauses else []
+    # One break per comma; those between the pieces are stretched, a piece's own commas kept.
+    inner = [len(re.findall(r"[,;]\s", word.rstrip(",;") + " ")) for word in words]
+    if pauses and len(breaks) != sum(inner) + len(pauses):
+        raise RuntimeError(f"festival made {len(breaks)} phrase breaks in {sentence!r}, "
+                           f"not {sum(inner) + len(pauses)}")
+    breaks = [breaks[sum(inner[:index + 1]) + index] for index in range(len(pauses))]
     spans = [(phones[0][1], breaks[0][0] if breaks else phones[-1][0])]
     spans += [(breaks[i][1], breaks[i + 1][0] if i + 1 < len(breaks) else phones[-1][0]) for i in range(len(breaks))]
     parts, spoken, position = [], [], 0.0
