@@ -24,9 +24,11 @@ import ctypes
 import gc
 import json
 import logging
+import os
 
 import httpx2
 import openai as openai_sdk
+from django.conf import settings
 from livekit.agents import llm
 from livekit.plugins import openai, silero
 
@@ -45,7 +47,7 @@ def _load_vad() -> silero.VAD | None:
     # An exception here would stop the forkserver itself (it only skips ImportErrors of preloads),
     # and with it every call; without a preloaded VAD each job process's prewarm loads its own.
     try:
-        return silero.VAD.load()
+        return silero.VAD.load(sample_rate=settings.VOICE_VAD_SAMPLE_RATE)
     except Exception:
         logger.exception("could not preload the VAD; job processes will load their own")
         return None
@@ -125,3 +127,5 @@ def _return_free_heap_to_the_os() -> None:
 
 _warm_the_llm_request_path()
 _return_free_heap_to_the_os()
+if os.environ.get("VOICE_GC_FREEZE") == "1":  # lever under test
+    gc.freeze()

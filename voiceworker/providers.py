@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx2 as httpx
 from django.conf import settings
-from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnectOptions, inference, llm, vad
+from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnectOptions, inference, llm, room_io, vad
 from livekit.agents.inference.eot.languages import LOCAL_LANGUAGES
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import cartesia, deepgram, openai
+from openai import AsyncClient as OpenAIClient
 
 from core.call_contract import CallConfig
 from core.languages import DEEPGRAM_MULTI, primary_subtag
@@ -71,13 +72,32 @@ def llm_attempt_options(*, retries: int) -> APIConnectOptions:
                              retry_interval=LLM_RETRY_INTERVAL_SECONDS)
 
 
+# The TLS context of every call's model client, built once (when the forkserver imports this module,
+# so each job process inherits it). An httpx client otherwise builds its own from the CA bundle:
+# ~23 ms of CPU on the call's event loop as its session is built (778 ms of stall seen on a loaded
+# machine; docs/BENCHMARKS.md, "Levers tried").
+MODEL_CLIENT_TLS = httpx.create_ssl_context()
+
+
 class CallLLM(openai.LLM):
     """openai.LLM with the call's bounded connection options on every request (`chat`'s public
-    `conn_options`), whatever the session passes."""
+    `conn_options`), whatever the session passes, over a client that shares `MODEL_CLIENT_TLS`."""
 
-    def __init__(self, *, attempt_options: APIConnectOptions, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, *, attempt_options: APIConnectOptions, api_key: Any, base_url: Any, timeout: httpx.Timeout,
+                 **kwargs: Any):
+        # As the plugin builds its own client (no SDK retries: the session's attempts are the retries).
+        self.model_client = OpenAIClient(
+            api_key=api_key if api_key is not NOT_GIVEN else None,
+            base_url=base_url if base_url is not NOT_GIVEN else None, max_retries=0,
+            http_client=httpx.AsyncClient(verify=MODEL_CLIENT_TLS, timeout=timeout, follow_redirects=True,
+                                          limits=httpx.Limits(max_connections=50, max_keepalive_connections=50,
+                                                              keepalive_expiry=120)))
+        super().__init__(client=self.model_client, **kwargs)
         self.attempt_options = attempt_options
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self.model_client.close()  # the plugin closes only a client it built
 
     def chat(self, *, chat_ctx: llm.ChatContext, tools: Any = None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
              **kwargs: Any) -> llm.LLMStream:
@@ -145,12 +165,23 @@ def build_tts(config: CallConfig) -> cartesia.TTS:
         api_key=settings.CARTESIA_API_KEY or None,
         # The same Cartesia the admin lists voices and plays previews from (one setting for both).
         base_url=settings.CARTESIA_API_URL,
+        sample_rate=settings.VOICE_OUTPUT_SAMPLE_RATE,
     )
 
 
 def tts_language(language: str) -> str:
     """Cartesia takes the primary language subtag ("en" for "en-US")."""
     return language.split("-")[0].lower() or "en"
+
+
+def room_options(*, participant_identity: str, **options: Any) -> room_io.RoomOptions:
+    """The session's link to the caller in the room, at the call's audio rates (the voice provider
+    speaks at the output rate, so nothing resamples it before the track)."""
+    return room_io.RoomOptions(participant_identity=participant_identity,
+                               audio_input=room_io.AudioInputOptions(sample_rate=settings.VOICE_INPUT_SAMPLE_RATE,
+                                                                     auto_gain_control=settings.VOICE_INPUT_AUTO_GAIN),
+                               audio_output=room_io.AudioOutputOptions(sample_rate=settings.VOICE_OUTPUT_SAMPLE_RATE),
+                               **options)
 
 
 def build_session(config: CallConfig, *, vad_model: vad.VAD | None, userdata: CallState) -> AgentSession[CallState]:
