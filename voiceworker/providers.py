@@ -9,6 +9,8 @@ run on the VAD and the transcript. Nothing here depends on LiveKit Cloud.
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import httpx2 as httpx
@@ -101,7 +103,31 @@ class CallLLM(openai.LLM):
 
     def chat(self, *, chat_ctx: llm.ChatContext, tools: Any = None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
              **kwargs: Any) -> llm.LLMStream:
-        return super().chat(chat_ctx=chat_ctx, tools=tools, conn_options=self.attempt_options, **kwargs)
+        return super().chat(chat_ctx=chat_ctx, tools=tools_with_their_schemas(tools), conn_options=self.attempt_options,
+                            **kwargs)
+
+
+def tools_with_their_schemas(tools: Sequence[llm.Tool] | None) -> list[llm.Tool] | None:
+    """The tools as the model request carries them, each with its schema built once per process.
+
+    The plugin rebuilds every function tool's strict JSON schema on every request (a pydantic model
+    per tool, then its JSON schema): with ten tools that was over half of the CPU between the final
+    transcript and the request leaving (docs/BENCHMARKS.md, "The turn at one call"). The schema
+    depends only on the tool's signature and docstring, so it is built once (in the forkserver, for
+    every job process) and sent as a raw schema, byte for byte the same. Only the request uses
+    these: the session runs the tool the model picks from the agent's own tools."""
+    if tools is None:
+        return None
+    return [_with_schema(tool) if isinstance(tool, llm.FunctionTool) else tool for tool in tools]
+
+
+@functools.cache
+def _with_schema(tool: llm.FunctionTool) -> llm.RawFunctionTool:
+    async def run_by_the_session(raw_arguments: dict[str, Any]) -> None:
+        raise RuntimeError(f"{tool.id}: the session runs the agent's own tool, not the request's copy")
+
+    return llm.function_tool(run_by_the_session, raw_schema=llm.utils.build_strict_openai_schema(tool)["function"],
+                             flags=tool.info.flags)
 
 
 class CallFallbackLLM(llm.FallbackAdapter):
