@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from livekit import rtc
-from livekit.agents import AgentSession, CloseEvent, CloseReason, JobContext
+from livekit.agents import AgentSession, CloseEvent, CloseReason, JobContext, room_io
 
 from core.call_contract import Outcome
 from voiceworker import call_actions, recordings
@@ -39,7 +39,7 @@ from voiceworker.call_logger import CallLogger
 from voiceworker.call_record import CallRecorder
 from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CALLER_HUNG_UP, HANG_UP_GRACE_SECONDS, CallState
 from voiceworker.presence import CALL_STATUS, CallerGone, CallerPresence
-from voiceworker.providers import build_apology_session, build_session, room_options
+from voiceworker.providers import build_apology_session, build_session
 from voiceworker.watchdog import CallWatchdog, Clock
 
 logger = logging.getLogger("soniq.voiceworker")
@@ -208,7 +208,8 @@ class CallJob:
             await session.start(
                 SoniqAgent(instructions=call.config.instructions, tools_offered=call.config.tools),
                 room=ctx.room,
-                room_options=room_options(participant_identity=self.participant.identity, close_on_disconnect=True),
+                room_options=room_io.RoomOptions(participant_identity=self.participant.identity,
+                                                 close_on_disconnect=True),
                 record=False,
             )
         except Exception as exc:
@@ -268,8 +269,8 @@ class CallJob:
             session = build_apology_session(vad_model=self.ctx.proc.userdata.get("vad"))
             async with asyncio.timeout(APOLOGY_TIMEOUT_SECONDS):
                 await session.start(SoniqAgent(instructions="", tools_offered=[]), room=self.ctx.room,
-                                    room_options=room_options(participant_identity=self.participant.identity,
-                                                              text_input=False),
+                                    room_options=room_io.RoomOptions(participant_identity=self.participant.identity,
+                                                                     text_input=False),
                                     record=False)
                 await session.say(apology, allow_interruptions=False)
             await asyncio.sleep(HANG_UP_GRACE_SECONDS)

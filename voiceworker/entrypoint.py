@@ -26,8 +26,7 @@ def prewarm(proc: JobProcess) -> None:
     module is already imported by the forkserver, see `build_server`). A job process forked by the
     forkserver inherits the VAD it loaded (`forkserver_preload`); anywhere else it loads its own."""
     inherited = getattr(sys.modules.get(FORKSERVER_PRELOAD), "vad", None)
-    proc.userdata["vad"] = inherited if inherited is not None else silero.VAD.load(
-        sample_rate=settings.VOICE_VAD_SAMPLE_RATE)
+    proc.userdata["vad"] = inherited if inherited is not None else silero.VAD.load()
     settings.SONIQ_API_URL  # noqa: B018 - the access is the point
 
 

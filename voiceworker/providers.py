@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2 as httpx
 from django.conf import settings
-from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnectOptions, inference, llm, room_io, vad
+from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnectOptions, inference, llm, vad
 from livekit.agents.inference.eot.languages import LOCAL_LANGUAGES
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import cartesia, deepgram, openai
@@ -191,23 +191,12 @@ def build_tts(config: CallConfig) -> cartesia.TTS:
         api_key=settings.CARTESIA_API_KEY or None,
         # The same Cartesia the admin lists voices and plays previews from (one setting for both).
         base_url=settings.CARTESIA_API_URL,
-        sample_rate=settings.VOICE_OUTPUT_SAMPLE_RATE,
     )
 
 
 def tts_language(language: str) -> str:
     """Cartesia takes the primary language subtag ("en" for "en-US")."""
     return language.split("-")[0].lower() or "en"
-
-
-def room_options(*, participant_identity: str, **options: Any) -> room_io.RoomOptions:
-    """The session's link to the caller in the room, at the call's audio rates (the voice provider
-    speaks at the output rate, so nothing resamples it before the track)."""
-    return room_io.RoomOptions(participant_identity=participant_identity,
-                               audio_input=room_io.AudioInputOptions(sample_rate=settings.VOICE_INPUT_SAMPLE_RATE,
-                                                                     auto_gain_control=settings.VOICE_INPUT_AUTO_GAIN),
-                               audio_output=room_io.AudioOutputOptions(sample_rate=settings.VOICE_OUTPUT_SAMPLE_RATE),
-                               **options)
 
 
 def build_session(config: CallConfig, *, vad_model: vad.VAD | None, userdata: CallState) -> AgentSession[CallState]:
