@@ -1,6 +1,8 @@
 """Calls per core through the real media path: N concurrent SIP calls into the production worker.
 
-    .venv/bin/python bench/real_capacity.py --counts 1,2,4,8,12
+    .venv/bin/python bench/real_capacity.py --counts 1,2,4,6,8,10,12 --profile 20 --profile-at 2
+    .venv/bin/python bench/real_capacity.py --counts 2 --min-turns 12 \
+        --variant monitor:VOICE_LOOP_BLOCK_WARN_MS=100 --variant off:VOICE_LOOP_BLOCK_WARN_MS=0   # A/B
 
 Starts what bench/real_call.py starts (a private PostgreSQL and Redis, a bench database, gunicorn,
 Celery, the local LiveKit server and SIP bridge with the trunk from `sip_sync`, the production voice
@@ -20,7 +22,15 @@ together make ≥ `--min-turns` turns; then the caller hangs up. Per N, printed:
   the voice stand-in's synthesis time;
 - failed calls (not answered, hung up by the far end, or a line without a reply before the next).
 
-The first N whose p95 of our share passes 50 ms or where a call fails is named at the end. Every figure
+- the idle job processes' CPU (sampled for `--idle-seconds` before the first call) and the job
+  processes' CPU per call-second less it;
+- the final transcript → the model request's arrival at the stand-in (the framework asks the model on
+  the final transcript: this is the SDK's and our code's time per request), from the debug log.
+
+The first N whose p95 of our share passes 50 ms or where a call fails is named at the end; no larger N
+is run once half the calls of a round failed. `--variant "name:SETTING=value,…"` (repeatable) runs
+the rounds once per variant, each with its own worker started with those settings, back to back
+on the same stack: the A/B of a lever. Every figure
 is printed with the machine's `python3 -m timeit "sum(range(10000))"` at start and end.
 
 `--profile SECONDS` records one job process with py-spy (`py-spy record --pid`, collapsed
@@ -183,7 +193,7 @@ class Call:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--counts", default="1,2,4,8,12", help="concurrent calls per round")
+    parser.add_argument("--counts", default="1,2,4,6,8,10,12", help="concurrent calls per round")
     parser.add_argument("--min-turns", type=int, default=30, help="turns per round, all calls together")
     parser.add_argument("--min-lines", type=int, default=6, help="caller lines per call at least")
     parser.add_argument("--first-token", type=float, default=0.2, help="the model stand-in's first-token delay (s)")
@@ -266,6 +276,9 @@ def run_variant(counts: list[int], *, line: LocalLine, standins: ProviderStandIn
                            profile=args.profile if number_of_calls == args.profile_at else 0.0)
         result["idle_jobs"] = idle_jobs
         results.append(result)
+        if number_of_calls and len(result["failed"]) * 2 >= number_of_calls:
+            print(f"half the calls or more failed at N={number_of_calls}: no larger N", flush=True)
+            break
     return results
 
 
