@@ -76,7 +76,7 @@ def llm_attempt_options(*, retries: int) -> APIConnectOptions:
 
 # The TLS context of every call's model client, built once (when the forkserver imports this module,
 # so each job process inherits it). An httpx client otherwise builds its own from the CA bundle:
-# ~23 ms of CPU on the call's event loop as its session is built (778 ms of stall seen on a loaded
+# ~19 ms of CPU on the call's event loop as its session is built (778 ms of stall seen on a loaded
 # machine; docs/BENCHMARKS.md, "Levers tried").
 MODEL_CLIENT_TLS = httpx.create_ssl_context()
 
