@@ -286,6 +286,17 @@ def _voice_speed(value: Any) -> Decimal:
         raise ValueError(f"must be a number from {low} to {high}.") from None
 
 
+def _choice(model: type[models.Model], name: str) -> Any:
+    """A text field that takes one of the model field's choices, and says which."""
+    values = [value for value, _label in model._meta.get_field(name).choices]
+
+    def check(value: str) -> str:
+        if value not in values:
+            raise ValueError(f"must be one of: {', '.join(values)}.")
+        return value
+    return Annotated[str, AfterValidator(check)]
+
+
 class AgentSpec(SpecModel):
     """Written into AgentSettings field by field. `business_name` and `greeting` default to the
     tenant's name (TenantSpec fills them)."""
@@ -303,6 +314,11 @@ class AgentSpec(SpecModel):
                                         bounds=AgentSettings.WARNING_SECONDS_RANGE, strict=True)
     sms_confirmations: bool = column(AgentSettings, "sms_confirmations", strict=True)
     callback_promise: str = column(AgentSettings, "callback_promise", strict=True)
+    # A transfer nobody takes: how long it rings, and what the agent does then (callback or message).
+    escalation_fallback: _choice(AgentSettings, "escalation_fallback") = column(AgentSettings, "escalation_fallback",
+                                                                                strict=True)
+    transfer_ringing_seconds: int = column(AgentSettings, "transfer_ringing_seconds", strict=True)
+    transfer_text_staff: bool = column(AgentSettings, "transfer_text_staff", strict=True)
     # Call recordings: off unless the spec turns them on; an empty disclosure is the standard one in
     # the agent's language.
     record_calls: bool = column(AgentSettings, "record_calls", strict=True)
@@ -329,17 +345,6 @@ class EscalationSpec(SpecModel):
 
 def _policy_column(name: str) -> Any:
     return column(BookingPolicy, name, bounds=BOOKING_POLICY_RANGES[name], strict=True)
-
-
-def _choice(model: type[models.Model], name: str) -> Any:
-    """A text field that takes one of the model field's choices, and says which."""
-    values = [value for value, _label in model._meta.get_field(name).choices]
-
-    def check(value: str) -> str:
-        if value not in values:
-            raise ValueError(f"must be one of: {', '.join(values)}.")
-        return value
-    return Annotated[str, AfterValidator(check)]
 
 
 class BookingRulesSpec(SpecModel):
