@@ -120,6 +120,35 @@ class ToolInvocation(models.Model):
         return self.name
 
 
+class TransferAttempt(models.Model):
+    """One try at handing the caller to a person, as reported in the end-of-call log: to whom, when,
+    how long it rang and how it ended. Stored with the call's metadata when its log arrives."""
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", "Answered"
+        BUSY = "busy", "Busy"
+        DECLINED = "declined", "Declined"
+        NO_ANSWER = "no_answer", "No answer"
+        FAILED = "failed", "Failed"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="transfer_attempts")
+    sequence = models.PositiveSmallIntegerField()
+    target = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, default="cold", help_text="cold (SIP REFER) or warm.")
+    offset_seconds = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True,
+                                         help_text="When it started, in seconds from the start of the call.")
+    rang_seconds = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    sip_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The SIP response, e.g. 486.")
+
+    class Meta:
+        ordering = ["call", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["call", "sequence"], name="transfer_attempt_unique_sequence")]
+
+    def __str__(self) -> str:
+        return f"{self.target}: {self.get_outcome_display()}"
+
+
 class CallNote(models.Model):
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="notes")
     text = models.TextField(max_length=2000)

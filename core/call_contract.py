@@ -140,9 +140,18 @@ class WarningsConfig(ContractModel):
     final_seconds: int = Field(30, description="Seconds before max_call_seconds for the final warning.")
 
 
+# How a transfer attempt ended (the log's `transfer_attempts[].outcome`, the call page's wording).
+TRANSFER_ATTEMPT_OUTCOMES: tuple[str, ...] = ("answered", "busy", "declined", "no_answer", "failed")
+TRANSFER_RINGING_SECONDS = 18
+
+
 class TransferConfig(ContractModel):
     available_now: bool = Field(False, description="Inside escalation hours with a transfer target, at call start.")
     target: str = Field("", description="tel:+E164 or sip: URI; empty when none is set.")
+    ringing_timeout_seconds: int = Field(TRANSFER_RINGING_SECONDS, description=(
+        "How long a transfer rings before it counts as not answered."))
+    fallback: Literal["callback", "message"] = Field("callback", description=(
+        "What follows a transfer nobody took: a callback queued, or a message taken."))
 
 
 class RecordingConfig(ContractModel):

@@ -26,6 +26,12 @@ PHRASES: dict[str, str] = {
     "no_response_goodbye": _("I can't hear anyone, so I'll end the call now. Please call us again. Goodbye!"),
     "goodbye": _("Thank you for calling. Goodbye!"),
     "transfer_announcement": _("Please hold while I transfer you."),
+    # Said at once when a transfer comes back to the agent (call_actions.transfer_caller), before the
+    # callback or the message that follows: the caller is never left in silence while the model thinks.
+    "transfer_busy": _("I'm sorry, that line is busy right now."),
+    "transfer_declined": _("I'm sorry, my colleague can't take your call right now."),
+    "transfer_no_answer": _("I'm sorry, nobody is answering right now."),
+    "transfer_failed": _("I'm sorry, I couldn't put you through."),
     "time_up_transfer": _("We've reached the time limit for this call, so I'm transferring you to a colleague now."),
     "time_up_goodbye": _("I'm sorry, we've reached the time limit for this call."),
     "time_up_no_callback": _("Please call us again if there is anything else."),

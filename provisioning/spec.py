@@ -318,6 +318,11 @@ class AgentSpec(SpecModel):
     # `0` unquoted is a YAML integer; "#" must be quoted (unquoted, YAML reads a comment).
     keypad_operator_key: Annotated[_choice(AgentSettings, "keypad_operator_key"), BeforeValidator(_int_as_text)] = (
         column(AgentSettings, "keypad_operator_key", strict=True))
+    # A transfer nobody takes: how long it rings, and what the agent does then (callback or message).
+    escalation_fallback: _choice(AgentSettings, "escalation_fallback") = column(AgentSettings, "escalation_fallback",
+                                                                                strict=True)
+    transfer_ringing_seconds: int = column(AgentSettings, "transfer_ringing_seconds", strict=True)
+    transfer_text_staff: bool = column(AgentSettings, "transfer_text_staff", strict=True)
     # Call recordings: off unless the spec turns them on; an empty disclosure is the standard one in
     # the agent's language.
     record_calls: bool = column(AgentSettings, "record_calls", strict=True)

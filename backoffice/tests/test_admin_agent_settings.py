@@ -24,6 +24,8 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
         "final_warning_seconds": agent.final_warning_seconds, "transfer_to": agent.transfer_to,
         "escalation_fallback": agent.escalation_fallback, "callback_promise": agent.callback_promise,
         "keypad_operator_key": agent.keypad_operator_key,
+        "transfer_ringing_seconds": agent.transfer_ringing_seconds,
+        "transfer_text_staff": "on" if agent.transfer_text_staff else "",
         "sms_confirmations": "on" if agent.sms_confirmations else "", "capabilities": agent.capabilities,
         "record_calls": "on" if agent.record_calls else "", "recording_disclosure": agent.recording_disclosure,
         "recording_retention_days": agent.recording_retention_days,
@@ -132,6 +134,54 @@ def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_adm
     assert "is neither a phone number nor a SIP URI" in refused(salon_admin, url, data)
     with schema_context("salon"):
         assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
+
+
+def test_it_refuses_the_businesss_own_number_as_transfer_target_a_loop(salon_admin):
+    from tenants.models import PhoneNumber, Tenant
+
+    # A second line of the salon's, written the way the owner would type it.
+    PhoneNumber.objects.create(number="+12125550111", tenant=Tenant.objects.get(schema_name="salon"))
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to="(212) 555-0111")
+    page = refused(salon_admin, url, data)
+    assert "is a number Soniq answers" in page and "loop" in page
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
+
+
+def test_it_refuses_another_soniq_businesss_number_and_a_sip_address_of_one(salon_admin):
+    url = settings_page(salon_admin)
+    for target in ("+49 30 55500002", "sip:+15550100001@sip.soniq.example"):
+        with schema_context("salon"):
+            data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to=target)
+        assert "is a number Soniq answers" in refused(salon_admin, url, data), target
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
+
+
+def test_the_ringing_timeout_and_fallback_set_here_reach_the_next_call(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_ringing_seconds="12",
+                         escalation_fallback="message")
+    response = salon_admin.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    call_start = Client(HTTP_HOST="localhost").post(
+        "/internal/calls/start",
+        data=json.dumps({"called_number": "+15550100001", "caller_number": "+15550123456", "room": "r1",
+                         "sip_call_id": "s1"}),
+        content_type="application/json", HTTP_AUTHORIZATION="Bearer test-internal-token",
+    )
+    transfer = call_start.json()["config"]["transfer"]
+    assert (transfer["ringing_timeout_seconds"], transfer["fallback"]) == (12, "message")
+
+
+def test_it_refuses_a_ringing_timeout_out_of_range(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_ringing_seconds="120")
+    assert "Ensure this value is less than or equal to 60" in refused(salon_admin, url, data)
 
 
 def test_it_offers_only_languages_whose_translations_are_complete(salon_admin):

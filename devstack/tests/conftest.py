@@ -149,18 +149,20 @@ def staff_transfers(committed_db):
 
     with schema_context("salon"):
         settings_row = AgentSettings.objects.get()
-        saved_target = settings_row.transfer_to
+        saved_target, saved_ringing = settings_row.transfer_to, settings_row.transfer_ringing_seconds
         saved_hours = list(EscalationHours.objects.values("weekday", "starts", "ends"))
 
     def take_transfers_at(uri: str) -> None:
         with schema_context("salon"):
-            AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=uri)
+            # Rung 8 s (the business's setting), so an unanswered transfer does not wait out 18 s.
+            AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=uri, transfer_ringing_seconds=8)
             EscalationHours.objects.all().delete()
             for weekday in range(7):
                 EscalationHours.objects.create(weekday=weekday, starts=dt.time(0, 0), ends=dt.time(23, 59, 59))
 
     yield take_transfers_at
     with schema_context("salon"):
-        AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=saved_target)
+        AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=saved_target,
+                                                                transfer_ringing_seconds=saved_ringing)
         EscalationHours.objects.all().delete()
         EscalationHours.objects.bulk_create(EscalationHours(**hours) for hours in saved_hours)

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from core.call_contract import KEYPAD_KEYS, KEYPAD_OPERATOR_KEY
+from core.call_contract import KEYPAD_KEYS, KEYPAD_OPERATOR_KEY, TRANSFER_RINGING_SECONDS
 from core.phone import InvalidPhoneNumber, is_sip_uri, normalize_phone_number
 from core.weekdays import WEEKDAYS
 
@@ -26,6 +26,28 @@ def normalize_transfer_target(value: str, *, region: str | None = None) -> str:
         return "tel:" + normalize_phone_number(value, default_region=region)
     except InvalidPhoneNumber as exc:
         raise ValidationError(f"{value!r} is neither a phone number nor a SIP URI (sip:desk@example.com).") from exc
+
+
+def transfer_target_loop_check(target: str, *, own_numbers: tuple[str, ...] = ()) -> None:
+    """Refuse a transfer target that Soniq itself answers (the business's own number, or any number in
+    the platform's registry): the REFER would ring an agent again, which would transfer again — a
+    loop that ties up lines and never reaches a person. `own_numbers`: numbers not registered yet
+    (a spec being provisioned)."""
+    from tenants.selectors import phone_number_registered  # tenants.selectors imports public models
+
+    number = transfer_target_number(target)
+    if number and (number in own_numbers or phone_number_registered(number)):
+        raise ValidationError(f"{number} is a number Soniq answers (an agent's line), so a transfer there would come "
+                              "back to an agent in a loop. Use the number of a phone a person answers.")
+
+
+def transfer_target_number(target: str) -> str:
+    """The E.164 number a normalised target dials: `tel:+E164`, or a SIP URI whose user part is one."""
+    if target.startswith("tel:"):
+        return target[4:]
+    user = target.split(":", 1)[-1].split("@", 1)[0] if is_sip_uri(target) and "@" in target else ""
+    user = user.split(";", 1)[0]
+    return user if user.startswith("+") and user[1:].isdigit() else ""
 
 
 # What the agent says before the greeting when calls are recorded, in each language it is offered
@@ -50,6 +72,7 @@ def recording_disclosure_default(language: str) -> str:
 class AgentSettings(models.Model):
     class Fallback(models.TextChoices):
         CALLBACK = "callback", "Queue a callback request"
+        MESSAGE = "message", "Take a message"
 
     class Capabilities(models.TextChoices):
         BOOKINGS = "bookings", "Bookings (appointments)"
@@ -80,7 +103,22 @@ class AgentSettings(models.Model):
     first_warning_seconds = models.PositiveIntegerField(default=120, help_text="Seconds before the end for the first warning.")
     final_warning_seconds = models.PositiveIntegerField(default=30, help_text="Seconds before the end for the final warning.")
     transfer_to = models.CharField(max_length=200, blank=True, help_text="tel:+E164 or sip: URI of the humans who take transfers.")
-    escalation_fallback = models.CharField(max_length=20, choices=Fallback.choices, default=Fallback.CALLBACK)
+    escalation_fallback = models.CharField(
+        max_length=20, choices=Fallback.choices, default=Fallback.CALLBACK,
+        verbose_name="when nobody answers a transfer",
+        help_text="What the agent does when the transfer is busy, declined or not answered, after telling the caller.",
+    )
+    # Long enough for someone to reach the phone, short enough that a caller does not give up
+    # listening to ringing (the SIP bridge's own default is 30 s).
+    transfer_ringing_seconds = models.PositiveSmallIntegerField(
+        default=TRANSFER_RINGING_SECONDS, validators=[MinValueValidator(5), MaxValueValidator(60)], verbose_name="transfer rings for (seconds)",
+        help_text="How long a transfer rings before the agent comes back to the caller.",
+    )
+    transfer_text_staff = models.BooleanField(
+        default=False, verbose_name="text the staff phone before a transfer",
+        help_text="Send the number you transfer to a text with the caller's number and why they called, as the "
+                  "phone rings (phone numbers only, not SIP addresses).",
+    )
     callback_promise = models.CharField(
         max_length=200, default="within one business day",
         help_text="What the agent promises when it queues a callback, e.g. 'within two hours'.",
@@ -153,6 +191,7 @@ class AgentSettings(models.Model):
                 errors["final_warning_seconds"] = "The final warning must come after (be shorter than) the first warning."
         try:
             self.transfer_to = normalize_transfer_target(self.transfer_to)
+            transfer_target_loop_check(self.transfer_to)
         except ValidationError as exc:
             errors["transfer_to"] = exc.messages[0]
         if errors:
