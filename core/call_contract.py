@@ -132,6 +132,9 @@ class WarningsConfig(ContractModel):
 class TransferConfig(ContractModel):
     available_now: bool = Field(False, description="Inside escalation hours with a transfer target, at call start.")
     target: str = Field("", description="tel:+E164 or sip: URI; empty when none is set.")
+    mode: Literal["cold", "warm"] = Field("cold", description=(
+        "cold: SIP REFER of the caller; warm: the agent dials the target into the call's room, briefs them, "
+        "then leaves caller and target together (voiceworker/warm_transfer.py)."))
 
 
 class RecordingConfig(ContractModel):

@@ -26,6 +26,14 @@ PHRASES: dict[str, str] = {
     "no_response_goodbye": _("I can't hear anyone, so I'll end the call now. Please call us again. Goodbye!"),
     "goodbye": _("Thank you for calling. Goodbye!"),
     "transfer_announcement": _("Please hold while I transfer you."),
+    # A warm transfer (voiceworker/warm_transfer.py): the briefing and its question are for the staff
+    # member only; "not_taken" is said to the caller at once when nobody took the call.
+    "warm_transfer_briefing": _("Hello, this is the phone assistant of {business}. I have {caller} on the line, "
+                                "about: {reason}. Press 1 to take the call, or 2 to decline."),
+    "warm_transfer_a_caller": _("a caller"),
+    "warm_transfer_ask_again": _("Press 1 to take the call, or 2 to decline."),
+    "warm_transfer_connecting": _("Thank you, connecting you now."),
+    "warm_transfer_not_taken": _("I'm sorry, I couldn't reach my colleague right now."),
     "time_up_transfer": _("We've reached the time limit for this call, so I'm transferring you to a colleague now."),
     "time_up_goodbye": _("I'm sorry, we've reached the time limit for this call."),
     "time_up_no_callback": _("Please call us again if there is anything else."),

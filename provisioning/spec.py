@@ -303,6 +303,8 @@ class AgentSpec(SpecModel):
                                         bounds=AgentSettings.WARNING_SECONDS_RANGE, strict=True)
     sms_confirmations: bool = column(AgentSettings, "sms_confirmations", strict=True)
     callback_promise: str = column(AgentSettings, "callback_promise", strict=True)
+    # cold (a SIP REFER) or warm (the agent briefs the person first: voiceworker/warm_transfer.py).
+    transfer_mode: Literal["cold", "warm"] = AgentSettings.TransferMode.COLD.value
     # Call recordings: off unless the spec turns them on; an empty disclosure is the standard one in
     # the agent's language.
     record_calls: bool = column(AgentSettings, "record_calls", strict=True)

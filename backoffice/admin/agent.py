@@ -194,7 +194,7 @@ class AgentSettingsAdmin(SingleRowAdminMixin, admin.ModelAdmin):
                                          "the menu and today's date are added automatically."}),
         ("Call length", {"fields": ["max_call_seconds", "first_warning_seconds", "final_warning_seconds"],
                          "description": "The agent warns the caller before the call reaches its maximum length."}),
-        ("Escalation", {"fields": ["transfer_to", "escalation_fallback", "callback_promise"]}),
+        ("Escalation", {"fields": ["transfer_to", "transfer_mode", "escalation_fallback", "callback_promise"]}),
         ("Text messages", {"fields": ["sms_confirmations"]}),
         ("Call recordings", {"fields": ["record_calls", "recording_disclosure", "recording_retention_days",
                                         "recording_retention_deletes_transcript"]}),
