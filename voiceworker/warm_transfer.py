@@ -89,7 +89,7 @@ class HoldTones:
         # 440 Hz then 480 Hz for 0.25 s each, then 1.5 s of silence: a recognisable "please hold" pulse.
         def tone(freq: float, seconds: float) -> np.ndarray:
             t = np.arange(int(self.RATE * seconds)) / self.RATE
-            ramp = np.minimum(1.0, np.minimum(t, seconds - t) / 0.01)  # no clicks at the edges
+            ramp = np.minimum(1.0, np.minimum(t, seconds - t) / 0.02)  # no clicks at the edges
             return 0.15 * np.sin(2 * math.pi * freq * t) * ramp
         pattern = np.concatenate([tone(440, 0.25), tone(480, 0.25), np.zeros(int(self.RATE * 1.5))])
         return (pattern * 32767).astype(np.int16)
