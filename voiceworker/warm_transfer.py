@@ -157,12 +157,15 @@ class _Apart:
 
     def __init__(self, line: RoomLine, staff_identity: str):
         self.line, self.staff_identity = line, staff_identity
-        self.together = False
+        self._tasks: set[asyncio.Task[None]] = set()
         line.room.on("track_published", self._on_published)
 
     def _on_published(self, publication: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant) -> None:
-        if not self.together and participant.identity in (self.staff_identity, self.line.caller_identity):
-            asyncio.create_task(self.apply(subscribe=False))
+        # The staff leg publishes its audio just after it answers: keep it from the caller as well.
+        if participant.identity in (self.staff_identity, self.line.caller_identity):
+            task = asyncio.create_task(self.apply(subscribe=False))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def apply(self, *, subscribe: bool) -> None:
         room, pairs = self.line.room, [(self.staff_identity, self.line.caller_identity),
@@ -179,9 +182,12 @@ class _Apart:
                 logger.warning("could not %s %s to %s: %s", "subscribe" if subscribe else "unsubscribe", listener,
                                speaker, exc)
 
-    async def join(self) -> None:
-        self.together = True
+    async def close(self) -> None:
         self.line.room.off("track_published", self._on_published)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def join(self) -> None:
+        await self.close()
         await self.apply(subscribe=True)
 
 
@@ -229,6 +235,8 @@ async def transfer_warm(session: AgentSession, call: CallState, *, line: RoomLin
                                             decision_seconds=decision_seconds)
     finally:
         decision.close()
+    if not accepted:
+        await apart.close()
     if call.over:  # the caller hung up meanwhile: the job is ending, the room goes with it
         await hold.stop()
         return None
