@@ -152,6 +152,9 @@ class TransferConfig(ContractModel):
         "How long a transfer rings before it counts as not answered."))
     fallback: Literal["callback", "message"] = Field("callback", description=(
         "What follows a transfer nobody took: a callback queued, or a message taken."))
+    mode: Literal["cold", "warm"] = Field("cold", description=(
+        "cold: SIP REFER of the caller; warm: the agent dials the target into the call's room, briefs them, "
+        "then leaves caller and target together (voiceworker/warm_transfer.py)."))
 
 
 class RecordingConfig(ContractModel):

@@ -32,6 +32,13 @@ PHRASES: dict[str, str] = {
     "transfer_declined": _("I'm sorry, my colleague can't take your call right now."),
     "transfer_no_answer": _("I'm sorry, nobody is answering right now."),
     "transfer_failed": _("I'm sorry, I couldn't put you through."),
+    # A warm transfer (voiceworker/warm_transfer.py): the briefing and its question are for the staff
+    # member only. Nobody took the call: the caller hears the transfer_* sentence of how it ended.
+    "warm_transfer_briefing": _("Hello, this is the phone assistant of {business}. I have {caller} on the line, "
+                                "about: {reason}. Press 1 to take the call, or 2 to decline."),
+    "warm_transfer_a_caller": _("a caller"),
+    "warm_transfer_ask_again": _("Press 1 to take the call, or 2 to decline."),
+    "warm_transfer_connecting": _("Thank you, connecting you now."),
     "time_up_transfer": _("We've reached the time limit for this call, so I'm transferring you to a colleague now."),
     "time_up_goodbye": _("I'm sorry, we've reached the time limit for this call."),
     "time_up_no_callback": _("Please call us again if there is anything else."),

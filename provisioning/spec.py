@@ -323,6 +323,8 @@ class AgentSpec(SpecModel):
                                                                                 strict=True)
     transfer_ringing_seconds: int = column(AgentSettings, "transfer_ringing_seconds", strict=True)
     transfer_text_staff: bool = column(AgentSettings, "transfer_text_staff", strict=True)
+    # cold (a SIP REFER) or warm (the agent briefs the person first: voiceworker/warm_transfer.py).
+    transfer_mode: Literal["cold", "warm"] = AgentSettings.TransferMode.COLD.value
     # Call recordings: off unless the spec turns them on; an empty disclosure is the standard one in
     # the agent's language.
     record_calls: bool = column(AgentSettings, "record_calls", strict=True)

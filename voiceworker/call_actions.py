@@ -16,6 +16,7 @@ from livekit.agents import AgentSession, ErrorEvent
 
 from core.call_contract import Outcome
 from core.call_phrases import PHRASES
+from voiceworker import warm_transfer
 from voiceworker.api_client import ToolReply
 from voiceworker.call_control import Transfer, TransferResult
 from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CallState
@@ -76,7 +77,11 @@ async def transfer_caller(session: AgentSession, call: CallState, *, transfer_to
 
     From the announcement on, the caller is on their way: no new LLM turn starts (`SoniqAgent`), no
     second transfer, and the SIP side plays a dial tone while the REFER rings. Every attempt goes
-    into the call log (`CallRecorder.add_transfer_attempt`)."""
+    into the call log (`CallRecorder.add_transfer_attempt`).
+    A business that chose warm transfers gets voiceworker/warm_transfer.py instead (phone calls only)."""
+    if call.config.transfer.mode == "warm" and call.room_line is not None:
+        return await warm_transfer.transfer_warm(session, call, line=call.room_line, transfer_to=transfer_to,
+                                                 request=request, announcement=announcement)
     reason = str(request.get("reason") or "")
     call.transferring, call.transfer_target, call.transfer_reason = True, transfer_to, reason
     await say_and_wait(session, announcement)

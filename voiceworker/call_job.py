@@ -40,6 +40,7 @@ from voiceworker.call_record import CallRecorder
 from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CALLER_HUNG_UP, HANG_UP_GRACE_SECONDS, CallState
 from voiceworker.presence import CALL_STATUS, CallerGone, CallerPresence
 from voiceworker.providers import build_apology_session, build_session
+from voiceworker.warm_transfer import RoomLine
 from voiceworker.watchdog import CallWatchdog, Clock
 
 logger = logging.getLogger("soniq.voiceworker")
@@ -194,6 +195,11 @@ class CallJob:
                                                  started_at=self.presence.joined_at, sip_call=self.sip_call)
             call, session = self.call, self.session
             self.presence.attach(call)
+            if not ctx.is_fake_job() and not self.test_grant:
+                call.room_line = RoomLine(
+                    room=ctx.room, lkapi=ctx.api, caller_identity=self.participant.identity,
+                    own_number=self.sip_call.called_number, caller_number=self.sip_call.caller_number,
+                    leave=lambda: ctx.shutdown(reason="warm transfer: the caller is with a person"))
             self.watchdog = build_watchdog(session, call)
             call_actions.ProviderFailures(session, call).attach()
             call_actions.UserAway(session, call).attach()

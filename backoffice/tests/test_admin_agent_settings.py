@@ -26,6 +26,7 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
         "keypad_operator_key": agent.keypad_operator_key,
         "transfer_ringing_seconds": agent.transfer_ringing_seconds,
         "transfer_text_staff": "on" if agent.transfer_text_staff else "",
+        "transfer_mode": agent.transfer_mode,
         "sms_confirmations": "on" if agent.sms_confirmations else "", "capabilities": agent.capabilities,
         "record_calls": "on" if agent.record_calls else "", "recording_disclosure": agent.recording_disclosure,
         "recording_retention_days": agent.recording_retention_days,
@@ -134,6 +135,37 @@ def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_adm
     assert "is neither a phone number nor a SIP URI" in refused(salon_admin, url, data)
     with schema_context("salon"):
         assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
+
+
+def test_it_switches_to_warm_transfers_which_the_next_call_start_carries(salon_admin):
+    url = settings_page(salon_admin)
+    assert 'name="transfer_mode"' in salon_admin.get(url).content.decode()
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_mode="warm")
+
+    response = salon_admin.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    call_start = Client(HTTP_HOST="localhost").post(
+        "/internal/calls/start",
+        data=json.dumps({"called_number": "+15550100001", "caller_number": "+15550123456", "room": "r-warm",
+                         "sip_call_id": "s-warm"}),
+        content_type="application/json", HTTP_AUTHORIZATION="Bearer test-internal-token",
+    )
+    assert call_start.json()["config"]["transfer"]["mode"] == "warm"
+
+
+def test_it_refuses_a_transfer_mode_it_does_not_offer(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_mode="lukewarm")
+
+    response = salon_admin.post(url, data)
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().transfer_mode == "cold"
 
 
 def test_it_refuses_the_businesss_own_number_as_transfer_target_a_loop(salon_admin):

@@ -74,6 +74,10 @@ class AgentSettings(models.Model):
         CALLBACK = "callback", "Queue a callback request"
         MESSAGE = "message", "Take a message"
 
+    class TransferMode(models.TextChoices):
+        COLD = "cold", "Cold: put the caller straight through"
+        WARM = "warm", "Warm: the agent briefs the person first"
+
     class Capabilities(models.TextChoices):
         BOOKINGS = "bookings", "Bookings (appointments)"
         ORDERS = "orders", "Orders (from a menu)"
@@ -103,6 +107,11 @@ class AgentSettings(models.Model):
     first_warning_seconds = models.PositiveIntegerField(default=120, help_text="Seconds before the end for the first warning.")
     final_warning_seconds = models.PositiveIntegerField(default=30, help_text="Seconds before the end for the final warning.")
     transfer_to = models.CharField(max_length=200, blank=True, help_text="tel:+E164 or sip: URI of the humans who take transfers.")
+    transfer_mode = models.CharField(
+        max_length=10, choices=TransferMode.choices, default=TransferMode.COLD,
+        help_text="Warm: the caller holds while the agent calls your number, says who is calling and why, and "
+                  "connects them once you press 1 (2 declines). Needs the outbound SIP trunk (docs/sip.md).",
+    )
     escalation_fallback = models.CharField(
         max_length=20, choices=Fallback.choices, default=Fallback.CALLBACK,
         verbose_name="when nobody answers a transfer",
