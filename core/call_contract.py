@@ -145,6 +145,15 @@ class KeypadConfig(ContractModel):
     operator_key: str = Field(KEYPAD_OPERATOR_KEY, description="The key a caller presses to reach a person.")
 
 
+class CallbackConfig(ContractModel):
+    """An outbound call returning a queued callback (calls/callback_dialing.py); empty for an inbound call."""
+
+    callback_id: int = Field(0, description="The callback request called back; 0 for an inbound call.")
+    dial_number: str = Field("", description="E.164 number of the customer to dial.")
+    from_number: str = Field("", description="E.164 number of the business, shown to the customer.")
+    voicemail_message: str = Field("", description="Said to a voicemail or screening service, then the hang-up.")
+
+
 class CallConfig(ContractModel):
     """Everything the worker needs to run one call (docs/internal-api.md, field by field)."""
 
@@ -171,3 +180,4 @@ class CallConfig(ContractModel):
         "The worker's own sentences (fillers, apologies, goodbyes, backchannels) in the tenant's language, by "
         "key (core/call_phrases.py); a key left out is said in English."))
     keypad: KeypadConfig = KeypadConfig()
+    callback: CallbackConfig = CallbackConfig()

@@ -37,3 +37,11 @@ PHRASES: dict[str, str] = {
     "backchannels": _("mm-hmm|mhm|mm|hmm|uh-huh|uh huh|okay|ok|yeah|yes|yep|right|sure|alright|all right|i see|"
                       "got it|um|uh|ah|oh|er"),
 }
+
+# An outbound call returning a queued callback (calls/callback_dialing.py): the agent's first words
+# once the customer answers, and the message a voicemail gets. Filled in by the API
+# (voiceapi/call_config.py) with the business's name and the reason the caller gave.
+CALLBACK_OPENING = _("Hello, this is {business}. You asked us to call you back about {reason}. "
+                     "Is now a good time?")
+CALLBACK_VOICEMAIL = _("Hello, this is {business}. You asked us to call you back about {reason}. "
+                       "Sorry we missed you; we will try again later. Goodbye.")

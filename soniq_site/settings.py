@@ -333,6 +333,8 @@ CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
     # Recordings past each tenant's retention leave storage (calls/recordings.py).
     "calls-recordings-sweep": {"task": "calls.recordings_sweep", "schedule": 3600.0},
+    # Queued callbacks the agent returns itself, where the business turned it on (calls/callback_dialing.py).
+    "calls-callbacks-place-due": {"task": "calls.callbacks_place_due", "schedule": 60.0},
     # What a test call abandoned without its log left behind (voiceapi/trial_calls.py).
     "trial-calls-sweep": {"task": "trials.trial_calls_sweep", "schedule": 300.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
