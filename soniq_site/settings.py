@@ -475,6 +475,17 @@ LIVEKIT_SIP_TIMEOUT_SECONDS = env_int("LIVEKIT_SIP_TIMEOUT_SECONDS", 10)
 # is LIVEKIT_SIP_RETRY_BACKOFF_MS * 2**n: 5, 10, 20, 40, 80 s by default.
 LIVEKIT_SIP_SYNC_MAX_RETRIES = env_int("LIVEKIT_SIP_SYNC_MAX_RETRIES", 5)
 LIVEKIT_SIP_RETRY_BACKOFF_MS = env_int("LIVEKIT_SIP_RETRY_BACKOFF_MS", 5000)
+# --- The outbound SIP trunk (tenants/sip_trunk.py): how the agent dials out (warm transfers, callbacks) ---
+# The carrier's SIP address, host[:port] (SignalWire: your space's SIP domain). Empty = no outbound
+# calling, and sip_sync deletes the outbound trunk it made.
+SIP_OUTBOUND_ADDRESS = env_str("SIP_OUTBOUND_ADDRESS")
+# The carrier's digest credentials for calls from LiveKit (SignalWire: the SIP endpoint's username/password).
+SIP_OUTBOUND_USERNAME = env_str("SIP_OUTBOUND_USERNAME")
+SIP_OUTBOUND_PASSWORD = env_str("SIP_OUTBOUND_PASSWORD")
+# udp, tcp, tls or auto (LiveKit chooses).
+SIP_OUTBOUND_TRANSPORT = env_str("SIP_OUTBOUND_TRANSPORT", "udp")
+# The outbound trunk Soniq owns in LiveKit; the voice worker finds it by this name.
+LIVEKIT_SIP_OUTBOUND_TRUNK_NAME = env_str("LIVEKIT_SIP_OUTBOUND_TRUNK_NAME", "soniq-outbound")
 DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
 # Where the worker reaches Deepgram and Cartesia: their public APIs unless set (a proxy, a regional
 # endpoint, or the local stand-ins of the real-call tests, devstack/standins.py).

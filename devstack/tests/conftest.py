@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from devstack.livekit import LineConfig, LocalLine, ToolMissing
-from devstack.phone import PhoneMissing, SipPhone
+from devstack.phone import PhoneMissing, SipPhone, free_sip_port
 from devstack.processes import ChildProcess, gunicorn, voice_worker
 from devstack.standins import ProviderStandIns, ReceptionistTurns
 from soniq_site.settings import recordings_storage_config
@@ -43,9 +43,16 @@ class Platform:
     web_url: str
     worker: ChildProcess
     env: dict[str, str]
+    # Where the outbound trunk sends the calls the agent places (the carrier, SignalWire in production):
+    # a test that needs a called party starts `carrier_phone` there (tests run one at a time).
+    carrier_port: int = 0
 
     def phone(self, number: str = "+15559990001", **kwargs) -> SipPhone:
         return SipPhone(number=number, **kwargs).start()
+
+    def carrier_phone(self, number: str, **kwargs) -> SipPhone:
+        """The phone the agent's outbound calls reach (any number dialled rings it)."""
+        return SipPhone(number=number, sip_port=self.carrier_port, **kwargs).start()
 
     def dial_uri(self, number: str) -> str:
         return f"sip:{number}@{self.line.config.sip_address}"
@@ -86,8 +93,10 @@ def platform(request, local_line, providers, django_db_setup, django_db_blocker,
         subprocess.run(["baresip", "-h"], capture_output=True, check=False)
     except FileNotFoundError as exc:
         _or_fail(PhoneMissing(f"{exc}: install Debian's baresip-core"))
+    carrier_port = free_sip_port()
     sip = {
         **local_line.config.settings(),
+        "SIP_OUTBOUND_ADDRESS": f"127.0.0.1:{carrier_port}", "SIP_OUTBOUND_TRANSPORT": "udp",
         "LIVEKIT_SIP_TRUNK_NAME": TRUNK_NAME, "LIVEKIT_SIP_DISPATCH_RULE_NAME": RULE_NAME,
         "LIVEKIT_SIP_ALLOWED_ADDRESSES": "127.0.0.1", "LIVEKIT_SIP_ROOM_PREFIX": "call-",
         "LIVEKIT_SIP_RETRY_BACKOFF_MS": "200", "VOICE_AGENT_NAME": "soniq",
@@ -117,7 +126,8 @@ def platform(request, local_line, providers, django_db_setup, django_db_blocker,
         web.stop()
         overrides.disable()
         raise
-    platform = Platform(line=local_line, providers=providers, web=web, web_url=web_url, worker=worker, env=env)
+    platform = Platform(line=local_line, providers=providers, web=web, web_url=web_url, worker=worker, env=env,
+                        carrier_port=carrier_port)
     try:
         yield platform
     finally:
