@@ -486,6 +486,8 @@ SIP_OUTBOUND_PASSWORD = env_str("SIP_OUTBOUND_PASSWORD")
 SIP_OUTBOUND_TRANSPORT = env_str("SIP_OUTBOUND_TRANSPORT", "udp")
 # The outbound trunk Soniq owns in LiveKit; the voice worker finds it by this name.
 LIVEKIT_SIP_OUTBOUND_TRUNK_NAME = env_str("LIVEKIT_SIP_OUTBOUND_TRUNK_NAME", "soniq-outbound")
+# How long a callback the agent places rings before it counts as unanswered (voiceworker/callback_call.py).
+VOICE_CALLBACK_RINGING_SECONDS = env_int("VOICE_CALLBACK_RINGING_SECONDS", 30)
 DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
 # Where the worker reaches Deepgram and Cartesia: their public APIs unless set (a proxy, a regional
 # endpoint, or the local stand-ins of the real-call tests, devstack/standins.py).

@@ -121,10 +121,10 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
         "The caller's number is withheld; ask for a phone number when you need one.",
     ]
     if callback_request is not None:
-        this_call[-1] = (f"This is a call you placed: you are calling {call.caller_number} back, who asked for a "
-                         f"callback about: {callback_request.reason}. You have just said so; now help them with it "
-                         "using the same tools. If they ask not to be called again, say you will not call again and "
-                         "note it with log_note.")
+        this_call[-1] = (f"This is a call you placed: you are calling the customer back on {call.caller_number} "
+                         "(use it as their phone number unless they give another); they asked for a callback "
+                         f"about: {callback_request.reason}. You have just said so; now help them with it using "
+                         "the same tools.")
     sections.append("\n".join(context + rules + this_call))
     return "\n\n".join(sections)
 
