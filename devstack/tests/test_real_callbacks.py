@@ -1,7 +1,6 @@
 """Callbacks the agent returns itself, through the real call path (issue 24, items 5 and 6).
 
-A queued callback is due now; the periodic task (run by the session's Celery worker, as beat would)
-dispatches the agent into a new room; the production voice worker starts the call over the internal
+A queued callback is due now; the periodic task dispatches the agent into a new room; the production voice worker starts the call over the internal
 API, dials the customer through the outbound trunk made by `sip_sync` — the customer's baresip phone
 listens on the platform's carrier port — and then, depending on who answers:
 
@@ -61,10 +60,10 @@ def queue_callback(number: str):
 
 
 def place_due_callbacks() -> dict:
-    """The periodic task, on the session's Celery worker (which knows the local LiveKit server)."""
+    """The periodic task, as beat runs it (in this process, which knows the local LiveKit server)."""
     from calls.tasks import callbacks_place_due
 
-    return callbacks_place_due.delay().get(timeout=60)
+    return callbacks_place_due.apply().get()
 
 
 def finished_attempt(callback_request, *, timeout: float = 90.0):
