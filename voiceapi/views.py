@@ -319,7 +319,7 @@ class CallbackAttemptView(CallTokenView):
         callback_request.refresh_from_db()
         return Response({"ok": True, "result": {
             "result": attempt.result, "callback_status": callback_request.status,
-            "next_attempt_at": callback_request.call_after.isoformat() if (
+            "next_attempt_at": callback_request.call_after.astimezone(request.auth.tenant.tzinfo).isoformat() if (
                 callback_request.status == callback_request.Status.OPEN and callback_request.call_after
                 and callback_request.call_after > attempt.started_at) else None,
         }, "message": ""}, status=status.HTTP_200_OK)
