@@ -51,7 +51,7 @@ from django_tenants.utils import tenant_context
 
 from calls.models import Call, CallbackAttempt, CallbackRequest, DoNotCall
 from core import clock
-from core.errors import DomainError
+from core.errors import DomainError, ToolOutcome
 from core.phone import is_e164
 from messaging.models import SmsOptOut
 from tenants.agent.models import AgentSettings
@@ -322,3 +322,12 @@ def do_not_call_add(*, number: str, noted_by: str, call: Call | None = None) -> 
         CallbackRequest.objects.filter(caller_number=number, status=CallbackRequest.Status.OPEN).update(
             status=CallbackRequest.Status.DONE, handled_by="asked not to be called"[:150], done_at=clock.now())
     return entry
+
+
+def callback_call_do_not_call(*, call: Call) -> ToolOutcome:
+    """The voice tool `do_not_call`: the customer the agent called back asked not to be called again."""
+    if not CallbackAttempt.objects.filter(call=call).exists():
+        raise DomainError("not_a_callback", "This is not a call we placed, so there is nothing to stop.")
+    do_not_call_add(number=call.caller_number, noted_by="the customer, in the agent's call", call=call)
+    return ToolOutcome(result={"do_not_call": call.caller_number},
+                       message="Noted: we will not call this number again.")

@@ -57,6 +57,8 @@ class Tool:
     name: str
     repeat: Literal["keyed", "repeatable", "once"]
     capability: Capability | None
+    # Offered only on a callback the agent placed (the customer can ask not to be called again).
+    callback_only: bool = False
 
     @property
     def keyed(self) -> bool:
@@ -79,14 +81,17 @@ TOOLS: tuple[Tool, ...] = (
     Tool("transfer_to_human", "once", None),
     Tool("end_call", "repeatable", None),
     Tool("log_note", "once", None),
+    Tool("do_not_call", "repeatable", None, callback_only=True),
 )
 TOOLS_BY_NAME: dict[str, Tool] = {tool.name: tool for tool in TOOLS}
 TOOL_NAMES: tuple[str, ...] = tuple(TOOLS_BY_NAME)
 
 
-def tools_for(capabilities: set[Capability] | frozenset[Capability]) -> list[str]:
-    """The names of the tools a business with `capabilities` offers, in the table's order."""
-    return [tool.name for tool in TOOLS if tool.capability is None or tool.capability in capabilities]
+def tools_for(capabilities: set[Capability] | frozenset[Capability], *, callback: bool = False) -> list[str]:
+    """The names of the tools a business with `capabilities` offers, in the table's order (`callback`:
+    on a callback the agent placed)."""
+    return [tool.name for tool in TOOLS if (tool.capability is None or tool.capability in capabilities)
+            and (callback or not tool.callback_only)]
 
 
 # --- the config --------------------------------------------------------------------------------------

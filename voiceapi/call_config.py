@@ -124,7 +124,8 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
         this_call[-1] = (f"This is a call you placed: you are calling the customer back on {call.caller_number} "
                          "(use it as their phone number unless they give another); they asked for a callback "
                          f"about: {callback_request.reason}. You have just said so; now help them with it using "
-                         "the same tools.")
+                         "the same tools. If they ask not to be called again, call do_not_call and say you "
+                         "will not call again.")
     sections.append("\n".join(context + rules + this_call))
     return "\n\n".join(sections)
 
@@ -190,7 +191,7 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
                                 final_seconds=agent_settings.final_warning_seconds),
         transfer=TransferConfig(available_now=bool(transfer_target), target=agent_settings.transfer_to),
         callback_promise=agent_settings.callback_promise,
-        tools=tools_for(capabilities),
+        tools=tools_for(capabilities, callback=callback_request is not None),
         test=call.is_test,
         recording=RecordingConfig(enabled=recording, disclosure=agent_settings.disclosure_text() if recording else ""),
         phrases=call_phrases_build(language=agent_settings.language),

@@ -273,6 +273,10 @@ class LogNoteRequestSerializer(StrictSerializer):
     note = TextField(max_length=NOTE_MAX)
 
 
+class DoNotCallRequestSerializer(StrictSerializer):
+    """No fields: the number is the call's own (the customer the agent called back)."""
+
+
 # A caller's own bookings and orders. Who the caller is comes from the call (its caller number);
 # a caller on another phone names the booking's number and name, which count only together.
 

@@ -130,3 +130,24 @@ def test_only_the_calls_own_token_reports_and_only_for_a_callback(api_server, sa
     assert_error(report(api_server, inbound, "answered"), 404, "not_a_callback")
     assert_error(report(api_server, started, "maybe"), 400, "invalid_request")
     assert report(api_server, started, "answered", token="forged").status_code == 401
+
+
+def test_the_customer_asks_not_to_be_called_again_and_never_is(api_server, salon_returns_callbacks, monkeypatch):
+    from voiceapi.tests.voice_api import tool
+
+    grant, callback_request = dispatched_grant(monkeypatch)
+    started = started_call(api_server, called_number="", caller_number="", callback_grant=grant)
+    inbound = started_call(api_server)
+    assert "do_not_call" in started["config"]["tools"] and "do_not_call" not in inbound["config"]["tools"]
+
+    response = tool(api_server, started["call_token"], "do_not_call", {})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["message"] == "Noted: we will not call this number again."
+    assert_error(tool(api_server, inbound["call_token"], "do_not_call", {}), 404, "not_a_callback")
+    # A new callback for the number is never dialled.
+    with schema_context("salon"):
+        callback_request_create(call=None, caller_number=CUSTOMER, reason="Called in again")
+    sent = []
+    monkeypatch.setattr(callback_dialing, "livekit_dispatch", lambda **kwargs: sent.append(kwargs))
+    assert callbacks_place_due() == {} and sent == []
