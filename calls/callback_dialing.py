@@ -177,6 +177,12 @@ def callback_attempts_close_stale(*, now: dt.datetime) -> int:
     return len(stale)
 
 
+def outbound_calling_missing() -> list[str]:
+    """The platform settings without which no callback can be dialled (none: it can)."""
+    return [name for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "SIP_OUTBOUND_ADDRESS")
+            if not getattr(settings, name)]
+
+
 # --- placing the calls -------------------------------------------------------------------------
 
 Dispatch = Callable[..., None]

@@ -109,6 +109,11 @@ def callbacks_place_due() -> dict[str, int]:
     the callbacks the calling rules allow now (calls/callback_dialing.py). A tenant whose run fails
     is logged and left for the next beat; the others still run."""
     placed: dict[str, int] = {}
+    missing = callback_dialing.outbound_calling_missing()
+    if missing:
+        # Every attempt would fail and use up a customer's tries: none is started.
+        ingestion_logger.info("no callbacks placed: outbound calling is off (%s not set)", ", ".join(missing))
+        return placed
     now = clock.now()
     for tenant in get_tenant_model().objects.exclude(schema_name=get_public_schema_name()):
         with tenant_context(tenant):

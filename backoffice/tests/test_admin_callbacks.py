@@ -119,11 +119,14 @@ def test_it_shows_each_call_the_agent_made_and_how_it_ended_on_the_callback_page
     assert "Not before Today, 1:00 PM" in page
 
 
-def test_it_marks_a_number_not_to_be_called_and_the_agent_never_dials_it(salon_admin, monkeypatch,
+def test_it_marks_a_number_not_to_be_called_and_the_agent_never_dials_it(salon_admin, monkeypatch, settings,
                                                                          django_capture_on_commit_callbacks):
     from calls import callback_dialing
     from calls.tasks import callbacks_place_due
     from tenants.agent.models import AgentSettings
+
+    settings.LIVEKIT_URL, settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = "ws://127.0.0.1:7880", "key", "secret"
+    settings.SIP_OUTBOUND_ADDRESS = "127.0.0.1:5070"
 
     dispatched = []
     monkeypatch.setattr(callback_dialing, "livekit_dispatch", lambda **kwargs: dispatched.append(kwargs))
@@ -144,6 +147,10 @@ def test_it_marks_a_number_not_to_be_called_and_the_agent_never_dials_it(salon_a
     with django_capture_on_commit_callbacks(execute=True):
         assert callbacks_place_due() == {}
     assert dispatched == []
+    with schema_context("salon"):
+        callback_request_create(call=None, caller_number="+15550111111", reason="Someone else")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert callbacks_place_due() == {"salon": 1}  # the agent does call other customers
 
 
 def test_it_lets_only_who_works_the_queue_mark_a_number_not_to_be_called(salon):

@@ -23,6 +23,13 @@ CUSTOMER = "+12125550142"
 TUESDAY_10AM = dt.datetime(2026, 3, 10, 10, 0, tzinfo=NEW_YORK)
 
 
+@pytest.fixture(autouse=True)
+def outbound_calling(settings):
+    """LiveKit and the outbound trunk's carrier, as a deployment with outbound calling sets them."""
+    settings.LIVEKIT_URL, settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = "ws://127.0.0.1:7880", "key", "secret"
+    settings.SIP_OUTBOUND_ADDRESS = "127.0.0.1:5070"
+
+
 @pytest.fixture
 def dispatched(monkeypatch):
     """What LiveKit was asked for: one (room, metadata) per dispatched agent."""
@@ -79,6 +86,8 @@ def test_it_never_calls_back_while_the_business_has_not_turned_it_on(salon, at, 
 
     assert run_task(django_capture_on_commit_callbacks) == {}
     assert dispatched == []
+    agent_returns_callbacks()
+    assert run_task(django_capture_on_commit_callbacks) == {"salon": 1}
 
 
 def test_it_calls_only_once_the_promised_time_has_come(salon, at, dispatched, django_capture_on_commit_callbacks):
@@ -123,6 +132,8 @@ def test_it_never_calls_while_the_business_is_closed(salon, at, dispatched, djan
     assert run_task(django_capture_on_commit_callbacks) == {}
     at(dt.datetime(2026, 3, 10, 12, 45, tzinfo=NEW_YORK))  # Tuesday's lunch break
     assert run_task(django_capture_on_commit_callbacks) == {}
+    at(dt.datetime(2026, 3, 10, 13, 30, tzinfo=NEW_YORK))  # open again
+    assert run_task(django_capture_on_commit_callbacks) == {"salon": 1}
 
 
 def test_it_calls_a_number_abroad_only_when_the_business_allows_it(salon, at, dispatched,
@@ -144,6 +155,8 @@ def test_it_never_calls_a_number_that_texted_stop(salon, at, dispatched, setting
     assert text_in("STOP", sender=CUSTOMER).status_code == 200
 
     assert run_task(django_capture_on_commit_callbacks) == {}
+    assert text_in("START", sender=CUSTOMER, sid="SM2").status_code == 200  # texts again: may be called again
+    assert run_task(django_capture_on_commit_callbacks) == {"salon": 1}
 
 
 def test_it_keeps_to_the_business_limit_of_calls_at_once(salon, at, dispatched,
@@ -211,3 +224,14 @@ def test_it_records_a_failed_attempt_when_livekit_refuses_the_dispatch(salon, at
         callback_request.refresh_from_db()
     assert attempt.result == "failed" and "could not be dispatched" in attempt.detail
     assert callback_request.call_after == TUESDAY_10AM + dt.timedelta(minutes=120)
+
+
+def test_it_places_no_call_while_outbound_calling_is_not_set_up(salon, at, dispatched, settings,
+                                                                 django_capture_on_commit_callbacks):
+    settings.SIP_OUTBOUND_ADDRESS = ""
+    agent_returns_callbacks()
+    callback_request = queued()
+
+    assert run_task(django_capture_on_commit_callbacks) == {}
+    with schema_context("salon"):
+        assert not callback_request.attempts.exists()  # no try used up

@@ -21,6 +21,13 @@ CUSTOMER = "+12125550142"
 TUESDAY_10AM = dt.datetime(2026, 3, 10, 10, 0, tzinfo=NEW_YORK)
 
 
+@pytest.fixture(autouse=True)
+def outbound_calling(settings):
+    """LiveKit and the outbound trunk's carrier, as a deployment with outbound calling sets them."""
+    settings.LIVEKIT_URL, settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = "ws://127.0.0.1:7880", "key", "secret"
+    settings.SIP_OUTBOUND_ADDRESS = "127.0.0.1:5070"
+
+
 @pytest.fixture
 def salon_returns_callbacks(committed_db, monkeypatch):
     monkeypatch.setattr("core.clock.now", lambda: TUESDAY_10AM)
