@@ -64,8 +64,12 @@ class AudioTap:
         self._tasks.append(asyncio.ensure_future(self._read(track)))
 
     async def _read(self, track: rtc.Track) -> None:
-        async for event in rtc.AudioStream(track, sample_rate=16000, num_channels=1):
-            self.queue.put_nowait(event.frame)
+        stream = rtc.AudioStream(track, sample_rate=16000, num_channels=1)
+        try:
+            async for event in stream:
+                self.queue.put_nowait(event.frame)
+        finally:
+            await stream.aclose()
 
     def drop_buffered(self) -> None:
         """Forget what came before the answer (ringback, early media)."""
