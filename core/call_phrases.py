@@ -60,3 +60,11 @@ PHRASES: dict[str, str] = {
     "number_words": _("ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|"
                       "thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple"),
 }
+
+# An outbound call returning a queued callback (calls/callback_dialing.py): the agent's first words
+# once the customer answers, and the message a voicemail gets. Filled in by the API
+# (voiceapi/call_config.py) with the business's name and the reason the caller gave.
+CALLBACK_OPENING = _("Hello, this is {business}. You asked us to call you back about {reason}. "
+                     "Is now a good time?")
+CALLBACK_VOICEMAIL = _("Hello, this is {business}. You asked us to call you back about {reason}. "
+                       "Sorry we missed you; we will try again later. Goodbye.")

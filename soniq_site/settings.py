@@ -333,6 +333,8 @@ CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
     # Recordings past each tenant's retention leave storage (calls/recordings.py).
     "calls-recordings-sweep": {"task": "calls.recordings_sweep", "schedule": 3600.0},
+    # Queued callbacks the agent returns itself, where the business turned it on (calls/callback_dialing.py).
+    "calls-callbacks-place-due": {"task": "calls.callbacks_place_due", "schedule": 60.0},
     # What a test call abandoned without its log left behind (voiceapi/trial_calls.py).
     "trial-calls-sweep": {"task": "trials.trial_calls_sweep", "schedule": 300.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
@@ -484,6 +486,8 @@ SIP_OUTBOUND_PASSWORD = env_str("SIP_OUTBOUND_PASSWORD")
 SIP_OUTBOUND_TRANSPORT = env_str("SIP_OUTBOUND_TRANSPORT", "udp")
 # The outbound trunk Soniq owns in LiveKit; the voice worker finds it by this name.
 LIVEKIT_SIP_OUTBOUND_TRUNK_NAME = env_str("LIVEKIT_SIP_OUTBOUND_TRUNK_NAME", "soniq-outbound")
+# How long a callback the agent places rings before it counts as unanswered (voiceworker/callback_call.py).
+VOICE_CALLBACK_RINGING_SECONDS = env_int("VOICE_CALLBACK_RINGING_SECONDS", 30)
 DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
 # Where the worker reaches Deepgram and Cartesia: their public APIs unless set (a proxy, a regional
 # endpoint, or the local stand-ins of the real-call tests, devstack/standins.py).

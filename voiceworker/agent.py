@@ -257,9 +257,15 @@ async def log_note(context: RunContext[CallState], note: str) -> str | None:
     return await _call_tool(context, "log_note", {"note": note})
 
 
+@function_tool
+async def do_not_call(context: RunContext[CallState]) -> str | None:
+    """Record that the person you called back asked not to be called again. Only when they ask for that."""
+    return await _call_tool(context, "do_not_call", {})
+
+
 _FUNCTION_TOOLS = {tool.id: tool for tool in (
     check_availability, create_booking, find_bookings, reschedule_booking, cancel_booking, create_order, order_status,
-    transfer_to_human, end_call, log_note,
+    transfer_to_human, end_call, log_note, do_not_call,
 )}
 if set(_FUNCTION_TOOLS) != set(TOOL_NAMES):
     # The API offers the table's tools by name: one the worker cannot run would be silently missing.

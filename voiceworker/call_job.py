@@ -88,6 +88,17 @@ def trial_grant_of(job_metadata: str) -> str:
     return grant if isinstance(grant, str) else ""
 
 
+def callback_grant_of(job_metadata: str) -> str:
+    """A callback's grant: the platform dispatches the agent into a new room with
+    {"callback_grant": "<signed>"} as the job's metadata (calls/callback_dialing.py)."""
+    try:
+        metadata = json.loads(job_metadata or "{}")
+    except ValueError:
+        return ""
+    grant = metadata.get("callback_grant") if isinstance(metadata, dict) else None
+    return grant if isinstance(grant, str) else ""
+
+
 class CallJob:
     def __init__(self, ctx: JobContext):
         self.ctx = ctx
@@ -147,6 +158,15 @@ class CallJob:
                 ctx.shutdown(reason="no caller")
                 return False
             self.sip_call = SipCall.from_attributes(dict(self.participant.attributes))
+        self.attach_caller()
+        return True
+
+    def attach_caller(self) -> None:
+        """What lives as long as the caller's leg (`self.participant`, `self.sip_call`): their presence
+        (the job ends within moments of their hang-up), the call control, the API client and the
+        logger, and `finish` as the job's shutdown callback. Also for the customer of a callback the
+        agent dialled (voiceworker/callback_call.py), once they answered."""
+        ctx = self.ctx
         # RoomIO's close_on_disconnect only sees a caller still present when the session starts.
         # A fake job's mock room (console mode, simulated jobs) lists no participants: only its events count.
         self.presence = CallerPresence(room=ctx.room, identity=self.participant.identity,
@@ -155,10 +175,10 @@ class CallJob:
         self.control = (LoggingCallControl() if ctx.is_fake_job() else
                         LiveKitCallControl(lkapi=ctx.api, room_name=ctx.room.name,
                                            participant_identity=self.participant.identity))
-        self.api = SoniqApiClient(base_url=settings.SONIQ_API_URL, internal_token=settings.INTERNAL_API_TOKEN)
+        if self.api is None:
+            self.api = SoniqApiClient(base_url=settings.SONIQ_API_URL, internal_token=settings.INTERNAL_API_TOKEN)
         self.call_logger = CallLogger(api_url=settings.SONIQ_API_URL, spool_dir=settings.VOICE_SPOOL_DIR)
         ctx.add_shutdown_callback(self.finish)
-        return True
 
     async def start_call(self) -> CallStart | None:
         """The call row and the tenant's config; None when there is no call to run (the caller

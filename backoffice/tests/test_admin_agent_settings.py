@@ -31,6 +31,7 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
         "record_calls": "on" if agent.record_calls else "", "recording_disclosure": agent.recording_disclosure,
         "recording_retention_days": agent.recording_retention_days,
         "recording_retention_deletes_transcript": "on" if agent.recording_retention_deletes_transcript else "",
+        **callback_form_data(agent),
     }
     data.update(changes)
     existing = list(EscalationHours.objects.order_by("weekday", "starts"))
@@ -53,6 +54,16 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
                          f"escalation_hours-{index}-starts": f"{existing[index].starts:%H:%M}",
                          f"escalation_hours-{index}-ends": f"{existing[index].ends:%H:%M}"})
     return data
+
+
+def callback_form_data(agent: AgentSettings) -> dict:
+    """The "Callbacks the agent returns" section as the page shows it."""
+    return {"agent_returns_callbacks": "on" if agent.agent_returns_callbacks else "",
+            "callback_max_attempts": agent.callback_max_attempts, "callback_retry_minutes": agent.callback_retry_minutes,
+            "callback_max_concurrent": agent.callback_max_concurrent,
+            "callback_window_start_hour": agent.callback_window_start_hour,
+            "callback_window_end_hour": agent.callback_window_end_hour,
+            "callback_abroad_allowed": "on" if agent.callback_abroad_allowed else ""}
 
 
 DEMO_HOURS = [(1, "10:00", "17:00"), (2, "10:00", "17:00"), (3, "10:00", "17:00"), (4, "10:00", "17:00")]
@@ -339,3 +350,34 @@ def test_it_turns_recording_on_and_the_next_call_starts_with_the_disclosure(salo
     assert config["greeting"] == f"This call is recorded so we can serve you better. {agent.greeting}"
     with schema_context("salon"):
         assert AgentSettings.objects.get().recording_retention_days == 14
+
+
+def test_it_lets_the_owner_turn_on_callbacks_by_the_agent_with_their_limits(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        agent = AgentSettings.objects.get()
+        assert agent.agent_returns_callbacks is False  # off until the owner turns it on
+        data = form_data(agent, DEMO_HOURS, agent_returns_callbacks="on", callback_max_attempts="2",
+                         callback_retry_minutes="45", callback_max_concurrent="3", callback_window_start_hour="10",
+                         callback_window_end_hour="19", callback_abroad_allowed="on")
+
+    assert "Callbacks the agent returns" in salon_admin.get(url).content.decode()
+    response = salon_admin.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with schema_context("salon"):
+        saved = AgentSettings.objects.values(*(name for name in callback_form_data(agent))).get()
+    assert saved == {"agent_returns_callbacks": True, "callback_max_attempts": 2, "callback_retry_minutes": 45,
+                     "callback_max_concurrent": 3, "callback_window_start_hour": 10, "callback_window_end_hour": 19,
+                     "callback_abroad_allowed": True}
+
+
+def test_it_refuses_a_calling_window_that_ends_before_it_starts(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, callback_window_start_hour="20",
+                         callback_window_end_hour="9")
+
+    page = salon_admin.post(url, data).content.decode()
+
+    assert "The calling window must end after it starts." in page

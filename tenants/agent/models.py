@@ -162,6 +162,34 @@ class AgentSettings(models.Model):
         default=False, verbose_name="delete transcripts too",
         help_text="When a recording is deleted for its age, delete the call's transcript with it.",
     )
+    # Callbacks the agent returns itself (calls/callback_dialing.py): off until the owner turns it on.
+    agent_returns_callbacks = models.BooleanField(
+        default=False, verbose_name="agent returns callbacks",
+        help_text="The agent calls queued callbacks back itself, during opening hours and the calling window.",
+    )
+    callback_max_attempts = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(10)], verbose_name="attempts per callback",
+        help_text="After this many tries without reaching the customer, the callback stays for a person.",
+    )
+    callback_retry_minutes = models.PositiveIntegerField(
+        default=120, validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)],
+        verbose_name="minutes between attempts",
+    )
+    callback_max_concurrent = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(20)], verbose_name="calls at once",
+        help_text="At most this many callbacks are being dialled or talked at the same time.",
+    )
+    # The customer's evening and morning, in the business's zone (and never outside opening hours).
+    callback_window_start_hour = models.PositiveSmallIntegerField(
+        default=9, validators=[MaxValueValidator(23)], verbose_name="not before (hour)",
+    )
+    callback_window_end_hour = models.PositiveSmallIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(24)], verbose_name="not after (hour)",
+    )
+    callback_abroad_allowed = models.BooleanField(
+        default=False, verbose_name="call numbers abroad",
+        help_text="Let the agent call back numbers outside the business's country.",
+    )
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -198,6 +226,9 @@ class AgentSettings(models.Model):
                 errors["first_warning_seconds"] = "The first warning must come before the call's maximum length."
             if self.final_warning_seconds is not None and self.final_warning_seconds >= self.first_warning_seconds:
                 errors["final_warning_seconds"] = "The final warning must come after (be shorter than) the first warning."
+        if (self.callback_window_start_hour is not None and self.callback_window_end_hour is not None
+                and self.callback_window_start_hour >= self.callback_window_end_hour):
+            errors["callback_window_end_hour"] = "The calling window must end after it starts."
         try:
             self.transfer_to = normalize_transfer_target(self.transfer_to)
             transfer_target_loop_check(self.transfer_to)

@@ -275,7 +275,7 @@ def test_the_openapi_schema_is_public_and_documents_every_endpoint(committed_db,
     schema = yaml.safe_load(response.text)
     assert set(schema["paths"]) == {
         "/internal/calls/start", "/internal/calls/{call_id}/log", "/internal/calls/{call_id}/recording",
-        *(f"/internal/voice-tools/{name}" for name in TOOL_NAMES),
+        "/internal/calls/{call_id}/callback-attempt", *(f"/internal/voice-tools/{name}" for name in TOOL_NAMES),
     }
     booking = schema["paths"]["/internal/voice-tools/create_booking"]["post"]
     assert {"Idempotency-Key"} <= {parameter["name"] for parameter in booking["parameters"]}
