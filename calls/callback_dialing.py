@@ -47,6 +47,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from calls.models import Call, CallbackAttempt, CallbackRequest, DoNotCall
@@ -324,7 +325,7 @@ def callback_attempt_record(*, attempt_id: int, result: str, detail: str = "", n
 def do_not_call_add(*, number: str, noted_by: str, call: Call | None = None) -> DoNotCall:
     """The customer asked not to be called: never dialled again, and their open callbacks closed."""
     with transaction.atomic():
-        entry, _ = DoNotCall.objects.get_or_create(number=number, defaults={"call": call, "noted_by": noted_by[:150]})
+        entry, _created = DoNotCall.objects.get_or_create(number=number, defaults={"call": call, "noted_by": noted_by[:150]})
         CallbackRequest.objects.filter(caller_number=number, status=CallbackRequest.Status.OPEN).update(
             status=CallbackRequest.Status.DONE, handled_by="asked not to be called"[:150], done_at=clock.now())
     return entry
@@ -333,7 +334,7 @@ def do_not_call_add(*, number: str, noted_by: str, call: Call | None = None) -> 
 def callback_call_do_not_call(*, call: Call) -> ToolOutcome:
     """The voice tool `do_not_call`: the customer the agent called back asked not to be called again."""
     if not CallbackAttempt.objects.filter(call=call).exists():
-        raise DomainError("not_a_callback", "This is not a call we placed, so there is nothing to stop.")
+        raise DomainError("not_a_callback", _("This is not a call we placed, so there is nothing to stop."))
     do_not_call_add(number=call.caller_number, noted_by="the customer, in the agent's call", call=call)
     return ToolOutcome(result={"do_not_call": call.caller_number},
-                       message="Noted: we will not call this number again.")
+                       message=_("Noted: we will not call this number again."))

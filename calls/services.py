@@ -89,7 +89,7 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
             call.save(update_fields=["transferred_to"])
         return ToolOutcome(
             result={"action": "message"},
-            message="Nobody could take the call just now. What message should I pass on to the team?",
+            message=_("Nobody could take the call just now. What message should I pass on to the team?"),
         )
 
     number = call.caller_number

@@ -133,8 +133,6 @@ class ReceptionistTurns:
             return {"tool_calls": [("check_availability", {"service": self.service, "date": self.date, "time": None})]}
         return {"content": "Is there anything else I can do for you?"}
 
-
-
     @staticmethod
     def _asked_for_a_message(messages: list[dict[str, Any]]) -> bool:
         """Whether the newest transfer_to_human answered "take a message" and no note was saved since."""

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import tenant_context
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -312,7 +313,7 @@ class CallbackAttemptView(CallTokenView):
         serializer.is_valid(raise_exception=True)
         attempt = CallbackAttempt.objects.filter(call=self.call).first()
         if attempt is None:
-            raise DomainError("not_a_callback", "This call is not a callback the agent placed.")
+            raise DomainError("not_a_callback", _("This call is not a callback the agent placed."))
         attempt = callback_attempt_record(attempt_id=attempt.pk, result=serializer.validated_data["result"],
                                           detail=serializer.validated_data["detail"], now=clock.now())
         callback_request = attempt.callback_request
@@ -425,7 +426,7 @@ class CallRecordingView(CallTokenView):
         if not isinstance(muted, list) or offset != offset:
             raise DomainError("invalid_recording", "The recording's offset or muted windows are not numbers.")
         audio = request.data if isinstance(request.data, bytes) else b""
-        _, created = recordings.recording_store(call=self.call, audio=audio, started_offset_seconds=offset,
+        _stored, created = recordings.recording_store(call=self.call, audio=audio, started_offset_seconds=offset,
                                                 muted=muted[:200])
         return Response({"ok": True, "call_id": str(self.call.pk), "status": "stored" if created else "already_stored"},
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
