@@ -1,6 +1,8 @@
 """Calls per core through the real media path: N concurrent SIP calls into the production worker.
 
-    .venv/bin/python bench/real_capacity.py --counts 1,2,4,8,12
+    .venv/bin/python bench/real_capacity.py --counts 1,2,4,6,8,10,12 --profile 20 --profile-at 2
+    .venv/bin/python bench/real_capacity.py --counts 2 --min-turns 12 \
+        --variant monitor:VOICE_LOOP_BLOCK_WARN_MS=100 --variant off:VOICE_LOOP_BLOCK_WARN_MS=0   # A/B
 
 Starts what bench/real_call.py starts (a private PostgreSQL and Redis, a bench database, gunicorn,
 Celery, the local LiveKit server and SIP bridge with the trunk from `sip_sync`, the production voice
@@ -20,7 +22,15 @@ together make ≥ `--min-turns` turns; then the caller hangs up. Per N, printed:
   the voice stand-in's synthesis time;
 - failed calls (not answered, hung up by the far end, or a line without a reply before the next).
 
-The first N whose p95 of our share passes 50 ms or where a call fails is named at the end. Every figure
+- the idle job processes' CPU (sampled for `--idle-seconds` before the first call) and the job
+  processes' CPU per call-second less it;
+- the final transcript → the model request's arrival at the stand-in (the framework asks the model on
+  the final transcript: this is the SDK's and our code's time per request), from the debug log.
+
+The first N whose p95 of our share passes 50 ms or where a call fails is named at the end; no larger N
+is run once half the calls of a round failed. `--variant "name:SETTING=value,…"` (repeatable) runs
+the rounds once per variant, each with its own worker started with those settings, back to back
+on the same stack: the A/B of a lever. Every figure
 is printed with the machine's `python3 -m timeit "sum(range(10000))"` at start and end.
 
 `--profile SECONDS` records one job process with py-spy (`py-spy record --pid`, collapsed
@@ -34,6 +44,7 @@ import json
 import math
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -52,7 +63,7 @@ from bench.real_call import SALON, bench_platform, timeit  # noqa: E402
 from devstack.audio import Script, Segment, speech_segments  # noqa: E402
 from devstack.livekit import LocalLine  # noqa: E402
 from devstack.phone import SipPhone  # noqa: E402
-from devstack.processes import ChildProcess  # noqa: E402
+from devstack.processes import ChildProcess, voice_worker  # noqa: E402
 from devstack.standins import ProviderStandIns, ReceptionistTurns  # noqa: E402
 
 # Plain questions: none names the service or asks to book, for a person, or says goodbye, so the model
@@ -76,6 +87,20 @@ def committed_turns(log: str, caller: str) -> list[tuple[float, float]]:
             record = json.loads(line)
             committed = dt.datetime.fromisoformat(record["timestamp"]).timestamp()
             found.append((float(record["last_speaking_time"]), committed))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def transcript_times(log: str, caller: str) -> list[float]:
+    """When the job received each final transcript of the call (wall-clock seconds), from the worker's
+    debug log ("received user transcript"; the room's name carries the caller's number)."""
+    found = []
+    for line in log.splitlines():
+        if '"received user transcript"' not in line or caller not in line:
+            continue
+        try:
+            found.append(dt.datetime.fromisoformat(json.loads(line)["timestamp"]).timestamp())
         except (ValueError, KeyError, TypeError):
             continue
     return found
@@ -168,7 +193,7 @@ class Call:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--counts", default="1,2,4,8,12", help="concurrent calls per round")
+    parser.add_argument("--counts", default="1,2,4,6,8,10,12", help="concurrent calls per round")
     parser.add_argument("--min-turns", type=int, default=30, help="turns per round, all calls together")
     parser.add_argument("--min-lines", type=int, default=6, help="caller lines per call at least")
     parser.add_argument("--first-token", type=float, default=0.2, help="the model stand-in's first-token delay (s)")
@@ -176,8 +201,13 @@ def main() -> None:
     parser.add_argument("--profile", type=float, default=0.0,
                         help="py-spy a job process for this many seconds in the round of --profile-at calls")
     parser.add_argument("--profile-at", type=int, default=4)
+    parser.add_argument("--variant", action="append", default=[],
+                        help='"name:SETTING=value,…": a worker with these settings (repeat to compare, back to back)')
+    parser.add_argument("--idle-seconds", type=float, default=10.0, help="how long the idle job processes are sampled")
     parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "soniq-real-capacity"))
     args = parser.parse_args()
+    # A stopped bench (SIGTERM) still stops every process it started (the `finally`s below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))
     counts = [int(n) for n in args.counts.split(",")]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -186,59 +216,102 @@ def main() -> None:
 
     standins = ProviderStandIns(first_token_seconds=args.first_token, first_audio_seconds=args.first_audio,
                                 turns=ReceptionistTurns(goodbye_outcome="booked"))
+    variants = [parse_variant(text) for text in args.variant] or [("as configured", {})]
     # The bench finds where the worker stops keeping up; its own limit must not stop it first.
-    with bench_platform(standins, VOICE_MAX_CALLS=str(max(counts) * 2)) as platform:
-        line, worker, database_url = platform.line, platform.worker, platform.database_url
+    with bench_platform(standins, start_worker=False) as platform:
+        line, database_url = platform.line, platform.database_url
         standins.transcripts[:] = QUESTIONS * 10
         pids = line.pids()
-
-        def classify(role: str, process: psutil.Process) -> str:
-            if role != "worker":
-                return role
-            # The job processes are the forkserver's children (a call each, or idle and waiting for
-            # one); the main process's own children are the forkserver and the resource tracker.
+        tables = []
+        for number, (name, overrides) in enumerate(variants):
+            # Each variant its own worker, started with its settings, after the previous one stopped.
+            worker = voice_worker({**platform.env, "VOICE_MAX_CALLS": str(max(counts) * 2), **overrides},
+                                  name=f"voice-worker-{number}")
             try:
-                return "worker" if process.ppid() == worker.pid else "jobs"
-            except psutil.Error:
-                return "jobs"
-
-        # One call first, not counted: the caller's lines and the replies are synthesised and cached.
-        rounds = [(0, 2), *[(n, max(args.min_lines, math.ceil(args.min_turns / n))) for n in counts]]
-        results = []
-        for number_of_calls, lines_per_call in rounds:
-            results.append(run_round(number_of_calls or 1, lines_per_call, warmup=number_of_calls == 0, line=line,
-                                     standins=standins, worker=worker, pids=pids, classify=classify,
-                                     database_url=database_url, args=args, out=out,
-                                     profile=args.profile if number_of_calls == args.profile_at else 0.0))
+                print(f"--- variant {name!r}: {overrides or 'the settings as they are'}", flush=True)
+                tables.append((name, run_variant(counts, line=line, standins=standins, worker=worker, pids=pids,
+                                                 database_url=database_url, args=args, out=out, number=number)))
+            finally:
+                worker.stop()
         print("timeit at end:", timeit(), flush=True)
         print(f"load average at end: {os.getloadavg()}")
         print(f"stand-in delays: model first token {args.first_token * 1000:.0f} ms, voice first audio "
               f"{args.first_audio * 1000:.0f} ms, speech-to-text endpointing {standins.endpoint_seconds * 1000:.0f} ms")
-        header = ("N  turns  call-s  jobs ms/call-s  worker ms/call-s  server ms/call-s  bridge ms/call-s  "
-                  "PSS MB/call  turn p50/p95 ms  ours p50/p95 ms  failed")
-        print(header)
-        first_bad = first_added = None
-        base = results[1]["ours_p95"]
-        for result in results[1:]:
-            print(result["row"])
-            print("   ", result["split"])
-            if first_bad is None and (result["failed"] or result["ours_p95"] > 50):
-                first_bad = result["n"]
-            if first_added is None and (result["failed"] or result["ours_p95"] > base + 50):
-                first_added = result["n"]
-        top = "none up to " + str(max(counts))
-        print(f"first N with our p95 > 50 ms or a failed call: {first_bad or top}")
-        print(f"first N with our p95 > 50 ms above one call's ({base:.0f} ms) or a failed call: {first_added or top}")
+        for name, results in tables:
+            print_table(name, results, counts)
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """"name:KEY=value,KEY=value" → the worker's extra settings for that variant."""
+    name, _, assignments = text.partition(":")
+    overrides = dict(item.split("=", 1) for item in assignments.split(",") if item)
+    return name, overrides
+
+
+def run_variant(counts: list[int], *, line: LocalLine, standins: ProviderStandIns, worker: ChildProcess,
+                pids: dict[str, int], database_url: str, args, out: Path, number: int) -> list[dict]:
+    def classify(role: str, process: psutil.Process) -> str:
+        if role != "worker":
+            return role
+        # The job processes are the forkserver's children (a call each, or idle and waiting for
+        # one); the main process's own children are the forkserver and the resource tracker.
+        try:
+            return "worker" if process.ppid() == worker.pid else "jobs"
+        except psutil.Error:
+            return "jobs"
+
+    time.sleep(5)  # the idle job processes are up
+    # What the idle job processes cost with no call at all: spread over the calls in the rounds below.
+    idle = TreeSampler({"worker": worker.pid}, classify=classify).start()
+    time.sleep(args.idle_seconds)
+    idle_jobs = idle.stop().get("jobs", 0.0) * 1000 / args.idle_seconds
+    print(f"idle job processes: {idle_jobs:.1f} ms of CPU per second, all together", flush=True)
+    # One call first, not counted: the caller's lines and the replies are synthesised and cached.
+    rounds = [(0, 2), *[(n, max(args.min_lines, math.ceil(args.min_turns / n))) for n in counts]]
+    results = []
+    for number_of_calls, lines_per_call in rounds:
+        result = run_round(number_of_calls or 1, lines_per_call, warmup=number_of_calls == 0, line=line,
+                           standins=standins, worker=worker, pids=pids, classify=classify,
+                           database_url=database_url, args=args, out=out, variant=number,
+                           profile=args.profile if number_of_calls == args.profile_at else 0.0)
+        result["idle_jobs"] = idle_jobs
+        results.append(result)
+        if number_of_calls and len(result["failed"]) * 2 >= number_of_calls:
+            print(f"half the calls or more failed at N={number_of_calls}: no larger N", flush=True)
+            break
+    return results
+
+
+def print_table(name: str, results: list[dict], counts: list[int]) -> None:
+    print(f"=== {name}")
+    header = ("N  turns  call-s  jobs ms/call-s  worker ms/call-s  server ms/call-s  bridge ms/call-s  "
+              "PSS MB/call  turn p50/p95 ms  ours p50/p95 ms  failed")
+    print(header)
+    first_bad = first_added = None
+    base = results[1]["ours_p95"]
+    for result in results[1:]:
+        print(result["row"])
+        print("   ", result["split"])
+        # The idle job processes (waiting for the next call) run all along: what is left is the calls'.
+        net = (result["jobs_cpu"] - result["idle_jobs"] / 1000 * result["wall"]) * 1000 / result["call_seconds"]
+        print(f"    jobs less the idle processes' {result['idle_jobs']:.1f} ms/s: {net:.1f} ms/call-s")
+        if first_bad is None and (result["failed"] or result["ours_p95"] > 50):
+            first_bad = result["n"]
+        if first_added is None and (result["failed"] or result["ours_p95"] > base + 50):
+            first_added = result["n"]
+    top = "none up to " + str(max(counts))
+    print(f"first N with our p95 > 50 ms or a failed call: {first_bad or top}")
+    print(f"first N with our p95 > 50 ms above one call's ({base:.0f} ms) or a failed call: {first_added or top}")
 
 
 def run_round(n: int, lines_per_call: int, *, warmup: bool, line: LocalLine, standins: ProviderStandIns,
               worker: ChildProcess, pids: dict[str, int], classify, database_url: str, args, out: Path,
-              profile: float) -> dict:
+              profile: float, variant: int = 0) -> dict:
     time.sleep(3)  # the previous round's jobs wind down
     idle_pss, _ = tree_pss(worker.pid)
     calls: list[Call] = []
     for index in range(n):
-        caller = f"+1555{699 if warmup else 700 + n:03d}{index:04d}"
+        caller = f"+1555{699 if warmup else 700 + n:03d}{variant:02d}{index:02d}"
         # The speech-to-text stand-in hears each connection's utterances as the same list in order.
         script = [(PAUSE_SECONDS if k else 4.0, QUESTIONS[k % len(QUESTIONS)]) for k in range(lines_per_call)]
         wav, lines = Script(script, tail_seconds=6.0).render(out / f"caller-{n}-{index}.wav")
@@ -294,8 +367,16 @@ def _run_round(n: int, calls: list[Call], *, warmup: bool, line: LocalLine, stan
         found = re.search(r"calling from (\+\d+)", json.dumps(body.get("messages") or []))
         requests.setdefault(found.group(1) if found else "", []).append(at)
     wall_offset = time.time() - time.monotonic()
-    turns, ours, before_request = [], [], []
+    turns, ours, before_request, transcript_to_request = [], [], [], []
     for call in live:
+        # The framework asks the model as soon as the transcript is final (preemptive generation): from
+        # that moment to the request's arrival at the model stand-in is the SDK's and our code's time.
+        finals = transcript_times(worker.log(), call.caller)
+        for at in requests.get(call.caller, []):
+            arrived = at + (time.time() - time.monotonic())
+            previous = [final for final in finals if 0 <= arrived - final < 2.0]
+            if previous:
+                transcript_to_request.append(arrived - max(previous))
         heard, rate = call.phone.heard()
         speech = speech_segments(heard, rate)
         media_at = call.phone.received(200)[0].at  # the recording and the caller's WAV start with the media
@@ -331,10 +412,13 @@ def _run_round(n: int, calls: list[Call], *, warmup: bool, line: LocalLine, stan
     def pct(values: list[float], fraction: float) -> float:
         return percentile(values, fraction) * 1000 if values else float("nan")
 
-    result = {"n": n, "failed": failed, "ours_p95": pct(ours, 0.95),
+    result = {"n": n, "failed": failed, "ours_p95": pct(ours, 0.95), "jobs_cpu": spent.get("jobs", 0.0),
+              "wall": time.time() - sampler.started_wall, "call_seconds": call_seconds,
               "split": f"end of speech → first model request p50/p95 {pct(before_request, .5):.0f}/"
                        f"{pct(before_request, .95):.0f} ms (n={len(before_request)}; the STT stand-in's "
-                       f"endpointing is {standins.endpoint_seconds * 1000:.0f} ms of it)"}
+                       f"endpointing is {standins.endpoint_seconds * 1000:.0f} ms of it); final transcript → the "
+                       f"request at the model stand-in p50/p95 {pct(transcript_to_request, .5):.1f}/"
+                       f"{pct(transcript_to_request, .95):.1f} ms (n={len(transcript_to_request)})"}
     result["row"] = (f"{n:<3d}{len(turns):5d}  {call_seconds:6.0f}  {per_call_second('jobs'):14.1f}  "
                      f"{per_call_second('worker'):16.1f}  {per_call_second('server'):16.1f}  "
                      f"{per_call_second('bridge'):16.1f}  {(peak_pss - idle_pss) / n:11.1f}  "

@@ -523,6 +523,10 @@ VOICE_VAD_MIN_SILENCE = env_float("VOICE_VAD_MIN_SILENCE", 0.3)
 VOICE_UNCOVERED_LANGUAGE_SILENCE = env_float("VOICE_UNCOVERED_LANGUAGE_SILENCE", 1.3)
 # An interruption that brings no words for this long was noise: the agent resumes where it paused.
 VOICE_FALSE_INTERRUPTION_TIMEOUT = env_float("VOICE_FALSE_INTERRUPTION_TIMEOUT", 1.5)
+# livekit-agents' event-loop monitor in every job process (LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS): logs what
+# blocked a call's event loop for longer than this many ms. Off (0) by default: its two wake-ups every
+# 20 ms cost each job process CPU, idle or in a call (docs/BENCHMARKS.md, issue 28); 100 to look for a block.
+VOICE_LOOP_BLOCK_WARN_MS = env_int("VOICE_LOOP_BLOCK_WARN_MS", 0)
 # Each LLM attempt's time to its first byte; attempts per turn (or one each on the tenant's model and
 # VOICE_LLM_FALLBACK_MODEL, when set); the filler ("One moment.") after this long without a word.
 VOICE_LLM_ATTEMPT_TIMEOUT = env_float("VOICE_LLM_ATTEMPT_TIMEOUT", 4.5)

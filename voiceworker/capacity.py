@@ -29,12 +29,12 @@ from dataclasses import dataclass
 
 # Calls per core this worker reports itself full at (VOICE_MAX_CALLS overrides it). From
 # bench/real_capacity.py: real SIP calls through the LiveKit server and SIP bridge into this worker on the
-# 2-core bench machine (docs/BENCHMARKS.md, "Calls per core through the real media path"): a call costs
-# ≈ 150 ms of job-process CPU per second of call, mostly the WebRTC stack in the job process; at 4 calls
-# per core every call failed in both runs, at 3 per core in one run of two; 2 per core held in two
-# runs of three (in the third the last reply of each call came after the bench's 4 s). The machine was
-# shared (load average 5-32); re-measure on the target machine.
-MEASURED_CALLS_PER_CORE = 2
+# 2-core bench machine (docs/BENCHMARKS.md, "Calls per core through the real media path", 06:23 UTC run):
+# 3 calls per core (N = 6) held and 4 per core (N = 8) failed every call, with the server, the bridge,
+# the phones and the stand-ins on the same two cores. A call costs ~125 ms of job-process CPU per second
+# of call (~0.13 core), half of it the WebRTC stack inside the job process; a machine that runs only
+# the worker can carry more (0.85 / 0.13 ≈ 6 per core by CPU): measure there and set VOICE_MAX_CALLS.
+MEASURED_CALLS_PER_CORE = 3
 DEFAULT_CPU_FULL = 0.85
 DEFAULT_DRAIN_TIMEOUT_SECONDS = 600  # a long phone call; shorter than most orchestrators would allow by default
 LOAD_THRESHOLD = 1.0

@@ -7,7 +7,7 @@ it copy-on-write.
   Each VAD stream keeps its own state and the session only reads its weights. The session starts
   no threads (one intra-op thread, sequential execution), so forking after it is as safe as after
   the ONNX Runtime import livekit already does in the forkserver.
-- The LLM request path. The OpenAI SDK imports its chat-completions modules and builds their
+- The LLM request path and the tools' schemas. The OpenAI SDK imports its chat-completions modules and builds their
   pydantic models on the first request, and the first request of a job process is the caller's
   first answer: ~80 ms of CPU on the event loop, while the caller waits and the VAD and STT queue
   up. One streamed completion with a tool call goes through the real plugin, SDK and HTTP
@@ -32,7 +32,7 @@ from livekit.plugins import openai, silero
 
 from core.call_contract import LlmConfig
 from voiceworker.agent import SoniqAgent
-from voiceworker.providers import load_vad
+from voiceworker.providers import load_vad, tools_with_their_schemas
 
 logger = logging.getLogger("soniq.voiceworker")
 
@@ -97,7 +97,9 @@ async def _one_llm_request() -> None:
     chat_ctx = llm.ChatContext()
     chat_ctx.add_message(role="user", content="Hello")
     try:
-        async with model.chat(chat_ctx=chat_ctx, tools=SoniqAgent(instructions="", tools_offered=None).tools) as stream:
+        # The tools as every call's requests carry them: their schemas are built here, once, for every job process.
+        tools = tools_with_their_schemas(SoniqAgent(instructions="", tools_offered=None).tools)
+        async with model.chat(chat_ctx=chat_ctx, tools=tools) as stream:
             async for _chunk in stream:
                 pass
     finally:

@@ -9,6 +9,8 @@ run on the VAD and the transcript. Nothing here depends on LiveKit Cloud.
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 import httpx2 as httpx
@@ -17,6 +19,7 @@ from livekit.agents import DEFAULT_API_CONNECT_OPTIONS, AgentSession, APIConnect
 from livekit.agents.inference.eot.languages import LOCAL_LANGUAGES
 from livekit.agents.types import NOT_GIVEN
 from livekit.plugins import cartesia, deepgram, openai, silero
+from openai import AsyncClient as OpenAIClient
 
 from core.call_contract import CallConfig
 from core.languages import DEEPGRAM_MULTI, primary_subtag
@@ -80,17 +83,60 @@ def llm_attempt_options(*, retries: int) -> APIConnectOptions:
                              retry_interval=LLM_RETRY_INTERVAL_SECONDS)
 
 
+# The TLS context of every call's model client, built once (when the forkserver imports this module,
+# so each job process inherits it). An httpx client otherwise builds its own from the CA bundle:
+# ~19 ms of CPU on the call's event loop as its session is built (778 ms of stall seen on a loaded
+# machine; docs/BENCHMARKS.md, "Levers tried").
+MODEL_CLIENT_TLS = httpx.create_ssl_context()
+
+
 class CallLLM(openai.LLM):
     """openai.LLM with the call's bounded connection options on every request (`chat`'s public
-    `conn_options`), whatever the session passes."""
+    `conn_options`), whatever the session passes, over a client that shares `MODEL_CLIENT_TLS`."""
 
-    def __init__(self, *, attempt_options: APIConnectOptions, **kwargs: Any):
-        super().__init__(**kwargs)
+    def __init__(self, *, attempt_options: APIConnectOptions, api_key: Any, base_url: Any, timeout: httpx.Timeout,
+                 **kwargs: Any):
+        # As the plugin builds its own client (no SDK retries: the session's attempts are the retries).
+        self.model_client = OpenAIClient(
+            api_key=api_key if api_key is not NOT_GIVEN else None,
+            base_url=base_url if base_url is not NOT_GIVEN else None, max_retries=0,
+            http_client=httpx.AsyncClient(verify=MODEL_CLIENT_TLS, timeout=timeout, follow_redirects=True,
+                                          limits=httpx.Limits(max_connections=50, max_keepalive_connections=50,
+                                                              keepalive_expiry=120)))
+        super().__init__(client=self.model_client, **kwargs)
         self.attempt_options = attempt_options
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self.model_client.close()  # the plugin closes only a client it built
 
     def chat(self, *, chat_ctx: llm.ChatContext, tools: Any = None, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
              **kwargs: Any) -> llm.LLMStream:
-        return super().chat(chat_ctx=chat_ctx, tools=tools, conn_options=self.attempt_options, **kwargs)
+        return super().chat(chat_ctx=chat_ctx, tools=tools_with_their_schemas(tools), conn_options=self.attempt_options,
+                            **kwargs)
+
+
+def tools_with_their_schemas(tools: Sequence[llm.Tool] | None) -> list[llm.Tool] | None:
+    """The tools as the model request carries them, each with its schema built once per process.
+
+    The plugin rebuilds every function tool's strict JSON schema on every request (a pydantic model
+    per tool, then its JSON schema): with ten tools that was over half of the CPU between the final
+    transcript and the request leaving (docs/BENCHMARKS.md, "The turn at one call"). The schema
+    depends only on the tool's signature and docstring, so it is built once (in the forkserver, for
+    every job process) and sent as a raw schema, byte for byte the same. Only the request uses
+    these: the session runs the tool the model picks from the agent's own tools."""
+    if tools is None:
+        return None
+    return [_with_schema(tool) if isinstance(tool, llm.FunctionTool) else tool for tool in tools]
+
+
+@functools.cache
+def _with_schema(tool: llm.FunctionTool) -> llm.RawFunctionTool:
+    async def run_by_the_session(raw_arguments: dict[str, Any]) -> None:
+        raise RuntimeError(f"{tool.id}: the session runs the agent's own tool, not the request's copy")
+
+    return llm.function_tool(run_by_the_session, raw_schema=llm.utils.build_strict_openai_schema(tool)["function"],
+                             flags=tool.info.flags)
 
 
 class CallFallbackLLM(llm.FallbackAdapter):

