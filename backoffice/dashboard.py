@@ -176,6 +176,8 @@ class CallDetail:
     timeline: list[tuple[str, object]] = field(default_factory=list)
     # Bookings made earlier that this call moved or cancelled (BookingEvents it recorded).
     booking_changes: list = field(default_factory=list)
+    # Each try at reaching a person: to whom, how long it rang, how it ended (TransferAttempt).
+    transfer_attempts: list = field(default_factory=list)
 
 
 def call_timeline(*, turns: list, tool_invocations: list) -> list[tuple[str, object]]:
@@ -222,6 +224,7 @@ def call_detail(*, call: Call) -> CallDetail:
         latency=latency,
         total_tokens=call.llm_prompt_tokens + call.llm_completion_tokens,
         booking_changes=list(call.booking_events.select_related("booking__service").order_by("created", "pk")),
+        transfer_attempts=list(call.transfer_attempts.order_by("sequence")),
     )
 
 

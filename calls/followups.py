@@ -6,11 +6,14 @@ the work it follows is stored.
     callback_queued   call_transfer_request (nobody to transfer to: a callback is promised)
     transfer_failed   call_transfer_request with transfer_failed (the worker's REFER did not go through)
     message_taken     call_note_add (the agent's log_note)
+    transfer_starting call_transfer_request, when the business texts its staff phone before a transfer
     call_ended        calls.summaries.tasks (after the summary, or without it)
 """
 from __future__ import annotations
 
 from calls.models import Call, CallbackRequest, CallNote
+from messaging.models import SmsMessage
+from messaging.sms import sms_staff_queue
 from notifications import events
 
 
@@ -32,3 +35,11 @@ def message_taken(*, call_note: CallNote) -> None:
 def call_ended(*, call: Call, summary=None) -> None:
     """`call.ended`, with the call's summary when there is one."""
     events.call_ended(call=call, summary=summary)
+
+
+def transfer_starting(*, call: Call, staff_number: str, reason: str) -> None:
+    """The text to the staff phone that is about to ring: who is calling and why, so the person who
+    picks up is not the caller's first listener."""
+    caller = call.caller_number or "a withheld number"
+    sms_staff_queue(kind=SmsMessage.Kind.TRANSFER_CONTEXT, to_number=staff_number, call=call,
+                    body=f"Transferring a call from {caller} to you now. Reason: {reason.strip() or 'not given'}")

@@ -46,7 +46,7 @@ from calls.log_storage import (
     log_card_numbers_mask,
     text_clean,
 )
-from calls.models import Call, TranscriptTurn
+from calls.models import Call, TranscriptTurn, TransferAttempt
 from calls.tasks import call_log_store as call_log_store_task
 from core import clock
 from core.errors import DomainError, invalid_request
@@ -59,6 +59,8 @@ MAX_TURNS = 2000
 MAX_TOOL_CALLS = 500
 MAX_LATENCY_ENTRIES = 2000
 MAX_TURN_CHARS = 20_000
+# A call transfers once or twice (the caller, then the watchdog); more is a loop.
+MAX_TRANSFER_ATTEMPTS = 20
 # Offsets and durations are stored as DECIMAL(8, 2): anything above this does not fit.
 MAX_SECONDS = 999_999
 # The worker's clock and ours may disagree a little: an end this far before the call's start (ours)
@@ -140,6 +142,15 @@ class LatencyIn(_LogPart):
     transcription_delay_ms: Count | None = None
 
 
+class TransferAttemptIn(_LogPart):
+    target: Annotated[Text, Field(max_length=200)]
+    kind: Literal["cold", "warm"] = "cold"
+    offset_seconds: Seconds | None = Field(None, description="When it started, seconds from the start of the call.")
+    rang_seconds: Seconds | None = Field(None, description="From the transfer's start to its end (answered or not).")
+    outcome: TransferAttempt.Outcome
+    sip_status: Annotated[int, Field(ge=100, le=699), BeforeValidator(_not_a_boolean)] | None = None
+
+
 class CallLogIn(_LogPart):
     """The end-of-call log exactly as the voice worker sends it (docs/internal-api.md)."""
 
@@ -155,6 +166,7 @@ class CallLogIn(_LogPart):
     tool_calls: list[ToolCallIn] = Field(default_factory=list, max_length=MAX_TOOL_CALLS)
     usage: UsageIn = Field(default_factory=UsageIn)
     latency: list[LatencyIn] = Field(default_factory=list, max_length=MAX_LATENCY_ENTRIES)
+    transfer_attempts: list[TransferAttemptIn] = Field(default_factory=list, max_length=MAX_TRANSFER_ATTEMPTS)
 
 
 def _as_validation_error(error: PydanticValidationError) -> DomainError:
@@ -177,7 +189,7 @@ ACCEPTED, ALREADY_STORED = "accepted", "already_stored"
 
 def _refuse_too_many_entries(payload: dict) -> None:
     # Counted before validation: validating 100 000 turns would cost more than refusing them.
-    limits = {"transcript": MAX_TURNS, "tool_calls": MAX_TOOL_CALLS, "latency": MAX_LATENCY_ENTRIES}
+    limits = {"transfer_attempts": MAX_TRANSFER_ATTEMPTS, "transcript": MAX_TURNS, "tool_calls": MAX_TOOL_CALLS, "latency": MAX_LATENCY_ENTRIES}
     for field, limit in limits.items():
         value = payload.get(field)
         if isinstance(value, list) and len(value) > limit:
@@ -277,6 +289,13 @@ def call_log_accept(*, call: Call, payload: Any, received_at: dt.datetime | None
                 sip_call_id_full=log_in.sip_call_id_full or call.sip_call_id_full,
                 log_received_at=received_at, metrics={"log_sha256": digest},
             )
+            # Few and small, so written with the metadata (once: under the row lock, first log only)
+            # rather than by the task: the call page shows them as soon as the call is closed.
+            TransferAttempt.objects.bulk_create(
+                TransferAttempt(call_id=call.pk, sequence=index, target=attempt.target, kind=attempt.kind,
+                                offset_seconds=_seconds(attempt.offset_seconds), rang_seconds=_seconds(attempt.rang_seconds),
+                                outcome=attempt.outcome, sip_status=attempt.sip_status)
+                for index, attempt in enumerate(log_in.transfer_attempts))
     # The metadata is committed before the publish below, whether or not the broker takes the rest.
 
     try:

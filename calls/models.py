@@ -120,6 +120,35 @@ class ToolInvocation(models.Model):
         return self.name
 
 
+class TransferAttempt(models.Model):
+    """One try at handing the caller to a person, as reported in the end-of-call log: to whom, when,
+    how long it rang and how it ended. Stored with the call's metadata when its log arrives."""
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered", "Answered"
+        BUSY = "busy", "Busy"
+        DECLINED = "declined", "Declined"
+        NO_ANSWER = "no_answer", "No answer"
+        FAILED = "failed", "Failed"
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="transfer_attempts")
+    sequence = models.PositiveSmallIntegerField()
+    target = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, default="cold", help_text="cold (SIP REFER) or warm.")
+    offset_seconds = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True,
+                                         help_text="When it started, in seconds from the start of the call.")
+    rang_seconds = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    sip_status = models.PositiveSmallIntegerField(null=True, blank=True, help_text="The SIP response, e.g. 486.")
+
+    class Meta:
+        ordering = ["call", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["call", "sequence"], name="transfer_attempt_unique_sequence")]
+
+    def __str__(self) -> str:
+        return f"{self.target}: {self.get_outcome_display()}"
+
+
 class CallNote(models.Model):
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="notes")
     text = models.TextField(max_length=2000)
@@ -147,6 +176,9 @@ class CallbackRequest(models.Model):
     handled_by = models.CharField(max_length=150, blank=True)
     created = models.DateTimeField(auto_now_add=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    # Not before: the time promised to the caller (empty: as soon as the calling rules allow), then
+    # the time of the agent's next try after one that did not reach them (calls/callback_dialing.py).
+    call_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["status", "-created"]
@@ -154,6 +186,49 @@ class CallbackRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Call back {self.caller_number}: {self.reason[:40]}"
+
+
+class CallbackAttempt(models.Model):
+    """One time the agent called a queued callback back: from its dispatch to how it ended."""
+
+    class Result(models.TextChoices):
+        DIALING = "dialing", "Dialling"
+        ANSWERED = "answered", "Answered"
+        VOICEMAIL = "voicemail", "Voicemail: message left"
+        NO_ANSWER = "no_answer", "No answer"
+        BUSY = "busy", "Busy"
+        FAILED = "failed", "Failed"
+
+    callback_request = models.ForeignKey(CallbackRequest, on_delete=models.CASCADE, related_name="attempts")
+    call = models.OneToOneField(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="callback_attempt")
+    result = models.CharField(max_length=10, choices=Result.choices, default=Result.DIALING)
+    room = models.CharField(max_length=200)
+    detail = models.CharField(max_length=300, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["callback_request", "started_at"]
+        indexes = [models.Index(fields=["result", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_result_display()} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class DoNotCall(models.Model):
+    """A customer number that asked not to be called: the agent never dials it again (a texted STOP,
+    messaging.SmsOptOut, counts as well)."""
+
+    number = models.CharField(max_length=32, unique=True)
+    call = models.ForeignKey(Call, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    noted_by = models.CharField(max_length=150, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "do-not-call number"
+
+    def __str__(self) -> str:
+        return f"Do not call {self.number}"
 
 
 class IdempotencyRecord(models.Model):

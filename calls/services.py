@@ -17,6 +17,7 @@ from calls.models import Call, CallbackRequest, CallNote
 from calls.selectors import transfer_target_at
 from core.errors import DomainError, ToolOutcome
 from core.phone import InvalidPhoneNumber, is_e164, normalize_phone_number
+from tenants.agent.models import AgentSettings
 from tenants.agent.selectors import agent_settings_get
 from tenants.selectors import tenant_phone_region, tenant_timezone
 
@@ -68,11 +69,27 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
     # A test call has nobody to put through to (the browser is no phone line): it queues a test callback.
     target = "" if transfer_failed or call.is_test else transfer_target_at(at=now, tz=tenant_timezone(), agent_settings=agent_settings)
     if target:
-        call.transferred_to = target
-        call.save(update_fields=["transferred_to"])
+        with transaction.atomic():
+            call.transferred_to = target
+            call.save(update_fields=["transferred_to"])
+            if agent_settings.transfer_text_staff and target.startswith("tel:"):
+                # Sent as the REFER goes out: the text reaches the staff phone while it rings.
+                transaction.on_commit(partial(followups.transfer_starting, call=call, staff_number=target[4:],
+                                              reason=reason), robust=True)
         return ToolOutcome(
             result={"action": "transfer", "transfer_to": target},
             message=_("I'm transferring you to a colleague now, please hold the line."),
+        )
+
+    if transfer_failed and agent_settings.escalation_fallback == AgentSettings.Fallback.MESSAGE:
+        # The business would rather have a message than promise a call back: the agent takes it
+        # (log_note stores it and tells the owner).
+        if call.transferred_to:
+            call.transferred_to = ""
+            call.save(update_fields=["transferred_to"])
+        return ToolOutcome(
+            result={"action": "message"},
+            message=_("Nobody could take the call just now. What message should I pass on to the team?"),
         )
 
     number = call.caller_number

@@ -8,9 +8,10 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
-from calls import followups, log_storage, recordings
+from calls import callback_dialing, followups, log_storage, recordings
 from calls.models import Call
 from calls.summaries.tasks import call_summarize_task
+from core import clock
 from core.celery_app import app
 
 ingestion_logger = logging.getLogger("calls.ingestion")
@@ -100,3 +101,27 @@ def recordings_sweep() -> dict[str, dict[str, int]]:
         if any(result.values()):
             swept[tenant.schema_name] = result
     return swept
+
+
+@app.task(name="calls.callbacks_place_due")
+def callbacks_place_due() -> dict[str, int]:
+    """Periodic (CELERY_BEAT_SCHEDULE): in every tenant that lets its agent return callbacks, dial
+    the callbacks the calling rules allow now (calls/callback_dialing.py). A tenant whose run fails
+    is logged and left for the next beat; the others still run."""
+    placed: dict[str, int] = {}
+    missing = callback_dialing.outbound_calling_missing()
+    if missing:
+        # Every attempt would fail and use up a customer's tries: none is started.
+        ingestion_logger.info("no callbacks placed: outbound calling is off (%s not set)", ", ".join(missing))
+        return placed
+    now = clock.now()
+    for tenant in get_tenant_model().objects.exclude(schema_name=get_public_schema_name()):
+        with tenant_context(tenant):
+            try:
+                attempts = callback_dialing.callbacks_place_due(tenant=tenant, now=now)
+            except Exception:
+                ingestion_logger.exception("placing due callbacks failed in %s", tenant.schema_name)
+                continue
+        if attempts:
+            placed[tenant.schema_name] = len(attempts)
+    return placed

@@ -59,6 +59,8 @@ class Tool:
     name: str
     repeat: Literal["keyed", "repeatable", "once"]
     capability: Capability | None
+    # Offered only on a callback the agent placed (the customer can ask not to be called again).
+    callback_only: bool = False
 
     @property
     def keyed(self) -> bool:
@@ -81,14 +83,17 @@ TOOLS: tuple[Tool, ...] = (
     Tool("transfer_to_human", "once", None),
     Tool("end_call", "repeatable", None),
     Tool("log_note", "once", None),
+    Tool("do_not_call", "repeatable", None, callback_only=True),
 )
 TOOLS_BY_NAME: dict[str, Tool] = {tool.name: tool for tool in TOOLS}
 TOOL_NAMES: tuple[str, ...] = tuple(TOOLS_BY_NAME)
 
 
-def tools_for(capabilities: set[Capability] | frozenset[Capability]) -> list[str]:
-    """The names of the tools a business with `capabilities` offers, in the table's order."""
-    return [tool.name for tool in TOOLS if tool.capability is None or tool.capability in capabilities]
+def tools_for(capabilities: set[Capability] | frozenset[Capability], *, callback: bool = False) -> list[str]:
+    """The names of the tools a business with `capabilities` offers, in the table's order (`callback`:
+    on a callback the agent placed)."""
+    return [tool.name for tool in TOOLS if (tool.capability is None or tool.capability in capabilities)
+            and (callback or not tool.callback_only)]
 
 
 # --- the config --------------------------------------------------------------------------------------
@@ -140,9 +145,21 @@ class WarningsConfig(ContractModel):
     final_seconds: int = Field(30, description="Seconds before max_call_seconds for the final warning.")
 
 
+# How a transfer attempt ended (the log's `transfer_attempts[].outcome`, the call page's wording).
+TRANSFER_ATTEMPT_OUTCOMES: tuple[str, ...] = ("answered", "busy", "declined", "no_answer", "failed")
+TRANSFER_RINGING_SECONDS = 18
+
+
 class TransferConfig(ContractModel):
     available_now: bool = Field(False, description="Inside escalation hours with a transfer target, at call start.")
     target: str = Field("", description="tel:+E164 or sip: URI; empty when none is set.")
+    ringing_timeout_seconds: int = Field(TRANSFER_RINGING_SECONDS, description=(
+        "How long a transfer rings before it counts as not answered."))
+    fallback: Literal["callback", "message"] = Field("callback", description=(
+        "What follows a transfer nobody took: a callback queued, or a message taken."))
+    mode: Literal["cold", "warm"] = Field("cold", description=(
+        "cold: SIP REFER of the caller; warm: the agent dials the target into the call's room, briefs them, "
+        "then leaves caller and target together (voiceworker/warm_transfer.py)."))
 
 
 class RecordingConfig(ContractModel):
@@ -155,6 +172,15 @@ class RecordingConfig(ContractModel):
 class KeypadConfig(ContractModel):
     operator_key: str = Field(KEYPAD_OPERATOR_KEY, pattern=r"^[0-9*#]$",
                               description="The key a caller presses to reach a person: 0-9, * or #.")
+
+
+class CallbackConfig(ContractModel):
+    """An outbound call returning a queued callback (calls/callback_dialing.py); empty for an inbound call."""
+
+    callback_id: int = Field(0, description="The callback request called back; 0 for an inbound call.")
+    dial_number: str = Field("", description="E.164 number of the customer to dial.")
+    from_number: str = Field("", description="E.164 number of the business, shown to the customer.")
+    voicemail_message: str = Field("", description="Said to a voicemail or screening service, then the hang-up.")
 
 
 class CallConfig(ContractModel):
@@ -183,3 +209,4 @@ class CallConfig(ContractModel):
         "The worker's own sentences (fillers, apologies, goodbyes, backchannels) in the tenant's language, by "
         "key (core/call_phrases.py); a key left out is said in English."))
     keypad: KeypadConfig = KeypadConfig()
+    callback: CallbackConfig = CallbackConfig()

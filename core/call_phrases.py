@@ -26,6 +26,19 @@ PHRASES: dict[str, str] = {
     "no_response_goodbye": _("I can't hear anyone, so I'll end the call now. Please call us again. Goodbye!"),
     "goodbye": _("Thank you for calling. Goodbye!"),
     "transfer_announcement": _("Please hold while I transfer you."),
+    # Said at once when a transfer comes back to the agent (call_actions.transfer_caller), before the
+    # callback or the message that follows: the caller is never left in silence while the model thinks.
+    "transfer_busy": _("I'm sorry, that line is busy right now."),
+    "transfer_declined": _("I'm sorry, my colleague can't take your call right now."),
+    "transfer_no_answer": _("I'm sorry, nobody is answering right now."),
+    "transfer_failed": _("I'm sorry, I couldn't put you through."),
+    # A warm transfer (voiceworker/warm_transfer.py): the briefing and its question are for the staff
+    # member only. Nobody took the call: the caller hears the transfer_* sentence of how it ended.
+    "warm_transfer_briefing": _("Hello, this is the phone assistant of {business}. I have {caller} on the line, "
+                                "about: {reason}. Press 1 to take the call, or 2 to decline."),
+    "warm_transfer_a_caller": _("a caller"),
+    "warm_transfer_ask_again": _("Press 1 to take the call, or 2 to decline."),
+    "warm_transfer_connecting": _("Thank you, connecting you now."),
     "time_up_transfer": _("We've reached the time limit for this call, so I'm transferring you to a colleague now."),
     "time_up_goodbye": _("I'm sorry, we've reached the time limit for this call."),
     "time_up_no_callback": _("Please call us again if there is anything else."),
@@ -47,3 +60,11 @@ PHRASES: dict[str, str] = {
     "number_words": _("ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|"
                       "thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple"),
 }
+
+# An outbound call returning a queued callback (calls/callback_dialing.py): the agent's first words
+# once the customer answers, and the message a voicemail gets. Filled in by the API
+# (voiceapi/call_config.py) with the business's name and the reason the caller gave.
+CALLBACK_OPENING = _("Hello, this is {business}. You asked us to call you back about {reason}. "
+                     "Is now a good time?")
+CALLBACK_VOICEMAIL = _("Hello, this is {business}. You asked us to call you back about {reason}. "
+                       "Sorry we missed you; we will try again later. Goodbye.")

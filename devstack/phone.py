@@ -80,10 +80,11 @@ class SipPhone:
     audio: Path | None = None  # the WAV it plays as its microphone (8 kHz mono 16-bit for PCMU)
     answer: str = "manual"  # incoming calls: "auto" answers, "busy" refuses (486), "manual"/"ignore" lets them ring
     outbound_proxy: str | None = None  # where its calls (and the calls a REFER asks for) go: "127.0.0.1:PORT"
+    sip_port: int | None = None  # where it listens (None: a free port); the platform's carrier port for a called phone
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="soniq-phone-")))
 
     def __post_init__(self) -> None:
-        self.sip_port = free_sip_port()
+        self.sip_port = self.sip_port or free_sip_port()
         self.ctrl_port = free_port()
         self.rtp_ports = free_udp_range(20)
         self.events: list[dict] = []

@@ -83,7 +83,8 @@ class ReceptionistTurns:
     calls can share it: a caller who names the service gets the first free time the API offers from
     `date` on, booked in `customer_name` on the number the call's instructions give (or `customer_phone`,
     the number a caller without one says, as on a test call from the browser); "person" asks for a
-    transfer; "bye" ends the call."""
+    transfer; "bye" ends the call; after a transfer that came back asking for a message, the caller's
+    next words are saved with log_note."""
 
     service: str = "haircut"
     date: str = "tomorrow"
@@ -92,7 +93,12 @@ class ReceptionistTurns:
     goodbye_outcome: str = "booked"
 
     def __call__(self, messages: list[dict[str, Any]]) -> Step:
-        tool = last_tool_result(messages)
+        # The worker's own sentences said inside a tool (a transfer's announcement, "that line is
+        # busy") reach the model after the tool's output: the answer is still the tool's.
+        answered = list(messages)
+        while answered and answered[-1].get("role") == "assistant" and not answered[-1].get("tool_calls"):
+            answered.pop()
+        tool = last_tool_result(answered) if answered and answered[-1].get("role") == "tool" else None
         if tool:
             name, output = tool
             result = output.get("result") or {}
@@ -111,6 +117,9 @@ class ReceptionistTurns:
                 return {"content": output.get("message") or "Okay."}
             return {"content": output.get("message") or output.get("error") or "Okay."}
         said = last_user_text(messages).lower()
+        if self._asked_for_a_message(messages) and "bye" not in said:
+            # The transfer came back and the business takes messages: the caller's words are it.
+            return {"tool_calls": [("log_note", {"note": last_user_text(messages)})]}
         # A tool the conversation already used is not asked for again (the worker may prompt the model
         # again after a transfer fails, with the caller's last words still the newest).
         used = {call["function"]["name"] for message in messages for call in message.get("tool_calls") or []}
@@ -123,6 +132,31 @@ class ReceptionistTurns:
         if (self.service in said or "book" in said) and "create_booking" not in used:
             return {"tool_calls": [("check_availability", {"service": self.service, "date": self.date, "time": None})]}
         return {"content": "Is there anything else I can do for you?"}
+
+    @staticmethod
+    def _asked_for_a_message(messages: list[dict[str, Any]]) -> bool:
+        """Whether the newest transfer_to_human answered "take a message" and no note was saved since."""
+        names = {call.get("id"): call["function"]["name"] for message in messages
+                 for call in message.get("tool_calls") or []}
+        waiting = heard = False
+        for message in messages:
+            if message.get("role") == "user":
+                heard = waiting
+                continue
+            if message.get("role") != "tool":
+                continue
+            name = names.get(message.get("tool_call_id"))
+            if name == "log_note":
+                waiting = heard = False
+            elif name == "transfer_to_human":
+                try:
+                    output = json.loads(message.get("content") or "")
+                except (TypeError, ValueError):
+                    continue
+                waiting = isinstance(output, dict) and (output.get("result") or {}).get("action") == "message"
+                heard = False
+        # The caller has spoken since they were asked for their message: those words are it.
+        return waiting and heard
 
 
 def openai_sse_events(step: Step, *, number: int, model: str) -> list[bytes]:

@@ -21,6 +21,7 @@ class SmsMessage(models.Model):
         BOOKING_RESCHEDULED = "booking_rescheduled", "Booking moved by the caller"
         CANCEL_CONFIRMATION = "cancel_confirmation", "Cancellation by the caller"
         VERIFICATION_CODE = "verification_code", "Code to change a booking"
+        TRANSFER_CONTEXT = "transfer_context", "Transfer: who is calling and why, to the staff phone"
 
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.CONFIRMATION)
     to_number = models.CharField(max_length=20)

@@ -65,9 +65,25 @@ def sms_queue(*, kind: str, body: Callable[[str], str], booking=None, order=None
     sms = SmsMessage(kind=kind, to_number=subject.customer_phone, from_number=sender_number(),
                      body=text_clean(body(business), max_length=BODY_MAX),
                      booking=booking, order=order, call_id=subject.call_id)
+    return _sms_record(sms=sms)
+
+
+def sms_staff_queue(*, kind: str, to_number: str, body: str, call) -> SmsMessage | None:
+    """Record and queue one text to the business's own staff about `call` (the staff phone a call is
+    being transferred to), through the same log, skips and task as a customer's text. The business
+    turned it on with its own setting, so `sms_confirmations` (texts to customers) does not gate it.
+    Call it from `transaction.on_commit`."""
+    if from_test_call(call):
+        return None
+    sms = SmsMessage(kind=kind, to_number=to_number, from_number=sender_number(),
+                     body=text_clean(body, max_length=BODY_MAX), call=call)
+    return _sms_record(sms=sms)
+
+
+def _sms_record(*, sms: SmsMessage) -> SmsMessage:
     missing = signalwire_missing_settings()
     if SmsOptOut.objects.filter(number=sms.to_number, opted_out=True).exists():
-        # The customer texted STOP: sending anyway breaks carrier rules (and their trust). Logged
+        # The recipient texted STOP: sending anyway breaks carrier rules (and their trust). Logged
         # as skipped, with why, like every text not sent.
         sms.status = SmsMessage.Status.SKIPPED
         sms.error = "The customer texted STOP to this number: no texts until they text START."

@@ -24,7 +24,12 @@ from orders.models import MenuItem, OrderingPolicy
 from provisioning.followups import followups_spec_apply, notifications_spec_resolve, webhooks_spec_resolve
 from provisioning.spec import TenantSpec, TenantSpecError, tenant_spec_parse
 from scenarios.starter_sets import scenario_starting_set_ensure
-from tenants.agent.models import AgentSettings, EscalationHours, normalize_transfer_target
+from tenants.agent.models import (
+    AgentSettings,
+    EscalationHours,
+    normalize_transfer_target,
+    transfer_target_loop_check,
+)
 from tenants.hours.models import Closure, OpeningHours
 from tenants.models import Domain, PhoneNumber, Tenant, country_currency
 from tenants.sip_requests import sip_sync_request
@@ -94,13 +99,15 @@ def tenant_spec_validate(spec: Any) -> CheckedSpec:
     if Domain.objects.filter(domain=parsed.domain).exclude(tenant__schema_name=parsed.slug).exists():
         raise TenantSpecError("domain", f"{parsed.domain} already belongs to another tenant.")
     region = _number_region(parsed)
+    phone_numbers = _phone_numbers(parsed, region=region)
     transfer_to = None
     if parsed.escalation is not None:
         try:
             transfer_to = normalize_transfer_target(parsed.escalation.transfer_to, region=region)
+            # The spec's own numbers count before they are registered: a new business's loop too.
+            transfer_target_loop_check(transfer_to, own_numbers=tuple(phone_numbers))
         except ValidationError as exc:
             raise TenantSpecError("escalation.transfer_to", exc.messages[0]) from exc
-    phone_numbers = _phone_numbers(parsed, region=region)
     # One currency per business: an item may repeat it, never name another (an order mixing two
     # used to fail on the phone).
     currency = (parsed.currency or Tenant.objects.filter(schema_name=parsed.slug).values_list("currency", flat=True).first()

@@ -318,6 +318,13 @@ class AgentSpec(SpecModel):
     # `0` unquoted is a YAML integer; "#" must be quoted (unquoted, YAML reads a comment).
     keypad_operator_key: Annotated[_choice(AgentSettings, "keypad_operator_key"), BeforeValidator(_int_as_text)] = (
         column(AgentSettings, "keypad_operator_key", strict=True))
+    # A transfer nobody takes: how long it rings, and what the agent does then (callback or message).
+    escalation_fallback: _choice(AgentSettings, "escalation_fallback") = column(AgentSettings, "escalation_fallback",
+                                                                                strict=True)
+    transfer_ringing_seconds: int = column(AgentSettings, "transfer_ringing_seconds", strict=True)
+    transfer_text_staff: bool = column(AgentSettings, "transfer_text_staff", strict=True)
+    # cold (a SIP REFER) or warm (the agent briefs the person first: voiceworker/warm_transfer.py).
+    transfer_mode: Literal["cold", "warm"] = AgentSettings.TransferMode.COLD.value
     # Call recordings: off unless the spec turns them on; an empty disclosure is the standard one in
     # the agent's language.
     record_calls: bool = column(AgentSettings, "record_calls", strict=True)
@@ -325,6 +332,14 @@ class AgentSpec(SpecModel):
     recording_retention_days: int = column(AgentSettings, "recording_retention_days", strict=True)
     recording_retention_deletes_transcript: bool = column(AgentSettings, "recording_retention_deletes_transcript",
                                                           strict=True)
+    # Callbacks the agent returns itself (calls/callback_dialing.py): off unless the spec turns them on.
+    agent_returns_callbacks: bool = column(AgentSettings, "agent_returns_callbacks", strict=True)
+    callback_max_attempts: int = column(AgentSettings, "callback_max_attempts", strict=True)
+    callback_retry_minutes: int = column(AgentSettings, "callback_retry_minutes", strict=True)
+    callback_max_concurrent: int = column(AgentSettings, "callback_max_concurrent", strict=True)
+    callback_window_start_hour: int = column(AgentSettings, "callback_window_start_hour", strict=True)
+    callback_window_end_hour: int = column(AgentSettings, "callback_window_end_hour", strict=True)
+    callback_abroad_allowed: bool = column(AgentSettings, "callback_abroad_allowed", strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -343,6 +358,8 @@ class AgentSpec(SpecModel):
             raise SpecProblem("must be shorter than max_call_seconds.", "first_warning_seconds")
         if self.final_warning_seconds >= self.first_warning_seconds:
             raise SpecProblem("must be shorter than first_warning_seconds.", "final_warning_seconds")
+        if self.callback_window_end_hour <= self.callback_window_start_hour:
+            raise SpecProblem("must be later than callback_window_start_hour.", "callback_window_end_hour")
         return self
 
 

@@ -333,6 +333,8 @@ CELERY_BEAT_SCHEDULE = {
     "calls-close-abandoned": {"task": "calls.calls_close_abandoned", "schedule": 180.0},
     # Recordings past each tenant's retention leave storage (calls/recordings.py).
     "calls-recordings-sweep": {"task": "calls.recordings_sweep", "schedule": 3600.0},
+    # Queued callbacks the agent returns itself, where the business turned it on (calls/callback_dialing.py).
+    "calls-callbacks-place-due": {"task": "calls.callbacks_place_due", "schedule": 60.0},
     # What a test call abandoned without its log left behind (voiceapi/trial_calls.py).
     "trial-calls-sweep": {"task": "trials.trial_calls_sweep", "schedule": 300.0},
     "bookings-reminders": {"task": "bookings.booking_reminders_send", "schedule": 600.0},
@@ -473,6 +475,19 @@ LIVEKIT_SIP_TIMEOUT_SECONDS = env_int("LIVEKIT_SIP_TIMEOUT_SECONDS", 10)
 # is LIVEKIT_SIP_RETRY_BACKOFF_MS * 2**n: 5, 10, 20, 40, 80 s by default.
 LIVEKIT_SIP_SYNC_MAX_RETRIES = env_int("LIVEKIT_SIP_SYNC_MAX_RETRIES", 5)
 LIVEKIT_SIP_RETRY_BACKOFF_MS = env_int("LIVEKIT_SIP_RETRY_BACKOFF_MS", 5000)
+# --- The outbound SIP trunk (tenants/sip_trunk.py): how the agent dials out (warm transfers, callbacks) ---
+# The carrier's SIP address, host[:port] (SignalWire: your space's SIP domain). Empty = no outbound
+# calling, and sip_sync deletes the outbound trunk it made.
+SIP_OUTBOUND_ADDRESS = env_str("SIP_OUTBOUND_ADDRESS")
+# The carrier's digest credentials for calls from LiveKit (SignalWire: the SIP endpoint's username/password).
+SIP_OUTBOUND_USERNAME = env_str("SIP_OUTBOUND_USERNAME")
+SIP_OUTBOUND_PASSWORD = env_str("SIP_OUTBOUND_PASSWORD")
+# udp, tcp, tls or auto (LiveKit chooses).
+SIP_OUTBOUND_TRANSPORT = env_str("SIP_OUTBOUND_TRANSPORT", "udp")
+# The outbound trunk Soniq owns in LiveKit; the voice worker finds it by this name.
+LIVEKIT_SIP_OUTBOUND_TRUNK_NAME = env_str("LIVEKIT_SIP_OUTBOUND_TRUNK_NAME", "soniq-outbound")
+# How long a callback the agent places rings before it counts as unanswered (voiceworker/callback_call.py).
+VOICE_CALLBACK_RINGING_SECONDS = env_int("VOICE_CALLBACK_RINGING_SECONDS", 30)
 DEEPGRAM_API_KEY = env_str("DEEPGRAM_API_KEY")
 # Where the worker reaches Deepgram and Cartesia: their public APIs unless set (a proxy, a regional
 # endpoint, or the local stand-ins of the real-call tests, devstack/standins.py).

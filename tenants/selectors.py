@@ -25,6 +25,11 @@ def tenant_for_called_number(*, called_number: str) -> Tenant | None:
     return phone_number.tenant if phone_number else None
 
 
+def phone_number_registered(number: str) -> bool:
+    """Whether Soniq answers `number` (E.164) for any business: the platform's registry."""
+    return PhoneNumber.objects.filter(number=number).exists()
+
+
 def customer_phone_number(raw) -> str:
     """The E.164 form of the number a customer gave for a booking or an order, read in the current
     tenant's country. Raises `DomainError("invalid_phone")` with a sentence the agent can say."""

@@ -8,7 +8,11 @@ agent and, unless asked only to look, makes LiveKit match:
   its own room (LIVEKIT_SIP_ROOM_PREFIX…) and dispatches the agent named VOICE_AGENT_NAME there. The
   voice worker registers under that name, so without the dispatch the call rings an empty room.
   The worker reads the dialled number from the SIP participant's `sip.trunkPhoneNumber` attribute,
-  which LiveKit sets itself: neither the rule nor the room needs metadata for it.
+  which LiveKit sets itself: neither the rule nor the room needs metadata for it;
+- the outbound trunk named LIVEKIT_SIP_OUTBOUND_TRUNK_NAME points at the carrier (SIP_OUTBOUND_ADDRESS,
+  with its credentials and transport) and carries the same numbers, so that any tenant's number can be
+  the caller id of a call the agent places (warm transfers, callbacks: voiceworker/outbound.py). With
+  SIP_OUTBOUND_ADDRESS empty there is no outbound calling, and that trunk is deleted if it exists.
 Other trunks and rules are never touched, so numbers an operator keeps on a trunk of their own stay.
 
 This module knows no models (tenants/sip_sync.py does); it talks to LiveKit with livekit.api only.
@@ -30,6 +34,8 @@ from livekit.protocol import sip as sip_proto
 
 # Marks what Soniq made, for a person looking at LiveKit's console.
 MANAGED_METADATA = json.dumps({"managed_by": "soniq"})
+OUTBOUND_TRANSPORTS = {"udp": sip_proto.SIP_TRANSPORT_UDP, "tcp": sip_proto.SIP_TRANSPORT_TCP,
+                       "tls": sip_proto.SIP_TRANSPORT_TLS, "auto": sip_proto.SIP_TRANSPORT_AUTO}
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ class SipTrunkConfig:
     room_prefix: str
     agent_name: str
     timeout_seconds: int
+    outbound_trunk_name: str = ""
+    outbound_address: str = ""  # empty: no outbound trunk
+    outbound_username: str = ""
+    outbound_password: str = ""
+    outbound_transport: int = sip_proto.SIP_TRANSPORT_UDP
 
 
 def sip_trunk_config_problem() -> str:
@@ -60,6 +71,11 @@ def sip_trunk_config_problem() -> str:
         # A trunk with neither would take calls to the tenants' numbers from anyone who finds LiveKit's SIP address.
         return ("LiveKit SIP trunk sync is off: set LIVEKIT_SIP_AUTH_USERNAME/LIVEKIT_SIP_AUTH_PASSWORD or "
                 "LIVEKIT_SIP_ALLOWED_ADDRESSES, so that only SignalWire can call in.")
+    if settings.SIP_OUTBOUND_ADDRESS and settings.SIP_OUTBOUND_TRANSPORT.lower() not in OUTBOUND_TRANSPORTS:
+        return (f"LiveKit SIP trunk sync is off: SIP_OUTBOUND_TRANSPORT is {settings.SIP_OUTBOUND_TRANSPORT!r}; "
+                f"use one of {', '.join(OUTBOUND_TRANSPORTS)}.")
+    if settings.SIP_OUTBOUND_ADDRESS and not settings.LIVEKIT_SIP_OUTBOUND_TRUNK_NAME:
+        return "LiveKit SIP trunk sync is off: SIP_OUTBOUND_ADDRESS is set but LIVEKIT_SIP_OUTBOUND_TRUNK_NAME is empty."
     return ""
 
 
@@ -74,6 +90,9 @@ def sip_trunk_config() -> SipTrunkConfig | None:
         allowed_addresses=tuple(settings.LIVEKIT_SIP_ALLOWED_ADDRESSES),
         dispatch_rule_name=settings.LIVEKIT_SIP_DISPATCH_RULE_NAME, room_prefix=settings.LIVEKIT_SIP_ROOM_PREFIX,
         agent_name=settings.VOICE_AGENT_NAME, timeout_seconds=settings.LIVEKIT_SIP_TIMEOUT_SECONDS,
+        outbound_trunk_name=settings.LIVEKIT_SIP_OUTBOUND_TRUNK_NAME, outbound_address=settings.SIP_OUTBOUND_ADDRESS,
+        outbound_username=settings.SIP_OUTBOUND_USERNAME, outbound_password=settings.SIP_OUTBOUND_PASSWORD,
+        outbound_transport=OUTBOUND_TRANSPORTS.get(settings.SIP_OUTBOUND_TRANSPORT.lower(), sip_proto.SIP_TRANSPORT_UDP),
     )
 
 
@@ -94,6 +113,7 @@ class SipTrunkReport:
     applied: bool
     trunk_id: str = ""
     dispatch_rule_id: str = ""
+    outbound_trunk_id: str = ""  # empty when there is none (no SIP_OUTBOUND_ADDRESS, or a check found none)
     drift: list[str] = field(default_factory=list)
     # The numbers the trunk carries now: after the fixes when applied, as found otherwise.
     numbers_on_trunk: set[str] = field(default_factory=set)
@@ -142,6 +162,8 @@ async def _reconcile(config: SipTrunkConfig, numbers: set[str], *, apply: bool) 
             rule = await _find_rule(lkapi.sip, config.dispatch_rule_name)
             doing = "write the SIP dispatch rule"
             await _fix_rule(lkapi.sip, rule, config, report, apply=apply)
+            doing = "write the outbound SIP trunk"
+            await _fix_outbound_trunk(lkapi.sip, config, numbers, report, apply=apply)
         except (TimeoutError, api.TwirpError, aiohttp.ClientError) as exc:
             raise _error(exc, doing, numbers_on_trunk) from exc
     return report
@@ -251,3 +273,70 @@ async def _fix_rule(sip: SipService, rule: sip_proto.SIPDispatchRuleInfo | None,
         report.drift.append(f"the dispatch rule {name!r} " + ", ".join(problems))
         if apply:
             await sip.update_dispatch_rule(rule.sip_dispatch_rule_id, _wanted_rule(config, report.trunk_id))
+
+
+# --- the outbound trunk ---------------------------------------------------------------------------
+
+async def _find_outbound_trunk(sip: SipService, name: str) -> sip_proto.SIPOutboundTrunkInfo | None:
+    listing = await sip.list_outbound_trunk(sip_proto.ListSIPOutboundTrunkRequest())
+    named = [trunk for trunk in listing.items if trunk.name == name]
+    if len(named) > 1:
+        # The worker dials through the trunk of this name; two would make that a guess.
+        ids = ", ".join(trunk.sip_trunk_id for trunk in named)
+        raise SipTrunkError(f"LiveKit has {len(named)} outbound trunks named {name!r} ({ids}); delete all but one.",
+                            transient=False)
+    return named[0] if named else None
+
+
+def _wanted_outbound_trunk(config: SipTrunkConfig, numbers: set[str]) -> sip_proto.SIPOutboundTrunkInfo:
+    return sip_proto.SIPOutboundTrunkInfo(
+        name=config.outbound_trunk_name, metadata=MANAGED_METADATA, address=config.outbound_address,
+        transport=config.outbound_transport, numbers=sorted(numbers), auth_username=config.outbound_username,
+        auth_password=config.outbound_password,
+    )
+
+
+async def _fix_outbound_trunk(sip: SipService, config: SipTrunkConfig, numbers: set[str], report: SipTrunkReport,
+                              *, apply: bool) -> None:
+    if not config.outbound_trunk_name:
+        return
+    name = config.outbound_trunk_name
+    trunk = await _find_outbound_trunk(sip, name)
+    if not config.outbound_address:
+        # Outbound calling turned off: a trunk left behind would still let the worker dial out.
+        if trunk is not None:
+            report.drift.append(f"the outbound trunk {name!r} exists but SIP_OUTBOUND_ADDRESS is empty")
+            if apply:
+                await sip.delete_trunk(sip_proto.DeleteSIPTrunkRequest(sip_trunk_id=trunk.sip_trunk_id))
+            else:
+                report.outbound_trunk_id = trunk.sip_trunk_id
+        return
+    if trunk is None:
+        report.drift.append(f"the outbound trunk {name!r} does not exist")
+        if apply:
+            trunk = await sip.create_outbound_trunk(
+                sip_proto.CreateSIPOutboundTrunkRequest(trunk=_wanted_outbound_trunk(config, numbers)))
+            report.outbound_trunk_id = trunk.sip_trunk_id
+        return
+    report.outbound_trunk_id = trunk.sip_trunk_id
+    problems = []
+    current = set(trunk.numbers)
+    missing, extra = sorted(numbers - current), sorted(current - numbers)
+    if missing:
+        problems.append(f"lacks the caller ids {', '.join(missing)}")
+    if extra:
+        problems.append(f"has caller ids no tenant owns: {', '.join(extra)}")
+    if trunk.address != config.outbound_address:
+        problems.append(f"points at {trunk.address!r} instead of SIP_OUTBOUND_ADDRESS {config.outbound_address!r}")
+    if trunk.transport != config.outbound_transport:
+        problems.append("uses another transport than SIP_OUTBOUND_TRANSPORT")
+    if trunk.auth_username != config.outbound_username or (
+            # LiveKit may not return the password; compare it only when it does.
+            bool(trunk.auth_password) and trunk.auth_password != config.outbound_password):
+        problems.append("has other credentials than SIP_OUTBOUND_USERNAME/PASSWORD")
+    if not problems:
+        return
+    report.drift.append(f"the outbound trunk {name!r} " + ", ".join(problems))
+    if apply:
+        # The whole trunk is Soniq's (unlike the inbound one, no number on it is anyone else's to keep).
+        await sip.update_outbound_trunk(trunk.sip_trunk_id, _wanted_outbound_trunk(config, numbers))

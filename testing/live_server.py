@@ -25,6 +25,7 @@ DEMO_SCHEMAS = ("salon", "pizzeria")
 # users) is left alone so the demo tenants stay provisioned for the whole session.
 ACTIVITY_TABLES = (
     "calls_call", "calls_transcriptturn", "calls_toolinvocation", "calls_callnote", "calls_callbackrequest",
+    "calls_callbackattempt", "calls_donotcall",
     "calls_smsmessage", "calls_idempotencyrecord", "bookings_booking", "orders_order", "orders_orderline",
     # Follow-ups, and the recipients and endpoints the tests set up for them.
     "summaries_callsummary", "notifications_notification", "notifications_notificationsettings",

@@ -11,11 +11,12 @@ from django.utils import translation
 
 from bookings.catalog import services_summary
 from bookings.models import Service
-from calls.models import Call
+from calls.models import Call, CallbackRequest
 from calls.selectors import transfer_target_at
 from core.call_contract import (
     STT_KEYTERM_MAX_CHARS,
     STT_KEYTERMS_MAX,
+    CallbackConfig,
     CallConfig,
     Capability,
     KeypadConfig,
@@ -26,7 +27,7 @@ from core.call_contract import (
     WarningsConfig,
     tools_for,
 )
-from core.call_phrases import PHRASES
+from core.call_phrases import CALLBACK_OPENING, CALLBACK_VOICEMAIL, PHRASES
 from core.catalogs import spoken_language_name
 from core.phone import is_e164
 from core.phrasing import calendar_date
@@ -59,7 +60,8 @@ def _utc_offset(local: dt.datetime) -> str:
 
 
 def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, call: Call, local: dt.datetime,
-                            capabilities: set[Capability], transfer_target: str) -> str:
+                            capabilities: set[Capability], transfer_target: str,
+                            callback_request: CallbackRequest | None = None) -> str:
     """The system prompt: the tenant's own prompt, the business's facts and the rules that keep the
     agent honest, and last the lines of this one call (the time, the caller's number). Everything
     before those is the same for every call of the day, so providers that cache prompt prefixes
@@ -130,6 +132,12 @@ def call_instructions_build(*, tenant: Tenant, agent_settings: AgentSettings, ca
         if is_e164(call.caller_number) else
         "The caller's number is withheld; ask for a phone number when you need one.",
     ]
+    if callback_request is not None:
+        this_call[-1] = (f"This is a call you placed: you are calling the customer back on {call.caller_number} "
+                         "(use it as their phone number unless they give another); they asked for a callback "
+                         f"about: {callback_request.reason}. You have just said so; now help them with it using "
+                         "the same tools. If they ask not to be called again, call do_not_call and say you "
+                         "will not call again.")
     sections.append("\n".join(context + rules + this_call))
     return "\n\n".join(sections)
 
@@ -159,7 +167,8 @@ def caller_change_rules(*, capabilities: set[Capability]) -> list[str]:
 
 
 def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
-                      agent_settings: AgentSettings | None = None) -> CallConfig:
+                      agent_settings: AgentSettings | None = None,
+                      callback_request: CallbackRequest | None = None) -> CallConfig:
     """Everything the voice worker needs to run `call` (core.call_contract.CallConfig: the providers
     and models are its defaults). `agent_settings`: unsaved settings for a test call
     (voiceapi/trial_calls.py); the saved ones otherwise."""
@@ -170,6 +179,17 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
     recording = agent_settings.record_calls and not call.is_test
     # A test call queues a (test) callback instead of transferring: a browser is no phone line.
     transfer_target = "" if call.is_test else transfer_target_at(at=now, tz=tenant.tzinfo, agent_settings=agent_settings)
+    greeting = agent_settings.greeting
+    callback = CallbackConfig()
+    if callback_request is not None:
+        # An outbound call returning a callback: the agent says who is calling and why, in the
+        # tenant's language (the reason is the caller's own words).
+        with translation.override(agent_settings.language):
+            words = {"business": agent_settings.business_name, "reason": callback_request.reason.strip().rstrip(".")}
+            greeting = translation.gettext(CALLBACK_OPENING).format(**words)
+            callback = CallbackConfig(callback_id=callback_request.pk, dial_number=callback_request.caller_number,
+                                      from_number=call.called_number,
+                                      voicemail_message=translation.gettext(CALLBACK_VOICEMAIL).format(**words))
     return CallConfig(
         tenant=tenant.schema_name,
         business_name=agent_settings.business_name,
@@ -178,10 +198,10 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
         language=agent_settings.language,
         # The disclosure is the greeting's first sentence: one utterance, so nothing (a tool, a
         # caller's early question) can come between the two.
-        greeting=(f"{agent_settings.disclosure_text()} {agent_settings.greeting}" if recording
-                  else agent_settings.greeting),
+        greeting=f"{agent_settings.disclosure_text()} {greeting}" if recording else greeting,
         instructions=call_instructions_build(tenant=tenant, agent_settings=agent_settings, call=call, local=local,
-                                             capabilities=capabilities, transfer_target=transfer_target),
+                                             capabilities=capabilities, transfer_target=transfer_target,
+                                             callback_request=callback_request),
         # Only a phone number (rows stored before caller ids were cleaned may hold anything).
         caller_number=call.caller_number if is_e164(call.caller_number) else "",
         voice=VoiceConfig(voice_id=agent_settings.voice_id or settings.DEFAULT_VOICE_ID,
@@ -190,13 +210,17 @@ def call_config_build(*, tenant: Tenant, call: Call, now: dt.datetime,
         max_call_seconds=call.max_call_seconds,
         warnings=WarningsConfig(first_seconds=agent_settings.first_warning_seconds,
                                 final_seconds=agent_settings.final_warning_seconds),
-        transfer=TransferConfig(available_now=bool(transfer_target), target=agent_settings.transfer_to),
+        transfer=TransferConfig(available_now=bool(transfer_target), target=agent_settings.transfer_to,
+                                ringing_timeout_seconds=agent_settings.transfer_ringing_seconds,
+                                fallback=agent_settings.escalation_fallback,
+                                mode=agent_settings.transfer_mode),
         callback_promise=agent_settings.callback_promise,
-        tools=tools_for(capabilities),
+        tools=tools_for(capabilities, callback=callback_request is not None),
         test=call.is_test,
         recording=RecordingConfig(enabled=recording, disclosure=agent_settings.disclosure_text() if recording else ""),
         phrases=call_phrases_build(language=agent_settings.language),
         keypad=KeypadConfig(operator_key=agent_settings.keypad_operator_key),
+        callback=callback,
     )
 
 

@@ -192,6 +192,17 @@ class CallStartRequestSerializer(StrictSerializer):
     test_grant = TextField(max_length=2000, required=False, allow_blank=True, default="",
                            help_text="A test call: the platform-signed grant from the agent dispatch's metadata "
                                      "(voiceapi/trial_calls.py). It names the business; called_number is ignored.")
+    callback_grant = TextField(max_length=2000, required=False, allow_blank=True, default="",
+                               help_text="An outbound call returning a callback: the platform-signed grant from the "
+                                         "agent dispatch's metadata (calls/callback_dialing.py). It names the "
+                                         "business and the attempt; the numbers are ignored.")
+
+
+class CallbackAttemptRequestSerializer(StrictSerializer):
+    result = serializers.ChoiceField(choices=["answered", "voicemail", "no_answer", "busy", "failed"],
+                                     help_text="How the outbound call of a callback went.")
+    detail = TextField(max_length=300, required=False, allow_blank=True, default="",
+                       help_text="What the SIP side said (a status code, a reason), for the callback's page.")
 
 
 # 201 of call start. The config is the contract's own model (core/call_contract.py): the schema, the
@@ -266,6 +277,10 @@ class EndCallRequestSerializer(StrictSerializer):
 
 class LogNoteRequestSerializer(StrictSerializer):
     note = TextField(max_length=NOTE_MAX)
+
+
+class DoNotCallRequestSerializer(StrictSerializer):
+    """No fields: the number is the call's own (the customer the agent called back)."""
 
 
 # A caller's own bookings and orders. Who the caller is comes from the call (its caller number);

@@ -17,6 +17,7 @@ from bookings.selectors import availability_check
 from bookings.verification import booking_find_counted
 from bookings.voice import booking_read_back, cancel_booking, create_booking, reschedule_booking
 from calendars.services import calendars_refresh_for_call
+from calls.callback_dialing import callback_call_do_not_call
 from calls.models import Call
 from calls.services import call_end_request, call_note_add, call_transfer_request
 from core import clock
@@ -201,6 +202,17 @@ class LogNoteView(VoiceToolView):
         return call_note_add(call=call, note=data["note"])
 
 
+@_tool_schema("do_not_call", "The customer asked not to be called again (a callback the agent placed)",
+              shapes.DoNotCallRequestSerializer)
+class DoNotCallView(VoiceToolView):
+    tool_name = "do_not_call"
+    request_serializer = shapes.DoNotCallRequestSerializer
+    allowed_after_end = True
+
+    def perform(self, *, call, data):
+        return callback_call_do_not_call(call=call)
+
+
 # --- a caller's existing bookings and orders ---------------------------------------------------
 
 @_tool_schema("find_bookings", "The caller's upcoming bookings (by caller number, or phone + name)",
@@ -260,12 +272,14 @@ class OrderStatusView(VoiceToolView):
 #   transfer_to_human  -> calls.services.call_transfer_request
 #   end_call           -> calls.services.call_end_request
 #   log_note           -> calls.services.call_note_add
+#   do_not_call        -> calls.callback_dialing.callback_call_do_not_call
 #   find_bookings      -> bookings.verification.booking_find_counted (bookings.selectors.booking_find, counted)
 #   reschedule_booking -> bookings.voice.reschedule_booking -> bookings.services.booking_reschedule
 #   cancel_booking     -> bookings.voice.cancel_booking -> bookings.services.booking_cancel_by_caller
 #   order_status       -> orders.selectors.order_status
 _VIEWS: tuple[type[VoiceToolView], ...] = (
     CheckAvailabilityView, CreateBookingView, CreateOrderView, TransferToHumanView, EndCallView, LogNoteView,
+    DoNotCallView,
     FindBookingsView, RescheduleBookingView, CancelBookingView, OrderStatusView,
 )
 VIEWS: dict[str, type[VoiceToolView]] = {view.tool_name: view for view in _VIEWS}

@@ -9,6 +9,8 @@ from voiceapi import views as api
 urlpatterns = [
     path("calls/start", api.CallStartView.as_view(), name="internal-call-start"),
     path("calls/<str:call_id>/log", api.CallLogView.as_view(), name="internal-call-log"),
+    path("calls/<str:call_id>/callback-attempt", api.CallbackAttemptView.as_view(),
+         name="internal-call-callback-attempt"),
     path("calls/<str:call_id>/recording", api.CallRecordingView.as_view(), name="internal-call-recording"),
     # One route per tool of core.call_contract.TOOLS, named as the worker's function tool is.
     *(path(f"voice-tools/{tool.name}", tools.VIEWS[tool.name].as_view(), name=f"internal-tool-{tool.name}")

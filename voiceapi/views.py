@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import tenant_context
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -33,7 +34,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from calls import ingestion, recordings
-from calls.models import Call
+from calls.callback_dialing import (
+    InvalidCallbackGrant,
+    callback_attempt_record,
+    callback_call_start,
+    callback_grant_read,
+)
+from calls.models import Call, CallbackAttempt
 from calls.selectors import call_get
 from calls.services import call_start
 from core import clock
@@ -229,6 +236,8 @@ class CallStartView(InternalAPIView):
         serializer = shapes.CallStartRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if data["callback_grant"]:
+            return self.callback_call_start(data)
         grant = None
         if data["test_grant"]:
             # A test call: the tenant comes from the platform's signature, never from the room.
@@ -261,6 +270,60 @@ class CallStartView(InternalAPIView):
                                  max_call_seconds=call.max_call_seconds, issued_at=now)
         body = shapes.CallStartResponse(call_id=call.pk, call_token=token, config=config)
         return Response(body.model_dump(mode="json"), status=status.HTTP_201_CREATED)
+
+
+    def callback_call_start(self, data) -> Response:
+        """An outbound call returning a queued callback: the tenant and the attempt come from the
+        platform's signature in the dispatch (calls/callback_dialing.py), never from the room."""
+        try:
+            grant = callback_grant_read(data["callback_grant"])
+        except InvalidCallbackGrant as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        tenant = tenant_for_schema(schema_name=grant.schema_name)
+        if tenant is None:
+            raise exceptions.AuthenticationFailed("The callback grant names a business that does not exist.")
+        now = clock.now()
+        with tenant_context(tenant):
+            attempt, call = callback_call_start(attempt_id=grant.attempt_id, room=data["room"], now=now)
+            config = call_config_build(tenant=tenant, call=call, now=now, callback_request=attempt.callback_request)
+        token = call_token_issue(schema_name=tenant.schema_name, call_id=str(call.pk),
+                                 max_call_seconds=call.max_call_seconds, issued_at=now)
+        body = shapes.CallStartResponse(call_id=call.pk, call_token=token, config=config)
+        return Response(body.model_dump(mode="json"), status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(post=extend_schema(
+    operation_id="call_callback_attempt",
+    summary="How the outbound call of a callback went (answered, voicemail, no answer, busy, failed)",
+    request=shapes.CallbackAttemptRequestSerializer,
+    responses={200: OpenApiResponse(description="recorded"), 400: shapes.ErrorSerializer,
+               401: shapes.ErrorSerializer,
+               403: OpenApiResponse(shapes.ErrorSerializer, description="wrong_call: the token is for another call"),
+               404: OpenApiResponse(shapes.ErrorSerializer, description="not_a_callback: the call is not one"),
+               409: OpenApiResponse(shapes.ErrorSerializer, description="attempt_already_recorded")},
+    tags=["calls"],
+))
+class CallbackAttemptView(CallTokenView):
+    """The worker reports the attempt's result once it knows it (calls/callback_dialing.py)."""
+
+    def post(self, request, call_id):
+        if str(call_id) != str(self.call.pk):
+            raise DomainError("wrong_call", "This call token belongs to a different call.")
+        serializer = shapes.CallbackAttemptRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        attempt = CallbackAttempt.objects.filter(call=self.call).first()
+        if attempt is None:
+            raise DomainError("not_a_callback", _("This call is not a callback the agent placed."))
+        attempt = callback_attempt_record(attempt_id=attempt.pk, result=serializer.validated_data["result"],
+                                          detail=serializer.validated_data["detail"], now=clock.now())
+        callback_request = attempt.callback_request
+        callback_request.refresh_from_db()
+        return Response({"ok": True, "result": {
+            "result": attempt.result, "callback_status": callback_request.status,
+            "next_attempt_at": callback_request.call_after.astimezone(request.auth.tenant.tzinfo).isoformat() if (
+                callback_request.status == callback_request.Status.OPEN and callback_request.call_after
+                and callback_request.call_after > attempt.started_at) else None,
+        }, "message": ""}, status=status.HTTP_200_OK)
 
 
 # --- end-of-call log ---------------------------------------------------------------------------
@@ -363,7 +426,7 @@ class CallRecordingView(CallTokenView):
         if not isinstance(muted, list) or offset != offset:
             raise DomainError("invalid_recording", "The recording's offset or muted windows are not numbers.")
         audio = request.data if isinstance(request.data, bytes) else b""
-        _, created = recordings.recording_store(call=self.call, audio=audio, started_offset_seconds=offset,
+        _stored, created = recordings.recording_store(call=self.call, audio=audio, started_offset_seconds=offset,
                                                 muted=muted[:200])
         return Response({"ok": True, "call_id": str(self.call.pk), "status": "stored" if created else "already_stored"},
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

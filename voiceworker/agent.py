@@ -35,6 +35,9 @@ logger = logging.getLogger("soniq.voiceworker")
 
 UNAVAILABLE_APOLOGY = ("Our system did not answer just now. Apologise briefly to the caller and offer to try "
                        "again in a moment, or to take a message with log_note.")
+TRANSFER_CALLER_TOLD = ("The caller has just heard that nobody could take the call; do not say it again. Say what "
+                        "happens now (the message below); if the result's action is \"message\", take their message "
+                        "and save it with log_note.")
 TRANSFER_AND_CALLBACK_FAILED = ("The transfer did not go through and no callback could be queued. Apologise, and "
                                 "offer to take a message with log_note.")
 
@@ -212,7 +215,7 @@ async def transfer_to_human(context: RunContext[CallState], reason: str, callbac
         # A 4xx carries what the API needs to queue the callback (say, a number to call back on).
         raise ToolError(f"The transfer did not go through. {fallback.message}" if fallback.status
                         else TRANSFER_AND_CALLBACK_FAILED)
-    return _for_model(fallback, transfer_failed=True)
+    return _for_model(fallback, transfer_failed=True, caller_already_told=TRANSFER_CALLER_TOLD)
 
 
 @function_tool
@@ -254,9 +257,15 @@ async def log_note(context: RunContext[CallState], note: str) -> str | None:
     return await _call_tool(context, "log_note", {"note": note})
 
 
+@function_tool
+async def do_not_call(context: RunContext[CallState]) -> str | None:
+    """Record that the person you called back asked not to be called again. Only when they ask for that."""
+    return await _call_tool(context, "do_not_call", {})
+
+
 _FUNCTION_TOOLS = {tool.id: tool for tool in (
     check_availability, create_booking, find_bookings, reschedule_booking, cancel_booking, create_order, order_status,
-    transfer_to_human, end_call, log_note,
+    transfer_to_human, end_call, log_note, do_not_call,
 )}
 if set(_FUNCTION_TOOLS) != set(TOOL_NAMES):
     # The API offers the table's tools by name: one the worker cannot run would be silently missing.

@@ -140,12 +140,15 @@ class SoniqApiClient:
         return status, data if isinstance(data, dict) else {}
 
     async def start_call(self, *, called_number: str, caller_number: str, room: str, sip_call_id: str,
-                         test_grant: str = "") -> CallStart:
+                         test_grant: str = "", callback_grant: str = "") -> CallStart:
         """Create the call and fetch its configuration. UnknownNumber for a number no tenant owns.
-        `test_grant`: a test call's platform-signed grant (from the dispatch metadata), which names the business."""
+        `test_grant`: a test call's platform-signed grant (from the dispatch metadata), which names the business;
+        `callback_grant`: the same for a callback the agent returns (it names the business and the attempt)."""
         body = {"called_number": called_number, "caller_number": caller_number, "room": room, "sip_call_id": sip_call_id}
         if test_grant:
             body["test_grant"] = test_grant
+        if callback_grant:
+            body["callback_grant"] = callback_grant
         status, data = await self._post(
             "/internal/calls/start",
             body,
@@ -166,6 +169,22 @@ class SoniqApiClient:
         if status == 404:
             raise UnknownNumber(status, code or "unknown_number", message)
         raise ApiRefused(status, code, message)
+
+    async def callback_attempt_report(self, *, call_id: str, call_token: str, result: str, detail: str = "") -> None:
+        """How the outbound call of a callback went (answered, voicemail, no_answer, busy, failed).
+        Setting a value, so sent again after a dropped connection; a refusal is logged, not raised:
+        the call goes on (an attempt left unreported is closed as failed by the platform)."""
+        try:
+            status, data = await self._post(f"/internal/calls/{call_id}/callback-attempt",
+                                            {"result": result, "detail": detail[:300]}, token=call_token,
+                                            repeatable=True)
+        except ApiUnavailable as exc:
+            logger.warning("call %s: the callback attempt's result %r could not be sent: %s", call_id, result, exc)
+            return
+        if not 200 <= status < 300:
+            code, message = _error_of(data)
+            logger.warning("call %s: the callback attempt's result %r was refused (%s %s: %s)", call_id, result,
+                           status, code, message)
 
     async def call_tool(self, *, call_token: str, action: str, payload: dict[str, Any],
                         idempotency_key: str | None = None) -> ToolReply:

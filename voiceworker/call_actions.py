@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from livekit.agents import AgentSession, ErrorEvent
 
 from core.call_contract import Outcome
 from core.call_phrases import PHRASES
+from voiceworker import warm_transfer
 from voiceworker.api_client import ToolReply
-from voiceworker.call_control import Transfer
+from voiceworker.call_control import Transfer, TransferResult
 from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CallState
 
 logger = logging.getLogger("soniq.voiceworker")
@@ -35,9 +37,12 @@ NO_RESPONSE_REASON = "No response from the caller."
 MAX_FAILED_TURNS = 2
 # "Are you still there?" this many times, then goodbye.
 MAX_STILL_THERE_PROMPTS = 2
-# After a transfer that the server reported as still ringing: how long to wait for the caller's leg
-# to leave (the transfer completed) before treating it as failed. The ringing timeout is 30 s.
-ONGOING_TRANSFER_WAIT_SECONDS = 35.0
+# After a transfer that the server reported as still ringing: how long beyond the business's ringing
+# timeout to wait for the caller's leg to leave (the transfer completed) before treating it as failed.
+ONGOING_TRANSFER_MARGIN_SECONDS = 5.0
+# The sentence a caller hears at once when a transfer comes back, by how it ended.
+TRANSFER_ENDED_PHRASES = {"busy": "transfer_busy", "declined": "transfer_declined", "no_answer": "transfer_no_answer"}
+SIP_HEADER_VALUE_MAX = 200
 
 
 async def say_and_wait(session: AgentSession, text: str) -> None:
@@ -64,36 +69,68 @@ async def hang_up(call: CallState, *, after_speech: bool = True) -> None:
 async def transfer_caller(session: AgentSession, call: CallState, *, transfer_to: str, request: dict[str, Any],
                           announcement: str) -> ToolReply | None:
     """Announce and do the cold transfer that `request` (the transfer_to_human body) obtained.
-    Returns None once the caller is with a person. If the transfer failed, the same request goes to
-    the API again marked `transfer_failed`, which queues a callback: its answer is returned for the
-    caller to hear (ok=False when not even the callback could be queued).
+    Returns None once the caller is with a person. If the transfer failed (busy, declined, not
+    answered within the business's ringing timeout), the caller hears a fixed sentence at once —
+    nothing waits on the model — while the same request goes to the API again marked
+    `transfer_failed`, which queues a callback or asks for a message (the business's choice): its
+    answer is returned for the model to carry on with (ok=False when it failed).
 
     From the announcement on, the caller is on their way: no new LLM turn starts (`SoniqAgent`), no
-    second transfer, and the SIP side plays a dial tone while the REFER rings."""
+    second transfer, and the SIP side plays a dial tone while the REFER rings. Every attempt goes
+    into the call log (`CallRecorder.add_transfer_attempt`).
+    A business that chose warm transfers gets voiceworker/warm_transfer.py instead (phone calls only)."""
+    if call.config.transfer.mode == "warm" and call.room_line is not None:
+        return await warm_transfer.transfer_warm(session, call, line=call.room_line, transfer_to=transfer_to,
+                                                 request=request, announcement=announcement)
     reason = str(request.get("reason") or "")
     call.transferring, call.transfer_target, call.transfer_reason = True, transfer_to, reason
     await say_and_wait(session, announcement)
-    outcome = await call.control.transfer(transfer_to)
-    if outcome is Transfer.ONGOING:
+    ringing_timeout = float(call.config.transfer.ringing_timeout_seconds)
+    started = time.time()
+    result = await call.control.transfer(transfer_to, ringing_timeout=ringing_timeout,
+                                         headers=transfer_headers(call, reason=reason))
+    if result.status is Transfer.ONGOING:
         # The server stopped waiting before the transfer did; it completes when the caller's leg
-        # leaves the room.
+        # leaves the room. Bounded by the business's ringing timeout, as the REFER itself is.
         try:
-            async with asyncio.timeout(ONGOING_TRANSFER_WAIT_SECONDS):
+            async with asyncio.timeout(max(ringing_timeout - (time.time() - started), 0.0) + ONGOING_TRANSFER_MARGIN_SECONDS):
                 await call.caller_gone.wait()
-            outcome = Transfer.COMPLETED
+            result = TransferResult(Transfer.COMPLETED)
         except TimeoutError:
-            outcome = Transfer.FAILED
-    if outcome is Transfer.COMPLETED:
+            result = TransferResult(Transfer.FAILED, ended="no_answer")
+    call.recorder.add_transfer_attempt(target=transfer_to, started_at=started, ended_at=time.time(),
+                                       outcome=result.ended, sip_status=result.sip_status)
+    if result.status is Transfer.COMPLETED:
         call.settle(outcome=Outcome.TRANSFERRED, end_reason=reason, transferred_to=transfer_to)
         # The caller's leg now belongs to the transfer target; deleting the room ends the job and
         # cannot touch the transferred call.
         await hang_up(call, after_speech=False)
         return None
     call.transferring = False
-    logger.warning("call %s: transfer to %s failed, queueing a callback", call.call_id, transfer_to)
-    reply = await call.run_tool_recorded("transfer_to_human", {**request, "transfer_failed": True})
+    logger.warning("call %s: transfer to %s ended %s, falling back to the business's %s", call.call_id, transfer_to,
+                   result.ended, call.config.transfer.fallback)
+    # The fallback's request runs while the caller hears why they are back with the agent.
+    fallback = asyncio.create_task(call.run_tool_recorded(
+        "transfer_to_human", {**request, "transfer_failed": True}))
+    await say_and_wait(session, call.phrase(TRANSFER_ENDED_PHRASES.get(result.ended, "transfer_failed")))
+    reply = await fallback
     return reply or ToolReply(ok=False, status=0, error_code="unavailable",
                               message="The transfer did not go through and the callback could not be queued.")
+
+
+def transfer_headers(call: CallState, *, reason: str) -> dict[str, str]:
+    """What the person who picks up is told before they do, as SIP headers on the REFER (a carrier
+    that passes X- headers shows or announces them): why the caller called, and who is calling. A
+    header value is one line of printable text: whatever the caller said cannot inject a header."""
+    headers = {"X-Soniq-Reason": _header_value(reason) or "not given"}
+    if call.config.caller_number:
+        headers["X-Soniq-Caller"] = _header_value(call.config.caller_number)
+    return headers
+
+
+def _header_value(text: str) -> str:
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(printable.split())[:SIP_HEADER_VALUE_MAX]
 
 
 async def warn(session: AgentSession, call: CallState, *, seconds_left: int, final: bool) -> None:

@@ -40,6 +40,7 @@ from voiceworker.call_record import CallRecorder
 from voiceworker.call_state import APOLOGY_TIMEOUT_SECONDS, CALLER_HUNG_UP, HANG_UP_GRACE_SECONDS, CallState
 from voiceworker.presence import CALL_STATUS, CallerGone, CallerPresence
 from voiceworker.providers import build_apology_session, build_session
+from voiceworker.warm_transfer import RoomLine
 from voiceworker.watchdog import CallWatchdog, Clock
 
 logger = logging.getLogger("soniq.voiceworker")
@@ -84,6 +85,17 @@ def trial_grant_of(job_metadata: str) -> str:
     except ValueError:
         return ""
     grant = metadata.get("test_grant") if isinstance(metadata, dict) else None
+    return grant if isinstance(grant, str) else ""
+
+
+def callback_grant_of(job_metadata: str) -> str:
+    """A callback's grant: the platform dispatches the agent into a new room with
+    {"callback_grant": "<signed>"} as the job's metadata (calls/callback_dialing.py)."""
+    try:
+        metadata = json.loads(job_metadata or "{}")
+    except ValueError:
+        return ""
+    grant = metadata.get("callback_grant") if isinstance(metadata, dict) else None
     return grant if isinstance(grant, str) else ""
 
 
@@ -146,6 +158,15 @@ class CallJob:
                 ctx.shutdown(reason="no caller")
                 return False
             self.sip_call = SipCall.from_attributes(dict(self.participant.attributes))
+        self.attach_caller()
+        return True
+
+    def attach_caller(self) -> None:
+        """What lives as long as the caller's leg (`self.participant`, `self.sip_call`): their presence
+        (the job ends within moments of their hang-up), the call control, the API client and the
+        logger, and `finish` as the job's shutdown callback. Also for the customer of a callback the
+        agent dialled (voiceworker/callback_call.py), once they answered."""
+        ctx = self.ctx
         # RoomIO's close_on_disconnect only sees a caller still present when the session starts.
         # A fake job's mock room (console mode, simulated jobs) lists no participants: only its events count.
         self.presence = CallerPresence(room=ctx.room, identity=self.participant.identity,
@@ -154,10 +175,10 @@ class CallJob:
         self.control = (LoggingCallControl() if ctx.is_fake_job() else
                         LiveKitCallControl(lkapi=ctx.api, room_name=ctx.room.name,
                                            participant_identity=self.participant.identity))
-        self.api = SoniqApiClient(base_url=settings.SONIQ_API_URL, internal_token=settings.INTERNAL_API_TOKEN)
+        if self.api is None:
+            self.api = SoniqApiClient(base_url=settings.SONIQ_API_URL, internal_token=settings.INTERNAL_API_TOKEN)
         self.call_logger = CallLogger(api_url=settings.SONIQ_API_URL, spool_dir=settings.VOICE_SPOOL_DIR)
         ctx.add_shutdown_callback(self.finish)
-        return True
 
     async def start_call(self) -> CallStart | None:
         """The call row and the tenant's config; None when there is no call to run (the caller
@@ -194,6 +215,11 @@ class CallJob:
                                                  started_at=self.presence.joined_at, sip_call=self.sip_call)
             call, session = self.call, self.session
             self.presence.attach(call)
+            if not ctx.is_fake_job() and not self.test_grant:
+                call.room_line = RoomLine(
+                    room=ctx.room, lkapi=ctx.api, caller_identity=self.participant.identity,
+                    own_number=self.sip_call.called_number, caller_number=self.sip_call.caller_number,
+                    leave=lambda: ctx.shutdown(reason="warm transfer: the caller is with a person"))
             self.watchdog = build_watchdog(session, call)
             call_actions.ProviderFailures(session, call).attach()
             call_actions.UserAway(session, call).attach()

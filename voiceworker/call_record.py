@@ -2,7 +2,9 @@
 
 The log body is the contract with `POST /internal/calls/<id>/log` (docs/internal-api.md):
 `ended_at`, `duration_seconds`, `outcome`, `end_reason`, `transferred_to`, `sip_call_id_full`, `transcript`,
-`tool_calls`, `usage`, `latency` (one entry per generated agent reply — not per `session.say`
+`tool_calls`, `usage`, `transfer_attempts` (each try at reaching a person: `target`, `kind` cold/warm,
+`offset_seconds`, `rang_seconds`, `outcome` answered/busy/declined/no_answer/failed, `sip_status`),
+`latency` (one entry per generated agent reply — not per `session.say`
 sentence —; `turn` is its index in `transcript`; `e2e_latency_ms` is livekit's end of the caller's
 speech → the agent's first audio, `transcription_delay_ms` its end of speech → final transcript).
 Offsets are seconds since the call started, as the dashboard shows them.
@@ -43,6 +45,7 @@ class CallRecorder:
         self.transcript: list[dict[str, Any]] = []
         self.tool_calls: list[dict[str, Any]] = []
         self.latency: list[dict[str, Any]] = []
+        self.transfer_attempts: list[dict[str, Any]] = []
         self._caller_language = ""
         self._pending_user_metrics: dict[str, int | None] = dict(NO_USER_METRICS)
         self._session: AgentSession | None = None
@@ -127,6 +130,14 @@ class CallRecorder:
             "duration_ms": duration_ms,
         })
 
+    def add_transfer_attempt(self, *, target: str, started_at: float, ended_at: float, outcome: str,
+                             sip_status: int | None = None, kind: str = "cold") -> None:
+        """One try at reaching a person (`outcome`: one of TRANSFER_ATTEMPT_OUTCOMES); `kind` cold or warm."""
+        self.transfer_attempts.append({
+            "target": target, "kind": kind, "offset_seconds": self._offset(started_at),
+            "rang_seconds": round(max(ended_at - started_at, 0.0), 2), "outcome": outcome, "sip_status": sip_status,
+        })
+
     def inferred_outcome(self) -> Outcome:
         """The outcome of a call that ended without end_call (the caller hung up), from what its
         tools achieved; the latest achievement wins."""
@@ -138,8 +149,9 @@ class CallRecorder:
             if tool_call["name"] == "create_order":
                 return Outcome.ORDERED
             if tool_call["name"] == "transfer_to_human":
-                return (Outcome.CALLBACK if tool_call["result"].get("result", {}).get("action") == "callback"
-                        else Outcome.TRANSFERRED)
+                action = tool_call["result"].get("result", {}).get("action")
+                # "message": the transfer came back and the business takes messages, not callbacks.
+                return {"callback": Outcome.CALLBACK, "message": Outcome.OTHER}.get(action, Outcome.TRANSFERRED)
         return Outcome.OTHER
 
     def usage(self) -> dict[str, Any]:
@@ -173,6 +185,7 @@ class CallRecorder:
             "tool_calls": self.tool_calls,
             "usage": self.usage(),
             "latency": self.latency,
+            "transfer_attempts": self.transfer_attempts,
         }
 
 

@@ -57,6 +57,9 @@ class CallState:
     room_deleted: bool = False
     # When the caller left or was hung up on: the log's end, however long the job takes to finish.
     ended_at: float | None = None
+    # The room and phone line a warm transfer dials into (voiceworker/warm_transfer.RoomLine); None for
+    # calls without a phone line (a test call from the browser, console and simulated jobs).
+    room_line: Any = None
     # Called once, the moment the call is over: stops the watchdog (it must not outlive the caller).
     on_over: list[Callable[[], None]] = field(default_factory=list)
 

@@ -15,7 +15,8 @@ from django.conf import ENVIRONMENT_VARIABLE as SETTINGS_MODULE_ENV
 from django.conf import settings
 from livekit.agents import AgentServer, JobContext, JobProcess
 
-from voiceworker.call_job import CallJob
+from voiceworker.call_job import CallJob, callback_grant_of
+from voiceworker.callback_call import CallbackCall
 from voiceworker.providers import load_vad
 
 FORKSERVER_PRELOAD = "voiceworker.forkserver_preload"
@@ -31,7 +32,12 @@ def prewarm(proc: JobProcess) -> None:
 
 
 async def entrypoint(ctx: JobContext) -> None:
-    await CallJob(ctx).run()
+    callback_grant = "" if ctx.is_fake_job() else callback_grant_of(ctx.job.metadata)
+    if callback_grant:
+        # A callback the agent returns: this job dials the customer (voiceworker/callback_call.py).
+        await CallbackCall(CallJob(ctx), grant=callback_grant).run()
+    else:
+        await CallJob(ctx).run()
 
 
 def build_server(*, job_entrypoint: Callable[[JobContext], Awaitable[None]] | None = None) -> AgentServer:

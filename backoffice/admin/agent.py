@@ -208,7 +208,15 @@ class AgentSettingsAdmin(SingleRowAdminMixin, admin.ModelAdmin):
                                          "the menu and today's date are added automatically."}),
         ("Call length", {"fields": ["max_call_seconds", "first_warning_seconds", "final_warning_seconds"],
                          "description": "The agent warns the caller before the call reaches its maximum length."}),
-        ("Escalation", {"fields": ["transfer_to", "escalation_fallback", "callback_promise", "keypad_operator_key"]}),
+        ("Escalation", {"fields": ["transfer_to", "transfer_mode", "transfer_ringing_seconds", "escalation_fallback",
+                                   "callback_promise", "transfer_text_staff", "keypad_operator_key"]}),
+        ("Callbacks the agent returns", {
+            "fields": ["agent_returns_callbacks", "callback_max_attempts", "callback_retry_minutes",
+                       "callback_max_concurrent", "callback_window_start_hour", "callback_window_end_hour",
+                       "callback_abroad_allowed"],
+            "description": "The agent calls queued callbacks back itself: inside opening hours and the calling "
+                           "window (your time zone), never to a number that asked not to be called or texted "
+                           "STOP. A voicemail gets a short message and another try later."}),
         ("Text messages", {"fields": ["sms_confirmations"]}),
         ("Call recordings", {"fields": ["record_calls", "recording_disclosure", "recording_retention_days",
                                         "recording_retention_deletes_transcript"]}),

@@ -26,6 +26,7 @@ from backoffice.helpers import (
     phone_text,
 )
 from backoffice.sites import tenant_admin_site
+from calls.callback_dialing import do_not_call_add, number_is_opted_out
 from calls.callbacks import callback_request_mark_done, callback_request_reopen
 from calls.models import Call, CallbackRequest, CallRecording
 from calls.recordings import recording_delete, recording_signed_url
@@ -291,7 +292,8 @@ class CallbackRequestAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
         ("Done at", lambda callback: callback.done_at),
     ])]
     ordering = ["created"]
-    fields = ["caller_number", "caller_name", "reason", "status", "created", "handled_by", "done_at", "call_link"]
+    fields = ["caller_number", "caller_name", "reason", "status", "created", "handled_by", "done_at", "call_link",
+              "next_try"]
     readonly_fields = fields
 
     # Read-only (the mixin): the request itself is what the caller said; working it is the buttons' job.
@@ -302,6 +304,8 @@ class CallbackRequestAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
                  name="calls_callbackrequest_done"),
             path("<int:callback_id>/reopen/", self.admin_site.admin_view(self.reopen_view),
                  name="calls_callbackrequest_reopen"),
+            path("<int:callback_id>/do-not-call/", self.admin_site.admin_view(self.do_not_call_view),
+                 name="calls_callbackrequest_do_not_call"),
             *super().get_urls(),
         ]
 
@@ -327,6 +331,13 @@ class CallbackRequestAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="Call")
     def call_link(self, callback_request):
         return self.from_call(callback_request)
+
+    @admin.display(description="Agent's next try")
+    def next_try(self, callback_request):
+        # Shown whatever the business's setting: the owner sees when a try was promised or scheduled.
+        if callback_request.status != CallbackRequest.Status.OPEN or callback_request.call_after is None:
+            return "—"
+        return f"Not before {local_time_text(callback_request.call_after)}"
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, callback_request):
@@ -385,6 +396,22 @@ class CallbackRequestAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
                               messages.SUCCESS)
         return HttpResponseRedirect(_safe_next(request, reverse(f"{self.admin_site.name}:calls_callbackrequest_changelist")))
 
+    def do_not_call_view(self, request, callback_id: int):
+        """The customer asked not to be called: the agent never dials the number again, and its open
+        callbacks are closed."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        self._check_can_work_queue(request)
+        callback_request = CallbackRequest.objects.filter(pk=callback_id).first()
+        if callback_request is None:
+            self.message_user(request, f"Callback request #{callback_id} does not exist.", messages.ERROR)
+        else:
+            do_not_call_add(number=callback_request.caller_number, noted_by=self._handler_name(request),
+                            call=callback_request.call)
+            self.message_user(request, f"{phone_text(callback_request.caller_number)} will not be called again.",
+                              messages.SUCCESS)
+        return HttpResponseRedirect(_safe_next(request, reverse(f"{self.admin_site.name}:calls_callbackrequest_changelist")))
+
     @admin.action(description="Mark selected callbacks as done")
     def mark_done(self, request, queryset):
         self._check_can_work_queue(request)
@@ -397,7 +424,10 @@ class CallbackRequestAdmin(PhoneDataReadOnlyMixin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         callback_request = self.get_object(request, object_id)
-        context = {"callback_request": callback_request,
+        attempts = list(callback_request.attempts.select_related("call")) if callback_request else []
+        context = {"callback_request": callback_request, "attempts": attempts,
+                   "do_not_call": callback_request is not None and number_is_opted_out(
+                       number=callback_request.caller_number),
                    "can_work_queue": request.user.has_perm("calls.change_callbackrequest"), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, context)
 

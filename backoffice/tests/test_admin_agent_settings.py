@@ -24,10 +24,14 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
         "final_warning_seconds": agent.final_warning_seconds, "transfer_to": agent.transfer_to,
         "escalation_fallback": agent.escalation_fallback, "callback_promise": agent.callback_promise,
         "keypad_operator_key": agent.keypad_operator_key,
+        "transfer_ringing_seconds": agent.transfer_ringing_seconds,
+        "transfer_text_staff": "on" if agent.transfer_text_staff else "",
+        "transfer_mode": agent.transfer_mode,
         "sms_confirmations": "on" if agent.sms_confirmations else "", "capabilities": agent.capabilities,
         "record_calls": "on" if agent.record_calls else "", "recording_disclosure": agent.recording_disclosure,
         "recording_retention_days": agent.recording_retention_days,
         "recording_retention_deletes_transcript": "on" if agent.recording_retention_deletes_transcript else "",
+        **callback_form_data(agent),
     }
     data.update(changes)
     existing = list(EscalationHours.objects.order_by("weekday", "starts"))
@@ -50,6 +54,16 @@ def form_data(agent: AgentSettings, hours: list[tuple[int, str, str]], **changes
                          f"escalation_hours-{index}-starts": f"{existing[index].starts:%H:%M}",
                          f"escalation_hours-{index}-ends": f"{existing[index].ends:%H:%M}"})
     return data
+
+
+def callback_form_data(agent: AgentSettings) -> dict:
+    """The "Callbacks the agent returns" section as the page shows it."""
+    return {"agent_returns_callbacks": "on" if agent.agent_returns_callbacks else "",
+            "callback_max_attempts": agent.callback_max_attempts, "callback_retry_minutes": agent.callback_retry_minutes,
+            "callback_max_concurrent": agent.callback_max_concurrent,
+            "callback_window_start_hour": agent.callback_window_start_hour,
+            "callback_window_end_hour": agent.callback_window_end_hour,
+            "callback_abroad_allowed": "on" if agent.callback_abroad_allowed else ""}
 
 
 DEMO_HOURS = [(1, "10:00", "17:00"), (2, "10:00", "17:00"), (3, "10:00", "17:00"), (4, "10:00", "17:00")]
@@ -132,6 +146,85 @@ def test_it_refuses_a_transfer_target_that_is_neither_a_number_nor_sip(salon_adm
     assert "is neither a phone number nor a SIP URI" in refused(salon_admin, url, data)
     with schema_context("salon"):
         assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
+
+
+def test_it_switches_to_warm_transfers_which_the_next_call_start_carries(salon_admin):
+    url = settings_page(salon_admin)
+    assert 'name="transfer_mode"' in salon_admin.get(url).content.decode()
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_mode="warm")
+
+    response = salon_admin.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    call_start = Client(HTTP_HOST="localhost").post(
+        "/internal/calls/start",
+        data=json.dumps({"called_number": "+15550100001", "caller_number": "+15550123456", "room": "r-warm",
+                         "sip_call_id": "s-warm"}),
+        content_type="application/json", HTTP_AUTHORIZATION="Bearer test-internal-token",
+    )
+    assert call_start.json()["config"]["transfer"]["mode"] == "warm"
+
+
+def test_it_refuses_a_transfer_mode_it_does_not_offer(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_mode="lukewarm")
+
+    response = salon_admin.post(url, data)
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().transfer_mode == "cold"
+
+
+def test_it_refuses_the_businesss_own_number_as_transfer_target_a_loop(salon_admin):
+    from tenants.models import PhoneNumber, Tenant
+
+    # A second line of the salon's, written the way the owner would type it.
+    PhoneNumber.objects.create(number="+12125550111", tenant=Tenant.objects.get(schema_name="salon"))
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to="(212) 555-0111")
+    page = refused(salon_admin, url, data)
+    assert "is a number Soniq answers" in page and "loop" in page
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
+
+
+def test_it_refuses_another_soniq_businesss_number_and_a_sip_address_of_one(salon_admin):
+    url = settings_page(salon_admin)
+    for target in ("+49 30 55500002", "sip:+15550100001@sip.soniq.example"):
+        with schema_context("salon"):
+            data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_to=target)
+        assert "is a number Soniq answers" in refused(salon_admin, url, data), target
+    with schema_context("salon"):
+        assert AgentSettings.objects.get().transfer_to == "tel:+15550100900"
+
+
+def test_the_ringing_timeout_and_fallback_set_here_reach_the_next_call(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_ringing_seconds="12",
+                         escalation_fallback="message")
+    response = salon_admin.post(url, data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    call_start = Client(HTTP_HOST="localhost").post(
+        "/internal/calls/start",
+        data=json.dumps({"called_number": "+15550100001", "caller_number": "+15550123456", "room": "r1",
+                         "sip_call_id": "s1"}),
+        content_type="application/json", HTTP_AUTHORIZATION="Bearer test-internal-token",
+    )
+    transfer = call_start.json()["config"]["transfer"]
+    assert (transfer["ringing_timeout_seconds"], transfer["fallback"]) == (12, "message")
+
+
+def test_it_refuses_a_ringing_timeout_out_of_range(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, transfer_ringing_seconds="120")
+    assert "Ensure this value is less than or equal to 60" in refused(salon_admin, url, data)
 
 
 def test_it_offers_only_languages_whose_translations_are_complete(salon_admin):
@@ -257,3 +350,34 @@ def test_it_turns_recording_on_and_the_next_call_starts_with_the_disclosure(salo
     assert config["greeting"] == f"This call is recorded so we can serve you better. {agent.greeting}"
     with schema_context("salon"):
         assert AgentSettings.objects.get().recording_retention_days == 14
+
+
+def test_it_lets_the_owner_turn_on_callbacks_by_the_agent_with_their_limits(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        agent = AgentSettings.objects.get()
+        assert agent.agent_returns_callbacks is False  # off until the owner turns it on
+        data = form_data(agent, DEMO_HOURS, agent_returns_callbacks="on", callback_max_attempts="2",
+                         callback_retry_minutes="45", callback_max_concurrent="3", callback_window_start_hour="10",
+                         callback_window_end_hour="19", callback_abroad_allowed="on")
+
+    assert "Callbacks the agent returns" in salon_admin.get(url).content.decode()
+    response = salon_admin.post(url, data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with schema_context("salon"):
+        saved = AgentSettings.objects.values(*(name for name in callback_form_data(agent))).get()
+    assert saved == {"agent_returns_callbacks": True, "callback_max_attempts": 2, "callback_retry_minutes": 45,
+                     "callback_max_concurrent": 3, "callback_window_start_hour": 10, "callback_window_end_hour": 19,
+                     "callback_abroad_allowed": True}
+
+
+def test_it_refuses_a_calling_window_that_ends_before_it_starts(salon_admin):
+    url = settings_page(salon_admin)
+    with schema_context("salon"):
+        data = form_data(AgentSettings.objects.get(), DEMO_HOURS, callback_window_start_hour="20",
+                         callback_window_end_hour="9")
+
+    page = salon_admin.post(url, data).content.decode()
+
+    assert "The calling window must end after it starts." in page

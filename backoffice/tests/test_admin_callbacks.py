@@ -96,3 +96,71 @@ def test_it_marks_done_only_by_post(salon_admin):
     with schema_context("salon"):
         request = callback_request_create(call=None, caller_number="+15550123456", reason="Call me")
     assert salon_admin.get(f"/admin/calls/callbackrequest/{request.pk}/done/").status_code == 405
+
+
+def test_it_shows_each_call_the_agent_made_and_how_it_ended_on_the_callback_page(salon_admin, monkeypatch):
+    from calls.callback_dialing import callback_attempt_record, callback_call_start
+    from calls.models import CallbackAttempt
+
+    monkeypatch.setattr(clock, "now", lambda: FIXED_NOW)
+    with schema_context("salon"):
+        request = callback_request_create(call=None, caller_number="+15550123456", reason="Colour consultation")
+        first = CallbackAttempt.objects.create(callback_request=request, room="callback-1", started_at=FIXED_NOW)
+        _, call = callback_call_start(attempt_id=first.pk, room="callback-1", now=FIXED_NOW)
+        callback_attempt_record(attempt_id=first.pk, result="voicemail", detail="A 7 s greeting; the message was left.",
+                                now=FIXED_NOW)
+
+    page = salon_admin.get(f"/admin/calls/callbackrequest/{request.pk}/change/").content.decode()
+
+    assert "The agent&#x27;s calls" in page or "The agent's calls" in page
+    assert "Voicemail: message left" in page and "A 7 s greeting; the message was left." in page
+    assert f"/admin/calls/call/{call.pk}/change/" in page
+    # The next try, two hours later in the business's zone (11:00 in New York, EDT, then 1 PM).
+    assert "Not before Today, 1:00 PM" in page
+
+
+def test_it_marks_a_number_not_to_be_called_and_the_agent_never_dials_it(salon_admin, monkeypatch, settings,
+                                                                         django_capture_on_commit_callbacks):
+    from calls import callback_dialing
+    from calls.tasks import callbacks_place_due
+    from tenants.agent.models import AgentSettings
+
+    settings.LIVEKIT_URL, settings.LIVEKIT_API_KEY, settings.LIVEKIT_API_SECRET = "ws://127.0.0.1:7880", "key", "secret"
+    settings.SIP_OUTBOUND_ADDRESS = "127.0.0.1:5070"
+
+    dispatched = []
+    monkeypatch.setattr(callback_dialing, "livekit_dispatch", lambda **kwargs: dispatched.append(kwargs))
+    monkeypatch.setattr(clock, "now", lambda: FIXED_NOW)  # Tuesday 11:00 in New York: open
+    with schema_context("salon"):
+        AgentSettings.objects.update(agent_returns_callbacks=True)
+        request = callback_request_create(call=None, caller_number="+15550123456", reason="Colour consultation")
+        later = callback_request_create(call=None, caller_number="+15550123456", reason="Asked again")
+
+    response = salon_admin.post(f"/admin/calls/callbackrequest/{request.pk}/do-not-call/",
+                                {"next": f"/admin/calls/callbackrequest/{request.pk}/change/"}, follow=True)
+
+    page = response.content.decode()
+    assert "+1 555-012-3456 will not be called again." in page and "Asked not to be called" in page
+    with schema_context("salon"):
+        assert set(CallbackRequest.objects.filter(pk__in=[request.pk, later.pk]).values_list("status", flat=True)) == {"done"}
+        callback_request_create(call=None, caller_number="+15550123456", reason="Third time")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert callbacks_place_due() == {}
+    assert dispatched == []
+    with schema_context("salon"):
+        callback_request_create(call=None, caller_number="+15550111111", reason="Someone else")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert callbacks_place_due() == {"salon": 1}  # the agent does call other customers
+
+
+def test_it_lets_only_who_works_the_queue_mark_a_number_not_to_be_called(salon):
+    from backoffice.tests.test_admin_dashboard_permissions import staff_client
+    from calls.models import DoNotCall
+
+    with schema_context("salon"):
+        request = callback_request_create(call=None, caller_number="+15550123456", reason="Colour consultation")
+    viewer = staff_client("callback-viewer", permissions=["calls.view_callbackrequest"])
+
+    assert viewer.post(f"/admin/calls/callbackrequest/{request.pk}/do-not-call/").status_code == 403
+    with schema_context("salon"):
+        assert not DoNotCall.objects.exists()

@@ -175,3 +175,43 @@ def test_it_shows_the_reply_wait_the_caller_felt_and_the_carriers_call_id(salon_
     per_turn = re.search(r"<tbody>(.*?)</tbody>", page[page.index("Per turn"):], re.S).group(1)
     assert re.findall(r'<td class="num">([^<]*)</td>', per_turn)[:2] == ["940", "400"]
     assert "a84b4c76e66710@pcscf-1.carrier.example.net" in page
+
+
+def test_it_shows_each_transfer_attempt_to_whom_how_long_it_rang_and_how_it_ended(salon_admin):
+    from calls.models import TransferAttempt
+
+    with schema_context("salon"):
+        call = call_make(started_at=dt.datetime(2026, 3, 10, 14, 5, 30, tzinfo=NEW_YORK), outcome="callback",
+                         duration_seconds="95.0")
+        TransferAttempt.objects.create(call=call, sequence=0, target="tel:+15550100900", offset_seconds="21.4",
+                                       rang_seconds="18.02", outcome="no_answer")
+        TransferAttempt.objects.create(call=call, sequence=1, target="sip:desk@salon.example", offset_seconds="62.0",
+                                       rang_seconds="1.5", outcome="busy", sip_status=486)
+
+    page = salon_admin.get(f"/admin/calls/call/{call.pk}/change/").content.decode()
+
+    attempts = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item)).strip()
+                for item in re.findall(r'data-testid="transfer-attempt">(.*?)</li>', page, re.S)]
+    assert attempts == ["To +1 555-010-0900 at 0:21: No answer · rang 0:18",
+                        "To sip:desk@salon.example at 1:02: Busy · rang 0:02 · SIP 486"]
+
+
+def test_a_staff_member_without_the_calls_permission_sees_no_transfer_attempts(salon):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from backoffice.tests.factories import SALON_HOST
+    from calls.models import TransferAttempt
+
+    with schema_context("salon"):
+        call = call_make(started_at=dt.datetime(2026, 3, 10, 14, 5, 30, tzinfo=NEW_YORK), outcome="callback")
+        TransferAttempt.objects.create(call=call, sequence=0, target="tel:+15550100900", outcome="no_answer")
+        # Staff, but in no group: the owner has not given them the calls.
+        clerk = get_user_model().objects.create_user(username="temp@salon.example", password="x" * 12, is_staff=True)
+        client = Client(HTTP_HOST=SALON_HOST)
+        client.force_login(clerk)
+
+    response = client.get(f"/admin/calls/call/{call.pk}/change/")
+
+    assert response.status_code in (302, 403)
+    assert "+15550100900" not in response.content.decode() and "0100900" not in response.content.decode()

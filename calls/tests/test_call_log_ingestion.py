@@ -9,6 +9,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -17,7 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from calls.models import Call, ToolInvocation, TranscriptTurn
+from calls.models import Call, ToolInvocation, TranscriptTurn, TransferAttempt
 from calls.services import call_start
 from core import clock
 from core.celery_app import app as celery_app
@@ -378,6 +379,43 @@ def test_it_refuses_an_oversized_log_with_413(committed_db, api_server):
     with schema_context("salon"):
         call.refresh_from_db()
     assert call.status == "active" and call.log_received_at is None
+
+
+TRANSFER_ATTEMPTS = [
+    {"target": "tel:+15550100900", "kind": "cold", "offset_seconds": 21.4, "rang_seconds": 18.02,
+     "outcome": "no_answer", "sip_status": None},
+    {"target": "tel:+15550100900", "kind": "cold", "offset_seconds": 75.0, "rang_seconds": 2.5,
+     "outcome": "busy", "sip_status": 486},
+]
+
+
+def test_it_stores_each_transfer_attempt_with_the_calls_metadata_once(committed_db, api_server):
+    call, token = start_call("salon")
+    log = {**a_log(outcome="callback"), "transfer_attempts": TRANSFER_ATTEMPTS}
+
+    # Stored in the request, with the metadata, even while the broker cannot take the transcript.
+    with broker_at(f"redis://127.0.0.1:{dead_port()}/0"):
+        assert post_log(api_server, call.pk, token, log).status_code == 503
+        assert post_log(api_server, call.pk, token, log).status_code == 503
+
+    with schema_context("salon"):
+        attempts = list(TransferAttempt.objects.filter(call=call).values_list(
+            "sequence", "target", "outcome", "rang_seconds", "sip_status"))
+    assert attempts == [(0, "tel:+15550100900", "no_answer", Decimal("18.02"), None),
+                        (1, "tel:+15550100900", "busy", Decimal("2.50"), 486)]
+
+
+def test_it_refuses_a_transfer_attempt_that_ended_in_a_way_it_does_not_know(committed_db, api_server):
+    call, token = start_call("salon")
+    log = {**a_log(), "transfer_attempts": [{**TRANSFER_ATTEMPTS[0], "outcome": "voicemail"}]}
+
+    response = post_log(api_server, call.pk, token, log)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("The field transfer_attempts[0].outcome is not valid")
+    with schema_context("salon"):
+        assert not TransferAttempt.objects.filter(call=call).exists()
+        assert Call.objects.get(pk=call.pk).status == "active"
 
 
 def test_it_refuses_a_log_that_is_not_in_the_agreed_shape(committed_db, api_server):

@@ -116,6 +116,8 @@ NOT_SAID_TO_CALLERS = {
     "invalid_recording", "recording_already_received", "storage_unavailable", "log_already_received",
     "invalid_end_time", "ingestion_unavailable", "idempotency_key_reused", "draft_expired", "invalid_outcome",
     "order_not_found", "illegal_status_change", "invalid_status", "callback_not_found",
+    # The worker's report of a callback the agent placed (/internal/calls/<id>/callback-attempt) and its start.
+    "invalid_result", "unknown_callback", "callback_attempt_taken", "attempt_already_recorded",
 }
 
 

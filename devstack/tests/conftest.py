@@ -20,7 +20,7 @@ from django.test import override_settings
 from django_tenants.utils import schema_context
 
 from devstack.livekit import LineConfig, LocalLine, ToolMissing
-from devstack.phone import PhoneMissing, SipPhone
+from devstack.phone import PhoneMissing, SipPhone, free_sip_port
 from devstack.processes import ChildProcess, gunicorn, voice_worker
 from devstack.standins import ProviderStandIns, ReceptionistTurns
 from soniq_site.settings import recordings_storage_config
@@ -45,9 +45,16 @@ class Platform:
     web_url: str
     worker: ChildProcess
     env: dict[str, str]
+    # Where the outbound trunk sends the calls the agent places (the carrier, SignalWire in production):
+    # a test that needs a called party starts `carrier_phone` there (tests run one at a time).
+    carrier_port: int = 0
 
     def phone(self, number: str = "+15559990001", **kwargs) -> SipPhone:
         return SipPhone(number=number, **kwargs).start()
+
+    def carrier_phone(self, number: str, **kwargs) -> SipPhone:
+        """The phone the agent's outbound calls reach (any number dialled rings it)."""
+        return SipPhone(number=number, sip_port=self.carrier_port, **kwargs).start()
 
     def dial_uri(self, number: str) -> str:
         return f"sip:{number}@{self.line.config.sip_address}"
@@ -88,8 +95,10 @@ def platform(request, local_line, providers, django_db_setup, django_db_blocker,
         subprocess.run(["baresip", "-h"], capture_output=True, check=False)
     except FileNotFoundError as exc:
         _or_fail(PhoneMissing(f"{exc}: install Debian's baresip-core"))
+    carrier_port = free_sip_port()
     sip = {
         **local_line.config.settings(),
+        "SIP_OUTBOUND_ADDRESS": f"127.0.0.1:{carrier_port}", "SIP_OUTBOUND_TRANSPORT": "udp",
         "LIVEKIT_SIP_TRUNK_NAME": TRUNK_NAME, "LIVEKIT_SIP_DISPATCH_RULE_NAME": RULE_NAME,
         "LIVEKIT_SIP_ALLOWED_ADDRESSES": "127.0.0.1", "LIVEKIT_SIP_ROOM_PREFIX": "call-",
         "LIVEKIT_SIP_RETRY_BACKOFF_MS": "200", "VOICE_AGENT_NAME": "soniq",
@@ -119,7 +128,8 @@ def platform(request, local_line, providers, django_db_setup, django_db_blocker,
         web.stop()
         overrides.disable()
         raise
-    platform = Platform(line=local_line, providers=providers, web=web, web_url=web_url, worker=worker, env=env)
+    platform = Platform(line=local_line, providers=providers, web=web, web_url=web_url, worker=worker, env=env,
+                        carrier_port=carrier_port)
     try:
         yield platform
     finally:
@@ -149,18 +159,20 @@ def staff_transfers(committed_db):
 
     with schema_context("salon"):
         settings_row = AgentSettings.objects.get()
-        saved_target = settings_row.transfer_to
+        saved_target, saved_ringing = settings_row.transfer_to, settings_row.transfer_ringing_seconds
         saved_hours = list(EscalationHours.objects.values("weekday", "starts", "ends"))
 
     def take_transfers_at(uri: str) -> None:
         with schema_context("salon"):
-            AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=uri)
+            # Rung 8 s (the business's setting), so an unanswered transfer does not wait out 18 s.
+            AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=uri, transfer_ringing_seconds=8)
             EscalationHours.objects.all().delete()
             for weekday in range(7):
                 EscalationHours.objects.create(weekday=weekday, starts=dt.time(0, 0), ends=dt.time(23, 59, 59))
 
     yield take_transfers_at
     with schema_context("salon"):
-        AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=saved_target)
+        AgentSettings.objects.filter(pk=settings_row.pk).update(transfer_to=saved_target,
+                                                                transfer_ringing_seconds=saved_ringing)
         EscalationHours.objects.all().delete()
         EscalationHours.objects.bulk_create(EscalationHours(**hours) for hours in saved_hours)

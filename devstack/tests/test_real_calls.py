@@ -141,9 +141,9 @@ def test_a_transfer_refers_the_caller_to_the_staff_phone(platform, call_script, 
     staff_transfers(f"sip:+15550100900@{staff.address}")
     call_script(transcripts=["Can I speak to a person please?", "Okay thanks, bye."],
                 turns=ReceptionistTurns(goodbye_outcome="callback"))
-    # Unanswered, the transfer rings out first (the bridge's 30 s ringing timeout): the caller's goodbye
-    # comes after the agent's fallback, as it would on a real line.
-    goodbye_after = 45.0 if staff_phone == "ignore" else 12.0
+    # Unanswered, the transfer rings out first (the business's 8 s, not the bridge's default 30 s): the
+    # caller's goodbye comes after the agent's fallback, as it would on a real line.
+    goodbye_after = 30.0 if staff_phone == "ignore" else 16.0
     wav, lines = Script([(6.0, "Can I speak to a person please?"),
                          (goodbye_after, "Okay thanks, bye.")]).render(tmp_path / "caller.wav")
     phone = platform.phone(caller, audio=wav)
@@ -152,17 +152,23 @@ def test_a_transfer_refers_the_caller_to_the_staff_phone(platform, call_script, 
         phone.wait_event("CALL_ESTABLISHED", timeout=30)
         refer = phone.wait_received("REFER", timeout=30)
         assert refer.headers.get("refer-to", "").strip("<>").startswith(f"sip:+15550100900@{staff.address}")
+        # The person is told why before they pick up (a carrier that passes X- headers shows it).
+        assert refer.headers.get("x-soniq-reason") == "caller asked for a person"
         if staff_answers:
             staff.wait_event("CALL_ESTABLISHED", timeout=20)
             call = stored_call("salon", caller=caller, timeout=30)
             assert call.outcome == "transferred"
             assert call.transferred_to.startswith("sip:+15550100900@")
+            with schema_context("salon"):
+                assert list(call.transfer_attempts.values_list("outcome", flat=True)) == ["answered"]
         else:
             phone.wait_received("BYE", timeout=90)
             call = stored_call("salon", caller=caller, timeout=30)
             assert call.outcome == "callback"
             with schema_context("salon"):
                 assert CallbackRequest.objects.filter(caller_number=caller, call=call).exists()
+                assert list(call.transfer_attempts.values_list("outcome", flat=True)) == [
+                    {"busy": "busy", "ignore": "no_answer"}[staff_phone]]
             heard, rate = phone.heard()
             refer_offset = refer.at - phone.dialled_at
             # After the failed transfer the caller hears the fallback (speech after the REFER).

@@ -127,6 +127,12 @@ BAD_SPECS = [
     ("closing before opening", lambda s: s["hours"].update(mon=[["18:00", "09:00"]]), "hours.mon[0]"),
     ("domain of another tenant", lambda s: s.update(domain="salon.localhost"), "domain"),
     ("bad transfer target", lambda s: s["escalation"].update(transfer_to="call Bob"), "escalation.transfer_to"),
+    ("transfer to its own number (a loop)", lambda s: s["escalation"].update(transfer_to="+44 20 7946 0001"),
+     "escalation.transfer_to"),
+    ("transfer to another Soniq number", lambda s: s["escalation"].update(transfer_to="+1 555 010 0001"),
+     "escalation.transfer_to"),
+    ("ringing timeout too short", lambda s: s["agent"].update(transfer_ringing_seconds=2), "agent.transfer_ringing_seconds"),
+    ("unknown transfer fallback", lambda s: s["agent"].update(escalation_fallback="voicemail"), "agent.escalation_fallback"),
     ("warning longer than the call", lambda s: s["agent"].update(max_call_seconds=100), "agent.first_warning_seconds"),
     ("negative price", lambda s: s["menu"][0].update(price="-1"), "menu[0].price"),
     ("zero capacity", lambda s: s["services"][0].update(capacity=0), "services[0].capacity"),
@@ -150,6 +156,26 @@ def test_a_bad_spec_names_the_field_and_creates_nothing(provisioned, barber_spec
     assert error.value.field == field
     assert not Tenant.objects.filter(schema_name=barber_spec.get("slug")).exclude(schema_name__in=["salon", "pizzeria", "public"]).exists()
     assert not PhoneNumber.objects.filter(number="+442079460001").exists()
+
+
+def test_a_transfer_back_to_the_businesss_own_number_is_refused_as_a_loop(provisioned, barber_spec):
+    barber_spec["escalation"]["transfer_to"] = "+44 20 7946 0001"
+
+    with pytest.raises(TenantSpecError) as error:
+        tenant_provision(spec=barber_spec)
+
+    assert "+442079460001 is a number Soniq answers" in str(error.value) and "loop" in str(error.value)
+
+
+def test_the_transfer_ringing_timeout_and_fallback_are_written_from_the_spec(provisioned, barber_spec):
+    barber_spec["agent"].update(transfer_ringing_seconds=12, escalation_fallback="message", transfer_text_staff=True)
+
+    tenant_provision(spec=barber_spec)
+
+    with schema_context("barber"):
+        agent = AgentSettings.objects.get()
+        assert (agent.transfer_ringing_seconds, agent.escalation_fallback, agent.transfer_text_staff) == (
+            12, "message", True)
 
 
 def test_a_british_spec_may_give_its_numbers_the_british_way(provisioned, barber_spec):

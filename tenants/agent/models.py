@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from core.call_contract import KEYPAD_KEYS, KEYPAD_OPERATOR_KEY
+from core.call_contract import KEYPAD_KEYS, KEYPAD_OPERATOR_KEY, TRANSFER_RINGING_SECONDS
 from core.phone import InvalidPhoneNumber, is_sip_uri, normalize_phone_number
 from core.weekdays import WEEKDAYS
 
@@ -26,6 +26,28 @@ def normalize_transfer_target(value: str, *, region: str | None = None) -> str:
         return "tel:" + normalize_phone_number(value, default_region=region)
     except InvalidPhoneNumber as exc:
         raise ValidationError(f"{value!r} is neither a phone number nor a SIP URI (sip:desk@example.com).") from exc
+
+
+def transfer_target_loop_check(target: str, *, own_numbers: tuple[str, ...] = ()) -> None:
+    """Refuse a transfer target that Soniq itself answers (the business's own number, or any number in
+    the platform's registry): the REFER would ring an agent again, which would transfer again — a
+    loop that ties up lines and never reaches a person. `own_numbers`: numbers not registered yet
+    (a spec being provisioned)."""
+    from tenants.selectors import phone_number_registered  # tenants.selectors imports public models
+
+    number = transfer_target_number(target)
+    if number and (number in own_numbers or phone_number_registered(number)):
+        raise ValidationError(f"{number} is a number Soniq answers (an agent's line), so a transfer there would come "
+                              "back to an agent in a loop. Use the number of a phone a person answers.")
+
+
+def transfer_target_number(target: str) -> str:
+    """The E.164 number a normalised target dials: `tel:+E164`, or a SIP URI whose user part is one."""
+    if target.startswith("tel:"):
+        return target[4:]
+    user = target.split(":", 1)[-1].split("@", 1)[0] if is_sip_uri(target) and "@" in target else ""
+    user = user.split(";", 1)[0]
+    return user if user.startswith("+") and user[1:].isdigit() else ""
 
 
 # What the agent says before the greeting when calls are recorded, in each language it is offered
@@ -50,6 +72,11 @@ def recording_disclosure_default(language: str) -> str:
 class AgentSettings(models.Model):
     class Fallback(models.TextChoices):
         CALLBACK = "callback", "Queue a callback request"
+        MESSAGE = "message", "Take a message"
+
+    class TransferMode(models.TextChoices):
+        COLD = "cold", "Cold: put the caller straight through"
+        WARM = "warm", "Warm: the agent briefs the person first"
 
     class Capabilities(models.TextChoices):
         BOOKINGS = "bookings", "Bookings (appointments)"
@@ -80,7 +107,27 @@ class AgentSettings(models.Model):
     first_warning_seconds = models.PositiveIntegerField(default=120, help_text="Seconds before the end for the first warning.")
     final_warning_seconds = models.PositiveIntegerField(default=30, help_text="Seconds before the end for the final warning.")
     transfer_to = models.CharField(max_length=200, blank=True, help_text="tel:+E164 or sip: URI of the humans who take transfers.")
-    escalation_fallback = models.CharField(max_length=20, choices=Fallback.choices, default=Fallback.CALLBACK)
+    transfer_mode = models.CharField(
+        max_length=10, choices=TransferMode.choices, default=TransferMode.COLD,
+        help_text="Warm: the caller holds while the agent calls your number, says who is calling and why, and "
+                  "connects them once you press 1 (2 declines). Needs the outbound SIP trunk (docs/sip.md).",
+    )
+    escalation_fallback = models.CharField(
+        max_length=20, choices=Fallback.choices, default=Fallback.CALLBACK,
+        verbose_name="when nobody answers a transfer",
+        help_text="What the agent does when the transfer is busy, declined or not answered, after telling the caller.",
+    )
+    # Long enough for someone to reach the phone, short enough that a caller does not give up
+    # listening to ringing (the SIP bridge's own default is 30 s).
+    transfer_ringing_seconds = models.PositiveSmallIntegerField(
+        default=TRANSFER_RINGING_SECONDS, validators=[MinValueValidator(5), MaxValueValidator(60)], verbose_name="transfer rings for (seconds)",
+        help_text="How long a transfer rings before the agent comes back to the caller.",
+    )
+    transfer_text_staff = models.BooleanField(
+        default=False, verbose_name="text the staff phone before a transfer",
+        help_text="Send the number you transfer to a text with the caller's number and why they called, as the "
+                  "phone rings (phone numbers only, not SIP addresses).",
+    )
     callback_promise = models.CharField(
         max_length=200, default="within one business day",
         help_text="What the agent promises when it queues a callback, e.g. 'within two hours'.",
@@ -114,6 +161,34 @@ class AgentSettings(models.Model):
     recording_retention_deletes_transcript = models.BooleanField(
         default=False, verbose_name="delete transcripts too",
         help_text="When a recording is deleted for its age, delete the call's transcript with it.",
+    )
+    # Callbacks the agent returns itself (calls/callback_dialing.py): off until the owner turns it on.
+    agent_returns_callbacks = models.BooleanField(
+        default=False, verbose_name="agent returns callbacks",
+        help_text="The agent calls queued callbacks back itself, during opening hours and the calling window.",
+    )
+    callback_max_attempts = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(10)], verbose_name="attempts per callback",
+        help_text="After this many tries without reaching the customer, the callback stays for a person.",
+    )
+    callback_retry_minutes = models.PositiveIntegerField(
+        default=120, validators=[MinValueValidator(5), MaxValueValidator(7 * 24 * 60)],
+        verbose_name="minutes between attempts",
+    )
+    callback_max_concurrent = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(20)], verbose_name="calls at once",
+        help_text="At most this many callbacks are being dialled or talked at the same time.",
+    )
+    # The customer's evening and morning, in the business's zone (and never outside opening hours).
+    callback_window_start_hour = models.PositiveSmallIntegerField(
+        default=9, validators=[MaxValueValidator(23)], verbose_name="not before (hour)",
+    )
+    callback_window_end_hour = models.PositiveSmallIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(24)], verbose_name="not after (hour)",
+    )
+    callback_abroad_allowed = models.BooleanField(
+        default=False, verbose_name="call numbers abroad",
+        help_text="Let the agent call back numbers outside the business's country.",
     )
     updated = models.DateTimeField(auto_now=True)
 
@@ -151,8 +226,12 @@ class AgentSettings(models.Model):
                 errors["first_warning_seconds"] = "The first warning must come before the call's maximum length."
             if self.final_warning_seconds is not None and self.final_warning_seconds >= self.first_warning_seconds:
                 errors["final_warning_seconds"] = "The final warning must come after (be shorter than) the first warning."
+        if (self.callback_window_start_hour is not None and self.callback_window_end_hour is not None
+                and self.callback_window_start_hour >= self.callback_window_end_hour):
+            errors["callback_window_end_hour"] = "The calling window must end after it starts."
         try:
             self.transfer_to = normalize_transfer_target(self.transfer_to)
+            transfer_target_loop_check(self.transfer_to)
         except ValidationError as exc:
             errors["transfer_to"] = exc.messages[0]
         if errors:

@@ -45,6 +45,7 @@ class FakeLiveKitSip:
     def __init__(self):
         self.trunks: dict[str, sip_proto.SIPInboundTrunkInfo] = {}
         self.rules: dict[str, sip_proto.SIPDispatchRuleInfo] = {}
+        self.outbound_trunks: dict[str, sip_proto.SIPOutboundTrunkInfo] = {}
         self.requests: list[str] = []
         self._ids = itertools.count(1)
         app = web.Application()
@@ -53,6 +54,8 @@ class FakeLiveKitSip:
             "UpdateSIPInboundTrunk": self._update_trunk, "DeleteSIPTrunk": self._delete_trunk,
             "ListSIPDispatchRule": self._list_rules, "CreateSIPDispatchRule": self._create_rule,
             "UpdateSIPDispatchRule": self._update_rule, "DeleteSIPDispatchRule": self._delete_rule,
+            "ListSIPOutboundTrunk": self._list_outbound_trunks, "CreateSIPOutboundTrunk": self._create_outbound_trunk,
+            "UpdateSIPOutboundTrunk": self._update_outbound_trunk,
         }.items():
             app.router.add_post(f"/twirp/livekit.SIP/{method}", self._twirp(method, handler))
         self.server = ThreadedServer(app)
@@ -74,6 +77,9 @@ class FakeLiveKitSip:
 
     def trunk_named(self, name: str) -> sip_proto.SIPInboundTrunkInfo | None:
         return next((trunk for trunk in self.trunks.values() if trunk.name == name), None)
+
+    def outbound_trunk_named(self, name: str) -> sip_proto.SIPOutboundTrunkInfo | None:
+        return next((trunk for trunk in self.outbound_trunks.values() if trunk.name == name), None)
 
     def rule_named(self, name: str) -> sip_proto.SIPDispatchRuleInfo | None:
         return next((rule for rule in self.rules.values() if rule.name == name), None)
@@ -154,10 +160,49 @@ class FakeLiveKitSip:
 
     def _delete_trunk(self, body: bytes) -> Any:
         request = sip_proto.DeleteSIPTrunkRequest.FromString(body)
-        trunk = self.trunks.pop(request.sip_trunk_id, None)
+        trunk = self.trunks.pop(request.sip_trunk_id, None) or self.outbound_trunks.pop(request.sip_trunk_id, None)
         if trunk is None:
             raise TwirpFailure("not_found", f"SIP trunk {request.sip_trunk_id} not found", 404)
         return sip_proto.SIPTrunkInfo(sip_trunk_id=trunk.sip_trunk_id, name=trunk.name)
+
+    # --- outbound trunks (no number conflicts: the server allows a number on several) ----------------
+
+    def _list_outbound_trunks(self, body: bytes) -> Any:
+        request = sip_proto.ListSIPOutboundTrunkRequest.FromString(body)
+        items = [trunk for trunk in self.outbound_trunks.values()
+                 if not request.trunk_ids or trunk.sip_trunk_id in request.trunk_ids]
+        return sip_proto.ListSIPOutboundTrunkResponse(items=items)
+
+    def _create_outbound_trunk(self, body: bytes) -> Any:
+        request = sip_proto.CreateSIPOutboundTrunkRequest.FromString(body)
+        if not request.trunk.address:
+            raise TwirpFailure("invalid_argument", "no trunk address specified", 400)
+        trunk = sip_proto.SIPOutboundTrunkInfo()
+        trunk.CopyFrom(request.trunk)
+        trunk.sip_trunk_id = self._new_id("ST")
+        self.outbound_trunks[trunk.sip_trunk_id] = trunk
+        return trunk
+
+    def _update_outbound_trunk(self, body: bytes) -> Any:
+        request = sip_proto.UpdateSIPOutboundTrunkRequest.FromString(body)
+        if request.sip_trunk_id not in self.outbound_trunks:
+            raise TwirpFailure("not_found", f"SIP trunk {request.sip_trunk_id} not found", 404)
+        trunk = sip_proto.SIPOutboundTrunkInfo()
+        trunk.CopyFrom(self.outbound_trunks[request.sip_trunk_id])
+        if request.WhichOneof("action") == "replace":
+            trunk.CopyFrom(request.replace)
+            trunk.sip_trunk_id = request.sip_trunk_id
+        else:
+            update = request.update
+            if update.HasField("numbers"):
+                values = _apply_list_update(list(trunk.numbers), update.numbers)
+                del trunk.numbers[:]
+                trunk.numbers.extend(values)
+            for name in ("address", "transport", "auth_username", "auth_password", "name", "metadata"):
+                if update.HasField(name):
+                    setattr(trunk, name, getattr(update, name))
+        self.outbound_trunks[trunk.sip_trunk_id] = trunk
+        return trunk
 
     # --- dispatch rules -------------------------------------------------------------------------
 

@@ -60,7 +60,9 @@ def test_it_creates_the_call_and_returns_a_token_and_the_salon_config(committed_
     assert config["llm"] == {"provider": "openai", "model": "gpt-4.1-mini"}
     assert config["max_call_seconds"] == 600
     assert config["warnings"] == {"first_seconds": 120, "final_seconds": 30}
-    assert config["transfer"] == {"available_now": True, "target": "tel:+15550100900"}
+    assert config["transfer"] == {"available_now": True, "target": "tel:+15550100900", "ringing_timeout_seconds": 18,
+                                  "fallback": "callback",
+                                  "mode": "cold"}
     assert config["callback_promise"] == "within two hours during opening hours"
     assert config["caller_number"] == "+15557654321"
     assert config["tools"] == ["check_availability", "create_booking", "find_bookings", "reschedule_booking", "cancel_booking",
@@ -117,7 +119,9 @@ def test_it_gives_standard_time_before_the_dst_change_and_no_transfer_on_saturda
 
     assert config["local_time"] == "2026-03-07T10:00:00-05:00"
     assert "Saturday 7 March 2026, 10:00 local time (America/New_York, EST, UTC-05:00)" in config["instructions"]
-    assert config["transfer"] == {"available_now": False, "target": "tel:+15550100900"}
+    assert config["transfer"] == {"available_now": False, "target": "tel:+15550100900", "ringing_timeout_seconds": 18,
+                                  "fallback": "callback",
+                                  "mode": "cold"}
     assert "queues a callback (within two hours during opening hours)" in config["instructions"]
 
 
@@ -137,7 +141,9 @@ def test_it_returns_the_pizzerias_own_config(committed_db, api_server, fixed_clo
     assert config["local_time"] == "2026-03-13T19:00:00+01:00"
     assert config["max_call_seconds"] == 420
     assert config["voice"]["voice_id"] == "a0e99841-438c-4a64-b679-ae501e7d6091"
-    assert config["transfer"] == {"available_now": True, "target": "sip:kitchen@pizzeria.example"}
+    assert config["transfer"] == {"available_now": True, "target": "sip:kitchen@pizzeria.example",
+                                  "ringing_timeout_seconds": 18, "fallback": "callback",
+                                  "mode": "cold"}
     assert config["tools"] == ["create_order", "order_status", "transfer_to_human", "end_call", "log_note"]
     # The menu's names (not the Truffle Pizza: it is off the menu today).
     assert config["stt"]["keyterms"] == ["Luigi's Pizzeria", "Margherita", "Pepperoni", "Quattro Formaggi", "Diavola",
@@ -229,7 +235,9 @@ def test_the_config_says_no_transfer_when_the_tenant_has_no_target(salon):
         AgentSettings.objects.update(transfer_to="")
         call = call_start(called_number="+15550100001", caller_number="", now=TUESDAY_AFTER_DST)
         config = call_config_build(tenant=salon, call=call, now=TUESDAY_AFTER_DST).model_dump()
-    assert config["transfer"] == {"available_now": False, "target": ""}
+    assert config["transfer"] == {"available_now": False, "target": "", "ringing_timeout_seconds": 18,
+                                  "fallback": "callback",
+                                  "mode": "cold"}
 
 
 def test_the_workers_own_sentences_come_in_the_tenants_language(committed_db, api_server, fixed_clock):

@@ -25,6 +25,25 @@ def clock_at(monkeypatch):
     return pin
 
 
+@pytest.fixture
+def transfer_settings():
+    """Changes the transfer settings of a business for one test (the database is committed)."""
+    from tenants.agent.models import AgentSettings
+
+    fields = ["escalation_fallback", "transfer_text_staff"]
+    changed = []
+
+    def change(tenant, **values) -> None:
+        with tenant_context(tenant):
+            changed.append((tenant, AgentSettings.objects.values(*fields).get()))
+            AgentSettings.objects.update(**values)
+
+    yield change
+    for tenant, saved in reversed(changed):
+        with tenant_context(tenant):
+            AgentSettings.objects.update(**saved)
+
+
 def ok(response: requests.Response) -> dict:
     assert response.status_code == 200, response.text
     body = response.json()
@@ -98,6 +117,65 @@ def test_a_failed_transfer_becomes_a_callback_and_is_no_longer_recorded_as_trans
         call.refresh_from_db()
         assert call.transferred_to == ""
         assert CallbackRequest.objects.filter(call=call).count() == 1
+
+
+def test_a_failed_transfer_at_a_business_that_takes_messages_asks_for_one_and_queues_no_callback(
+        committed_db, api_server, clock_at, transfer_settings):
+    clock_at(TUESDAY_11_NEW_YORK)
+    salon = tenant_named("salon")
+    transfer_settings(salon, escalation_fallback="message")
+    call, token = a_call(salon)
+    ok(tool(api_server, token, "transfer_to_human", {"reason": "Complaint"}))
+
+    body = ok(tool(api_server, token, "transfer_to_human", {"reason": "Complaint", "transfer_failed": True}))
+
+    assert body["result"] == {"action": "message"}
+    assert "What message should I pass on" in body["message"]
+    # The caller's message then arrives as a note, which is what the owner is told about.
+    ok(tool(api_server, token, "log_note", {"note": "Please call about the burnt fringe."}))
+    with tenant_context(salon):
+        call.refresh_from_db()
+        assert call.transferred_to == ""
+        assert not CallbackRequest.objects.filter(call=call).exists()
+        assert list(CallNote.objects.filter(call=call).values_list("text", flat=True)) == [
+            "Please call about the burnt fringe."]
+
+
+def test_a_business_that_texts_its_staff_phone_sends_the_caller_and_reason_as_the_transfer_starts(
+        committed_db, api_server, clock_at, transfer_settings):
+    from messaging.models import SmsMessage
+
+    clock_at(TUESDAY_11_NEW_YORK)
+    salon = tenant_named("salon")
+    transfer_settings(salon, transfer_text_staff=True)
+    call, token = a_call(salon)
+
+    ok(tool(api_server, token, "transfer_to_human", {"reason": "Wants to discuss a complaint"}))
+
+    with tenant_context(salon):
+        sms = SmsMessage.objects.get(call=call)
+    assert (sms.kind, sms.to_number) == ("transfer_context", "+15550100900")
+    assert CALLER in sms.body and "Wants to discuss a complaint" in sms.body
+
+
+def test_no_staff_text_unless_the_business_turned_it_on_or_for_a_sip_target(committed_db, api_server, clock_at,
+                                                                           transfer_settings):
+    from messaging.models import SmsMessage
+
+    clock_at(TUESDAY_11_NEW_YORK)
+    salon = tenant_named("salon")
+    call, token = a_call(salon)
+    ok(tool(api_server, token, "transfer_to_human", {"reason": "Complaint"}))
+    pizzeria = tenant_named("pizzeria")
+    transfer_settings(pizzeria, transfer_text_staff=True)
+    clock_at(FRIDAY_2130_BERLIN_SUMMER)
+    pizza_call, pizza_token = a_call(pizzeria)
+    ok(tool(api_server, pizza_token, "transfer_to_human", {"reason": "Big party order"}))
+
+    with tenant_context(salon):
+        assert not SmsMessage.objects.filter(call=call).exists()
+    with tenant_context(pizzeria):
+        assert not SmsMessage.objects.filter(call=pizza_call).exists()
 
 
 def test_a_callback_for_a_withheld_number_needs_a_number(committed_db, api_server, clock_at):
@@ -197,7 +275,7 @@ def test_the_openapi_schema_is_public_and_documents_every_endpoint(committed_db,
     schema = yaml.safe_load(response.text)
     assert set(schema["paths"]) == {
         "/internal/calls/start", "/internal/calls/{call_id}/log", "/internal/calls/{call_id}/recording",
-        *(f"/internal/voice-tools/{name}" for name in TOOL_NAMES),
+        "/internal/calls/{call_id}/callback-attempt", *(f"/internal/voice-tools/{name}" for name in TOOL_NAMES),
     }
     booking = schema["paths"]["/internal/voice-tools/create_booking"]["post"]
     assert {"Idempotency-Key"} <= {parameter["name"] for parameter in booking["parameters"]}

@@ -172,7 +172,8 @@ class FakeOpenAI:
 
 class FakeLiveKit:
     """Decodes TransferSIPParticipant and DeleteRoom with livekit.protocol and records them.
-    `transfer_outcome`: "success", "sip_error" (the callee was busy), "failed" (a FAILED status),
+    `transfer_outcome`: "success", "sip_error" (the callee was busy), "declined" (603), "rang_out" (the
+    bridge's ringing timeout), "failed" (a FAILED status),
     "ongoing" (ONGOING with a transfer id) or "empty" (an older server's empty success).
     `transfer_seconds`: how long the transfer rings before the answer. `delete_fails`: DeleteRoom
     answers 500 (recorded all the same). `on_transfer`: called (in the server's thread) as it answers."""
@@ -202,7 +203,8 @@ class FakeLiveKit:
         asked = time.time()
         message = sip_proto.TransferSIPParticipantRequest.FromString(await request.read())
         self.transfers.append({"room": message.room_name, "participant_identity": message.participant_identity,
-                               "transfer_to": message.transfer_to, "play_dialtone": message.play_dialtone})
+                               "transfer_to": message.transfer_to, "play_dialtone": message.play_dialtone,
+                               "ringing_timeout": message.ringing_timeout.seconds, "headers": dict(message.headers)})
         if self.transfer_seconds:
             await asyncio.sleep(self.transfer_seconds)
         self.ringing.append((asked, time.time()))
@@ -213,6 +215,16 @@ class FakeLiveKit:
         if self.transfer_outcome == "sip_error":
             return web.json_response({"code": "failed_precondition", "msg": "transfer failed",
                                       "meta": {"sip_status_code": "486", "sip_status": "Busy Here"}}, status=412)
+        if self.transfer_outcome == "declined":
+            return web.json_response({"code": "failed_precondition", "msg": "call transfer failed",
+                                      "meta": {"sip_status_code": "603", "sip_status": "Decline"}}, status=412)
+        if self.transfer_outcome == "status_lost":
+            # The SIP bridge v1.8.0's race: it lost the carrier's 202 to its REFER and gave up at once.
+            return web.json_response({"code": "canceled", "msg": "transaction failed to complete (0 intermediate "
+                                                                 "responses)"}, status=408)
+        if self.transfer_outcome == "rang_out":
+            # What the server answers when the SIP bridge's ringing timeout cancelled the REFER's wait.
+            return web.json_response({"code": "canceled", "msg": "refer canceled"}, status=499)
         status = {"success": sip_proto.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL,
                   "ongoing": sip_proto.SIPTransferStatus.STS_TRANSFER_ONGOING,
                   }.get(self.transfer_outcome, sip_proto.SIPTransferStatus.STS_TRANSFER_FAILED)

@@ -80,10 +80,37 @@ def test_a_failed_transfer_falls_back_to_a_callback(live_api, friday_noon, fake_
     assert answer["transfer_failed"] is True
     assert answer["result"]["action"] == "callback"
     assert answer["message"].startswith("I couldn't put you through")
-    assert spoken(call)[-1] == "I'm sorry, I couldn't put you through; the team will call you back."
+    # The caller hears why at once — a fixed sentence, before the model says what happens next.
+    assert spoken(call)[-3:] == ["I'm transferring you to a colleague now, please hold the line.",
+                                 "I'm sorry, that line is busy right now.",
+                                 "I'm sorry, I couldn't put you through; the team will call you back."]
+    assert answer["caller_already_told"]
+    # The REFER rang for the business's timeout and told the person why and who.
+    (transfer,) = fake_livekit.transfers
+    assert transfer["ringing_timeout"] == 18
+    assert transfer["headers"] == {"X-Soniq-Reason": "Wants to speak to the owner", "X-Soniq-Caller": CALLER_NUMBER}
+    (attempt,) = call.recorder.build_log(outcome="callback", end_reason="")["transfer_attempts"]
+    assert (attempt["target"], attempt["kind"], attempt["outcome"], attempt["sip_status"]) == (
+        transfer["transfer_to"], "cold", "busy", 486)
     with schema_context("salon"):
         assert CallbackRequest.objects.get().caller_number == CALLER_NUMBER
         assert Call.objects.get(pk=call.call_id).transferred_to == ""
+
+
+def test_a_reason_cannot_add_a_header_to_the_refer(live_api, friday_noon, fake_livekit):
+    model = ScriptedLLM([{"tool_calls": [("transfer_to_human", {
+        "reason": "Owner\r\nX-Injected: 1\t please   now"})]}])
+
+    async def conversation():
+        control, lkapi = await livekit_control(fake_livekit)
+        session, call = await start_text_call(called_number=SALON_NUMBER, model=model, control=control, room=ROOM)
+        await turn(session, "Can I speak to the owner?")
+        await close(session, call)
+        await lkapi.aclose()
+
+    asyncio.run(conversation())
+    (transfer,) = fake_livekit.transfers
+    assert transfer["headers"]["X-Soniq-Reason"] == "Owner X-Injected: 1 please now"
 
 
 def test_the_time_limit_warns_twice_then_transfers(live_api, friday_noon, fake_livekit):

@@ -21,7 +21,7 @@ from livekit.agents import AgentSession
 from bookings.models import Booking
 from calls.models import Call, CallbackRequest
 from core import languages
-from core.call_contract import CallConfig, SttConfig, WarningsConfig
+from core.call_contract import TOOL_NAMES, CallConfig, SttConfig, WarningsConfig
 from testing.demo_tenants import SALON_NUMBER
 from voiceworker import call_actions
 from voiceworker.agent import SoniqAgent
@@ -480,7 +480,7 @@ def test_an_unknown_number_is_hung_up_even_when_the_apology_voice_cannot_be_buil
 def test_the_agent_offers_its_tools_through_the_public_constructor():
     agent = SoniqAgent(instructions="x", tools_offered=["log_note", "end_call"])
     assert sorted(tool.id for tool in agent.tools) == ["end_call", "log_note"]
-    assert len(SoniqAgent(instructions="x").tools) == 10  # every tool when the API names none
+    assert len(SoniqAgent(instructions="x").tools) == len(TOOL_NAMES)  # every tool when the API names none
 
 
 # 9. A retried create is replayed, not repeated ---------------------------------------------------------

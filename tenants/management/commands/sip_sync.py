@@ -5,7 +5,7 @@ from tenants.sip_trunk import SipTrunkError, sip_trunk_config_problem
 
 
 class Command(BaseCommand):
-    help = ("Make LiveKit's SIP trunk and dispatch rule match the phone-number registry: add missing numbers, "
+    help = ("Make LiveKit's SIP trunks (inbound, and outbound when SIP_OUTBOUND_ADDRESS is set) and dispatch rule match the phone-number registry: add missing numbers, "
             "remove numbers no tenant owns (from Soniq's trunk only), fix the rule. --check only reports, and "
             "exits 1 on drift.")
 
@@ -21,7 +21,8 @@ class Command(BaseCommand):
             report = sip_sync.sip_sync_run(apply=not check)
         except SipTrunkError as exc:
             raise CommandError(str(exc)) from exc
-        where = f"trunk {report.trunk_id or '(none)'}, dispatch rule {report.dispatch_rule_id or '(none)'}"
+        where = f"trunk {report.trunk_id or '(none)'}, dispatch rule {report.dispatch_rule_id or '(none)'}" + (
+            f", outbound trunk {report.outbound_trunk_id}" if report.outbound_trunk_id else "")
         if report.in_step:
             self.stdout.write(f"LiveKit matches the registry ({where}, {len(report.numbers_on_trunk)} numbers).")
             return
