@@ -44,7 +44,6 @@ from dataclasses import dataclass
 
 import phonenumbers
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -53,6 +52,7 @@ from django_tenants.utils import tenant_context
 from calls.models import Call, CallbackAttempt, CallbackRequest, DoNotCall
 from core import clock
 from core.errors import DomainError, ToolOutcome
+from core.grants import GrantRefused, grant_read, grant_sign
 from core.phone import is_e164
 from messaging.models import SmsOptOut
 from tenants.agent.models import AgentSettings
@@ -87,23 +87,14 @@ class CallbackGrant:
 
 
 def callback_grant_issue(*, schema_name: str, attempt_id: int, now: dt.datetime | None = None) -> str:
-    expires = (now or clock.now()) + dt.timedelta(seconds=GRANT_SECONDS)
-    return signing.Signer(salt=GRANT_SALT).sign_object({"s": schema_name, "a": attempt_id,
-                                                        "e": int(expires.timestamp())})
+    return grant_sign({"s": schema_name, "a": attempt_id}, salt=GRANT_SALT, valid_seconds=GRANT_SECONDS, now=now)
 
 
 def callback_grant_read(grant: str) -> CallbackGrant:
-    if not grant or len(grant) > 2000:
-        raise InvalidCallbackGrant("The callback grant is missing or malformed.")
     try:
-        payload = signing.Signer(salt=GRANT_SALT).unsign_object(grant)
-    except (signing.BadSignature, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidCallbackGrant("The callback grant is not valid.") from exc
-    if not isinstance(payload, dict) or not isinstance(payload.get("s"), str) \
-            or not isinstance(payload.get("a"), int) or not isinstance(payload.get("e"), int):
-        raise InvalidCallbackGrant("The callback grant is not valid.")
-    if clock.now().timestamp() >= payload["e"]:
-        raise InvalidCallbackGrant("The callback grant has expired.")
+        payload = grant_read(grant, salt=GRANT_SALT, fields={"s": str, "a": int}, what="the callback grant")
+    except GrantRefused as exc:
+        raise InvalidCallbackGrant(str(exc)) from exc
     return CallbackGrant(schema_name=payload["s"], attempt_id=payload["a"])
 
 

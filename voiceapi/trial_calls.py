@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core import signing
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
@@ -23,8 +22,8 @@ from django.utils.translation import gettext as _
 
 from bookings.models import Booking
 from calls.models import Call, CallbackRequest
-from core import clock
 from core.errors import DomainError
+from core.grants import GrantExpired, GrantRefused, grant_read, grant_sign
 from orders.models import Order
 from tenants.agent.models import AgentSettings
 
@@ -50,23 +49,16 @@ class TrialGrant:
 
 def trial_grant_issue(*, schema_name: str, user: str, draft_key: str = "", now: dt.datetime | None = None,
                      valid_seconds: int = GRANT_SECONDS) -> str:
-    expires = (now or clock.now()) + dt.timedelta(seconds=valid_seconds)
-    return signing.Signer(salt=SALT).sign_object({"s": schema_name, "u": user, "d": draft_key,
-                                                  "e": int(expires.timestamp())})
+    return grant_sign({"s": schema_name, "u": user, "d": draft_key}, salt=SALT, valid_seconds=valid_seconds, now=now)
 
 
 def trial_grant_read(grant: str) -> TrialGrant:
-    if not grant or len(grant) > 2000:
-        raise InvalidTrialGrant("The test call grant is missing or malformed.")
     try:
-        payload = signing.Signer(salt=SALT).unsign_object(grant)
-    except (signing.BadSignature, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidTrialGrant("The test call grant is not valid.") from exc
-    if not isinstance(payload, dict) or not all(isinstance(payload.get(key), str) for key in ("s", "u", "d")) \
-            or not isinstance(payload.get("e"), int):
-        raise InvalidTrialGrant("The test call grant is not valid.")
-    if clock.now().timestamp() >= payload["e"]:
-        raise InvalidTrialGrant("The test call grant has expired; start the test call again.")
+        payload = grant_read(grant, salt=SALT, fields={"s": str, "u": str, "d": str}, what="the test call grant")
+    except GrantExpired as exc:
+        raise InvalidTrialGrant("The test call grant has expired; start the test call again.") from exc
+    except GrantRefused as exc:
+        raise InvalidTrialGrant(str(exc)) from exc
     return TrialGrant(schema_name=payload["s"], user=payload["u"], draft_key=payload["d"])
 
 
