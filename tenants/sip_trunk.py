@@ -170,12 +170,16 @@ async def _reconcile(config: SipTrunkConfig, numbers: set[str], *, apply: bool) 
 
 
 async def _find_trunk(sip: SipService, name: str) -> sip_proto.SIPInboundTrunkInfo | None:
+    # Which one SignalWire's calls match is LiveKit's choice; Soniq will not guess which to edit.
     listing = await sip.list_inbound_trunk(sip_proto.ListSIPInboundTrunkRequest())
-    named = [trunk for trunk in listing.items if trunk.name == name]
+    return _the_one_named(listing.items, name, kind="inbound trunks")
+
+
+def _the_one_named(items, name: str, *, kind: str):
+    named = [item for item in items if item.name == name]
     if len(named) > 1:
-        # Which one SignalWire's calls match is LiveKit's choice; Soniq will not guess which to edit.
-        ids = ", ".join(trunk.sip_trunk_id for trunk in named)
-        raise SipTrunkError(f"LiveKit has {len(named)} inbound trunks named {name!r} ({ids}); delete all but one.",
+        ids = ", ".join(item.sip_trunk_id for item in named)
+        raise SipTrunkError(f"LiveKit has {len(named)} {kind} named {name!r} ({ids}); delete all but one.",
                             transient=False)
     return named[0] if named else None
 
@@ -278,14 +282,9 @@ async def _fix_rule(sip: SipService, rule: sip_proto.SIPDispatchRuleInfo | None,
 # --- the outbound trunk ---------------------------------------------------------------------------
 
 async def _find_outbound_trunk(sip: SipService, name: str) -> sip_proto.SIPOutboundTrunkInfo | None:
+    # The worker dials through the trunk of this name; two would make that a guess.
     listing = await sip.list_outbound_trunk(sip_proto.ListSIPOutboundTrunkRequest())
-    named = [trunk for trunk in listing.items if trunk.name == name]
-    if len(named) > 1:
-        # The worker dials through the trunk of this name; two would make that a guess.
-        ids = ", ".join(trunk.sip_trunk_id for trunk in named)
-        raise SipTrunkError(f"LiveKit has {len(named)} outbound trunks named {name!r} ({ids}); delete all but one.",
-                            transient=False)
-    return named[0] if named else None
+    return _the_one_named(listing.items, name, kind="outbound trunks")
 
 
 def _wanted_outbound_trunk(config: SipTrunkConfig, numbers: set[str]) -> sip_proto.SIPOutboundTrunkInfo:
