@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, connections
 
+from core import after_response
 from testing.live_server import LiveServer, truncate_activity
 
 # A real Celery worker and a local SignalWire (calls, messaging and API tests); a local LiveKit SIP
@@ -69,6 +70,9 @@ def committed_db(django_db_setup, django_db_blocker):
         try:
             yield
         finally:
+            # A test server in this process may still be running a request's follow-ups after its
+            # answer (core/after_response.py): they must not write into the tables being emptied.
+            after_response.idle(timeout=10)
             truncate_activity()
             from bookings.verification import verification_counters_reset
 

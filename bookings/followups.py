@@ -1,8 +1,9 @@
 """What follows a change to a booking, one function per change: the customer's text, the owner's
 email and staff text, the webhook event, and the booking's event in the business's connected
-calendars. The booking services register exactly one of these with
-`transaction.on_commit(..., robust=True)`, so nothing goes out for a write that rolls back, and a
-follow-up that fails is logged without turning the committed booking into an error.
+calendars. The booking services register exactly one of these with `followup_after_commit`
+(core/after_response.py), so nothing goes out for a write that rolls back, a caller on the line
+does not wait for it, and a follow-up that fails is logged without turning the committed booking
+into an error.
 
     booking_created              booking_create (the agent's create_booking, the admin's "Add booking")
     booking_moved                booking_reschedule (a caller, by phone)

@@ -7,11 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
@@ -33,6 +32,7 @@ from bookings.refusals import offer_sentence, start_refusal_sentence, too_far_ah
 from bookings.selectors import change_deadline
 from bookings.sms import booking_reminder_queue
 from core import clock
+from core.after_response import followup_after_commit
 from core.errors import DomainError
 from messaging.models import SmsMessage
 from tenants.selectors import customer_phone_number, tenant_timezone
@@ -104,15 +104,22 @@ def _lane_take(*, service: Service, span: BookingSpan, moving: Booking | None = 
     both count N-1 overlapping bookings, and both insert. Locking the service row makes bookers (and
     movers) of this service take turns between counting and writing; under READ COMMITTED the count
     below runs after the lock is granted, so it sees the booking the previous holder committed. The
-    capacity is read from the locked row, too. A booking being `moving` does not block itself."""
-    locked = Service.objects.select_for_update().get(pk=service.pk)
+    capacity is read from the locked row, too (into `service`). A booking being `moving` does not
+    block itself."""
+    with connection.cursor() as cursor:
+        # SQL rather than `select_for_update().get()`, whose compile cost 0.35 ms of CPU, under the lock.
+        cursor.execute(_SERVICE_LOCK_SQL, [service.pk])
+        (service.capacity,) = cursor.fetchone()
     overlapping = [lane for _start, _blocked_until, lane in
-                   confirmed_bookings_between(locked, since=span.start, until=span.blocked_until,
+                   confirmed_bookings_between(service, since=span.start, until=span.blocked_until,
                                               excluding=moving.pk if moving is not None else None)]
-    lane = free_lane(overlapping_lanes=overlapping, capacity=locked.capacity)
+    lane = free_lane(overlapping_lanes=overlapping, capacity=service.capacity)
     if lane is None:
         raise _SlotTaken
-    return locked, lane
+    return service, lane
+
+
+_SERVICE_LOCK_SQL = f'SELECT "capacity" FROM "{Service._meta.db_table}" WHERE "id" = %s FOR UPDATE'
 
 
 def booking_day_check(*, day: dt.date, now: dt.datetime) -> None:
@@ -186,9 +193,9 @@ def booking_create(
                 customer_name=customer_name, customer_phone=phone, notes=notes, call=call,
                 status=Booking.Status.CONFIRMED,
             )
-            # robust: by then the booking is committed, so a follow-up that fails must not turn the
-            # caller's answer into an error (the agent would try again and book twice).
-            transaction.on_commit(partial(followups.booking_created, booking=booking), robust=True)
+            # After the commit, and after the caller's answer is sent; a follow-up that fails is logged
+            # and never turns the answer into an error (the agent would try again and book twice).
+            followup_after_commit(followups.booking_created, booking=booking)
     return booking
 
 
@@ -207,8 +214,8 @@ def bookings_cancel(*, booking_ids: list[int], now: dt.datetime | None = None, r
                                           for booking in bookings])
         for booking in bookings:
             booking.status = Booking.Status.CANCELLED
-            transaction.on_commit(partial(followups.booking_cancelled_by_business, booking=booking,
-                                          still_ahead=booking.start > now), robust=True)
+            followup_after_commit(followups.booking_cancelled_by_business, booking=booking,
+                                  still_ahead=booking.start > now)
     return bookings
 
 
@@ -317,7 +324,7 @@ def booking_reschedule(*, booking: Booking, start: dt.datetime, call: Call | Non
                 span.start, span.end, span.blocked_until, lane, now)
             BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.MOVED, from_start=from_start,
                                         to_start=span.start, call=call)
-            transaction.on_commit(partial(followups.booking_moved, booking=booking, previous_start=from_start), robust=True)
+            followup_after_commit(followups.booking_moved, booking=booking, previous_start=from_start)
     return booking
 
 
@@ -344,5 +351,5 @@ def booking_cancel_by_caller(*, booking: Booking, reason: str = "", call: Call |
         booking.status = Booking.Status.CANCELLED
         BookingEvent.objects.create(booking=booking, kind=BookingEvent.Kind.CANCELLED_BY_CALLER,
                                     from_start=booking.start, reason=(reason or "").strip()[:500], call=call)
-        transaction.on_commit(partial(followups.booking_cancelled_by_caller, booking=booking), robust=True)
+        followup_after_commit(followups.booking_cancelled_by_caller, booking=booking)
     return booking

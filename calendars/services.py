@@ -9,7 +9,7 @@ the last known busy times anyway. So busy times are read into `CalendarBusy` by 
 by Google's push notifications, and, when the mirror is older than CALENDAR_FRESH_SECONDS, by the
 voice tool itself before its transaction, waiting at most CALENDAR_CALL_WAIT_MS. The decision then
 reads the mirror under the same row lock as the bookings, in the same statement as they are read
-(`calendar_busy_rows`, a UNION ALL in `bookings.availability.confirmed_bookings_between`).
+(`calendar_busy_rows_sql`, a UNION ALL in `bookings.availability.confirmed_bookings_between`).
 
 Bookings are written to the calendar after their commit (`calendar_booking_changed`, called from the
 booking's follow-up): the desired event is recorded in `CalendarEvent` and a Celery task pushes it,
@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core import signing
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import IntegerField, Q, Value
+from django.db.models import Q
 
 from calendars import providers
 from calendars.crypto import SecretUnreadable, secret_open, secret_seal
@@ -73,18 +73,23 @@ def _live_connections(*, service_id: int | None = None):
 
 # --- Busy times: the mirror and the one read the booking decision makes --------------------------------
 
-def calendar_busy_rows(*, service, since: dt.datetime, until: dt.datetime):
-    """The mirror's busy times of the calendars connected to `service` (or to the whole business) that
-    overlap [since, until), as a query of (start, end, lane, blocks) rows with lane -1 (no lane of the
+def calendar_busy_rows_sql() -> str:
+    """The mirror's busy times of the calendars connected to a service (or to the whole business) that
+    overlap [since, until), as SQL of (start, end, lane, blocks) rows with lane -1 (no lane of the
     service's): the booking decision reads it in the same statement as the service's bookings
     (`bookings.availability.confirmed_bookings_between`), under the service's row lock, and it never
-    waits for a provider. `calendar_places` says how many places each row takes."""
-    return CalendarBusy.objects.filter(
-        # A revoked calendar's last known busy times still block until the owner reconnects or
-        # disconnects it: better a time not offered than a double booking.
-        connection__status__in=BLOCKING_STATUSES, start__lt=until, end__gt=since,
-    ).filter(Q(connection__service__isnull=True) | Q(connection__service_id=service.pk)).order_by().annotate(
-        busy_lane=Value(-1, output_field=IntegerField())).values_list("start", "end", "busy_lane", "connection__blocks")
+    waits for a provider. `calendar_places` says how many places each row takes. Named parameters:
+    `since`, `until`, `service_id`, `blocking_statuses` (`BLOCKING_STATUSES`).
+
+    SQL rather than a queryset: the ORM took 0.8 ms of CPU to compile the statement, under the lock."""
+    busy, connections = CalendarBusy._meta.db_table, CalendarConnection._meta.db_table
+    # A revoked calendar's last known busy times still block until the owner reconnects or
+    # disconnects it: better a time not offered than a double booking.
+    return (f'SELECT busy."start", busy."end", -1, connection."blocks" FROM "{busy}" busy '
+            f'JOIN "{connections}" connection ON connection."id" = busy."connection_id" '
+            'WHERE connection."status" = ANY(%(blocking_statuses)s) AND busy."start" < %(until)s '
+            'AND busy."end" > %(since)s '
+            'AND (connection."service_id" IS NULL OR connection."service_id" = %(service_id)s)')
 
 
 def calendar_places(*, blocks: str | None, capacity: int) -> int:

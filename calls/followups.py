@@ -1,7 +1,7 @@
 """What follows what happens on a call, one function per action: the owner's email and staff text,
 and the webhook event (`notifications.events` records both). `calls.services` and the end-of-call
-tasks register exactly one of these with `transaction.on_commit(..., robust=True)`, or call it once
-the work it follows is stored.
+tasks register exactly one of these with `core.after_response.followup_after_commit`, or call it
+once the work it follows is stored.
 
     callback_queued   call_transfer_request (nobody to transfer to: a callback is promised)
     transfer_failed   call_transfer_request with transfer_failed (the worker's REFER did not go through)

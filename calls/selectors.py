@@ -7,18 +7,25 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from django.db.models import Subquery
+
 from calls.models import Call
 from tenants.agent.models import AgentSettings, EscalationHours
 from tenants.agent.selectors import agent_settings_get
 
 
-def call_get(*, call_id: str) -> Call | None:
+def call_get(*, call_id: str, with_agent_language: bool = False) -> Call | None:
+    """The call, or None. `with_agent_language`: with `call.agent_language`, the language the
+    business's agent speaks now, read in the same round trip (every voice tool answers in it)."""
     try:
         primary_key = uuid.UUID(str(call_id))
     except ValueError:
         return None
+    calls = Call.objects.all()
+    if with_agent_language:
+        calls = calls.annotate(agent_language=Subquery(AgentSettings.objects.order_by("id").values("language")[:1]))
     try:
-        return Call.objects.get(pk=primary_key)
+        return calls.get(pk=primary_key)
     except Call.DoesNotExist:
         return None
 

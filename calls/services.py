@@ -7,7 +7,6 @@ from the call token before calling them.
 from __future__ import annotations
 
 import datetime as dt
-from functools import partial
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 from calls import followups
 from calls.models import Call, CallbackRequest, CallNote
 from calls.selectors import transfer_target_at
+from core.after_response import followup_after_commit
 from core.errors import DomainError, ToolOutcome
 from core.phone import InvalidPhoneNumber, is_e164, normalize_phone_number
 from tenants.agent.models import AgentSettings
@@ -74,8 +74,8 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
             call.save(update_fields=["transferred_to"])
             if agent_settings.transfer_text_staff and target.startswith("tel:"):
                 # Sent as the REFER goes out: the text reaches the staff phone while it rings.
-                transaction.on_commit(partial(followups.transfer_starting, call=call, staff_number=target[4:],
-                                              reason=reason), robust=True)
+                followup_after_commit(followups.transfer_starting, call=call, staff_number=target[4:],
+                                      reason=reason)
         return ToolOutcome(
             result={"action": "transfer", "transfer_to": target},
             message=_("I'm transferring you to a colleague now, please hold the line."),
@@ -109,7 +109,7 @@ def call_transfer_request(*, call: Call, reason: str, now: dt.datetime, transfer
             call.transferred_to = ""
             call.save(update_fields=["transferred_to"])
         followup = followups.transfer_failed if transfer_failed else followups.callback_queued
-        transaction.on_commit(partial(followup, callback_request=callback_request), robust=True)
+        followup_after_commit(followup, callback_request=callback_request)
     promise = agent_settings.callback_promise
     sentence = (_("I couldn't put you through, so I've asked the team to call you back {promise}.") if transfer_failed
                 else _("Nobody can take the call right now, so I've asked the team to call you back {promise}."))
@@ -135,5 +135,5 @@ def call_end_request(*, call: Call, reason: str, outcome: str) -> ToolOutcome:
 
 def call_note_add(*, call: Call, note: str) -> ToolOutcome:
     call_note = CallNote.objects.create(call=call, text=note.strip())
-    transaction.on_commit(partial(followups.message_taken, call_note=call_note), robust=True)
+    followup_after_commit(followups.message_taken, call_note=call_note)
     return ToolOutcome(result={"note_id": call_note.pk}, message=_("I've made a note of that."))

@@ -5,7 +5,8 @@ rolls back, and an event recorded twice is sent once).
 
 Who calls them: one follow-up function per domain action, which sends everything that follows the
 action (these events, the customer's text): `bookings/followups.py`, `orders/followups.py`,
-`calls/followups.py`. Services register that one function with `transaction.on_commit`.
+`calls/followups.py`. Services register that one function with
+`core.after_response.followup_after_commit`.
 Calendars (not a domain action) call `calendar_problem` from their sync and event writes.
 
 Every one of them swallows and logs its own errors: a follow-up must never fail the booking, the

@@ -1,6 +1,6 @@
 """What follows a change to an order, one function per change: the customer's text and the webhook
 event. `orders.services` and `orders.status` register exactly one of these with
-`transaction.on_commit(..., robust=True)` (see bookings/followups.py for why).
+`core.after_response.followup_after_commit` (see bookings/followups.py for why).
 
     order_created         order_create (the agent's create_order)
     order_status_changed  order_status_change (the kitchen's buttons and actions in the admin)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core import clock
+from core.after_response import followup_after_commit
 from core.errors import DomainError
 from core.phrasing import spoken_time
 from orders import followups
@@ -168,8 +168,8 @@ def order_create(
         for line in lines:
             line.order = order
         OrderLine.objects.bulk_create(lines)
-        # robust: by then the order is committed, so a follow-up that fails must not turn the caller's
-        # answer into an error (the agent would retry and order twice); Django logs it instead.
-        transaction.on_commit(partial(followups.order_created, order=order), robust=True)
+        # After the commit, and after the caller's answer is sent; a follow-up that fails is logged and
+        # never turns the answer into an error (the agent would retry and order twice).
+        followup_after_commit(followups.order_created, order=order)
 
     return order

@@ -6,10 +6,9 @@ The one place that decides which status changes are allowed; the admin's buttons
 """
 from __future__ import annotations
 
-from functools import partial
-
 from django.db import transaction
 
+from core.after_response import followup_after_commit
 from core.errors import DomainError
 from orders import followups
 from orders.models import Order
@@ -57,8 +56,7 @@ def order_status_change(*, order_id: int, status: str) -> Order:
             )
         previous_status, order.status = order.status, status
         order.save(update_fields=["status", "updated"])
-        # robust: the status change has committed; a follow-up that fails must not turn the
-        # owner's click into an error.
-        transaction.on_commit(partial(followups.order_status_changed, order=order, previous_status=previous_status),
-                              robust=True)
+        # After the commit; a follow-up that fails is logged and never turns the owner's click (or
+        # the caller's answer) into an error.
+        followup_after_commit(followups.order_status_changed, order=order, previous_status=previous_status)
     return order

@@ -5,6 +5,9 @@
   without this rule `evil.salon.localhost` or a typo'd domain would show the operator login.
 - Every internal API response is `Cache-Control: no-store`: call start returns a call token and the
   tools return callers' details; no proxy or client cache may keep them.
+- On the internal API a domain action's follow-ups (texts, emails, webhooks, calendar events) run
+  after the response is sent (core/after_response.py): a caller on the line waits on those requests.
+  Not in the admin: an owner's page gains nothing from it, and its tests would have to wait for them.
 """
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
+
+from core.after_response import respond_then_follow_up
 
 OPERATOR_ADMIN_PREFIX = "/admin/"
 INTERNAL_API_PREFIX = "/internal/"
@@ -53,3 +58,13 @@ class InternalAPINoStoreMiddleware:
         if request.path_info.startswith(INTERNAL_API_PREFIX) and on_public_host(request):
             add_never_cache_headers(response)
         return response
+
+
+class AfterResponseMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(INTERNAL_API_PREFIX) and on_public_host(request):
+            return respond_then_follow_up(self.get_response, request)
+        return self.get_response(request)

@@ -149,6 +149,8 @@ MIDDLEWARE = [
     # The operator admin only on OPERATOR_HOSTS; no-store on the internal API (call start returns a token).
     "soniq_site.middleware.OperatorHostMiddleware",
     "soniq_site.middleware.InternalAPINoStoreMiddleware",
+    # The internal API's follow-ups run after its response is sent (core/after_response.py).
+    "soniq_site.middleware.AfterResponseMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 from django_tenants.utils import schema_context
 
+from core import after_response
 from notifications.tests.fakes import ReceivedMail, WebhookReceiver
 from notifications.tests.helpers import wait_until
 
@@ -72,9 +73,11 @@ class Heard:
         return heard
 
     def settled(self, *, timeout: float = 20) -> set[str]:
-        """Everything heard once every follow-up the action recorded has been sent (the entry point
-        has returned, so all of them are recorded by now)."""
-        wait_until(lambda: _pending(self.schema) == 0, timeout=timeout, what="every follow-up to be sent")
+        """Everything heard once every follow-up the action recorded has been sent. A test server in
+        this process (`api_server`) may still be running them after its answer went out
+        (core/after_response.py): they are recorded once it is idle."""
+        wait_until(lambda: after_response.idle(timeout=0.5) and _pending(self.schema) == 0, timeout=timeout,
+                   what="every follow-up to be sent")
         # A row is marked sent a moment after its message arrives, never before: all is heard now.
         return self.heard()
 
@@ -99,7 +102,8 @@ def followups(committed_db, celery_worker_process, smtp_server, signalwire_fake,
 
             owner = f"owner-{uuid.uuid4().hex[:8]}@{schema}.example"
             # What the setup itself set off (a booking's confirmation) is sent before listening starts.
-            wait_until(lambda: _pending(schema) == 0, what="the setup's follow-ups to be sent")
+            wait_until(lambda: after_response.idle(timeout=0.5) and _pending(schema) == 0,
+                       what="the setup's follow-ups to be sent")
             with schema_context(schema):
                 notification_settings_update(emails=[owner], sms_numbers=[STAFF_MOBILE], events=every_event())
                 endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=[])

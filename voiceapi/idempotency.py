@@ -37,6 +37,16 @@ def _idempotency_record_claim(*, call: Call, key: str, action: str, request_hash
     return row[0] if row else None
 
 
+def _idempotency_record_answer(*, record_id: int, status_code: int, body: dict[str, Any]) -> None:
+    """Store the response of the claimed record. SQL rather than `.filter().update()`, whose compile
+    cost 0.3 ms of CPU on every create_booking; the body is encoded as the model's field does."""
+    table = IdempotencyRecord._meta.db_table
+    response = IdempotencyRecord._meta.get_field("response").get_db_prep_value(body, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f'UPDATE "{table}" SET status_code = %s, response = %s WHERE id = %s',
+                       [status_code, response, record_id])
+
+
 def tool_response_idempotent(*, call: Call, key: str, action: str, request_hash: str,
                              respond: Callable[[], tuple[int, dict[str, Any]]]) -> tuple[int, dict[str, Any], bool]:
     """The response to a create request carrying an Idempotency-Key: the first response for that key
@@ -55,7 +65,7 @@ def tool_response_idempotent(*, call: Call, key: str, action: str, request_hash:
         record_id = _idempotency_record_claim(call=call, key=key, action=action, request_hash=request_hash)
         if record_id is not None:
             status_code, body = respond()
-            IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status_code, response=body)
+            _idempotency_record_answer(record_id=record_id, status_code=status_code, body=body)
             return status_code, body, False
 
     first = IdempotencyRecord.objects.get(call=call, key=key)

@@ -25,7 +25,6 @@ from core.call_contract import TOOL_NAMES, TOOLS_BY_NAME
 from core.errors import DomainError, ToolOutcome
 from orders.selectors import order_status
 from orders.voice import create_order, order_read_back
-from tenants.agent.selectors import agent_language
 from voiceapi import serializers as shapes
 from voiceapi.errors import http_status
 from voiceapi.idempotency import request_fingerprint, tool_response_idempotent
@@ -84,7 +83,8 @@ class VoiceToolView(CallTokenView):
         # Every sentence the caller hears (a refusal, an offer, a confirmation) in the business's
         # language: the services word them with gettext while this is active. The field errors of a
         # malformed request stay English: they are for the model to fix its call, not for the caller.
-        translation.activate(agent_language())
+        # Read with the call (CallTokenView): no round trip of its own.
+        translation.activate(self.call.agent_language or "en")
 
     def dispatch(self, request, *args, **kwargs):
         try:

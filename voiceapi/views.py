@@ -210,7 +210,7 @@ class CallTokenView(InternalAPIView):
         super().initial(request, *args, **kwargs)
         access: CallAccess = request.auth
         connection.set_tenant(access.tenant)
-        call = call_get(call_id=access.claims.call_id)
+        call = call_get(call_id=access.claims.call_id, with_agent_language=True)
         if call is None:
             self.call_missing()
         self.call = call

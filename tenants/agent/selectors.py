@@ -9,11 +9,6 @@ def agent_settings_get() -> AgentSettings:
     return settings_row
 
 
-def agent_language() -> str:
-    """The language the current business's agent speaks (BCP 47): the voice tools answer in it."""
-    return AgentSettings.objects.values_list("language", flat=True).first() or "en"
-
-
 def escalation_hours_for_weekday(*, weekday: int) -> list[EscalationHours]:
     return list(EscalationHours.objects.filter(weekday=weekday))
 

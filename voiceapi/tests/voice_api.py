@@ -28,12 +28,20 @@ def started_call(api_server, **kwargs: Any) -> dict[str, Any]:
 
 
 def tool(api_server, call_token: str, action: str, body: Any, *, idempotency_key: str | None = None,
-         session: requests.Session | None = None) -> requests.Response:
+         session: requests.Session | None = None, wait_for_follow_ups: bool = True) -> requests.Response:
+    """The tool's answer, returned once the server has also run what the request set off after it
+    (the text, the owner's email, the webhook: core/after_response.py), so a test reads them
+    as they will be. The answer comes first (voiceapi/tests/test_answer_before_followups.py)."""
+    from core import after_response
+
     headers = {"Authorization": f"Bearer {call_token}"}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
-    return (session or requests).post(f"{api_server.url}/internal/voice-tools/{action}", json=body, headers=headers,
-                                      timeout=30)
+    response = (session or requests).post(f"{api_server.url}/internal/voice-tools/{action}", json=body,
+                                          headers=headers, timeout=30)
+    if wait_for_follow_ups:
+        assert after_response.idle(timeout=30), "the server's follow-ups did not finish in 30 s"
+    return response
 
 
 def assert_error(response: requests.Response, status: int, code: str) -> dict[str, Any]:
