@@ -18,6 +18,7 @@ from decimal import Decimal
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
+from babel.numbers import get_currency_name
 from django.db import connection
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -120,16 +121,20 @@ def moment_words(moment: dt.datetime, *, today: dt.date) -> str:
 
 
 def money_words(amount: Decimal, currency: str) -> str:
-    """"twelve dollars and fifty cents", "doce euros con cincuenta céntimos"; digits and the code for a
-    currency num2words does not name in the language."""
+    """"twelve dollars and fifty cents", "doce euros con cincuenta céntimos"; for a currency num2words
+    does not name in the language (the Swiss franc, the yen in English), the amount in words and the
+    currency's name from CLDR: "twelve Swiss francs and fifty"."""
     language = reading_language()
     amount = Decimal(amount).quantize(Decimal("0.01"))
+    whole = amount == amount.to_integral_value()
     try:
         # The marker splits the units from the cents: a whole amount says no "zero cents".
         units, cents = num2words(amount, lang=language, to="currency", currency=currency, separator="|").split("|")
     except (NotImplementedError, ValueError, KeyError, TypeError):
-        return f"{amount} {currency}"
-    if amount == amount.to_integral_value():
+        # num2words raises NotImplementedError for a currency it has no names for in the language.
+        units = f"{number_words(int(amount))} {get_currency_name(currency, count=int(amount), locale=active_locale())}"
+        cents = "" if whole else number_words(int(amount % 1 * 100))
+    if whole:
         return units.strip()
     # Translators: joins the units and the cents of a price said aloud ("twelve dollars and fifty cents").
     joined = pgettext("money", "and")

@@ -106,3 +106,19 @@ def test_a_spanish_business_reads_back_in_spanish(api_server, salon_call):
     assert error["message"] == ("Para confirmar: una cita de Colour mañana a las dos y media de la tarde, a nombre de "
                                 "Ann Smith, y su número de teléfono es el cinco cinco cinco, siete seis cinco, cuatro "
                                 "tres dos uno. ¿Es correcto?")
+
+
+def test_a_currency_without_words_in_num2words_is_named_from_cldr(api_server, pizzeria_call):
+    from orders.models import MenuItem
+
+    _call, token = pizzeria_call
+    # A Swiss pizzeria: num2words has no names for the franc in English; the total is not read as "21.80 CHF".
+    with tenant_context(tenant_named("pizzeria")):
+        MenuItem.objects.update(currency="CHF")
+    try:
+        placed = tool(api_server, token, "create_order", an_order()).json()
+    finally:
+        with tenant_context(tenant_named("pizzeria")):
+            MenuItem.objects.update(currency="EUR")
+    assert placed["result"]["total"] == "21.80"
+    assert placed["result"]["total_spoken"] == "twenty-one Swiss francs and eighty"
