@@ -97,8 +97,8 @@ def _slot_refused_as(refusal: Callable[[], BookingRefused]) -> Iterator[None]:
         raise refusal() from None
 
 
-def _lane_take(*, service: Service, span: BookingSpan, moving: Booking | None = None) -> tuple[Service, int]:
-    """Lock the service, count what overlaps `span` and pick a free lane; `_SlotTaken` if none.
+def _lane_take(*, service: Service, span: BookingSpan, moving: Booking | None = None) -> int:
+    """Lock the service, count what overlaps `span` and return a free lane; `_SlotTaken` if none.
 
     The race: two callers (or one worker retrying) check the same free slot at the same moment,
     both count N-1 overlapping bookings, and both insert. Locking the service row makes bookers (and
@@ -116,7 +116,7 @@ def _lane_take(*, service: Service, span: BookingSpan, moving: Booking | None = 
     lane = free_lane(overlapping_lanes=overlapping, capacity=service.capacity)
     if lane is None:
         raise _SlotTaken
-    return service, lane
+    return lane
 
 
 _SERVICE_LOCK_SQL = f'SELECT "capacity" FROM "{Service._meta.db_table}" WHERE "id" = %s FOR UPDATE'
@@ -187,9 +187,9 @@ def booking_create(
 
     with _slot_refused_as(lambda: _refusal(code="slot_taken", service=service, start=local_start, now=now, rules=rules)):
         with transaction.atomic():
-            locked, lane = _lane_take(service=service, span=span)
+            lane = _lane_take(service=service, span=span)
             booking = Booking.objects.create(
-                service=locked, start=span.start, end=span.end, blocked_until=span.blocked_until, lane=lane,
+                service=service, start=span.start, end=span.end, blocked_until=span.blocked_until, lane=lane,
                 customer_name=customer_name, customer_phone=phone, notes=notes, call=call,
                 status=Booking.Status.CONFIRMED,
             )
@@ -316,7 +316,7 @@ def booking_reschedule(*, booking: Booking, start: dt.datetime, call: Call | Non
             refusal = _too_late_to_change(booking=booking, rules=rules, verb="moved")  # moved meanwhile
             if refusal:
                 raise refusal
-            _locked, lane = _lane_take(service=service, span=span, moving=booking)
+            lane = _lane_take(service=service, span=span, moving=booking)
             from_start = booking.start
             Booking.objects.filter(pk=booking.pk).update(start=span.start, end=span.end, blocked_until=span.blocked_until,
                                                          lane=lane, moved_at=now)

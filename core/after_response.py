@@ -47,7 +47,7 @@ def after_response(function: Callable[[], object]) -> None:
     if deferred is None:
         _run_logged(function)
         return
-    deferred.append((function, getattr(connection, "tenant", None), translation.get_language()))
+    deferred.append((function, connection.tenant, translation.get_language()))
 
 
 def followup_after_commit(function: Callable[..., object], /, **kwargs) -> None:
@@ -84,11 +84,8 @@ def _run_deferred(deferred: list) -> None:
             with translation.override(language):
                 # The voice API puts the connection back on the public schema when its view returns
                 # (voiceapi.views.InternalAPIView): back in the request's tenant for its follow-ups.
-                if tenant is None:
+                with tenant_context(tenant):
                     _run_logged(function)
-                else:
-                    with tenant_context(tenant):
-                        _run_logged(function)
     finally:
         _count(-1)
 
